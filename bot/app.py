@@ -1,0 +1,111 @@
+"""Wiring: settings, storage and features into one python-telegram-bot application."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, Defaults
+from telegram.request import BaseRequest
+from telegram.warnings import PTBUserWarning
+
+from bot.config import Settings
+from bot.context import BotContext, CivicApplication, Services
+from bot.deeplinks import DeepLinks
+from bot.flows import onboarding
+from bot.handlers import basics, errors, privacy, programmes
+from bot.menu import CommandRegistry
+from bot.persistence import DatabasePersistence
+from domain.programmes import default_programmes
+from storage.db import Database
+from storage.programmes import ProgrammesRepository
+
+log = logging.getLogger(__name__)
+
+# Our flows mix buttons and typed answers per chat, as PTB's own examples do; its warning
+# about per-message tracking does not apply.
+warnings.filterwarnings("ignore", message=".*per_message.*", category=PTBUserWarning)
+
+
+def build_application(
+    settings: Settings,
+    token: str,
+    request: BaseRequest | None = None,
+    db: Database | None = None,
+) -> CivicApplication:
+    database = db or Database(settings.sqlite_path)
+    builder = (
+        ApplicationBuilder()
+        .application_class(CivicApplication)
+        .token(token)
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(settings.telegram_api_file_url)
+        .context_types(ContextTypes(context=BotContext))
+        .persistence(DatabasePersistence(database))
+        .defaults(Defaults(tzinfo=settings.tz))
+        .rate_limiter(AIORateLimiter(overall_max_rate=settings.send_rate, max_retries=3))
+        .post_init(_post_init)  # type: ignore[arg-type]
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    application = builder.build()
+    assert isinstance(application, CivicApplication)
+    application.services = Services(settings=settings, db=database)
+    application.commands = CommandRegistry()
+    application.deep_links = DeepLinks()
+    register_features(application)
+    return application
+
+
+def register_features(application: CivicApplication) -> None:
+    registry = application.commands
+    # Conversations first: inside a flow, its steps decide what input means.
+    onboarding.register(application, registry)
+    basics.register(application, registry)
+    programmes.register(application, registry)
+    privacy.register(application, registry)
+    basics.register_fallbacks(application, registry)
+    application.add_error_handler(errors.on_error)
+
+
+async def _post_init(application: CivicApplication) -> None:
+    services = application.services
+    await seed_default_programmes(services.db, services)
+    await application.commands.publish(
+        application.bot, services.settings.default_language, sorted(services.settings.admin_ids)
+    )
+
+
+async def seed_default_programmes(db: Database, services: Services) -> None:
+    """A new installation starts with the city's yearly cycle (SPEC §3)."""
+    async with db.transaction() as session:
+        repository = ProgrammesRepository(session)
+        if await repository.count():
+            return
+        for programme in default_programmes():
+            await repository.upsert(programme, services.clock())
+    log.info("Loaded the default programmes")
+
+
+@asynccontextmanager
+async def running(application: CivicApplication, poll_timeout: float = 10) -> AsyncIterator[None]:
+    """Start the application with long polling (as `run_polling` does) and stop it after."""
+    await application.initialize()
+    try:
+        if application.post_init is not None:
+            await application.post_init(application)
+        assert application.updater is not None
+        await application.updater.start_polling(
+            poll_interval=0, timeout=timedelta(seconds=poll_timeout)
+        )
+        await application.start()
+        try:
+            yield
+        finally:
+            await application.updater.stop()
+            await application.stop()
+    finally:
+        await application.shutdown()

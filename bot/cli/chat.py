@@ -1,0 +1,186 @@
+"""`civicbot chat`: the real bot against the built-in local Bot API, in the terminal.
+
+No Telegram account or token: the bot long-polls a local HTTP Bot API, and what you type is
+sent as you. Buttons are listed as numbered choices; type the number to press one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import html
+import logging
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.app import build_application, running
+from bot.config import Settings
+from bot.localapi.core import LocalBotApi
+from bot.localapi.server import LocalBotApiServer
+
+TAG = re.compile(r"<[^>]+>")
+INTRO = """\
+시민참여봇 — local chat (no Telegram needed). You are user {user_id}.
+Type messages or /commands; type a number to press a listed button.
+Also: ':photo', ':location LAT LON', ':contact PHONE', '=TEXT' sends TEXT as typed, ':quit'.
+"""
+
+
+def register(commands: argparse._SubParsersAction[Any]) -> None:
+    parser = commands.add_parser("chat", help="talk to the bot in this terminal, no token needed")
+    parser.add_argument("--user-id", type=int, default=1001, help="your simulated Telegram id")
+    parser.add_argument("--language", default="ko", help="your client's language code (ko, en)")
+    parser.add_argument(
+        "--fresh", action="store_true", help="use a throw-away database instead of DATABASE_URL"
+    )
+    parser.set_defaults(func=run)
+
+
+class Terminal:
+    """Prints what the bot does and turns typed lines into a person's updates."""
+
+    def __init__(self, api: LocalBotApi, user_id: int, out: TextIO) -> None:
+        self.api = api
+        self.user_id = user_id
+        self.out = out
+        self.inline: list[tuple[int, str, str]] = []  # (message_id, label, callback_data)
+        self.keyboard: list[str] = []
+        self.last_activity = time.monotonic()
+        api.listeners.append(self.on_call)
+
+    def on_call(self, method: str, params: dict[str, Any], result: Any) -> None:
+        self.last_activity = time.monotonic()
+        if params.get("chat_id") != self.user_id or not isinstance(result, dict):
+            return
+        if method in ("sendMessage", "sendPhoto", "sendDocument"):
+            self.show(result, params, edited=False)
+            markup = params.get("reply_markup") or {}
+            if "keyboard" in markup:
+                self.keyboard = [
+                    b["text"] if isinstance(b, dict) else b
+                    for row in markup["keyboard"]
+                    for b in row
+                ]
+            elif markup.get("remove_keyboard"):
+                self.keyboard = []
+        elif method == "editMessageText":
+            self.show(result, params, edited=True)
+        elif method == "editMessageReplyMarkup":
+            self.take_buttons(result)
+
+    def show(self, message: dict[str, Any], params: dict[str, Any], edited: bool) -> None:
+        body = message.get("text") or message.get("caption") or ""
+        if str(params.get("parse_mode", "")).upper() == "HTML":
+            body = html.unescape(TAG.sub("", body))
+        if "document" in message:
+            document = message["document"]
+            body = f"[file {document['file_name']}, {document['file_size']} bytes] {body}"
+        if "photo" in message:
+            body = f"[photo] {body}"
+        tag = f"bot (edited #{message['message_id']})" if edited else "bot"
+        print(f"{tag}: {body}", file=self.out)
+        self.take_buttons(message)
+
+    def take_buttons(self, message: dict[str, Any]) -> None:
+        rows = (message.get("reply_markup") or {}).get("inline_keyboard")
+        self.inline = [
+            (message["message_id"], b["text"], b.get("callback_data", ""))
+            for row in rows or []
+            for b in row
+        ] or [entry for entry in self.inline if entry[0] != message["message_id"]]
+
+    def print_choices(self) -> None:
+        choices = [label for _, label, _ in self.inline] + self.keyboard
+        if choices:
+            listed = "  ".join(f"[{number}] {label}" for number, label in enumerate(choices, 1))
+            print(f"   choices: {listed}", file=self.out)
+        self.out.flush()
+
+    def submit(self, line: str) -> int | None:
+        """Turn one typed line into an update; returns its update id (None: nothing sent)."""
+        line = line.rstrip("\n")
+        if not line.strip():
+            return None
+        before = self.api.pending_update_ids()
+        if line.startswith("="):
+            self.api.send_text(self.user_id, line[1:])
+        elif line.strip().isdigit() and 1 <= int(line) <= len(self.inline) + len(self.keyboard):
+            number = int(line) - 1
+            if number < len(self.inline):
+                message_id, _, data = self.inline[number]
+                self.api.press(self.user_id, message_id, data)
+            else:
+                self.api.send_text(self.user_id, self.keyboard[number - len(self.inline)])
+        elif line.startswith(":photo"):
+            self.api.send_photo(self.user_id)
+        elif line.startswith(":location"):
+            parts = line.split()
+            try:
+                self.api.send_location(self.user_id, float(parts[1]), float(parts[2]))
+            except (IndexError, ValueError):
+                print("usage: :location LATITUDE LONGITUDE", file=self.out)
+                return None
+        elif line.startswith(":contact"):
+            self.api.send_contact(self.user_id, line.partition(" ")[2] or "+821012345678")
+        else:
+            self.api.send_text(self.user_id, line)
+        new = set(self.api.pending_update_ids()) - set(before)
+        return max(new) if new else None
+
+    async def settle(self, update_id: int, timeout: float = 15.0) -> None:
+        """Wait until the bot took the update and has been quiet for a moment."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            if self.api.delivered(update_id) and time.monotonic() - self.last_activity > 0.3:
+                return
+
+
+async def chat(settings: Settings, user_id: int, language: str, stdin: TextIO, out: TextIO) -> None:
+    api = LocalBotApi()
+    api.user(user_id, first_name="You", language_code=language)
+    server = LocalBotApiServer(api)
+    await server.start()
+    settings = settings.model_copy(
+        update={"telegram_api_base_url": server.base_url, "telegram_api_file_url": server.file_url}
+    )
+    application = build_application(settings, api.token)
+    terminal = Terminal(api, user_id, out)
+    loop = asyncio.get_running_loop()
+    print(INTRO.format(user_id=user_id), file=out)
+    try:
+        async with running(application, poll_timeout=1):
+            first = terminal.submit("/start")
+            if first is not None:
+                await terminal.settle(first)
+            terminal.print_choices()
+            while True:
+                line = await loop.run_in_executor(None, stdin.readline)
+                if not line or line.strip() in (":quit", ":q"):
+                    break
+                print(f"you: {line.rstrip()}", file=out)
+                update_id = terminal.submit(line)
+                if update_id is not None:
+                    await terminal.settle(update_id)
+                terminal.print_choices()
+    finally:
+        await server.stop()
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    with tempfile.TemporaryDirectory() as scratch:
+        if args.fresh:
+            settings = settings.model_copy(
+                update={"database_url": f"sqlite:///{Path(scratch) / 'chat.sqlite3'}"}
+            )
+        try:
+            asyncio.run(chat(settings, args.user_id, args.language, sys.stdin, sys.stdout))
+        except KeyboardInterrupt:
+            pass
+    return 0

@@ -1,0 +1,100 @@
+"""What every handler needs: the services, the person, and their language."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from telegram import Update
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.config import Settings
+from bot.i18n import Translator, pick_language
+from domain.people import Person
+from storage.clock import utcnow
+from storage.db import Database
+from storage.people import PeopleRepository
+
+if TYPE_CHECKING:
+    from bot.deeplinks import DeepLinks
+    from bot.menu import CommandRegistry
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+
+class CivicApplication(Application[Any, Any, Any, Any, Any, Any]):
+    services: Services
+    commands: CommandRegistry
+    deep_links: DeepLinks
+
+    async def initialize(self) -> None:
+        # The database must be up before PTB loads persisted conversations from it.
+        await self.services.db.connect()
+        await self.services.db.migrate()
+        await super().initialize()
+
+    async def shutdown(self) -> None:
+        await super().shutdown()
+        await self.services.db.close()
+
+    async def process_update(self, update: object) -> None:
+        await super().process_update(update)
+        # Persist conversation state at once rather than every N seconds, so a person
+        # mid-flow loses nothing when the process dies.
+        if self.persistence is not None:
+            await self.update_persistence()
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    @property
+    def services(self) -> Services:
+        return self.civic.services
+
+    @property
+    def civic(self) -> CivicApplication:
+        application = self.application
+        assert isinstance(application, CivicApplication)
+        return application
+
+    @property
+    def udata(self) -> dict[str, Any]:
+        data = self.user_data
+        assert data is not None
+        return data
+
+
+async def load_person(context: BotContext, user_id: int) -> Person | None:
+    async with context.services.db.reading() as session:
+        return await PeopleRepository(session).get(user_id)
+
+
+def language_for(update: Update, context: BotContext, person: Person | None) -> str:
+    """The person's stored choice, else their session choice, else their Telegram client's."""
+    if person is not None:
+        return person.language
+    chosen = context.user_data.get("language") if context.user_data is not None else None
+    if isinstance(chosen, str):
+        return chosen
+    user = update.effective_user
+    return pick_language(
+        user.language_code if user else None, context.services.settings.default_language
+    )
+
+
+async def person_and_translator(
+    update: Update, context: BotContext
+) -> tuple[Person | None, Translator]:
+    user = update.effective_user
+    person = await load_person(context, user.id) if user else None
+    return person, Translator(language_for(update, context, person), context.services.settings.tz)
+
+
+async def translator(update: Update, context: BotContext) -> Translator:
+    return (await person_and_translator(update, context))[1]

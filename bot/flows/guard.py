@@ -1,0 +1,67 @@
+"""What every step of every flow does with input it did not ask for (SPEC §11).
+
+A command in the middle of a step, a stale or forged button, a photo where text was
+expected: each gets a clear answer, and the step's question is asked again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.context import BotContext, translator
+from bot.handlers.common import answer, send
+from bot.menu import CommandRegistry, MenuLabel
+
+Ask = Callable[[Update, BotContext], Awaitable[object]]
+StepHandler = BaseHandler[Update, BotContext, object]
+
+
+def guarded(
+    handlers: list[StepHandler],
+    ask: Ask,
+    flow_name: str,
+    cancel: Callable[[Update, BotContext], Coroutine[Any, Any, object]],
+    registry: CommandRegistry,
+) -> list[StepHandler]:
+    """The step's own handlers, then catch-alls that explain and re-ask."""
+
+    async def command_in_flow(update: Update, context: BotContext) -> None:
+        t = await translator(update, context)
+        await send(
+            update,
+            context,
+            t.gettext(
+                "You are in the middle of %(flow)s. Answer the question below, or send /cancel"
+                " to stop."
+            )
+            % {"flow": t.gettext(flow_name)},
+        )
+        await ask(update, context)
+
+    async def stale_button(update: Update, context: BotContext) -> None:
+        t = await translator(update, context)
+        await answer(update)
+        await send(
+            update, context, t.gettext("That button is out of date. Here is the current question.")
+        )
+        await ask(update, context)
+
+    async def unexpected(update: Update, context: BotContext) -> None:
+        t = await translator(update, context)
+        await send(
+            update, context, t.gettext("I can't use that here. Please answer the question below.")
+        )
+        await ask(update, context)
+
+    return [
+        CommandHandler("cancel", cancel),
+        MessageHandler(MenuLabel(registry), command_in_flow),
+        *handlers,
+        MessageHandler(filters.COMMAND, command_in_flow),
+        CallbackQueryHandler(stale_button),
+        MessageHandler(filters.ALL, unexpected),
+    ]

@@ -1,0 +1,310 @@
+"""/start: privacy consent, relation to the city, district (SPEC §2).
+
+Nothing about a person is stored before they agree to the privacy notice; until then only
+the conversation step (and a deep-link payload to open afterwards) is kept.
+"""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.context import BotContext, CivicApplication, person_and_translator, translator
+from bot.deeplinks import PAYLOAD_KEY
+from bot.flows.guard import guarded
+from bot.handlers.common import answer, drop_keyboard, edit_or_send, send
+from bot.i18n import N_, Translator
+from bot.menu import CommandRegistry, MenuCommand
+from domain.people import DISTRICTS, DISTRICTS_BY_CODE, Relation, find_district
+from storage.people import PeopleRepository
+
+CONSENT, RELATION, DISTRICT = "consent", "relation", "district"
+FLOW_NAME = N_("signing up")
+
+RELATION_LABELS = {
+    Relation.RESIDENT: N_("I live in Seoul"),
+    Relation.WORKER: N_("I work in Seoul"),
+    Relation.STUDENT: N_("I study in Seoul"),
+    Relation.OTHER: N_("None of these"),
+}
+
+
+def consent_text(t: Translator) -> str:
+    return t.gettext(
+        "Welcome to 시민참여봇, the citizen participation bot of Seoul.\n\n"
+        "Here you can propose policies and gather support, apply for citizen panels, vote on"
+        " participatory budget projects and report wasted public money.\n\n"
+        "Before we store anything about you, please agree to the privacy notice. We keep your"
+        " Telegram user id, your language, how you are connected to Seoul and your district,"
+        " and later only what you give to a programme. We use it only to run these programmes."
+        " See everything we keep with /mydata and erase it with /deleteme. Full notice:"
+        " /privacy\n\nDo you agree?"
+    )
+
+
+def consent_keyboard(t: Translator) -> InlineKeyboardMarkup:
+    other = "en" if t.language == "ko" else "ko"
+    switch = "English" if other == "en" else "한국어"
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(t.gettext("I agree"), callback_data="onb:consent:yes")],
+            [InlineKeyboardButton(t.gettext("I do not agree"), callback_data="onb:consent:no")],
+            [InlineKeyboardButton(switch, callback_data=f"onb:lang:{other}")],
+        ]
+    )
+
+
+async def ask_consent(update: Update, context: BotContext) -> None:
+    t = await translator(update, context)
+    await send(update, context, consent_text(t), reply_markup=consent_keyboard(t))
+
+
+async def ask_relation(update: Update, context: BotContext) -> None:
+    t = await translator(update, context)
+    rows = [
+        [InlineKeyboardButton(t.gettext(label), callback_data=f"onb:rel:{relation.value}")]
+        for relation, label in RELATION_LABELS.items()
+    ]
+    await send(
+        update,
+        context,
+        t.gettext("How are you connected to Seoul?"),
+        reply_markup=InlineKeyboardMarkup(rows),
+    )
+
+
+def district_keyboard(t: Translator, prefix: str) -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(district.name(t.language), callback_data=f"{prefix}:{district.code}")
+        for district in DISTRICTS
+    ]
+    rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+    rows.append([InlineKeyboardButton(t.gettext("Skip"), callback_data=f"{prefix}:skip")])
+    return InlineKeyboardMarkup(rows)
+
+
+async def ask_district(update: Update, context: BotContext) -> None:
+    t = await translator(update, context)
+    await send(
+        update,
+        context,
+        t.gettext(
+            "Which district (자치구) is that in? Pick one below or type its name, e.g. 강남구."
+            " Some programmes are only for the people of one district."
+        ),
+        reply_markup=district_keyboard(t, "onb:dist"),
+    )
+
+
+async def start(update: Update, context: BotContext) -> str | int:
+    if context.args:
+        context.udata[PAYLOAD_KEY] = context.args[0][:64]
+    person, t = await person_and_translator(update, context)
+    if person is not None:
+        await send(
+            update,
+            context,
+            t.gettext("Welcome back! Use the menu below, or /help to see what you can do."),
+            reply_markup=context.civic.commands.main_keyboard(t),
+        )
+        await open_pending_link(update, context)
+        return ConversationHandler.END
+    await ask_consent(update, context)
+    return CONSENT
+
+
+async def open_pending_link(update: Update, context: BotContext) -> None:
+    payload = context.udata.pop(PAYLOAD_KEY, None)
+    if isinstance(payload, str) and payload:
+        await context.civic.deep_links.open(update, context, payload)
+
+
+async def switch_language(update: Update, context: BotContext) -> str:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    context.udata["language"] = query.data.rpartition(":")[2]
+    await answer(update)
+    t = await translator(update, context)
+    await edit_or_send(update, context, consent_text(t), consent_keyboard(t))
+    return CONSENT
+
+
+async def on_consent(update: Update, context: BotContext) -> str | int:
+    query = update.callback_query
+    assert query is not None and query.data is not None and update.effective_user is not None
+    await answer(update)
+    t = await translator(update, context)
+    if query.data.endswith(":no"):
+        context.udata.clear()
+        await edit_or_send(
+            update,
+            context,
+            t.gettext(
+                "Understood: nothing about you has been stored. You can still look around with"
+                " /programmes and /help. Send /start whenever you change your mind."
+            ),
+        )
+        return ConversationHandler.END
+    services = context.services
+    now = services.clock()
+    async with services.db.transaction() as session:
+        await PeopleRepository(session).consent(update.effective_user.id, t.language, now)
+    context.udata.pop("language", None)
+    await edit_or_send(
+        update,
+        context,
+        t.gettext("You agreed to the privacy notice on %(date)s. Read it again with /privacy.")
+        % {"date": t.when(now)},
+    )
+    await ask_relation(update, context)
+    return RELATION
+
+
+async def on_relation(update: Update, context: BotContext) -> str | int:
+    query = update.callback_query
+    assert query is not None and query.data is not None and update.effective_user is not None
+    await answer(update)
+    relation = Relation(query.data.rpartition(":")[2])
+    services = context.services
+    async with services.db.transaction() as session:
+        await PeopleRepository(session).update(
+            update.effective_user.id, services.clock(), relation=relation.value
+        )
+    t = await translator(update, context)
+    await edit_or_send(
+        update,
+        context,
+        t.gettext("How are you connected to Seoul?")
+        + "\n"
+        + t.gettext("Your answer: %(answer)s") % {"answer": t.gettext(RELATION_LABELS[relation])},
+    )
+    if relation is Relation.OTHER:
+        return await finish(update, context)
+    await ask_district(update, context)
+    return DISTRICT
+
+
+async def on_district_button(update: Update, context: BotContext) -> str | int:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await answer(update)
+    await drop_keyboard(update)
+    code = query.data.rpartition(":")[2]
+    return await save_district(update, context, None if code == "skip" else code)
+
+
+async def on_district_text(update: Update, context: BotContext) -> str | int:
+    assert update.message is not None and update.message.text is not None
+    district = find_district(update.message.text)
+    if district is None:
+        t = await translator(update, context)
+        await send(
+            update,
+            context,
+            t.gettext(
+                "I don't know a district called “%(name)s”. Pick one of the buttons, or type a"
+                " name like 강남구 or Mapo-gu."
+            )
+            % {"name": update.message.text[:50]},
+        )
+        await ask_district(update, context)
+        return DISTRICT
+    return await save_district(update, context, district.code)
+
+
+async def save_district(update: Update, context: BotContext, code: str | None) -> str | int:
+    assert update.effective_user is not None
+    services = context.services
+    async with services.db.transaction() as session:
+        await PeopleRepository(session).update(
+            update.effective_user.id, services.clock(), district=code
+        )
+    t = await translator(update, context)
+    if code is not None:
+        name = DISTRICTS_BY_CODE[code].name(t.language)
+        await send(update, context, t.gettext("District: %(district)s") % {"district": name})
+    return await finish(update, context)
+
+
+async def finish(update: Update, context: BotContext) -> int:
+    t = await translator(update, context)
+    await send(
+        update,
+        context,
+        t.gettext(
+            "You are all set! Use the menu below, or /help to see everything you can do."
+            " Change your language any time with /language."
+        ),
+        reply_markup=context.civic.commands.main_keyboard(t),
+    )
+    await open_pending_link(update, context)
+    return ConversationHandler.END
+
+
+async def cancel(update: Update, context: BotContext) -> int:
+    t = await translator(update, context)
+    context.udata.pop(PAYLOAD_KEY, None)
+    await send(
+        update,
+        context,
+        t.gettext("Sign-up stopped. What you already answered is kept; send /start to go on."),
+        reply_markup=ReplyKeyboardRemove(),
+    )
+    return ConversationHandler.END
+
+
+def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
+    return ConversationHandler(
+        entry_points=[CommandHandler("start", start)],
+        states={
+            CONSENT: guarded(
+                [
+                    CallbackQueryHandler(on_consent, pattern=r"^onb:consent:(yes|no)$"),
+                    CallbackQueryHandler(switch_language, pattern=r"^onb:lang:(ko|en)$"),
+                ],
+                ask_consent,
+                FLOW_NAME,
+                cancel,
+                registry,
+            ),
+            RELATION: guarded(
+                [
+                    CallbackQueryHandler(
+                        on_relation, pattern=rf"^onb:rel:({'|'.join(r.value for r in Relation)})$"
+                    )
+                ],
+                ask_relation,
+                FLOW_NAME,
+                cancel,
+                registry,
+            ),
+            DISTRICT: guarded(
+                [
+                    CallbackQueryHandler(
+                        on_district_button,
+                        pattern=rf"^onb:dist:({'|'.join(DISTRICTS_BY_CODE)}|skip)$",
+                    ),
+                    MessageHandler(filters.TEXT & ~filters.COMMAND, on_district_text),
+                ],
+                ask_district,
+                FLOW_NAME,
+                cancel,
+                registry,
+            ),
+        },
+        fallbacks=[],
+        name="onboarding",
+        persistent=True,
+        allow_reentry=True,
+    )
+
+
+def register(application: CivicApplication, registry: CommandRegistry) -> None:
+    registry.add(MenuCommand("start", N_("Sign up or start again"), N_("Start"), start))
+    application.add_handler(handler(registry))

@@ -1,0 +1,60 @@
+"""Small helpers shared by handlers: replying the same way from a message or a button."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
+
+from bot.context import BotContext
+
+log = logging.getLogger(__name__)
+
+
+async def send(update: Update, context: BotContext, text: str, **kwargs: Any) -> Message:
+    """Send to the chat the update came from, whether it was a message or a button press."""
+    chat = update.effective_chat
+    assert chat is not None
+    return await context.bot.send_message(chat.id, text, **kwargs)
+
+
+async def edit_or_send(
+    update: Update,
+    context: BotContext,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    **kwargs: Any,
+) -> None:
+    """Edit the message whose button was pressed (Telegram convention); else send anew."""
+    query = update.callback_query
+    if query is not None and query.message is not None:
+        try:
+            await query.edit_message_text(text, reply_markup=markup, **kwargs)
+            return
+        except BadRequest as error:
+            if "not modified" in str(error).lower():
+                return
+            log.info("could not edit message, sending a new one: %s", error)
+    await send(update, context, text, reply_markup=markup, **kwargs)
+
+
+async def drop_keyboard(update: Update) -> None:
+    """Take the buttons off a message whose choice is made or out of date."""
+    query = update.callback_query
+    if query is None or query.message is None:
+        return
+    try:
+        await query.edit_message_reply_markup(reply_markup=None)
+    except BadRequest as error:
+        log.debug("keyboard already gone: %s", error)
+
+
+async def answer(update: Update, text: str | None = None, alert: bool = False) -> None:
+    if update.callback_query is not None:
+        try:
+            await update.callback_query.answer(text, show_alert=alert)
+        except BadRequest as error:
+            # An old query can no longer be answered; the person gets our message anyway.
+            log.debug("callback query not answered: %s", error)

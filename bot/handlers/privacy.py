@@ -1,0 +1,116 @@
+"""/privacy, /mydata and /deleteme (PIPA; SPEC §2)."""
+
+from __future__ import annotations
+
+import json
+from io import BytesIO
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram.constants import ChatAction
+from telegram.ext import CallbackQueryHandler, CommandHandler
+
+from bot.context import BotContext, CivicApplication, person_and_translator, translator
+from bot.handlers.common import answer, edit_or_send, send
+from bot.i18n import N_
+from bot.menu import CommandRegistry, MenuCommand
+from storage.privacy import erase_person, export_person
+
+
+async def privacy_command(update: Update, context: BotContext) -> None:
+    t = await translator(update, context)
+    await send(
+        update,
+        context,
+        t.gettext(
+            "Privacy notice (개인정보 처리방침)\n\n"
+            "What we keep: your Telegram user id; your language; your consent and when you gave"
+            " it; how you are connected to Seoul and your district; and, only when a programme"
+            " needs it, gender, birth year, neighbourhood (동) and your declaration that you are"
+            " not a public official. Then what you give to a programme: proposals, supports,"
+            " comments, panel applications, reports. Ballots are stored apart from your name.\n\n"
+            "Why: to check who may take part in each programme and to run it, as the city's"
+            " participation ordinances require.\n\n"
+            "If you share your phone number, we keep only a keyed fingerprint of it, to catch"
+            " one person with two accounts, never the number itself.\n\n"
+            "Your rights: /mydata sends you everything we keep about you; /deleteme erases it."
+            " Ballots already counted stay counted, without any link to you."
+        ),
+    )
+
+
+async def mydata_command(update: Update, context: BotContext) -> None:
+    assert update.effective_user is not None and update.effective_chat is not None
+    user_id = update.effective_user.id
+    t = await translator(update, context)
+    await context.bot.send_chat_action(update.effective_chat.id, ChatAction.UPLOAD_DOCUMENT)
+    async with context.services.db.reading() as session:
+        data = await export_person(session, user_id)
+    if data["profile"] is None and not data["conversation_data"]:
+        await send(update, context, t.gettext("We store nothing about you."))
+        return
+    document = BytesIO(json.dumps(data, ensure_ascii=False, indent=2).encode())
+    await context.bot.send_document(
+        update.effective_chat.id,
+        document,
+        filename=f"mydata-{user_id}.json",
+        caption=t.gettext("Everything we store about you."),
+    )
+
+
+async def deleteme_command(update: Update, context: BotContext) -> None:
+    person, t = await person_and_translator(update, context)
+    if person is None:
+        await send(update, context, t.gettext("We store nothing about you."))
+        return
+    keyboard = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(t.gettext("Yes, erase everything"), callback_data="del:yes")],
+            [InlineKeyboardButton(t.gettext("No, keep my data"), callback_data="del:no")],
+        ]
+    )
+    await send(
+        update,
+        context,
+        t.gettext(
+            "This erases your profile and everything linked to you. Ballots already counted stay"
+            " counted, without your name. Are you sure?"
+        ),
+        reply_markup=keyboard,
+    )
+
+
+async def on_deleteme(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    await answer(update)
+    t = await translator(update, context)
+    if query.data != "del:yes":
+        await edit_or_send(update, context, t.gettext("Nothing was deleted."))
+        return
+    user_id = update.effective_user.id
+    async with context.services.db.transaction() as session:
+        await erase_person(session, user_id)
+    # Keep PTB from writing the in-memory copy back on its next persistence run.
+    context.udata.clear()
+    context.application.drop_user_data(user_id)
+    await edit_or_send(update, context, t.gettext("Everything about you has been erased."))
+    await send(
+        update,
+        context,
+        t.gettext("Goodbye. Send /start if you want to come back."),
+        reply_markup=ReplyKeyboardRemove(),
+    )
+
+
+def register(application: CivicApplication, registry: CommandRegistry) -> None:
+    registry.add(MenuCommand("privacy", N_("How we use your data"), N_("Privacy"), privacy_command))
+    registry.add(
+        MenuCommand("mydata", N_("Everything stored about you"), N_("My data"), mydata_command)
+    )
+    registry.add(
+        MenuCommand("deleteme", N_("Erase your data"), N_("Erase my data"), deleteme_command)
+    )
+    application.add_handler(CommandHandler("privacy", privacy_command))
+    application.add_handler(CommandHandler("mydata", mydata_command))
+    application.add_handler(CommandHandler("deleteme", deleteme_command))
+    application.add_handler(CallbackQueryHandler(on_deleteme, pattern=r"^del:(yes|no)$"))

@@ -1,0 +1,103 @@
+"""Translations and locale formatting (SPEC §11: Korean first, English complete).
+
+Catalogs are the `.po` files under `locales/`; they are compiled in memory when first used,
+so a fresh clone needs no build step and a stale `.mo` can never shadow an edited `.po`.
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency
+
+LOCALES_DIR: Final = Path(__file__).resolve().parent.parent / "locales"
+LANGUAGES: Final = ("ko", "en")
+DOMAIN: Final = "messages"
+SEOUL: Final = ZoneInfo("Asia/Seoul")
+
+# The pattern Korean readers expect: "2027년 3월 6일 (토) 오후 3:05".
+_DATETIME_PATTERNS: Final = {"ko": "y년 M월 d일 (E) aaaa h:mm", "en": "EEE d MMM y, h:mm a"}
+_DATE_PATTERNS: Final = {"ko": "y년 M월 d일 (E)", "en": "EEE d MMM y"}
+
+
+def N_(message: str) -> str:
+    """Mark a string for extraction where it is defined; translate it where it is shown."""
+    return message
+
+
+def pick_language(code: str | None, default: str = "ko") -> str:
+    """Map a Telegram `language_code` (e.g. "en-GB", "ko") to a supported language."""
+    if code:
+        base = code.split("-")[0].lower()
+        if base in LANGUAGES:
+            return base
+    return default
+
+
+@cache
+def translations(language: str) -> gettext.NullTranslations:
+    po_path = LOCALES_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if not po_path.exists():
+        return gettext.NullTranslations()
+    with po_path.open("rb") as po_file:
+        catalog = read_po(po_file, locale=language)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
+
+
+class Translator:
+    """Everything a handler needs to speak one person's language."""
+
+    def __init__(self, language: str, tz: ZoneInfo = SEOUL) -> None:
+        self.language = language if language in LANGUAGES else "ko"
+        self.tz = tz
+        self._t = translations(self.language)
+
+    def gettext(self, message: str) -> str:
+        return self._t.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self._t.ngettext(singular, plural, n)
+
+    def when(self, moment: datetime) -> str:
+        return format_datetime(
+            moment, _DATETIME_PATTERNS[self.language], tzinfo=self.tz, locale=self.language
+        )
+
+    def day(self, moment: datetime) -> str:
+        return format_datetime(
+            moment, _DATE_PATTERNS[self.language], tzinfo=self.tz, locale=self.language
+        )
+
+    def money(self, amount: int) -> str:
+        """KRW as "₩4,000,000,000"; Korean readers get "40억 원" instead."""
+        if self.language == "ko":
+            return korean_won(amount)
+        return format_currency(amount, "KRW", locale="en_US")
+
+
+def korean_won(amount: int) -> str:
+    """Amounts in 억 (10^8) and 만 (10^4) units, as the city writes budgets: "3억 5,000만 원"."""
+    if amount == 0:
+        return "0원"
+    sign = "-" if amount < 0 else ""
+    rest = abs(amount)
+    parts = []
+    for unit, name in ((10**12, "조"), (10**8, "억"), (10**4, "만")):
+        count, rest = divmod(rest, unit)
+        if count:
+            parts.append(f"{count:,}{name}")
+    if rest:
+        parts.append(f"{rest:,}")
+    return f"{sign}{' '.join(parts)} 원"

@@ -1,0 +1,609 @@
+"""An in-memory Telegram Bot API: what `civicbot chat` and the tests talk to.
+
+It keeps chats, messages and pending updates, answers the Bot API methods the bot uses with
+Telegram's own JSON shapes (including its error replies), and lets simulated people send
+messages, press buttons and share files. Transports are separate: `server.py` serves it over
+HTTP with real long polling, `request.py` plugs it into python-telegram-bot in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+MAX_TEXT: Final = 4096
+MAX_CAPTION: Final = 1024
+MAX_CALLBACK_DATA: Final = 64
+
+# Parameters Telegram reads as JSON objects when they arrive form-encoded.
+_JSON_PARAMS: Final = frozenset(
+    {
+        "reply_markup",
+        "commands",
+        "scope",
+        "allowed_updates",
+        "entities",
+        "caption_entities",
+        "media",
+        "menu_button",
+        "reply_parameters",
+        "link_preview_options",
+    }
+)
+_INT_PARAMS: Final = frozenset(
+    {"chat_id", "message_id", "offset", "limit", "user_id", "cache_time", "reply_to_message_id"}
+)
+_FLOAT_PARAMS: Final = frozenset({"timeout", "latitude", "longitude"})
+_BOOL_PARAMS: Final = frozenset({"show_alert", "disable_notification", "drop_pending_updates"})
+_TAG = re.compile(r"<[^>]+>")
+
+
+class BotApiError(Exception):
+    """An error reply, as Telegram sends it: `{"ok": false, "error_code", "description"}`."""
+
+    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.retry_after = retry_after
+
+    def payload(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "ok": False,
+            "error_code": self.code,
+            "description": self.description,
+        }
+        if self.retry_after is not None:
+            body["parameters"] = {"retry_after": self.retry_after}
+        return body
+
+
+def bad_request(description: str) -> BotApiError:
+    return BotApiError(400, f"Bad Request: {description}")
+
+
+@dataclass
+class UploadedFile:
+    filename: str
+    content: bytes
+    mime_type: str | None = None
+
+
+@dataclass
+class ChatLog:
+    user: dict[str, Any]
+    messages: dict[int, dict[str, Any]] = field(default_factory=dict)
+    next_message_id: int = 1
+
+
+def normalise_params(raw: dict[str, Any]) -> dict[str, Any]:
+    """Turn form-encoded values into the types Telegram reads them as."""
+    params: dict[str, Any] = {}
+    for name, value in raw.items():
+        if isinstance(value, str):
+            if name in _JSON_PARAMS:
+                try:
+                    value = json.loads(value)
+                except json.JSONDecodeError as error:
+                    raise bad_request(f"can't parse {name} JSON object") from error
+            elif name in _INT_PARAMS:
+                try:
+                    value = int(value)
+                except ValueError:
+                    if name != "chat_id":
+                        raise bad_request(f"invalid {name} specified") from None
+            elif name in _FLOAT_PARAMS:
+                value = float(value)
+            elif name in _BOOL_PARAMS:
+                value = value.lower() == "true"
+        params[name] = value
+    return params
+
+
+def _visible_length(text: str, parse_mode: str | None) -> int:
+    if parse_mode and parse_mode.upper() == "HTML":
+        text = _TAG.sub("", text)
+    return len(text)
+
+
+def _check_markup(markup: Any) -> None:
+    if markup is None:
+        return
+    if not isinstance(markup, dict):
+        raise bad_request("can't parse reply keyboard markup JSON object")
+    if "inline_keyboard" in markup:
+        for row in markup["inline_keyboard"]:
+            for button in row:
+                if not isinstance(button, dict) or not button.get("text"):
+                    raise bad_request("can't parse inline keyboard button: Text must be non-empty")
+                data = button.get("callback_data")
+                targets = [
+                    key for key in ("callback_data", "url", "switch_inline_query") if key in button
+                ]
+                if len(targets) != 1:
+                    raise bad_request("can't parse inline keyboard button: exactly one action")
+                if data is not None and not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA:
+                    raise bad_request("BUTTON_DATA_INVALID")
+    elif "keyboard" in markup:
+        for row in markup["keyboard"]:
+            for button in row:
+                text = button.get("text") if isinstance(button, dict) else button
+                if not text:
+                    raise bad_request("keyboard button text must be non-empty")
+
+
+class LocalBotApi:
+    def __init__(
+        self, token: str = "123456:LOCAL-TEST-TOKEN", username: str = "civicbot_local"
+    ) -> None:
+        self.token = token
+        self.me: dict[str, Any] = {
+            "id": int(token.split(":")[0]),
+            "is_bot": True,
+            "first_name": "시민참여봇",
+            "username": username,
+            "can_join_groups": False,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+        self.chats: dict[int, ChatLog] = {}
+        self.blocked: set[int] = set()
+        self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.files: dict[str, UploadedFile] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.answered_queries: dict[str, dict[str, Any]] = {}
+        self.webhook_url = ""
+        self.closing = False
+        self._updates: list[dict[str, Any]] = []
+        self._update_ids = itertools.count(1)
+        self._query_ids = itertools.count(1)
+        self._file_ids = itertools.count(1)
+        self._pending_queries: set[str] = set()
+        self._changed: asyncio.Condition | None = None
+        self.listeners: list[Callable[[str, dict[str, Any], Any], None]] = []
+
+    # ----------------------------------------------------------------- notifications
+    def _condition(self) -> asyncio.Condition:
+        if self._changed is None:
+            self._changed = asyncio.Condition()
+        return self._changed
+
+    async def _notify(self) -> None:
+        condition = self._condition()
+        async with condition:
+            condition.notify_all()
+
+    def _poke(self) -> None:
+        try:
+            asyncio.get_running_loop().create_task(self._notify())
+        except RuntimeError:
+            pass
+
+    async def close(self) -> None:
+        """Release every waiting long poll, as a server going down would."""
+        self.closing = True
+        await self._notify()
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Wait until `predicate()` holds; raise TimeoutError with what the bot sent if not."""
+        condition = self._condition()
+        deadline = asyncio.get_running_loop().time() + timeout
+        async with condition:
+            while not predicate():
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    raise TimeoutError("condition not met; the bot sent:\n" + self.transcript())
+                try:
+                    await asyncio.wait_for(condition.wait(), remaining)
+                except TimeoutError:
+                    continue
+
+    # ----------------------------------------------------------------- simulated people
+    def user(
+        self, user_id: int, first_name: str = "시민", language_code: str = "ko"
+    ) -> dict[str, Any]:
+        if user_id not in self.chats:
+            self.chats[user_id] = ChatLog(
+                user={
+                    "id": user_id,
+                    "is_bot": False,
+                    "first_name": first_name,
+                    "language_code": language_code,
+                }
+            )
+        return self.chats[user_id].user
+
+    def _user_message(self, user_id: int, **content: Any) -> dict[str, Any]:
+        user = self.user(user_id)
+        log = self.chats[user_id]
+        message = {
+            "message_id": log.next_message_id,
+            "from": user,
+            "chat": {"id": user_id, "type": "private", "first_name": user["first_name"]},
+            "date": int(time.time()),
+            **content,
+        }
+        log.next_message_id += 1
+        log.messages[message["message_id"]] = message
+        self.push_update({"message": message})
+        return message
+
+    def pending_update_ids(self) -> list[int]:
+        return [update["update_id"] for update in self._updates]
+
+    def delivered(self, update_id: int) -> bool:
+        """Has the bot confirmed (by its next getUpdates offset) that it took this update?"""
+        return all(update["update_id"] > update_id for update in self._updates)
+
+    def push_update(self, payload: dict[str, Any]) -> int:
+        update_id = next(self._update_ids)
+        self._updates.append({"update_id": update_id, **payload})
+        self._poke()
+        return update_id
+
+    def send_text(self, user_id: int, text: str) -> dict[str, Any]:
+        entities = []
+        if text.startswith("/"):
+            command = text.split()[0]
+            entities.append({"type": "bot_command", "offset": 0, "length": len(command)})
+        content: dict[str, Any] = {"text": text}
+        if entities:
+            content["entities"] = entities
+        return self._user_message(user_id, **content)
+
+    def send_photo(self, user_id: int, caption: str | None = None) -> dict[str, Any]:
+        file_id = f"photo-{next(self._file_ids)}"
+        photo = [{"file_id": file_id, "file_unique_id": file_id, "width": 90, "height": 90}]
+        content: dict[str, Any] = {"photo": photo}
+        if caption:
+            content["caption"] = caption
+        return self._user_message(user_id, **content)
+
+    def send_location(self, user_id: int, latitude: float, longitude: float) -> dict[str, Any]:
+        return self._user_message(user_id, location={"latitude": latitude, "longitude": longitude})
+
+    def send_contact(self, user_id: int, phone_number: str) -> dict[str, Any]:
+        user = self.user(user_id)
+        contact = {
+            "phone_number": phone_number,
+            "first_name": user["first_name"],
+            "user_id": user_id,
+        }
+        return self._user_message(user_id, contact=contact)
+
+    def press(self, user_id: int, message_id: int, data: str) -> str:
+        """Press an inline button (or forge one: `data` is sent whatever the keyboard holds)."""
+        user = self.user(user_id)
+        message = self.chats[user_id].messages.get(message_id)
+        if message is None:
+            raise KeyError(f"no message {message_id} in chat {user_id}")
+        query_id = str(next(self._query_ids))
+        self._pending_queries.add(query_id)
+        self.push_update(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": user,
+                    "message": message,
+                    "chat_instance": str(user_id),
+                    "data": data,
+                }
+            }
+        )
+        return query_id
+
+    def block(self, user_id: int) -> None:
+        self.blocked.add(user_id)
+
+    # ----------------------------------------------------------------- reading what was sent
+    def bot_messages(self, chat_id: int) -> list[dict[str, Any]]:
+        log = self.chats.get(chat_id)
+        if log is None:
+            return []
+        return [m for m in log.messages.values() if m["from"]["id"] == self.me["id"]]
+
+    def last_bot_message(self, chat_id: int) -> dict[str, Any]:
+        messages = self.bot_messages(chat_id)
+        if not messages:
+            raise LookupError(f"the bot sent nothing to {chat_id}")
+        return messages[-1]
+
+    def transcript(self, chat_id: int | None = None) -> str:
+        lines = []
+        for cid, log in self.chats.items():
+            if chat_id is not None and cid != chat_id:
+                continue
+            for message in log.messages.values():
+                who = "bot" if message["from"]["id"] == self.me["id"] else "user"
+                body = message.get("text") or message.get("caption") or ""
+                if "document" in message:
+                    body = f"[document {message['document']['file_name']}] {body}"
+                lines.append(f"{cid} {who} #{message['message_id']}: {body[:300]}")
+        return "\n".join(lines)
+
+    # ----------------------------------------------------------------- Bot API methods
+    async def call(
+        self, method: str, raw_params: dict[str, Any], files: dict[str, UploadedFile] | None = None
+    ) -> dict[str, Any]:
+        """Answer one Bot API request; returns the response body (ok or error)."""
+        try:
+            params = normalise_params(raw_params)
+            self.calls.append((method, params))
+            handler = getattr(self, f"_m_{method.lower()}", None)
+            if handler is None:
+                raise BotApiError(404, "Not Found")
+            result = handler(params, files or {})
+            if asyncio.iscoroutine(result):
+                result = await result
+        except BotApiError as error:
+            return error.payload()
+        for listener in self.listeners:
+            listener(method, params, result)
+        self._poke()
+        return {"ok": True, "result": result}
+
+    def _chat(self, params: dict[str, Any]) -> ChatLog:
+        chat_id = params.get("chat_id")
+        if chat_id is None:
+            raise bad_request("chat_id is empty")
+        if not isinstance(chat_id, int) or chat_id not in self.chats:
+            raise bad_request("chat not found")
+        if chat_id in self.blocked:
+            raise BotApiError(403, "Forbidden: bot was blocked by the user")
+        return self.chats[chat_id]
+
+    def _bot_message(self, log: ChatLog, **content: Any) -> dict[str, Any]:
+        user = log.user
+        message = {
+            "message_id": log.next_message_id,
+            "from": self.me,
+            "chat": {"id": user["id"], "type": "private", "first_name": user["first_name"]},
+            "date": int(time.time()),
+            **{key: value for key, value in content.items() if value is not None},
+        }
+        log.next_message_id += 1
+        log.messages[message["message_id"]] = message
+        return message
+
+    def _m_getme(self, params: dict[str, Any], files: dict[str, UploadedFile]) -> dict[str, Any]:
+        return self.me
+
+    def _m_deletewebhook(self, params: dict[str, Any], files: dict[str, UploadedFile]) -> bool:
+        self.webhook_url = ""
+        if params.get("drop_pending_updates"):
+            self._updates.clear()
+        return True
+
+    def _m_setwebhook(self, params: dict[str, Any], files: dict[str, UploadedFile]) -> bool:
+        self.webhook_url = str(params.get("url", ""))
+        return True
+
+    def _m_getwebhookinfo(
+        self, params: dict[str, Any], files: dict[str, UploadedFile]
+    ) -> dict[str, Any]:
+        return {
+            "url": self.webhook_url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
+
+    def _m_close(self, params: dict[str, Any], files: dict[str, UploadedFile]) -> bool:
+        return True
+
+    def _m_logout(self, params: dict[str, Any], files: dict[str, UploadedFile]) -> bool:
+        return True
+
+    async def _m_getupdates(
+        self, params: dict[str, Any], files: dict[str, UploadedFile]
+    ) -> list[dict[str, Any]]:
+        if self.webhook_url:
+            raise BotApiError(409, "Conflict: can't use getUpdates method while webhook is active")
+        offset = int(params.get("offset", 0))
+        limit = min(max(int(params.get("limit", 100)), 1), 100)
+        timeout = float(params.get("timeout", 0))
+        if offset:
+            # Telegram forgets every update below the offset: they are confirmed.
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        if not self._updates and timeout > 0 and not self.closing:
+            condition = self._condition()
+            async with condition:
+                try:
+                    await asyncio.wait_for(
+                        condition.wait_for(lambda: bool(self._updates) or self.closing), timeout
+                    )
+                except TimeoutError:
+                    pass
+        return self._updates[:limit]
+
+    def _m_sendmessage(
+        self, params: dict[str, Any], files: dict[str, UploadedFile]
+    ) -> dict[str, Any]:
+        log = self._chat(params)
+        text = params.get("text", "")
+        if not isinstance(text, str) or not text.strip():
+            raise bad_request("message text is empty")
+        if _visible_length(text, params.get("parse_mode")) > MAX_TEXT:
+            raise bad_request("message is too long")
+        _check_markup(params.get("reply_markup"))
+        message = self._bot_message(
+            log, text=text, reply_markup=self._inline_only(params.get("reply_markup"))
+        )
+        if params.get("reply_markup") and "keyboard" in params["reply_markup"]:
+            message["reply_keyboard"] = params["reply_markup"]
+        return message
+
+    @staticmethod
+    def _inline_only(markup: Any) -> Any:
+        # A message carries only its inline keyboard; reply keyboards belong to the chat.
+        if isinstance(markup, dict) and "inline_keyboard" in markup:
+            return markup
+        return None
+
+    def _edited(self, params: dict[str, Any]) -> tuple[ChatLog, dict[str, Any]]:
+        if "inline_message_id" in params:
+            raise bad_request("inline messages are not supported here")
+        log = self._chat(params)
+        message = log.messages.get(int(params.get("message_id", 0)))
+        if message is None or message["from"]["id"] != self.me["id"]:
+            raise bad_request("message to edit not found")
+        return log, message
+
+    def _m_editmessagetext(
+        self, params: dict[str, Any], files: dict[str, UploadedFile]
+    ) -> dict[str, Any]:
+        _, message = self._edited(params)
+        text = params.get("text", "")
+        if not isinstance(text, str) or not text.strip():
+            raise bad_request("message text is empty")
+        if _visible_length(text, params.get("parse_mode")) > MAX_TEXT:
+            raise bad_request("MESSAGE_TOO_LONG")
+        markup = params.get("reply_markup")
+        _check_markup(markup)
+        if "text" not in message:
+            raise bad_request("there is no text in the message to edit")
+        if message.get("text") == text and message.get("reply_markup") == markup:
+            raise bad_request(
+                "message is not modified: specified new message content and reply markup are"
+                " exactly the same as a current content and reply markup of the message"
+            )
+        message["text"] = text
+        message["edit_date"] = int(time.time())
+        if markup is None:
+            message.pop("reply_markup", None)
+        else:
+            message["reply_markup"] = markup
+        return message
+
+    def _m_editmessagereplymarkup(
+        self, params: dict[str, Any], files: dict[str, UploadedFile]
+    ) -> dict[str, Any]:
+        _, message = self._edited(params)
+        markup = params.get("reply_markup")
+        _check_markup(markup)
+        if message.get("reply_markup") == markup:
+            raise bad_request(
+                "message is not modified: specified new message content and reply markup are"
+                " exactly the same as a current content and reply markup of the message"
+            )
+        if markup is None:
+            message.pop("reply_markup", None)
+        else:
+            message["reply_markup"] = markup
+        return message
+
+    def _m_deletemessage(self, params: dict[str, Any], files: dict[str, UploadedFile]) -> bool:
+        log = self._chat(params)
+        if log.messages.pop(int(params.get("message_id", 0)), None) is None:
+            raise bad_request("message to delete not found")
+        return True
+
+    def _m_answercallbackquery(
+        self, params: dict[str, Any], files: dict[str, UploadedFile]
+    ) -> bool:
+        query_id = str(params.get("callback_query_id", ""))
+        if query_id not in self._pending_queries:
+            raise bad_request(
+                "query is too old and response timeout expired or query ID is invalid"
+            )
+        self._pending_queries.discard(query_id)
+        self.answered_queries[query_id] = params
+        return True
+
+    def _m_sendchataction(self, params: dict[str, Any], files: dict[str, UploadedFile]) -> bool:
+        self._chat(params)
+        return True
+
+    def _m_setmycommands(self, params: dict[str, Any], files: dict[str, UploadedFile]) -> bool:
+        commands = params.get("commands")
+        if not isinstance(commands, list) or len(commands) > 100:
+            raise bad_request("commands must be a list of at most 100")
+        for command in commands:
+            name = command.get("command", "")
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", name):
+                raise bad_request("BOT_COMMAND_INVALID")
+            if not 1 <= len(command.get("description", "")) <= 256:
+                raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
+        self.commands[self._command_key(params)] = commands
+        return True
+
+    def _m_getmycommands(
+        self, params: dict[str, Any], files: dict[str, UploadedFile]
+    ) -> list[dict[str, Any]]:
+        return self.commands.get(self._command_key(params), [])
+
+    def _m_deletemycommands(self, params: dict[str, Any], files: dict[str, UploadedFile]) -> bool:
+        self.commands.pop(self._command_key(params), None)
+        return True
+
+    @staticmethod
+    def _command_key(params: dict[str, Any]) -> tuple[str, str]:
+        scope = params.get("scope") or {"type": "default"}
+        return json.dumps(scope, sort_keys=True), str(params.get("language_code", ""))
+
+    def _store_file(self, upload: Any, files: dict[str, UploadedFile], kind: str) -> str:
+        if isinstance(upload, str) and upload.startswith("attach://"):
+            stored = files.get(upload.removeprefix("attach://"))
+        elif isinstance(upload, str) and upload in self.files:
+            return upload
+        else:
+            stored = files.get(kind)
+        if stored is None:
+            raise bad_request(f"there is no {kind} in the request")
+        file_id = f"{kind}-{next(self._file_ids)}"
+        self.files[file_id] = stored
+        return file_id
+
+    def _m_senddocument(
+        self, params: dict[str, Any], files: dict[str, UploadedFile]
+    ) -> dict[str, Any]:
+        log = self._chat(params)
+        file_id = self._store_file(params.get("document"), files, "document")
+        caption = params.get("caption")
+        if caption and len(caption) > MAX_CAPTION:
+            raise bad_request("message caption is too long")
+        stored = self.files[file_id]
+        document = {
+            "file_id": file_id,
+            "file_unique_id": file_id,
+            "file_name": stored.filename,
+            "file_size": len(stored.content),
+        }
+        return self._bot_message(log, document=document, caption=caption)
+
+    def _m_sendphoto(
+        self, params: dict[str, Any], files: dict[str, UploadedFile]
+    ) -> dict[str, Any]:
+        log = self._chat(params)
+        file_id = self._store_file(params.get("photo"), files, "photo")
+        caption = params.get("caption")
+        if caption and len(caption) > MAX_CAPTION:
+            raise bad_request("message caption is too long")
+        _check_markup(params.get("reply_markup"))
+        photo = [{"file_id": file_id, "file_unique_id": file_id, "width": 800, "height": 600}]
+        return self._bot_message(
+            log,
+            photo=photo,
+            caption=caption,
+            reply_markup=self._inline_only(params.get("reply_markup")),
+        )
+
+    def _m_getfile(self, params: dict[str, Any], files: dict[str, UploadedFile]) -> dict[str, Any]:
+        file_id = str(params.get("file_id", ""))
+        stored = self.files.get(file_id)
+        if stored is None:
+            raise bad_request("invalid file_id")
+        return {
+            "file_id": file_id,
+            "file_unique_id": file_id,
+            "file_size": len(stored.content),
+            "file_path": f"documents/{file_id}",
+        }
+
+    def _m_setchatmenubutton(self, params: dict[str, Any], files: dict[str, UploadedFile]) -> bool:
+        return True

@@ -1,0 +1,37 @@
+"""Everything stored about one person, for /mydata and /deleteme (PIPA, SPEC §2).
+
+Each feature that stores personal data adds its tables here, so export and erasure can't
+forget one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from storage.db import Session
+from storage.people import PeopleRepository
+from storage.ptbstate import PtbStateRepository
+
+
+async def export_person(session: Session, user_id: int) -> dict[str, Any]:
+    state = PtbStateRepository(session)
+    audit = await session.fetchall(
+        "SELECT at, action, subject, details FROM audit_log WHERE actor_id = ? ORDER BY id",
+        (user_id,),
+    )
+    return {
+        "user_id": user_id,
+        "profile": await PeopleRepository(session).export(user_id),
+        "conversation_data": await state.user_data(user_id),
+        "conversations_in_progress": await state.conversations_of(user_id),
+        "admin_actions": [dict(row) for row in audit],
+    }
+
+
+async def erase_person(session: Session, user_id: int) -> None:
+    """Delete the person; records that must outlive them (the audit log) lose the link."""
+    state = PtbStateRepository(session)
+    await state.drop_user_data(user_id)
+    await state.drop_conversations_of(user_id)
+    await session.execute("UPDATE audit_log SET actor_id = NULL WHERE actor_id = ?", (user_id,))
+    await PeopleRepository(session).delete(user_id)
