@@ -33,6 +33,7 @@ class CivicApplication(Application[Any, Any, Any, Any, Any, Any]):
     services: Services
     commands: CommandRegistry
     deep_links: DeepLinks
+    updates_handled = 0  # a running count, for monitoring and for tests to wait on
 
     async def initialize(self) -> None:
         # The database must be up before PTB loads persisted conversations from it.
@@ -50,6 +51,7 @@ class CivicApplication(Application[Any, Any, Any, Any, Any, Any]):
         # mid-flow loses nothing when the process dies.
         if self.persistence is not None:
             await self.update_persistence()
+        self.updates_handled += 1
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

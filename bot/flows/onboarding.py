@@ -18,7 +18,7 @@ from telegram.ext import (
 from bot.context import BotContext, CivicApplication, person_and_translator, translator
 from bot.deeplinks import PAYLOAD_KEY
 from bot.flows.guard import guarded
-from bot.handlers.common import answer, drop_keyboard, edit_or_send, send
+from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
 from domain.people import DISTRICTS, DISTRICTS_BY_CODE, Relation, find_district
@@ -62,7 +62,7 @@ def consent_keyboard(t: Translator) -> InlineKeyboardMarkup:
 
 async def ask_consent(update: Update, context: BotContext) -> None:
     t = await translator(update, context)
-    await send(update, context, consent_text(t), reply_markup=consent_keyboard(t))
+    await ask(update, context, consent_text(t), consent_keyboard(t))
 
 
 async def ask_relation(update: Update, context: BotContext) -> None:
@@ -71,11 +71,8 @@ async def ask_relation(update: Update, context: BotContext) -> None:
         [InlineKeyboardButton(t.gettext(label), callback_data=f"onb:rel:{relation.value}")]
         for relation, label in RELATION_LABELS.items()
     ]
-    await send(
-        update,
-        context,
-        t.gettext("How are you connected to Seoul?"),
-        reply_markup=InlineKeyboardMarkup(rows),
+    await ask(
+        update, context, t.gettext("How are you connected to Seoul?"), InlineKeyboardMarkup(rows)
     )
 
 
@@ -91,14 +88,14 @@ def district_keyboard(t: Translator, prefix: str) -> InlineKeyboardMarkup:
 
 async def ask_district(update: Update, context: BotContext) -> None:
     t = await translator(update, context)
-    await send(
+    await ask(
         update,
         context,
         t.gettext(
             "Which district (자치구) is that in? Pick one below or type its name, e.g. 강남구."
             " Some programmes are only for the people of one district."
         ),
-        reply_markup=district_keyboard(t, "onb:dist"),
+        district_keyboard(t, "onb:dist"),
     )
 
 
@@ -106,6 +103,10 @@ async def start(update: Update, context: BotContext) -> str | int:
     if context.args:
         context.udata[PAYLOAD_KEY] = context.args[0][:64]
     person, t = await person_and_translator(update, context)
+    if person is not None and person.relation is None:
+        # Agreed earlier but stopped before the questions: go on from there.
+        await ask_relation(update, context)
+        return RELATION
     if person is not None:
         await send(
             update,
@@ -194,7 +195,6 @@ async def on_district_button(update: Update, context: BotContext) -> str | int:
     query = update.callback_query
     assert query is not None and query.data is not None
     await answer(update)
-    await drop_keyboard(update)
     code = query.data.rpartition(":")[2]
     return await save_district(update, context, None if code == "skip" else code)
 
@@ -220,6 +220,7 @@ async def on_district_text(update: Update, context: BotContext) -> str | int:
 
 async def save_district(update: Update, context: BotContext, code: str | None) -> str | int:
     assert update.effective_user is not None
+    await retire_question(update, context)
     services = context.services
     async with services.db.transaction() as session:
         await PeopleRepository(session).update(

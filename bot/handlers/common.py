@@ -58,3 +58,28 @@ async def answer(update: Update, text: str | None = None, alert: bool = False) -
         except BadRequest as error:
             # An old query can no longer be answered; the person gets our message anyway.
             log.debug("callback query not answered: %s", error)
+
+
+QUESTION_KEY = "question_message_id"
+
+
+async def ask(
+    update: Update, context: BotContext, text: str, markup: InlineKeyboardMarkup
+) -> Message:
+    """Send a flow's question; the buttons of the previous question are taken off first, so
+    only the current question can be answered by button."""
+    await retire_question(update, context)
+    message = await send(update, context, text, reply_markup=markup)
+    context.udata[QUESTION_KEY] = message.message_id
+    return message
+
+
+async def retire_question(update: Update, context: BotContext) -> None:
+    message_id = context.udata.pop(QUESTION_KEY, None)
+    chat = update.effective_chat
+    if not isinstance(message_id, int) or chat is None:
+        return
+    try:
+        await context.bot.edit_message_reply_markup(chat.id, message_id, reply_markup=None)
+    except BadRequest as error:
+        log.debug("question keyboard already gone: %s", error)

@@ -1,0 +1,89 @@
+"""`civicbot migrate`, `import-programmes` and `backup`, and configuration."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.config import Settings
+
+
+@pytest.fixture(autouse=True)
+def database_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "cli.sqlite3"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    return path
+
+
+def test_migrate_then_nothing_to_do(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["migrate"]) == 0
+    assert "Applied migrations: 1" in capsys.readouterr().out
+    assert main(["migrate"]) == 0
+    assert "Up to date." in capsys.readouterr().out
+
+
+def test_import_programmes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    good = tmp_path / "p.yaml"
+    good.write_text(
+        "programme:\n  - key: poll\n    kind: poll\n    name: {ko: 설문, en: Poll}\n"
+        "    stage:\n      - key: vote\n        name: {ko: 투표, en: Vote}\n"
+        "        starts_at: '2027-01-01T00:00:00'\n        actions: [vote]\n",
+        encoding="utf-8",
+    )
+    assert main(["import-programmes", str(good)]) == 0
+    assert "poll: 설문 (1 stages)" in capsys.readouterr().out
+    with sqlite3.connect(tmp_path / "cli.sqlite3") as connection:
+        assert connection.execute("SELECT key FROM programmes").fetchall() == [("poll",)]
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[programme]]\nkey = "x"\n', encoding="utf-8")
+    assert main(["import-programmes", str(bad)]) == 2
+    assert "bad.toml" in capsys.readouterr().err
+    assert main(["import-programmes", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_backup_writes_a_copy_and_refuses_to_overwrite(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["migrate"]) == 0
+    target = tmp_path / "backups" / "b.sqlite3"
+    assert main(["backup", str(target)]) == 0
+    with sqlite3.connect(target) as copy:
+        assert copy.execute("SELECT COUNT(*) FROM schema_migrations").fetchone() == (1,)
+    assert main(["backup", str(target)]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_settings_from_environment_and_dotenv(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text(
+        "TELEGRAM_BOT_TOKEN=1:abc\nADMIN_IDS=10, 20\nTIMEZONE=Asia/Seoul\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("TELEGRAM_API_BASE_URL", "http://127.0.0.1:8081/bot{token}")
+    settings = Settings()
+    assert settings.telegram_bot_token is not None
+    assert settings.telegram_bot_token.get_secret_value() == "1:abc"
+    assert settings.admin_ids == frozenset({10, 20})
+    assert settings.telegram_api_base_url == "http://127.0.0.1:8081/bot{token}"
+    assert settings.telegram_api_file_url == "https://api.telegram.org/file/bot{token}"
+    assert settings.default_language == "ko"
+
+
+def test_default_database_is_sqlite_under_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABASE_URL")
+    assert Settings(_env_file=None).sqlite_path == Path("data/civicbot.sqlite3")
+
+
+def test_bad_settings_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIMEZONE", "Mars/Olympus")
+    with pytest.raises(ValueError):
+        Settings(_env_file=None)
+    monkeypatch.setenv("TIMEZONE", "Asia/Seoul")
+    monkeypatch.setenv("DATABASE_URL", "mysql://x")
+    with pytest.raises(ValueError, match="Unsupported DATABASE_URL"):
+        _ = Settings(_env_file=None).sqlite_path

@@ -1,0 +1,51 @@
+"""`civicbot chat`: the bot in a terminal, with no token and no Telegram (SPEC §10)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+CIVICBOT = str(Path(sys.executable).with_name("civicbot"))
+
+
+def chat(tmp_path: Path, script: str, *args: str) -> str:
+    env = {key: value for key, value in os.environ.items() if key != "TELEGRAM_BOT_TOKEN"}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'chat.sqlite3'}"
+    result = subprocess.run(
+        [CIVICBOT, "chat", *args],
+        input=script,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_a_newcomer_signs_up_by_numbers_and_text(tmp_path: Path) -> None:
+    # 1 = 동의합니다, 1 = 서울에 살아요, then a typed district, then a menu label by number.
+    out = chat(tmp_path, "1\n1\n=마포구\n3\n")
+    assert "[1] 동의합니다  [2] 동의하지 않습니다  [3] English" in out
+    assert "bot: 서울과 어떤 관계이신가요?" in out
+    assert "bot: 자치구: 마포구" in out
+    assert "choices: [1] 도움말  [2] 메뉴  [3] 참여 사업" in out
+    assert "참여 사업 (서울 시각 기준)" in out
+    assert "<b>" not in out  # HTML is rendered as plain text
+
+
+def test_state_survives_between_chat_sessions(tmp_path: Path) -> None:
+    chat(tmp_path, "1\n")
+    out = chat(tmp_path, "", "--language", "en")
+    # The consent is stored (in Korean, chosen then): the next question is the relation.
+    assert "Do you agree?" not in out
+    assert "bot: 서울과 어떤 관계이신가요?" in out
+
+
+def test_fresh_uses_a_throwaway_database(tmp_path: Path) -> None:
+    out = chat(tmp_path, ":location 37.56 126.97\n", "--fresh", "--language", "en")
+    assert "Do you agree?" in out
+    assert not (tmp_path / "chat.sqlite3").exists()

@@ -1,0 +1,224 @@
+"""Onboarding and the basics, through the fake Bot API (SPEC §2, §10, §11)."""
+
+from __future__ import annotations
+
+import json
+
+from domain.people import Relation
+from storage.people import PeopleRepository
+from tests.harness import Harness, said
+
+ALICE = 501
+
+
+async def people_count(h: Harness) -> int:
+    async with h.db.reading() as session:
+        count: int = await session.scalar("SELECT COUNT(*) FROM people")
+        return count
+
+
+async def onboard(h: Harness, user_id: int = ALICE) -> None:
+    await h.say(user_id, "/start")
+    await h.press(user_id, "동의합니다")
+    await h.press(user_id, "서울에 살아요")
+    await h.press(user_id, "마포구")
+
+
+async def test_full_onboarding_in_korean_stores_the_answers(harness: Harness) -> None:
+    replies = await harness.say(ALICE, "/start")
+    assert "개인정보 처리방침에 동의" in replies[-1]["text"]
+    assert await people_count(harness) == 0  # nothing stored before consent
+
+    await harness.press(ALICE, "동의합니다")
+    assert "서울과 어떤 관계" in harness.last_text(ALICE)
+    await harness.press(ALICE, "서울에 살아요")
+    replies = await harness.press(ALICE, "마포구")
+    assert any("자치구: 마포구" in m.get("text", "") for m in replies)
+    assert "가입이 끝났습니다" in harness.last_text(ALICE)
+    # The persistent main menu comes with the last message.
+    assert harness.api.bot_messages(ALICE)[-1]["reply_keyboard"]["is_persistent"] is True
+
+    async with harness.db.reading() as session:
+        person = await PeopleRepository(session).get(ALICE)
+    assert person is not None
+    assert (person.relation, person.district, person.language) == (Relation.RESIDENT, "mapo", "ko")
+
+
+async def test_english_client_gets_english_and_can_switch_language_before_consent(
+    harness: Harness,
+) -> None:
+    harness.api.user(ALICE, language_code="en-GB")
+    replies = await harness.say(ALICE, "/start")
+    assert "Do you agree?" in replies[-1]["text"]
+    replies = await harness.press(ALICE, "한국어")
+    assert "동의하십니까?" in replies[-1]["text"]  # the same message, edited in place
+    assert len(harness.api.bot_messages(ALICE)) == 1
+    await harness.press(ALICE, "동의합니다")
+    async with harness.db.reading() as session:
+        person = await PeopleRepository(session).get(ALICE)
+    assert person is not None and person.language == "ko"
+
+
+async def test_declining_consent_stores_nothing(harness: Harness) -> None:
+    await harness.say(ALICE, "/start")
+    await harness.press(ALICE, "동의하지 않습니다")
+    assert "아무것도 저장하지 않았습니다" in harness.last_text(ALICE)
+    assert await people_count(harness) == 0
+
+
+async def test_typed_district_and_unknown_district(harness: Harness) -> None:
+    await harness.say(ALICE, "/start")
+    await harness.press(ALICE, "동의합니다")
+    await harness.press(ALICE, "서울에서 일해요")
+    replies = await harness.say(ALICE, "가나다구")
+    assert "“가나다구”(이)라는 자치구를 찾지 못했습니다" in said(replies)
+    assert "어느 자치구" in replies[-1]["text"]  # asked again
+    await harness.say(ALICE, "Gangnam-gu")
+    async with harness.db.reading() as session:
+        person = await PeopleRepository(session).get(ALICE)
+    assert person is not None and person.district == "gangnam"
+    assert person.relation == Relation.WORKER
+
+
+async def test_bad_input_in_a_step_is_explained_and_the_question_repeated(
+    harness: Harness,
+) -> None:
+    await harness.say(ALICE, "/start")
+    await harness.press(ALICE, "동의합니다")
+
+    replies = await harness.send_photo(ALICE)
+    assert "그 입력을 쓸 수 없습니다" in said(replies)
+    assert "서울과 어떤 관계" in replies[-1]["text"]
+
+    replies = await harness.say(ALICE, "/programmes")
+    assert "지금은 가입 중입니다" in said(replies)
+    assert "서울과 어떤 관계" in replies[-1]["text"]
+
+    # A district button from a question not asked yet, and forged data, are refused.
+    question = harness.api.bot_messages(ALICE)[-1]["message_id"]
+    replies = await harness.press_data(ALICE, question, "onb:dist:mapo")
+    assert "더 이상 쓸 수 없습니다" in said(replies)
+    replies = await harness.press_data(ALICE, question, "onb:rel:mayor")
+    assert "더 이상 쓸 수 없습니다" in said(replies)
+    async with harness.db.reading() as session:
+        person = await PeopleRepository(session).get(ALICE)
+    assert person is not None and person.relation is None and person.district is None
+    assert not harness.errors.records
+
+
+async def test_cancel_leaves_the_flow(harness: Harness) -> None:
+    await harness.say(ALICE, "/start")
+    replies = await harness.say(ALICE, "/cancel")
+    assert "가입을 멈췄습니다" in said(replies)
+    replies = await harness.say(ALICE, "/cancel")
+    assert "취소할 진행 중인 단계가 없습니다" in said(replies)
+
+
+async def test_start_again_welcomes_back_and_unknown_deep_link_is_explained(
+    harness: Harness,
+) -> None:
+    await onboard(harness)
+    replies = await harness.say(ALICE, "/start p_999")
+    assert "다시 오신 것을 환영합니다" in said(replies)
+    assert "유효하지 않거나 만료된 링크" in replies[-1]["text"]
+
+
+async def test_deep_link_payload_is_kept_through_onboarding(harness: Harness) -> None:
+    opened: list[str] = []
+
+    async def open_proposal(update: object, context: object, rest: str) -> None:
+        opened.append(rest)
+
+    harness.app.deep_links.add("p_", open_proposal)
+    await harness.say(ALICE, "/start p_42")
+    await harness.press(ALICE, "동의합니다")
+    await harness.press(ALICE, "해당 없음")
+    assert opened == ["42"]
+
+
+async def test_stale_button_outside_a_flow(harness: Harness) -> None:
+    await onboard(harness)
+    consent = harness.api.bot_messages(ALICE)[0]["message_id"]
+    replies = await harness.press_data(ALICE, consent, "onb:consent:yes")
+    assert "/menu 에서 다시 시작" in replies[-1]["text"]
+    replies = await harness.press_data(ALICE, consent, "x" * 64)
+    assert "/menu 에서 다시 시작" in replies[-1]["text"]
+    assert not harness.errors.records
+
+
+async def test_unknown_text_is_answered(harness: Harness) -> None:
+    replies = await harness.say(ALICE, "안녕하세요")
+    assert "이해하지 못했습니다" in said(replies)
+
+
+async def test_language_command_switches_texts_and_menu(harness: Harness) -> None:
+    await onboard(harness)
+    await harness.say(ALICE, "/language")
+    replies = await harness.press(ALICE, "English")
+    assert replies[0]["text"] == "Language: English"
+    assert replies[-1]["reply_keyboard"]["keyboard"][0][0]["text"] == "Help"
+    replies = await harness.say(ALICE, "Programmes")  # a main-menu label, now in English
+    assert "Programmes (times in Seoul)" in said(replies)
+
+
+async def test_help_menu_and_menu_buttons(harness: Harness) -> None:
+    replies = await harness.say(ALICE, "/help")
+    text = replies[0]["text"]
+    for command in ("/start", "/help", "/menu", "/programmes", "/language", "/privacy"):
+        assert command in text
+    await harness.say(ALICE, "/menu")
+    replies = await harness.press(ALICE, "참여 사업")
+    assert "참여 사업 (서울 시각 기준)" in replies[-1]["text"]
+
+
+async def test_command_menu_is_set_per_language(harness: Harness) -> None:
+    commands = harness.api.commands
+    korean = commands[('{"type": "default"}', "ko")]
+    english = commands[('{"type": "default"}', "en")]
+    assert [c["command"] for c in korean][:3] == ["start", "help", "menu"]
+    assert {c["command"] for c in korean} == {c["command"] for c in english}
+    assert dict((c["command"], c["description"]) for c in english)["help"] == (
+        "What this bot can do"
+    )
+    assert dict((c["command"], c["description"]) for c in korean)["help"] == (
+        "이 봇으로 할 수 있는 일"
+    )
+    assert commands[('{"type": "default"}', "")] == korean  # the default language is Korean
+
+
+async def test_privacy_mydata_and_deleteme(harness: Harness) -> None:
+    replies = await harness.say(ALICE, "/mydata")
+    assert "저장된 정보가 없습니다" in said(replies)
+    await onboard(harness)
+    replies = await harness.say(ALICE, "/privacy")
+    assert "개인정보 처리방침" in said(replies)
+
+    replies = await harness.say(ALICE, "/mydata")
+    document = replies[-1]["document"]
+    exported = json.loads(harness.api.files[document["file_id"]].content)
+    assert exported["profile"]["district"] == "mapo"
+    assert exported["profile"]["user_id"] == ALICE
+
+    await harness.say(ALICE, "/deleteme")
+    await harness.press(ALICE, "아니요, 유지합니다")
+    assert await people_count(harness) == 1
+    await harness.say(ALICE, "/deleteme")
+    await harness.press(ALICE, "네, 모두 삭제합니다")
+    assert await people_count(harness) == 0
+    async with harness.db.reading() as session:
+        leftovers = await session.scalar(
+            "SELECT COUNT(*) FROM ptb_user_data WHERE user_id = ?", (ALICE,)
+        )
+    assert leftovers == 0
+
+
+async def test_errors_are_logged_and_the_person_told(harness: Harness) -> None:
+    async def explode(update: object, context: object) -> None:
+        raise RuntimeError("boom")
+
+    from telegram.ext import CommandHandler
+
+    harness.app.add_handler(CommandHandler("explode", explode), group=-1)
+    replies = await harness.say(ALICE, "/explode")
+    assert any("시스템에 문제가 생겼습니다" in m["text"] for m in replies)
+    assert any("boom" in str(r.exc_info[1]) for r in harness.errors.records if r.exc_info)
