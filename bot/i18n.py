@@ -1,7 +1,8 @@
 """Translations and locale formatting (SPEC §11: Korean first, English complete).
 
-Catalogs are the `.po` files under `locales/`; they are compiled in memory when first used,
-so a fresh clone needs no build step and a stale `.mo` can never shadow an edited `.po`.
+Catalogs are the `.po` files under `locales/<language>/LC_MESSAGES/`, one per feature; they
+are merged and compiled in memory when first used, so a fresh clone needs no build step and a
+stale `.mo` can never shadow an edited `.po`.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
 
 LOCALES_DIR: Final = Path(__file__).resolve().parent.parent / "locales"
 LANGUAGES: Final = ("ko", "en")
-DOMAIN: Final = "messages"
 SEOUL: Final = ZoneInfo("Asia/Seoul")
 
 # The pattern Korean readers expect: "2027년 3월 6일 (토) 오후 3:05".
@@ -45,13 +46,22 @@ def pick_language(code: str | None, default: str = "ko") -> str:
 
 @cache
 def translations(language: str) -> gettext.NullTranslations:
-    po_path = LOCALES_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
-    if not po_path.exists():
+    """All catalogs of a language merged: each feature keeps its strings in its own `.po`."""
+    folder = LOCALES_DIR / language / "LC_MESSAGES"
+    merged: Catalog | None = None
+    for po_path in sorted(folder.glob("*.po")):
+        with po_path.open("rb") as po_file:
+            catalog = read_po(po_file, locale=language)
+        if merged is None:
+            merged = catalog
+            continue
+        for message in catalog:
+            if message.id and message.id not in merged:
+                merged[message.id] = message
+    if merged is None:
         return gettext.NullTranslations()
-    with po_path.open("rb") as po_file:
-        catalog = read_po(po_file, locale=language)
     buffer = io.BytesIO()
-    write_mo(buffer, catalog)
+    write_mo(buffer, merged)
     buffer.seek(0)
     return gettext.GNUTranslations(buffer)
 

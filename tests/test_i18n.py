@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
@@ -26,15 +27,21 @@ def messages_in_code() -> set[str | tuple[str, ...]]:
     return found
 
 
-def catalog(language: str):  # type: ignore[no-untyped-def]
-    with (LOCALES_DIR / language / "LC_MESSAGES" / "messages.po").open("rb") as po:
-        return read_po(po, locale=language)
+def catalogs(language: str) -> list[Catalog]:
+    found = []
+    for path in sorted((LOCALES_DIR / language / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as po:
+            found.append(read_po(po, locale=language))
+    return found
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_string_in_the_code_is_translated(language: str) -> None:
     entries = {
-        (m.id if isinstance(m.id, str) else tuple(m.id)): m for m in catalog(language) if m.id
+        (m.id if isinstance(m.id, str) else tuple(m.id)): m
+        for each in catalogs(language)
+        for m in each
+        if m.id
     }
     code = messages_in_code()
     assert len(code) > 50
@@ -50,8 +57,8 @@ def test_every_string_in_the_code_is_translated(language: str) -> None:
 
 
 def test_plural_forms_and_compiled_catalogs() -> None:
-    assert catalog("ko").plural_forms == "nplurals=1; plural=0;"
-    assert catalog("en").plural_forms == "nplurals=2; plural=(n != 1);"
+    assert {c.plural_forms for c in catalogs("ko")} == {"nplurals=1; plural=0;"}
+    assert {c.plural_forms for c in catalogs("en")} == {"nplurals=2; plural=(n != 1);"}
     ko, en = Translator("ko"), Translator("en")
     assert ko.ngettext("%(count)d day left", "%(count)d days left", 1) % {"count": 1} == "1일 남음"
     assert en.ngettext("%(count)d day left", "%(count)d days left", 1) % {"count": 1} == (
