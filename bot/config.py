@@ -29,8 +29,6 @@ class Settings(BaseSettings):
     # Telegram allows about 30 messages/s in total; stay under it (SPEC §9).
     broadcast_rate: float = Field(default=25.0, gt=0)
     send_rate: float = Field(default=30.0, gt=0)
-    # Key for the HMAC of shared phone numbers; the raw number is never stored (SPEC §2).
-    phone_hash_secret: SecretStr = SecretStr("change-me")
     minimum_age: int = 14
 
     @field_validator("admin_ids", mode="before")
