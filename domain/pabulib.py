@@ -1,0 +1,406 @@
+"""Read and write participatory-budgeting elections in the pabulib `.pb` format.
+
+A `.pb` file has three sections, in this order, each a section line followed by a header row
+and `;`-separated rows (see https://pabulib.org/format):
+
+    META                      PROJECTS                  VOTES
+    key;value                 project_id;cost;name;...  voter_id;vote;...
+    budget;4000000000         1;120000000;...           v1;1,3
+    vote_type;approval        ...                       ...
+
+Only approval ballots are read (`vote_type` `approval`, or `choose-1`, which is approval with a
+single choice). Costs and the budget are whole numbers of won. A ballot may carry a `weight`
+column (an extension: 예산학교 수료자 가중치, default 1.0); pabutools keeps it as ballot metadata
+and ignores it. As in pabutools, a field reading `None` means "no value", duplicate approvals in
+one ballot count once, and blank lines are skipped.
+
+Malformed input raises `PabulibError` with the 1-based line number, so an admin can fix the
+file. `write_pabulib` produces text that `parse_pabulib` and pabutools' `parse_pabulib` both read
+back to the same election (used by `civicbot export-pabulib`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "PBInstance",
+    "PabulibError",
+    "Project",
+    "Vote",
+    "parse_pabulib",
+    "read_pabulib",
+    "write_pabulib",
+]
+
+SECTIONS = ("meta", "projects", "votes")
+APPROVAL_VOTE_TYPES = ("approval", "choose-1")
+# Whole numbers, optionally written with a zero fraction ("1200.00") as some pabulib files do.
+_WHOLE = re.compile(r"\d+(?:\.0*)?")
+
+
+class PabulibError(ValueError):
+    """A malformed `.pb` file: `message` says what is wrong, `line` where (1-based)."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(f"line {line}: {message}")
+        self.message = message
+        self.line = line
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    id: str
+    cost: int
+    name: str | None = None
+    # Other PROJECTS columns (category, target, votes, ...), kept for audit and re-export.
+    meta: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    voter_id: str
+    approved: tuple[str, ...]
+    weight: float = 1.0
+    # Other VOTES columns (age, sex, voting_method, ...).
+    meta: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PBInstance:
+    budget: int
+    projects: dict[str, Project]
+    votes: list[Vote]
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+def read_pabulib(path: str | Path) -> PBInstance:
+    """Read a `.pb` file (UTF-8, with or without a byte-order mark)."""
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise PabulibError("the file is not valid UTF-8", line) from exc
+    return parse_pabulib(text)
+
+
+def parse_pabulib(text: str) -> PBInstance:
+    """Parse the text of a `.pb` file."""
+    sections: dict[str, tuple[int, list[str], list[tuple[int, list[str]]]]] = {}
+    current: list[tuple[int, list[str]]] | None = None
+    rows = _rows(text.removeprefix("\ufeff"))
+    last_line = 1
+    for line, row in rows:
+        last_line = line
+        keyword = row[0].strip().lower()
+        if keyword in SECTIONS:
+            if keyword in sections:
+                raise PabulibError(f"section {keyword.upper()} appears twice", line)
+            expected = SECTIONS[len(sections)]
+            if keyword != expected:
+                raise PabulibError(
+                    f"section {keyword.upper()} found where {expected.upper()} was expected "
+                    "(sections must be META, PROJECTS, VOTES in this order)",
+                    line,
+                )
+            header_line, header = next(rows, (line, []))
+            if not header or header[0].strip().lower() in SECTIONS:
+                raise PabulibError(f"section {keyword.upper()} has no header row", line)
+            last_line = header_line
+            current = []
+            sections[keyword] = (header_line, [h.strip() for h in header], current)
+        elif current is None:
+            raise PabulibError("the file must start with the META section", line)
+        else:
+            current.append((line, row))
+    for name in SECTIONS:
+        if name not in sections:
+            raise PabulibError(f"missing section {name.upper()} (the file ends here)", last_line)
+
+    meta, meta_lines = _parse_meta(*sections["meta"])
+    budget = _whole(meta["budget"], "budget", meta_lines["budget"])
+    projects = _parse_projects(*sections["projects"])
+    votes = _parse_votes(*sections["votes"], projects)
+    # num_projects / num_votes, when given, must match: a mismatch means a truncated file.
+    for key, actual in (("num_projects", len(projects)), ("num_votes", len(votes))):
+        if key in meta:
+            declared = _whole(meta[key], key, meta_lines[key])
+            if declared != actual:
+                raise PabulibError(
+                    f"META says {key} is {declared} but the file has {actual}", meta_lines[key]
+                )
+    return PBInstance(budget=budget, projects=projects, votes=votes, meta=meta)
+
+
+def write_pabulib(instance: PBInstance) -> str:
+    """Write `instance` as a `.pb` file.
+
+    META keeps `instance.meta` in order and sets `budget`, `vote_type`, `num_projects` and
+    `num_votes` from the election itself. Values that no reader could give back unchanged (line
+    breaks, surrounding blanks, the word `None`, `,` in a project id) raise `ValueError`.
+    """
+    _check_writable(instance)
+    meta = dict(instance.meta)
+    meta.update(
+        {
+            "num_projects": str(len(instance.projects)),
+            "num_votes": str(len(instance.votes)),
+            "budget": str(instance.budget),
+            "vote_type": "approval",
+        }
+    )
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\n")
+
+    writer.writerow(["META"])
+    writer.writerow(["key", "value"])
+    for key, value in meta.items():
+        writer.writerow([_first_cell(key, "META key"), _plain(value, f"META {key}")])
+
+    project_extra = _extra_keys(p.meta for p in instance.projects.values())
+    with_name = any(p.name is not None for p in instance.projects.values())
+    writer.writerow(["PROJECTS"])
+    writer.writerow(["project_id", "cost", *(["name"] if with_name else []), *project_extra])
+    for project in instance.projects.values():
+        cells = [_first_cell(project.id, "project id"), str(project.cost)]
+        if with_name:
+            cells.append("None" if project.name is None else _cell(project.name, "project name"))
+        cells += [_optional(project.meta.get(k), k) for k in project_extra]
+        writer.writerow(cells)
+
+    vote_extra = _extra_keys(v.meta for v in instance.votes)
+    weighted = any(v.weight != 1.0 for v in instance.votes)
+    writer.writerow(["VOTES"])
+    writer.writerow(["voter_id", "vote", *(["weight"] if weighted else []), *vote_extra])
+    for vote in instance.votes:
+        # An empty ballot is an empty field: pabutools reads "None" there as a missing column.
+        cells = [_first_cell(vote.voter_id, "voter id"), ",".join(dict.fromkeys(vote.approved))]
+        if weighted:
+            cells.append(repr(vote.weight))
+        cells += [_optional(vote.meta.get(k), k) for k in vote_extra]
+        writer.writerow(cells)
+    return out.getvalue()
+
+
+def _check_writable(instance: PBInstance) -> None:
+    """What the reader would reject, refused before writing."""
+    if instance.budget < 0:
+        raise ValueError(f"the budget {instance.budget} is negative")
+    for key, project in instance.projects.items():
+        if key != project.id:
+            raise ValueError(f"project {project.id!r} is filed under {key!r}")
+        if "," in project.id:
+            raise ValueError(f"project id {project.id!r} contains ','")
+        if project.cost < 0:
+            raise ValueError(f"project {project.id!r} has a negative cost")
+        if {"project_id", "cost", "name"} & set(project.meta):
+            raise ValueError(f"project {project.id!r} repeats a standard column in its meta")
+    voters: set[str] = set()
+    for vote in instance.votes:
+        if vote.voter_id in voters:
+            raise ValueError(f"voter {vote.voter_id!r} votes twice")
+        voters.add(vote.voter_id)
+        unknown = [pid for pid in vote.approved if pid not in instance.projects]
+        if unknown:
+            raise ValueError(f"voter {vote.voter_id!r} approves unknown project {unknown[0]!r}")
+        if not (math.isfinite(vote.weight) and vote.weight > 0):
+            raise ValueError(f"voter {vote.voter_id!r} has weight {vote.weight}")
+        if {"voter_id", "vote", "weight"} & set(vote.meta):
+            raise ValueError(f"voter {vote.voter_id!r} repeats a standard column in its meta")
+
+
+def _rows(text: str) -> Iterator[tuple[int, list[str]]]:
+    """Non-blank rows with their line numbers (pabutools also splits lines before csv)."""
+    reader = csv.reader(text.splitlines(), delimiter=";", strict=True)
+    while True:
+        line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise PabulibError(f"badly quoted field ({exc})", line) from exc
+        if reader.line_num > line:
+            raise PabulibError("a quoted field is not closed on its line", line)
+        if row and not (len(row) == 1 and not row[0].strip()):
+            yield line, row
+
+
+def _parse_meta(
+    header_line: int, header: list[str], rows: list[tuple[int, list[str]]]
+) -> tuple[dict[str, str], dict[str, int]]:
+    """The META entries, and the line of each (for errors found later)."""
+    if [h.lower() for h in header] != ["key", "value"]:
+        raise PabulibError("the META header must be 'key;value'", header_line)
+    meta: dict[str, str] = {}
+    lines: dict[str, int] = {}
+    for line, row in rows:
+        if len(row) != 2:
+            raise PabulibError(f"a META row needs 2 columns (key;value), found {len(row)}", line)
+        key, value = row[0].strip(), row[1].strip()
+        if key in meta:
+            raise PabulibError(f"META key {key!r} appears twice", line)
+        meta[key] = value
+        lines[key] = line
+    for required in ("budget", "vote_type"):
+        if required not in meta:
+            raise PabulibError(f"META has no {required!r}", header_line)
+    if meta["vote_type"] not in APPROVAL_VOTE_TYPES:
+        raise PabulibError(
+            f"vote_type {meta['vote_type']!r} is not supported: only approval ballots are tallied",
+            lines["vote_type"],
+        )
+    return meta, lines
+
+
+def _parse_projects(
+    header_line: int, header: list[str], rows: list[tuple[int, list[str]]]
+) -> dict[str, Project]:
+    _check_header(header, header_line, "PROJECTS", "project_id", "cost")
+    cost_col = header.index("cost")
+    name_col = header.index("name") if "name" in header else -1
+    projects: dict[str, Project] = {}
+    for line, row in rows:
+        if len(row) != len(header):
+            raise PabulibError(
+                f"a PROJECTS row needs {len(header)} columns like its header, found {len(row)}",
+                line,
+            )
+        cells = [c.strip() for c in row]
+        project_id = cells[0]
+        if not project_id or _is_none(project_id):
+            raise PabulibError("a project has no project_id", line)
+        if "," in project_id:
+            raise PabulibError(
+                f"project id {project_id!r} contains ',' (votes list ids by ',')", line
+            )
+        if project_id in projects:
+            raise PabulibError(f"project {project_id!r} appears twice", line)
+        cost = _whole(cells[cost_col], f"cost of project {project_id!r}", line)
+        name = None if name_col < 0 or _is_none(cells[name_col]) else cells[name_col]
+        meta = {
+            header[i]: cells[i]
+            for i in range(1, len(header))
+            if i not in (cost_col, name_col) and not _is_none(cells[i])
+        }
+        projects[project_id] = Project(id=project_id, cost=cost, name=name, meta=meta)
+    return projects
+
+
+def _parse_votes(
+    header_line: int,
+    header: list[str],
+    rows: list[tuple[int, list[str]]],
+    projects: Mapping[str, Project],
+) -> list[Vote]:
+    _check_header(header, header_line, "VOTES", "voter_id", "vote")
+    vote_col = header.index("vote")
+    weight_col = header.index("weight") if "weight" in header else -1
+    extra = [i for i in range(1, len(header)) if i not in (vote_col, weight_col)]
+    votes: list[Vote] = []
+    seen: set[str] = set()
+    for line, row in rows:
+        if len(row) != len(header):
+            raise PabulibError(
+                f"a VOTES row needs {len(header)} columns like its header, found {len(row)}", line
+            )
+        voter_id = row[0].strip()
+        if not voter_id or _is_none(voter_id):
+            raise PabulibError("a vote has no voter_id", line)
+        if voter_id in seen:
+            raise PabulibError(f"voter {voter_id!r} votes twice", line)
+        seen.add(voter_id)
+        field_ = row[vote_col].strip()
+        approved = () if _is_none(field_) else _approvals(field_, projects, voter_id, line)
+        weight = 1.0
+        if weight_col >= 0 and not _is_none(row[weight_col].strip()):
+            weight = _weight(row[weight_col].strip(), voter_id, line)
+        meta = {header[i]: row[i].strip() for i in extra if not _is_none(row[i].strip())}
+        votes.append(Vote(voter_id=voter_id, approved=approved, weight=weight, meta=meta))
+    return votes
+
+
+def _approvals(
+    field_: str, projects: Mapping[str, Project], voter_id: str, line: int
+) -> tuple[str, ...]:
+    approved: dict[str, None] = {}
+    for raw in field_.split(","):
+        project_id = raw.strip()
+        if not project_id:
+            continue
+        if project_id not in projects:
+            raise PabulibError(f"voter {voter_id!r} approves unknown project {project_id!r}", line)
+        approved[project_id] = None
+    return tuple(approved)
+
+
+def _check_header(header: list[str], line: int, section: str, first: str, *required: str) -> None:
+    if header[0] != first:
+        raise PabulibError(f"the first {section} column must be {first!r}, not {header[0]!r}", line)
+    for name in required:
+        if name not in header:
+            raise PabulibError(f"the {section} header has no {name!r} column", line)
+    duplicated = sorted({h for h in header if header.count(h) > 1})
+    if duplicated:
+        raise PabulibError(f"the {section} header repeats {', '.join(duplicated)}", line)
+
+
+def _whole(text: str, what: str, line: int) -> int:
+    if not _WHOLE.fullmatch(text):
+        raise PabulibError(f"{what} must be a whole non-negative number, not {text!r}", line)
+    return int(text.split(".")[0])
+
+
+def _weight(text: str, voter_id: str, line: int) -> float:
+    try:
+        weight = float(text)
+    except ValueError:
+        weight = math.nan
+    if not (math.isfinite(weight) and weight > 0):
+        raise PabulibError(
+            f"weight of voter {voter_id!r} must be a positive number, not {text!r}", line
+        )
+    return weight
+
+
+def _is_none(cell: str) -> bool:
+    return cell.lower() == "none"
+
+
+def _extra_keys(metas: Iterable[Mapping[str, str]]) -> list[str]:
+    keys: dict[str, None] = {}
+    for meta in metas:
+        keys.update(dict.fromkeys(meta))
+    return list(keys)
+
+
+def _first_cell(value: str, what: str) -> str:
+    """A row's first cell: readers also take it for a section line or a blank line."""
+    if not value or value.lower() in SECTIONS:
+        raise ValueError(f"{what} {value!r} would not read back as a {what}")
+    return _cell(value, what)
+
+
+def _cell(value: str, what: str) -> str:
+    if _is_none(value):
+        raise ValueError(
+            f"{what} cannot be the word {value!r}: readers take it for a missing value"
+        )
+    return _plain(value, what)
+
+
+def _plain(value: str, what: str) -> str:
+    if value != value.strip() or value.splitlines() not in ([], [value]):
+        raise ValueError(f"{what} {value!r} has line breaks or surrounding blanks")
+    return value
+
+
+def _optional(value: str | None, what: str) -> str:
+    return "None" if value is None else _cell(value, what)

@@ -1,0 +1,342 @@
+"""Tally rules: identical to pabutools on generated elections, plus hand-checked cases."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pabutools.election import (
+    ApprovalMultiProfile,
+    Cardinality_Sat,
+    Cost_Sat,
+    FrozenApprovalBallot,
+    Instance,
+)
+from pabutools.election import Project as PabutoolsProject
+from pabutools.election.pabulib import parse_pabulib_from_string
+from pabutools.rules import (
+    completion_by_rule_combination,
+    greedy_utilitarian_welfare,
+    method_of_equal_shares,
+)
+
+from domain.pabulib import PBInstance, Project, Vote, write_pabulib
+from domain.tally import (
+    RULES,
+    Sat,
+    SeoulRuleError,
+    TallyResult,
+    greedy,
+    mes,
+    mes_greedy,
+    seoul_elimination,
+    tally,
+)
+
+PABUTOOLS_SAT = {Sat.COST: Cost_Sat, Sat.CARDINALITY: Cardinality_Sat}
+PABUTOOLS_RULES = ("greedy", "mes", "mes+greedy")
+
+
+def pabutools_election(instance: PBInstance) -> tuple[Instance, object]:
+    """pabutools' own reading of the exported file; with weights, a multiprofile in which a
+    ballot of weight w (read as a decimal) counts as w * scale identical ballots."""
+    if all(vote.weight == 1.0 for vote in instance.votes):
+        parsed, parsed_profile = parse_pabulib_from_string(write_pabulib(instance))
+        return parsed, parsed_profile
+    projects = {pid: PabutoolsProject(pid, p.cost) for pid, p in instance.projects.items()}
+    election = Instance(projects.values(), budget_limit=instance.budget)
+    weights = {vote.weight: Fraction(repr(vote.weight)) for vote in instance.votes}
+    scale = math.lcm(*(w.denominator for w in weights.values()))
+    profile = ApprovalMultiProfile(instance=election)
+    for vote in instance.votes:
+        ballot = FrozenApprovalBallot(sorted({projects[pid] for pid in vote.approved}))
+        profile[ballot] = profile.get(ballot, 0) + int(weights[vote.weight] * scale)
+    return election, profile
+
+
+def pabutools_selection(instance: PBInstance, rule: str, sat: Sat) -> list[str]:
+    election, profile = pabutools_election(instance)
+    sat_class = PABUTOOLS_SAT[sat]
+    if rule == "greedy":
+        outcome = greedy_utilitarian_welfare(election, profile, sat_class=sat_class)
+    elif rule == "mes":
+        outcome = method_of_equal_shares(election, profile, sat_class=sat_class)
+    else:
+        outcome = completion_by_rule_combination(
+            election,
+            profile,
+            [method_of_equal_shares, greedy_utilitarian_welfare],
+            [{"sat_class": sat_class}, {"sat_class": Cost_Sat}],
+        )
+    return [project.name for project in outcome]
+
+
+def canonical(selected: list[str], instance: PBInstance) -> list[str]:
+    """pabutools' MES lists the free projects it takes up front in set order; sort those."""
+    free = 0
+    while free < len(selected) and instance.projects[selected[free]].cost == 0:
+        free += 1
+    return sorted(selected[:free]) + selected[free:]
+
+
+def assert_matches_pabutools(instance: PBInstance) -> None:
+    for rule in PABUTOOLS_RULES:
+        for sat in Sat:
+            ours = tally(instance, rule, sat)
+            theirs = pabutools_selection(instance, rule, sat)
+            assert canonical(ours.selected, instance) == canonical(theirs, instance), (rule, sat)
+            assert ours.cost == sum(instance.projects[pid].cost for pid in theirs)
+            assert ours.budget == instance.budget
+
+
+def election(budget: int, costs: dict[str, int], ballots: Sequence[tuple[str, ...]]) -> PBInstance:
+    return PBInstance(
+        budget,
+        {pid: Project(pid, cost) for pid, cost in costs.items()},
+        [Vote(f"v{i}", ballot) for i, ballot in enumerate(ballots)],
+    )
+
+
+# Ids whose string order differs from their numeric or case order, so ties test lexicographic
+# tie-breaking; costs repeat (ties in cost), include free projects and exceed small budgets.
+IDS = ["1", "2", "9", "10", "a", "B", "가", "나"]
+COSTS = [0, 1, 2, 3, 5, 5, 8, 10, 10, 40, 100]
+WEIGHTS = [1.0, 1.0, 2.0, 0.5, 1.5, 0.1, 1e-16]
+
+
+@st.composite
+def elections(draw: st.DrawFn, weighted: bool) -> PBInstance:
+    ids = draw(st.lists(st.sampled_from(IDS), max_size=len(IDS), unique=True))
+    projects = {pid: Project(pid, draw(st.sampled_from(COSTS))) for pid in ids}
+    # Ballots may be empty, repeat an approval, or leave projects without any vote.
+    ballot = st.lists(st.sampled_from(ids), max_size=5) if ids else st.just([])
+    weight = st.sampled_from(WEIGHTS) if weighted else st.just(1.0)
+    votes = [
+        Vote(f"v{i}", tuple(draw(ballot)), draw(weight)) for i in range(draw(st.integers(0, 25)))
+    ]
+    return PBInstance(draw(st.integers(0, 60)), projects, votes)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(elections(weighted=False))
+def test_unweighted_elections_match_pabutools(instance: PBInstance) -> None:
+    assert_matches_pabutools(instance)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(elections(weighted=True))
+def test_weighted_elections_match_pabutools_multiprofiles(instance: PBInstance) -> None:
+    assert_matches_pabutools(instance)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_larger_seeded_elections_match_pabutools(seed: int) -> None:
+    # Hundreds of voters with skewed tastes: voters' remaining budgets in MES spread over many
+    # distinct values, which the hypothesis elections are too small to reach.
+    rng = random.Random(seed)
+    ids = [str(i) for i in range(rng.randint(5, 25))]
+    popularity = [rng.random() ** 3 for _ in ids]
+    costs = {pid: rng.choice([rng.randint(1, 100), rng.randint(1, 100) * 1000, 7]) for pid in ids}
+    votes = []
+    for i in range(rng.randint(10, 300)):
+        approved = tuple(rng.choices(ids, popularity, k=rng.randint(1, 5)))
+        votes.append(Vote(f"v{i}", approved, rng.choice(WEIGHTS) if seed % 2 else 1.0))
+    projects = {pid: Project(pid, cost) for pid, cost in costs.items()}
+    assert_matches_pabutools(PBInstance(rng.randint(1, sum(costs.values())), projects, votes))
+
+
+def test_greedy_takes_most_votes_first_and_skips_what_no_longer_fits() -> None:
+    instance = election(
+        100,
+        {"A": 60, "B": 50, "C": 30, "D": 10},
+        [("A", "B"), ("A", "C"), ("A", "B", "C"), ("D",)],
+    )
+    # A (3 votes) leaves 40; B and C tie at 2, B comes first but costs 50; then C, then D.
+    assert greedy(instance) == TallyResult("greedy", ["A", "C", "D"], 100, 100)
+    assert_matches_pabutools(instance)
+
+
+def test_greedy_with_cardinality_ranks_by_votes_per_won() -> None:
+    instance = election(100, {"A": 100, "B": 30, "C": 30}, [("A", "B"), ("A", "C"), ("A",)])
+    # Votes per won: A 3/100, B and C 1/30 each; A takes the whole budget.
+    assert greedy(instance, Sat.CARDINALITY).selected == ["B", "C"]
+    assert greedy(instance, Sat.COST).selected == ["A"]
+    assert_matches_pabutools(instance)
+
+
+def test_ties_go_to_the_first_id_in_string_order() -> None:
+    instance = election(50, {"9": 50, "10": 50}, [("9", "10"), ("10", "9")])
+    assert greedy(instance).selected == ["10"]
+    assert mes(instance).selected == ["10"]
+    assert_matches_pabutools(instance)
+
+
+def test_a_project_dearer_than_the_budget_is_never_selected() -> None:
+    instance = election(100, {"big": 150, "small": 40}, [("big",), ("big",), ("small",)])
+    assert greedy(instance).selected == ["small"]
+    assert mes_greedy(instance).selected == ["small"]
+    assert_matches_pabutools(instance)
+
+
+def test_empty_ballots_still_take_their_share_of_the_budget_in_mes() -> None:
+    alone = election(100, {"A": 60}, [("A",)])
+    diluted = election(100, {"A": 60}, [("A",), ()])
+    assert mes(alone).selected == ["A"]
+    assert mes(diluted).selected == []  # A's supporter now holds 50 of the 100
+    assert greedy(diluted).selected == ["A"]
+    assert_matches_pabutools(diluted)
+
+
+def test_an_approval_repeated_in_one_ballot_counts_once() -> None:
+    instance = election(10, {"w": 10, "x": 10}, [("x", "x"), ("w",)])
+    assert greedy(instance).selected == ["w"]  # 1 vote each: the tie goes to w
+    assert_matches_pabutools(instance)
+
+
+def test_projects_without_votes_only_come_in_through_greedy() -> None:
+    instance = election(100, {"A": 50, "Z": 30}, [("A",), ("A",)])
+    assert greedy(instance).selected == ["A", "Z"]
+    assert mes(instance).selected == ["A"]
+    assert mes_greedy(instance) == TallyResult("mes+greedy", ["A", "Z"], 80, 100)
+    assert_matches_pabutools(instance)
+
+
+def test_weighted_ballots_count_their_weight() -> None:
+    instance = PBInstance(
+        10,
+        {"A": Project("A", 10), "B": Project("B", 10)},
+        [Vote("v1", ("B",), 2.5), Vote("v2", ("A",)), Vote("v3", ("A",))],
+    )
+    assert greedy(instance).selected == ["B"]  # 2.5 against 2
+    assert_matches_pabutools(instance)
+
+
+@pytest.mark.parametrize(("tenths", "whole"), [("a", "b"), ("b", "a")])
+def test_weights_are_read_as_decimals(tenths: str, whole: str) -> None:
+    # Ten ballots of 0.1 tie one of 1.0 (floats would sum to 0.9999999999999999, and the
+    # binary value of 0.1 is a little more than a tenth): the tie goes to "a".
+    votes = [Vote(f"t{i}", (tenths,), 0.1) for i in range(10)] + [Vote("w", (whole,), 1.0)]
+    instance = PBInstance(10, {"a": Project("a", 10), "b": Project("b", 10)}, votes)
+    assert greedy(instance).selected == ["a"]
+    assert_matches_pabutools(instance)
+
+
+def test_mes_splits_costs_among_supporters() -> None:
+    # Budget 30, three voters with 10 each.
+    instance = election(30, {"X": 12, "Y": 9, "Z": 10}, [("X", "Z"), ("X", "Y"), ("Y",)])
+    # Cost utilities: X and Y both cost their supporters 1/2 per won of value; X wins the tie;
+    # then Y costs 4 + 5 (voter 2 has 4 left); Z's only supporter has 4 left.
+    assert mes(instance, Sat.COST) == TallyResult("mes", ["X", "Y"], 21, 30)
+    # Cardinality: Y is cheaper per supporter (4.5 against 6); then X at 6.5 + 5.5.
+    assert mes(instance, Sat.CARDINALITY).selected == ["Y", "X"]
+    assert_matches_pabutools(instance)
+
+
+def test_exact_ties_in_mes_are_not_split_by_rounding() -> None:
+    # With cost utilities both cost each voter 1/3 per won of value: an exact tie that goes to
+    # "a". In floats (5/3)/5 > (1/3)/1, which would pick b, after which a no longer fits.
+    instance = election(5, {"a": 5, "b": 1}, [("a", "b")] * 3)
+    assert mes(instance).selected == ["a"]
+    assert mes_greedy(instance).selected == ["a"]
+    assert_matches_pabutools(instance)
+
+
+def test_near_ties_are_decided_exactly() -> None:
+    # The two costs are the same float, but b is one won cheaper: b is better per voter and
+    # per won, and after it a no longer fits.
+    instance = election(2 * 10**17, {"a": 10**17 + 1, "b": 10**17}, [("a", "b")] * 3)
+    assert mes(instance, Sat.CARDINALITY).selected == ["b"]
+    assert greedy(instance, Sat.CARDINALITY).selected == ["b"]
+    assert_matches_pabutools(instance)
+
+
+def test_free_projects_under_cardinality_come_first_in_mes() -> None:
+    instance = election(10, {"free": 0, "paid": 10}, [("paid", "free"), ("paid",)])
+    assert mes(instance, Sat.CARDINALITY).selected == ["free", "paid"]
+    assert mes(instance, Sat.COST).selected == ["paid"]  # no cost utility from a free project
+    assert_matches_pabutools(instance)
+
+
+def test_no_ballots_select_nothing_by_mes() -> None:
+    instance = election(10, {"A": 5}, [])
+    assert mes(instance).selected == []
+    assert greedy(instance).selected == ["A"]
+    assert_matches_pabutools(instance)
+
+
+def seoul_election(budget: int, projects: dict[str, tuple[int, int]]) -> PBInstance:
+    """Projects as id -> (cost, votes); each vote is its own ballot."""
+    ballots = [(pid,) for pid, (_, votes) in projects.items() for _ in range(votes)]
+    return election(budget, {pid: cost for pid, (cost, _) in projects.items()}, ballots)
+
+
+def test_seoul_drops_the_least_voted_until_the_rest_fits() -> None:
+    instance = seoul_election(
+        100, {"A": (40, 10), "B": (30, 8), "C": (20, 5), "D": (15, 3), "E": (10, 1)}
+    )
+    # E (10) leaves 105 > 100; D too leaves 90; 25 dropped is within 5–30 % of 100.
+    assert seoul_elimination(instance) == TallyResult("seoul", ["A", "B", "C"], 90, 100)
+    assert tally(instance, "seoul") == seoul_elimination(instance)
+
+
+def test_seoul_drops_at_least_the_minimum_share_even_when_all_fit() -> None:
+    instance = seoul_election(100, {"A": (50, 5), "B": (40, 4), "C": (3, 1), "D": (4, 2)})
+    # All 97 fit, but 5 % must go: C (3) is not enough, so D goes too.
+    assert seoul_elimination(instance).selected == ["A", "B"]
+
+
+def test_seoul_drops_the_later_id_first_among_equal_votes() -> None:
+    instance = seoul_election(100, {"1": (85, 5), "9": (10, 2), "10": (10, 2)})
+    assert seoul_elimination(instance).selected == ["1", "10"]
+
+
+def test_seoul_counts_weighted_votes() -> None:
+    instance = seoul_election(100, {"1": (85, 5), "9": (10, 2), "10": (10, 2)})
+    heavier = PBInstance(
+        instance.budget,
+        instance.projects,
+        [
+            Vote(v.voter_id, v.approved, 1.5 if v.approved == ("9",) else 1.0)
+            for v in instance.votes
+        ],
+    )
+    assert seoul_elimination(heavier).selected == ["1", "9"]
+
+
+def test_seoul_refuses_to_drop_more_than_the_maximum_share() -> None:
+    instance = seoul_election(100, {"A": (50, 9), "B": (60, 1)})
+    with pytest.raises(
+        SeoulRuleError, match="drops projects costing 60 won, more than 30% of the budget 100"
+    ):
+        seoul_elimination(instance)
+    assert seoul_elimination(instance, max_share=0.6).selected == ["A"]
+
+
+def test_seoul_shares_are_exact_decimals() -> None:
+    instance = seoul_election(10, {"A": (7, 2), "B": (3, 1)})
+    # 0.3 of 10 is exactly 3, so dropping B is enough (0.3 * 10 in floats is 3.0000000000000004).
+    assert seoul_elimination(instance, min_share=0.3, max_share=1).selected == ["A"]
+
+
+@pytest.mark.parametrize(("low", "high"), [(0.4, 0.3), (-0.1, 0.3), (0.05, 1.5)])
+def test_seoul_shares_must_make_sense(low: float, high: float) -> None:
+    instance = seoul_election(10, {"A": (7, 2)})
+    with pytest.raises(ValueError, match="share"):
+        seoul_elimination(instance, min_share=low, max_share=high)
+
+
+def test_unknown_rules_projects_and_weights_are_refused() -> None:
+    instance = election(10, {"A": 5}, [("A",)])
+    with pytest.raises(ValueError, match="unknown rule 'approval'"):
+        tally(instance, "approval")
+    assert set(RULES) == {"greedy", "seoul", "mes", "mes+greedy"}
+    with pytest.raises(ValueError, match="unknown project 'B'"):
+        greedy(election(10, {"A": 5}, [("B",)]))
+    weightless = PBInstance(10, instance.projects, [Vote("v", ("A",), 0.0)])
+    with pytest.raises(ValueError, match="positive"):
+        mes(weightless)
