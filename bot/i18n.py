@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gettext
 import io
+import math
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -89,6 +90,19 @@ class Translator:
         return format_datetime(
             moment, _DATE_PATTERNS[self.language], tzinfo=self.tz, locale=self.language
         )
+
+    def left(self, now: datetime, until: datetime) -> str:
+        """Time left to a deadline: "9일 남음" / "9 days left", hours on the last day."""
+        seconds = (until - now).total_seconds()
+        if seconds >= 86400:
+            days = math.floor(seconds / 86400)
+            return self.ngettext("%(count)d day left", "%(count)d days left", days) % {
+                "count": days
+            }
+        hours = max(1, math.ceil(seconds / 3600))
+        return self.ngettext("%(count)d hour left", "%(count)d hours left", hours) % {
+            "count": hours
+        }
 
     def money(self, amount: int) -> str:
         """KRW as "₩4,000,000,000"; Korean readers get "40억 원" instead."""

@@ -21,6 +21,7 @@ from telegram import (
     ReplyKeyboardMarkup,
     Update,
 )
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler
 from telegram.ext.filters import MessageFilter
 
 from bot.context import BotContext
@@ -129,11 +130,28 @@ class CommandRegistry:
 
 
 class MenuLabel(MessageFilter):
-    """Text that is one of the main-menu labels, in any language."""
+    """Text that is one of the main-menu labels (of one command, if named), in any language."""
 
-    def __init__(self, registry: CommandRegistry) -> None:
+    def __init__(self, registry: CommandRegistry, command: str | None = None) -> None:
         super().__init__(name="MenuLabel")
         self.registry = registry
+        self.command = command
 
     def filter(self, message: Message) -> bool:
-        return message.text is not None and message.text in self.registry.labels()
+        if message.text is None:
+            return False
+        if self.command is None:
+            return message.text in self.registry.labels()
+        found = self.registry.by_label(message.text)
+        return found is not None and found.name == self.command
+
+
+def entry_points(
+    registry: CommandRegistry, name: str, callback: Callback
+) -> list[BaseHandler[Update, BotContext, object]]:
+    """How a conversation starts: its /command, its main-menu button and its keyboard label."""
+    return [
+        CommandHandler(name, callback),  # type: ignore[arg-type]
+        CallbackQueryHandler(callback, pattern=rf"^menu:{name}$"),  # type: ignore[arg-type]
+        MessageHandler(MenuLabel(registry, name), callback),  # type: ignore[arg-type]
+    ]

@@ -10,6 +10,7 @@ from typing import Any
 
 from storage.db import Session
 from storage.people import PeopleRepository
+from storage.proposals import ProposalsRepository
 from storage.ptbstate import PtbStateRepository
 
 
@@ -25,12 +26,14 @@ async def export_person(session: Session, user_id: int) -> dict[str, Any]:
         "conversation_data": await state.user_data(user_id),
         "conversations_in_progress": await state.conversations_of(user_id),
         "admin_actions": [dict(row) for row in audit],
+        "participation": await ProposalsRepository(session).export_person(user_id),
     }
 
 
 async def erase_person(session: Session, user_id: int) -> None:
     """Delete the person; records that must outlive them (the audit log) lose the link."""
     state = PtbStateRepository(session)
+    await ProposalsRepository(session).erase_person(user_id)
     await state.drop_user_data(user_id)
     await state.drop_conversations_of(user_id)
     await session.execute("UPDATE audit_log SET actor_id = NULL WHERE actor_id = ?", (user_id,))

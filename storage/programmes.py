@@ -102,6 +102,14 @@ class ProgrammesRepository:
         )
         return self._programme(row, [_stage(stage_row) for stage_row in stage_rows])
 
+    async def id_of(self, key: str) -> int | None:
+        found = await self.session.scalar("SELECT id FROM programmes WHERE key = ?", (key,))
+        return None if found is None else int(found)
+
+    async def by_id(self, programme_id: int) -> Programme | None:
+        key = await self.session.scalar("SELECT key FROM programmes WHERE id = ?", (programme_id,))
+        return None if key is None else await self.get(str(key))
+
     async def count(self) -> int:
         count: int = await self.session.scalar("SELECT COUNT(*) FROM programmes")
         return count

@@ -92,10 +92,13 @@ def untranslated_literals(tree: ast.AST) -> list[int]:
             k.value for k in node.keywords if k.arg in ("text", "caption")
         ]
         for argument in arguments:
-            if isinstance(argument, ast.JoinedStr) or (
-                isinstance(argument, ast.Constant)
-                and isinstance(argument.value, str)
-                and any(ch.isalpha() for ch in argument.value)
+            # Literal words, bare or inside an f-string; "#12" or "(3)" carry no language.
+            parts = argument.values if isinstance(argument, ast.JoinedStr) else [argument]
+            if any(
+                isinstance(part, ast.Constant)
+                and isinstance(part.value, str)
+                and any(ch.isalpha() for ch in part.value)
+                for part in parts
             ):
                 lines.append(argument.lineno)
     return lines
@@ -114,6 +117,10 @@ def test_no_user_visible_literal_bypasses_the_catalogs() -> None:
 def test_the_literal_check_catches_a_bare_string() -> None:
     tree = ast.parse('async def f():\n    await send(update, context, "Hello there")\n')
     assert untranslated_literals(tree) == [2]
+    tree = ast.parse('async def f():\n    await send(update, context, f"Hello {name}")\n')
+    assert untranslated_literals(tree) == [2]
+    tree = ast.parse('async def f():\n    await send(update, context, f"#{number}")\n')
+    assert untranslated_literals(tree) == []
     tree = ast.parse('async def f():\n    await send(update, context, t.gettext("Hello"))\n')
     assert untranslated_literals(tree) == []
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from html import escape
 
@@ -18,15 +17,6 @@ from domain.programmes import Programme
 from storage.programmes import ProgrammesRepository
 
 
-def time_left(t: Translator, now: datetime, until: datetime) -> str:
-    seconds = (until - now).total_seconds()
-    if seconds >= 86400:
-        days = math.floor(seconds / 86400)
-        return t.ngettext("%(count)d day left", "%(count)d days left", days) % {"count": days}
-    hours = max(1, math.ceil(seconds / 3600))
-    return t.ngettext("%(count)d hour left", "%(count)d hours left", hours) % {"count": hours}
-
-
 def describe(programme: Programme, t: Translator, now: datetime) -> str:
     lines = [f"<b>{escape(programme.name.get(t.language))}</b>"]
     for stage in programme.open_stages(now):
@@ -39,7 +29,7 @@ def describe(programme: Programme, t: Translator, now: datetime) -> str:
                 % {
                     "stage": name,
                     "end": t.when(stage.ends_at),
-                    "left": time_left(t, now, stage.ends_at),
+                    "left": t.left(now, stage.ends_at),
                 }
             )
     upcoming = programme.next_stage(now)

@@ -118,7 +118,7 @@ async def test_start_again_welcomes_back_and_unknown_deep_link_is_explained(
     harness: Harness,
 ) -> None:
     await onboard(harness)
-    replies = await harness.say(ALICE, "/start p_999")
+    replies = await harness.say(ALICE, "/start zz_999")
     assert "다시 오신 것을 환영합니다" in said(replies)
     assert "유효하지 않거나 만료된 링크" in replies[-1]["text"]
 

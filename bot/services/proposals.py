@@ -1,0 +1,528 @@
+"""Proposals as use cases: submit, support, review, close — each one unit of work.
+
+No Telegram here: handlers call these, and so can the CLI and the tests. Notifications are
+queued in the outbox inside the same transaction as the change that causes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from bot.i18n import N_, Translator
+from domain.notifications import Button, Category, Payload
+from domain.people import Person, pb_eligibility
+from domain.programmes import Action, Programme, ProgrammeKind
+from domain.proposals import (
+    DebateKind,
+    DebateOutcome,
+    ProjectKind,
+    ProposalRules,
+    Refusal,
+    Scope,
+    Stance,
+    Status,
+    TransitionError,
+    check_cost,
+    check_description,
+    check_districts,
+    check_title,
+    check_transition,
+    debate_outcome,
+    status_after_support,
+    support_deadline,
+    takes_proposals,
+)
+from domain.roles import Role
+from storage.db import Database, Session
+from storage.outbox import enqueue
+from storage.people import PeopleRepository
+from storage.programmes import ProgrammesRepository
+from storage.proposals import NewProposal, Proposal, ProposalsRepository
+from storage.roles import RolesRepository
+
+SEOUL: Final = ZoneInfo("Asia/Seoul")
+
+STATUS_LABELS: Final = {
+    Status.SUBMITTED: N_("submitted"),
+    Status.PUBLISHED: N_("collecting support"),
+    Status.THRESHOLD_REACHED: N_("support goal reached, agenda review"),
+    Status.NOT_REACHED: N_("support goal not reached"),
+    Status.UNDER_REVIEW: N_("under review"),
+    Status.IN_DEBATE: N_("in public debate"),
+    Status.ACCEPTED: N_("accepted"),
+    Status.PARTLY_ACCEPTED: N_("partly accepted"),
+    Status.REJECTED: N_("not accepted"),
+    Status.MERGED: N_("merged into another proposal"),
+    Status.TRANSFERRED: N_("transferred to a district"),
+    Status.ON_BALLOT: N_("on the ballot"),
+    Status.SELECTED: N_("selected"),
+    Status.NOT_SELECTED: N_("not selected"),
+    Status.BUDGETED: N_("budgeted"),
+    Status.IN_EXECUTION: N_("in execution"),
+    Status.COMPLETED: N_("completed"),
+    Status.WITHDRAWN: N_("withdrawn"),
+}
+
+
+def rules_of(programme: Programme) -> ProposalRules:
+    return ProposalRules.from_settings(programme.settings)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What the submission flow has collected; kept in the person's conversation data."""
+
+    programme_key: str
+    title: str
+    description: str
+    field: str
+    scope: Scope
+    districts: tuple[str, ...]
+    dong: str | None = None
+    kind: ProjectKind | None = None
+    cost: int | None = None
+    photos: tuple[str, ...] = ()
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+class Outcome(StrEnum):
+    DONE = "done"
+    ALREADY = "already"
+    CLOSED = "closed"
+    NOT_FOUND = "not_found"
+    FORBIDDEN = "forbidden"
+    NOT_SIGNED_UP = "not_signed_up"
+
+
+async def open_for_proposals(session: Session, now: datetime) -> list[tuple[int, Programme]]:
+    """Programmes whose open stage takes proposals right now."""
+    repository = ProgrammesRepository(session)
+    found = []
+    for programme in await repository.all():
+        if takes_proposals(programme.kind) and programme.allows(Action.PROPOSE, now):
+            programme_id = await repository.id_of(programme.key)
+            assert programme_id is not None
+            found.append((programme_id, programme))
+    return found
+
+
+def start_of_day(now: datetime) -> datetime:
+    """Daily limits count from midnight in Seoul."""
+    local = now.astimezone(SEOUL)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+async def check_can_propose(
+    session: Session, person: Person, programme: Programme, now: datetime, minimum_age: int
+) -> Refusal | None:
+    rules = rules_of(programme)
+    if not programme.allows(Action.PROPOSE, now):
+        return Refusal.STAGE_CLOSED
+    if programme.kind in (ProgrammeKind.PARTICIPATORY_BUDGET, ProgrammeKind.DISTRICT_PLAN):
+        # The PB ordinance: residents, workers, students; no officials (seed 004).
+        if not pb_eligibility(person, now.astimezone(SEOUL).year, minimum_age).allowed:
+            return Refusal.INELIGIBLE
+    made_today = await ProposalsRepository(session).count_by_author_since(
+        person.user_id, start_of_day(now)
+    )
+    if made_today >= rules.proposals_per_day:
+        return Refusal.DAILY_LIMIT
+    return None
+
+
+def validate_draft(draft: Draft, rules: ProposalRules) -> Refusal | None:
+    for refusal in (
+        check_title(draft.title),
+        check_description(draft.description),
+        check_districts(draft.scope, draft.districts, rules),
+    ):
+        if refusal is not None:
+            return refusal
+    if rules.is_budget and draft.kind is not None and draft.cost is not None:
+        return check_cost(draft.cost, draft.kind, rules)
+    return None
+
+
+@dataclass(frozen=True)
+class Submitted:
+    proposal_id: int | None
+    refusal: Refusal | None
+
+
+async def submit(
+    db: Database, user_id: int, draft: Draft, now: datetime, minimum_age: int
+) -> Submitted:
+    async with db.transaction() as session:
+        person = await PeopleRepository(session).get(user_id)
+        programmes = ProgrammesRepository(session)
+        programme = await programmes.get(draft.programme_key)
+        programme_id = await programmes.id_of(draft.programme_key)
+        if person is None or programme is None or programme_id is None:
+            return Submitted(None, Refusal.STAGE_CLOSED)
+        refusal = await check_can_propose(session, person, programme, now, minimum_age)
+        rules = rules_of(programme)
+        refusal = refusal or validate_draft(draft, rules)
+        if refusal is not None:
+            return Submitted(None, refusal)
+        proposal_id = await ProposalsRepository(session).create(
+            NewProposal(
+                programme_id=programme_id,
+                author_id=user_id,
+                title=draft.title.strip(),
+                description=draft.description.strip(),
+                field=draft.field,
+                scope=draft.scope,
+                districts=draft.districts,
+                dong=draft.dong,
+                kind=draft.kind,
+                cost=draft.cost,
+                photos=draft.photos,
+                latitude=draft.latitude,
+                longitude=draft.longitude,
+            ),
+            Status.PUBLISHED,
+            now,
+            support_deadline(now, rules),
+        )
+    return Submitted(proposal_id, None)
+
+
+async def programme_of(session: Session, proposal: Proposal) -> Programme:
+    programme = await ProgrammesRepository(session).by_id(proposal.programme_id)
+    assert programme is not None
+    return programme
+
+
+def support_is_open(proposal: Proposal, programme: Programme, now: datetime) -> bool:
+    if proposal.status not in (Status.PUBLISHED, Status.THRESHOLD_REACHED):
+        return False
+    if proposal.support_ends_at is not None and now >= proposal.support_ends_at:
+        return False
+    return programme.allows(Action.SUPPORT, now)
+
+
+async def support(db: Database, proposal_id: int, user_id: int, now: datetime) -> Outcome:
+    """공감: one per person per proposal; supporters follow the proposal by default."""
+    async with db.transaction() as session:
+        if await PeopleRepository(session).get(user_id) is None:
+            return Outcome.NOT_SIGNED_UP
+        repository = ProposalsRepository(session)
+        proposal = await repository.get(proposal_id)
+        if proposal is None or proposal.hidden:
+            return Outcome.NOT_FOUND
+        programme = await programme_of(session, proposal)
+        if not support_is_open(proposal, programme, now):
+            return Outcome.CLOSED
+        if not await repository.add_support(proposal_id, user_id, now):
+            return Outcome.ALREADY
+        await repository.follow(proposal_id, user_id)
+        updated = await repository.get(proposal_id)
+        assert updated is not None
+        new_status = status_after_support(
+            updated.status, updated.support_count, updated.support_ends_at, now, rules_of(programme)
+        )
+        if new_status is not updated.status:
+            await change_status(session, updated, new_status, now, actor_id=None)
+    return Outcome.DONE
+
+
+async def withdraw_support(db: Database, proposal_id: int, user_id: int, now: datetime) -> Outcome:
+    """Withdrawable while support is being collected; a reached goal stays reached."""
+    async with db.transaction() as session:
+        repository = ProposalsRepository(session)
+        proposal = await repository.get(proposal_id)
+        if proposal is None:
+            return Outcome.NOT_FOUND
+        if not support_is_open(proposal, await programme_of(session, proposal), now):
+            return Outcome.CLOSED
+        if not await repository.remove_support(proposal_id, user_id):
+            return Outcome.ALREADY
+    return Outcome.DONE
+
+
+async def set_following(db: Database, proposal_id: int, user_id: int, follow: bool) -> Outcome:
+    async with db.transaction() as session:
+        repository = ProposalsRepository(session)
+        if await repository.get(proposal_id) is None:
+            return Outcome.NOT_FOUND
+        if await PeopleRepository(session).get(user_id) is None:
+            return Outcome.NOT_SIGNED_UP
+        if follow:
+            await repository.follow(proposal_id, user_id)
+        else:
+            await repository.unfollow(proposal_id, user_id)
+    return Outcome.DONE
+
+
+NoteFor = Callable[[Translator], str]
+
+
+async def change_status(
+    session: Session,
+    proposal: Proposal,
+    status: Status,
+    now: datetime,
+    actor_id: int | None,
+    note: str | None = None,
+    note_for: NoteFor | None = None,
+    **fields: Any,
+) -> None:
+    """Record a transition with time and actor, and tell the proposer and every follower.
+
+    `note` is an official's text, shown as written; `note_for` renders a system note in each
+    reader's language (the record keeps the Korean one).
+    """
+    check_transition(proposal.status, status)
+    recorded = note if note_for is None else note_for(Translator("ko"))
+    repository = ProposalsRepository(session)
+    await repository.set_status(proposal.id, status, now, actor_id, recorded, **fields)
+    await notify_followers(session, proposal, status, now, note, note_for, fields.get("progress"))
+
+
+async def notify_followers(
+    session: Session,
+    proposal: Proposal,
+    status: Status,
+    now: datetime,
+    note: str | None,
+    note_for: NoteFor | None,
+    progress: int | None,
+) -> None:
+    people = PeopleRepository(session)
+    for user_id in await ProposalsRepository(session).followers(proposal.id):
+        person = await people.get(user_id)
+        if person is None or not person.active:
+            continue
+        t = Translator(person.language)
+        text = t.gettext("Update on “%(title)s”: %(status)s") % {
+            "title": proposal.title,
+            "status": t.gettext(STATUS_LABELS[status]),
+        }
+        if progress is not None:
+            text += "\n" + t.gettext("Progress: %(percent)d%%") % {"percent": progress}
+        if note_for is not None:
+            text += "\n\n" + note_for(t)
+        elif note:
+            text += "\n\n" + note
+        button = Button(text=t.gettext("Open the proposal"), callback_data=f"pr:card:{proposal.id}")
+        # One notice per proposal per status change, whoever retries the change.
+        key = f"proposal:{proposal.id}:{status.value}:{now.isoformat()}:{user_id}"
+        await enqueue(
+            session,
+            user_id=user_id,
+            category=Category.UPDATES,
+            payload=Payload(text=text[:4096], buttons=((button,),)),
+            now=now,
+            dedupe_key=key,
+        )
+
+
+@dataclass(frozen=True)
+class ReviewAction:
+    status: Status
+    note: str | None = None
+    merged_into: int | None = None
+    transferred_to: str | None = None
+    progress: int | None = None
+    debate_kind: DebateKind | None = None
+
+
+async def can_review(
+    session: Session, user_id: int, proposal: Proposal, admin_ids: Collection[int]
+) -> bool:
+    return await RolesRepository(session, admin_ids).has(user_id, Role.REVIEWER, proposal.field)
+
+
+async def review(
+    db: Database,
+    proposal_id: int,
+    reviewer_id: int,
+    action: ReviewAction,
+    now: datetime,
+    admin_ids: Collection[int],
+) -> Outcome:
+    """An official's answer or decision; refused unless the role and the transition allow it."""
+    async with db.transaction() as session:
+        repository = ProposalsRepository(session)
+        proposal = await repository.get(proposal_id)
+        if proposal is None:
+            return Outcome.NOT_FOUND
+        if not await can_review(session, reviewer_id, proposal, admin_ids):
+            return Outcome.FORBIDDEN
+        fields: dict[str, Any] = {}
+        if action.note is not None and action.status in (
+            Status.ACCEPTED,
+            Status.PARTLY_ACCEPTED,
+            Status.REJECTED,
+        ):
+            fields["answer"] = action.note
+        if action.status is Status.MERGED:
+            target = await repository.get(action.merged_into or 0)
+            if target is None or target.id == proposal.id:
+                return Outcome.NOT_FOUND
+            fields["merged_into"] = target.id
+        if action.status is Status.TRANSFERRED:
+            fields["transferred_to"] = action.transferred_to
+        if action.status is Status.IN_EXECUTION:
+            fields["progress"] = max(0, min(100, action.progress or 0))
+        if action.status is Status.IN_DEBATE:
+            programme = await programme_of(session, proposal)
+            fields["debate_kind"] = action.debate_kind or DebateKind.FOR_AGAINST
+            fields["debate_ends_at"] = now + timedelta(days=rules_of(programme).debate_days)
+        try:
+            await change_status(
+                session, proposal, action.status, now, reviewer_id, action.note, **fields
+            )
+        except TransitionError:
+            return Outcome.CLOSED
+    return Outcome.DONE
+
+
+async def withdraw(db: Database, proposal_id: int, user_id: int, now: datetime) -> Outcome:
+    """The proposer withdraws; a debate's result stands, so a debated proposal keeps it."""
+    async with db.transaction() as session:
+        proposal = await ProposalsRepository(session).get(proposal_id)
+        if proposal is None:
+            return Outcome.NOT_FOUND
+        if proposal.author_id != user_id:
+            return Outcome.FORBIDDEN
+        try:
+            await change_status(session, proposal, Status.WITHDRAWN, now, user_id)
+        except TransitionError:
+            return Outcome.CLOSED
+    return Outcome.DONE
+
+
+async def set_stance(
+    db: Database, proposal_id: int, user_id: int, stance: Stance, now: datetime
+) -> Outcome:
+    async with db.transaction() as session:
+        if await PeopleRepository(session).get(user_id) is None:
+            return Outcome.NOT_SIGNED_UP
+        repository = ProposalsRepository(session)
+        proposal = await repository.get(proposal_id)
+        if proposal is None:
+            return Outcome.NOT_FOUND
+        if (
+            proposal.status is not Status.IN_DEBATE
+            or proposal.debate_kind is not DebateKind.FOR_AGAINST
+            or (proposal.debate_ends_at is not None and now >= proposal.debate_ends_at)
+        ):
+            return Outcome.CLOSED
+        await repository.set_stance(proposal_id, user_id, stance, now)
+        await repository.follow(proposal_id, user_id)
+    return Outcome.DONE
+
+
+async def close_due(db: Database, now: datetime) -> int:
+    """Apply deadlines: support windows that ended short, debates that ended. Idempotent."""
+    changed = 0
+    async with db.transaction() as session:
+        repository = ProposalsRepository(session)
+        for proposal in await repository.expired_support_windows(now):
+            await change_status(session, proposal, Status.NOT_REACHED, now, actor_id=None)
+            changed += 1
+        for proposal in await repository.ended_debates(now):
+            programme = await programme_of(session, proposal)
+            counts = await repository.stance_counts(proposal.id)
+            outcome = debate_outcome(
+                proposal.debate_kind or DebateKind.FOR_AGAINST,
+                await repository.debate_participants(proposal.id),
+                counts[Stance.FOR],
+                counts[Stance.AGAINST],
+                rules_of(programme),
+            )
+            await change_status(
+                session,
+                proposal,
+                Status.UNDER_REVIEW,
+                now,
+                None,
+                note_for=lambda t, outcome=outcome: debate_note(t, outcome),  # type: ignore[misc]
+            )
+            changed += 1
+    return changed
+
+
+def debate_note(t: Translator, outcome: DebateOutcome) -> str:
+    lines = [
+        t.gettext(
+            "The public debate has ended: %(people)s took part, %(for)s for, %(against)s against."
+        )
+        % {
+            "people": f"{outcome.participants:,}",
+            "for": f"{outcome.in_favour:,}",
+            "against": f"{outcome.against:,}",
+        }
+    ]
+    if outcome.to_deliberation:
+        lines.append(t.gettext("It goes on to deliberation and budgeting."))
+    if outcome.mayor_answers:
+        lines.append(t.gettext("The mayor will answer in person."))
+    return "\n".join(lines)
+
+
+async def close_call(db: Database, programme_key: str, now: datetime) -> int:
+    """When a PB proposal call closes, every proposal still collecting support goes to review."""
+    async with db.transaction() as session:
+        programme_id = await ProgrammesRepository(session).id_of(programme_key)
+        if programme_id is None:
+            return 0
+        return await close_call_in(session, programme_id, now)
+
+
+async def close_call_in(session: Session, programme_id: int, now: datetime) -> int:
+    repository = ProposalsRepository(session)
+    waiting = await repository.in_status(programme_id, Status.PUBLISHED)
+    for proposal in waiting:
+        await change_status(session, proposal, Status.UNDER_REVIEW, now, actor_id=None)
+    return len(waiting)
+
+
+async def comment(
+    db: Database, proposal_id: int, user_id: int, text: str, stance: Stance | None, now: datetime
+) -> Outcome:
+    async with db.transaction() as session:
+        if await PeopleRepository(session).get(user_id) is None:
+            return Outcome.NOT_SIGNED_UP
+        repository = ProposalsRepository(session)
+        proposal = await repository.get(proposal_id)
+        if proposal is None or proposal.hidden:
+            return Outcome.NOT_FOUND
+        if proposal.status in (Status.WITHDRAWN, Status.MERGED, Status.REJECTED):
+            return Outcome.CLOSED
+        in_for_against = proposal.status is Status.IN_DEBATE and (
+            proposal.debate_kind is DebateKind.FOR_AGAINST
+        )
+        await repository.add_comment(
+            proposal_id, user_id, text.strip(), stance if in_for_against else None, now
+        )
+    return Outcome.DONE
+
+
+async def report(
+    db: Database, target: str, target_id: int, user_id: int, now: datetime
+) -> tuple[Outcome, bool]:
+    """Report a proposal or comment; (outcome, hidden now)."""
+    async with db.transaction() as session:
+        if await PeopleRepository(session).get(user_id) is None:
+            return Outcome.NOT_SIGNED_UP, False
+        repository = ProposalsRepository(session)
+        if target == "comment":
+            found = await repository.get_comment(target_id)
+            proposal = None if found is None else await repository.get(found.proposal_id)
+        else:
+            proposal = await repository.get(target_id)
+        if proposal is None:
+            return Outcome.NOT_FOUND, False
+        hide_at = rules_of(await programme_of(session, proposal)).reports_to_hide
+        counted, hidden = await repository.report(
+            "comment" if target == "comment" else "proposal", target_id, user_id, now, hide_at
+        )
+    return (Outcome.DONE if counted else Outcome.ALREADY), hidden
