@@ -318,6 +318,15 @@ class ProposalsRepository:
         )
         return [_proposal(r) for r in rows]
 
+    async def collecting_until(self, now: datetime, until: datetime) -> list[Proposal]:
+        """Proposals still collecting support whose window ends in (now, until]."""
+        rows = await self.session.fetchall(
+            f"{_SELECT} WHERE p.status = 'published' AND p.support_ends_at > ?"
+            " AND p.support_ends_at <= ?",
+            (to_db(now), to_db(until)),
+        )
+        return [_proposal(r) for r in rows]
+
     async def ended_debates(self, now: datetime) -> list[Proposal]:
         rows = await self.session.fetchall(
             f"{_SELECT} WHERE p.status = 'in_debate' AND p.debate_ends_at <= ?", (to_db(now),)

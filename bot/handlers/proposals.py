@@ -634,9 +634,13 @@ async def open_deep_link(update: Update, context: BotContext, rest: str) -> None
     await proposal_card(update, context, int(rest), new_message=True)
 
 
-async def close_due_job(context: BotContext) -> None:
-    """Apply support and debate deadlines (also after downtime: it looks at what is due)."""
-    await service.close_due(context.services.db, context.services.clock())
+async def deadlines_job(context: BotContext) -> None:
+    """Apply support and debate deadlines and remind proposers short of their goal (also
+    after downtime: each run looks at what is due now)."""
+    services = context.services
+    now = services.clock()
+    await service.close_due(services.db, now)
+    await service.queue_support_reminders(services.db, now, services.settings.reminder_offsets)
 
 
 def register(application: CivicApplication, registry: CommandRegistry) -> None:
@@ -684,5 +688,5 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
     application.deep_links.add("p_", open_deep_link)
     assert application.job_queue is not None
     application.job_queue.run_repeating(
-        close_due_job, interval=60, first=1, name="proposal-deadlines"
+        deadlines_job, interval=60, first=1, name="proposal-deadlines"
     )

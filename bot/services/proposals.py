@@ -6,7 +6,7 @@ queued in the outbox inside the same transaction as the change that causes them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -448,6 +448,53 @@ async def close_due(db: Database, now: datetime) -> int:
             )
             changed += 1
     return changed
+
+
+async def queue_support_reminders(db: Database, now: datetime, offsets: Sequence[timedelta]) -> int:
+    """Tell proposers short of their goal how many supports they still need (SPEC §8).
+
+    Only the nearest offset is sent ("120 more in 3 days", then "in 24 hours", …), so a bot
+    that was down does not send three reminders at once; the outbox key makes each one once.
+    """
+    queued = 0
+    async with db.transaction() as session:
+        people = PeopleRepository(session)
+        for proposal in await ProposalsRepository(session).collecting_until(
+            now, now + max(offsets, default=timedelta(0))
+        ):
+            assert proposal.support_ends_at is not None
+            remaining = proposal.support_ends_at - now
+            offset = min(o for o in offsets if o >= remaining)
+            rules = rules_of(await programme_of(session, proposal))
+            person = await people.get(proposal.author_id) if proposal.author_id else None
+            if person is None or rules.support_threshold is None:
+                continue
+            missing = rules.support_threshold - proposal.support_count
+            if missing <= 0:
+                continue
+            t = Translator(person.language)
+            text = t.ngettext(
+                "“%(title)s” needs %(count)s more support to reach its goal; %(left)s.",
+                "“%(title)s” needs %(count)s more supports to reach its goal; %(left)s.",
+                missing,
+            ) % {
+                "title": proposal.title,
+                "count": f"{missing:,}",
+                "left": t.left(now, proposal.support_ends_at),
+            }
+            button = Button(
+                text=t.gettext("Open the proposal"), callback_data=f"pr:card:{proposal.id}"
+            )
+            added = await enqueue(
+                session,
+                user_id=person.user_id,
+                category=Category.DEADLINES,
+                payload=Payload(text=text, buttons=((button,),)),
+                now=now,
+                dedupe_key=f"support-reminder:{proposal.id}:{int(offset.total_seconds())}",
+            )
+            queued += added is not None
+    return queued
 
 
 def debate_note(t: Translator, outcome: DebateOutcome) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
 import sqlite3
 from pathlib import Path
 
@@ -9,7 +12,10 @@ import pytest
 
 from bot.cli import main
 from bot.config import Settings
-from storage.db import available_migrations
+from bot.services import proposals as service
+from domain.proposals import Scope
+from storage.db import Database, available_migrations
+from tests.proposals.conftest import IN_PB_CALL, seed_programmes, sign_up
 
 
 @pytest.fixture(autouse=True)
@@ -90,3 +96,39 @@ def test_bad_settings_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "mysql://x")
     with pytest.raises(ValueError, match="Unsupported DATABASE_URL"):
         _ = Settings(_env_file=None).sqlite_path
+
+
+def test_export_proposals_as_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    async def prepare() -> None:
+        db = Database(tmp_path / "cli.sqlite3")
+        await db.connect()
+        await db.migrate()
+        await seed_programmes(db)
+        await sign_up(db, 1, 2)
+        draft = service.Draft(
+            programme_key="democracy-seoul",
+            title='쉼표, 따옴표 " 가 든 제목',
+            description="내보내기 시험용 제안입니다.",
+            field="parks",
+            scope=Scope.DISTRICT,
+            districts=("mapo",),
+        )
+        result = await service.submit(db, 1, draft, IN_PB_CALL, 14)
+        assert result.proposal_id is not None
+        await service.support(db, result.proposal_id, 2, IN_PB_CALL)
+        await db.close()
+
+    asyncio.run(prepare())
+    assert main(["export", "proposals"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == 1
+    assert rows[0]["title"] == '쉼표, 따옴표 " 가 든 제목'
+    assert (rows[0]["status"], rows[0]["supports"], rows[0]["districts"]) == (
+        "published",
+        "1",
+        "mapo",
+    )
+    assert "author" not in rows[0]  # no personal data in the export
+    target = tmp_path / "proposals.csv"
+    assert main(["export", "proposals", "--output", str(target)]) == 0
+    assert target.read_bytes().startswith(b"\xef\xbb\xbf")  # a BOM, so Excel reads Korean right

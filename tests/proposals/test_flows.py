@@ -9,8 +9,8 @@ import pytest
 from bot.config import Settings
 from bot.localapi.core import LocalBotApi
 from bot.services import proposals as service
-from domain.proposals import Scope, Status
 from domain.programmes import parse_programmes
+from domain.proposals import Scope, Status
 from storage.programmes import ProgrammesRepository
 from storage.proposals import ProposalsRepository
 from tests.harness import Harness, running_harness, said

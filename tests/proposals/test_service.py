@@ -272,3 +272,25 @@ async def test_withdrawal_by_the_proposer_only(ready: Database) -> None:
     assert await service.withdraw(ready, proposal_id, 2, NOW) is service.Outcome.FORBIDDEN
     assert await service.withdraw(ready, proposal_id, 1, NOW) is service.Outcome.DONE
     assert await service.withdraw(ready, proposal_id, 1, NOW) is service.Outcome.CLOSED
+
+
+async def test_proposers_short_of_their_goal_are_reminded_once_per_offset(
+    ready: Database,
+) -> None:
+    proposal_id = (await service.submit(ready, 1, draft(), NOW, 14)).proposal_id
+    assert proposal_id is not None
+    await service.support(ready, proposal_id, 2, NOW)
+    offsets = (timedelta(hours=72), timedelta(hours=24), timedelta(hours=3))
+    ends = NOW + timedelta(days=30)
+    assert await service.queue_support_reminders(ready, ends - timedelta(days=4), offsets) == 0
+    # Down for a while: at 10 hours left only the 24-hour reminder goes, not the 72-hour one.
+    assert await service.queue_support_reminders(ready, ends - timedelta(hours=10), offsets) == 1
+    assert await service.queue_support_reminders(ready, ends - timedelta(hours=9), offsets) == 0
+    assert await service.queue_support_reminders(ready, ends - timedelta(hours=2), offsets) == 1
+    texts = [text for user, text in await outbox(ready) if user == 1]
+    assert texts[-2].startswith("“한강공원 쓰레기통 확충” 목표까지 공감 2개가 더 필요합니다")
+    assert "10시간 남음" in texts[-2] and "2시간 남음" in texts[-1]
+    # Reached goals get no reminder.
+    await service.support(ready, proposal_id, 3, NOW)
+    await service.support(ready, proposal_id, 4, NOW)
+    assert await service.queue_support_reminders(ready, ends - timedelta(hours=1), offsets) == 0
