@@ -1,0 +1,501 @@
+"""/vote: the conversational ballot (SPEC §6), and /results for admins (총회 approval).
+
+The ballot is one message edited in place: projects with cost, toggles, a running count and
+the money left; every tap is checked against the heading's rules and again on the server
+when the ballot is cast. Choices in progress are kept in the person's conversation data.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.ext import CallbackQueryHandler
+
+from bot.charts import results_chart
+from bot.context import BotContext, CivicApplication, translator
+from bot.handlers.common import answer, edit_or_send, send
+from bot.i18n import N_, Translator
+from bot.menu import CommandRegistry, MenuCommand, entry_points
+from bot.services import voting as service
+from domain.voting import BallotProblem, Heading, HeadingKind, check_toggle, spent, toggle
+from storage.voting import VotingRepository
+
+PAGE = 6
+IN_PROGRESS = "ballots"
+
+REFUSALS = {
+    service.Refusal.NOT_SIGNED_UP: N_("Please sign up first with /start."),
+    service.Refusal.NOT_FOUND: N_("That ballot does not exist."),
+    service.Refusal.CLOSED: N_("This vote is not open."),
+    service.Refusal.INELIGIBLE: N_(
+        "This vote is open to people who live, work or study in Seoul and are not officials of"
+        " the city, its districts or bodies they fund. Check your answers with /start."
+    ),
+    service.Refusal.WRONG_DISTRICT: N_("This ballot is for the residents of another district."),
+    service.Refusal.INVALID: N_("That ballot is not valid."),
+    service.Refusal.FORBIDDEN: N_("This is for administrators only."),
+}
+PROBLEMS = {
+    BallotProblem.UNKNOWN_ITEM: N_("That project is not on this ballot."),
+    BallotProblem.TOO_MANY: N_("You can choose at most %(max)d projects."),
+    BallotProblem.TOO_FEW: N_("Choose at least %(min)d projects."),
+    BallotProblem.OVER_BUDGET: N_("That would go over the budget: %(budget)s."),
+    BallotProblem.ONE_ANSWER: N_("Choose one answer."),
+}
+ANSWER_LABELS = {"yes": N_("In favour"), "no": N_("Against"), "abstain": N_("Abstain")}
+
+
+def problem_text(t: Translator, heading: Heading, problem: BallotProblem) -> str:
+    return t.gettext(PROBLEMS[problem]) % {
+        "max": heading.max_choices,
+        "min": heading.min_choices,
+        "budget": t.money(heading.budget or 0),
+    }
+
+
+def in_progress(context: BotContext, heading_id: int) -> list[str] | None:
+    found = context.udata.get(IN_PROGRESS, {}).get(str(heading_id))
+    return list(found) if isinstance(found, list) else None
+
+
+def keep(context: BotContext, heading_id: int, choices: list[str]) -> None:
+    context.udata.setdefault(IN_PROGRESS, {})[str(heading_id)] = choices
+
+
+def item_label(t: Translator, heading: Heading, key: str) -> str:
+    item = heading.item(key)
+    title = item.title if item else key
+    if heading.kind is HeadingKind.QUESTION and key in ANSWER_LABELS:
+        title = t.gettext(ANSWER_LABELS[key])
+    return title
+
+
+async def vote_command(update: Update, context: BotContext) -> None:
+    await answer(update)
+    t = await translator(update, context)
+    assert update.effective_user is not None
+    async with context.services.db.reading() as session:
+        found = await service.open_headings(
+            session, update.effective_user.id, context.services.clock()
+        )
+    if not found:
+        await send(update, context, t.gettext("No vote is open right now. See /programmes."))
+        return
+    rows = []
+    lines = [t.gettext("Open votes:")]
+    for entry in found:
+        state = t.gettext("voted") if entry.voted else t.gettext("not voted yet")
+        closes = entry.stage.ends_at
+        line = (
+            f"• {entry.programme.name.get(t.language)} — {entry.heading.name(t.language)} ({state})"
+        )
+        if closes is not None:
+            line += "\n  " + t.gettext("closes %(end)s") % {"end": t.when(closes)}
+        lines.append(line)
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    entry.heading.name(t.language), callback_data=f"vt:h:{entry.heading_id}:0"
+                )
+            ]
+        )
+    await send(update, context, "\n".join(lines), reply_markup=InlineKeyboardMarkup(rows))
+
+
+async def ballot_view(
+    update: Update, context: BotContext, heading_id: int, page: int, note: str = ""
+) -> None:
+    t = await translator(update, context)
+    assert update.effective_user is not None
+    async with context.services.db.reading() as session:
+        where = await service.locate(session, heading_id)
+    if where is None:
+        await send(update, context, t.gettext(REFUSALS[service.Refusal.NOT_FOUND]))
+        return
+    heading = where.heading
+    choices = in_progress(context, heading_id)
+    if choices is None:
+        choices = await service.current_choices(
+            context.services.db, update.effective_user.id, heading_id
+        )
+        keep(context, heading_id, choices)
+    pages = max(1, -(-len(heading.items) // PAGE))
+    page = min(max(page, 0), pages - 1)
+    lines = [f"<b>{escape(heading.name(t.language))}</b>"]
+    if heading.kind is HeadingKind.QUESTION:
+        lines.append(t.gettext("Choose one answer, then submit."))
+    else:
+        lines.append(
+            t.gettext("Chosen: %(count)d of at most %(max)d")
+            % {"count": len(choices), "max": heading.max_choices}
+        )
+        if heading.budget is not None and heading.knapsack:
+            left = heading.budget - spent(heading, choices)
+            lines.append(t.gettext("Money left: %(money)s") % {"money": t.money(left)})
+    lines.append("")
+    rows = []
+    for number, item in enumerate(heading.items[page * PAGE : (page + 1) * PAGE], page * PAGE + 1):
+        chosen = item.key in choices
+        label = item_label(t, heading, item.key)
+        line = f"{number}. {escape(label)}"
+        if item.cost:
+            line += f" — {t.money(item.cost)}"
+        if item.summary:
+            line += f"\n   {escape(item.summary[:120])}"
+        lines.append(line)
+        text = (
+            t.gettext("Chosen: %(item)s") % {"item": f"{number}. {label}"}
+            if chosen
+            else f"{number}. {label}"
+        )
+        index = heading.items.index(item)
+        buttons = [InlineKeyboardButton(text[:60], callback_data=f"vt:t:{heading_id}:{index}")]
+        if item.summary or item.photo:
+            buttons.append(
+                InlineKeyboardButton(
+                    t.gettext("Details"), callback_data=f"vt:d:{heading_id}:{index}"
+                )
+            )
+        rows.append(buttons)
+    pager = []
+    if page > 0:
+        pager.append(
+            InlineKeyboardButton(
+                t.gettext("Previous"), callback_data=f"vt:h:{heading_id}:{page - 1}"
+            )
+        )
+    if page + 1 < pages:
+        pager.append(
+            InlineKeyboardButton(t.gettext("Next"), callback_data=f"vt:h:{heading_id}:{page + 1}")
+        )
+    if pager:
+        rows.append(pager)
+    rows.append(
+        [InlineKeyboardButton(t.gettext("Review and submit"), callback_data=f"vt:v:{heading_id}")]
+    )
+    if note:
+        lines += ["", note]
+    await edit_or_send(
+        update,
+        context,
+        "\n".join(lines)[:4000],
+        InlineKeyboardMarkup(rows),
+        parse_mode=ParseMode.HTML,
+    )
+
+
+async def on_open(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await answer(update)
+    _, _, heading_id, page = query.data.split(":")
+    await ballot_view(update, context, int(heading_id), int(page))
+
+
+async def on_toggle(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _, _, raw_heading, raw_index = query.data.split(":")
+    heading_id, index = int(raw_heading), int(raw_index)
+    t = await translator(update, context)
+    async with context.services.db.reading() as session:
+        where = await service.locate(session, heading_id)
+    if where is None or index >= len(where.heading.items):
+        await answer(update, t.gettext(REFUSALS[service.Refusal.NOT_FOUND]), alert=True)
+        return
+    if not service.voting_open(where.stage, context.services.clock()):
+        await answer(update, t.gettext(REFUSALS[service.Refusal.CLOSED]), alert=True)
+        return
+    heading = where.heading
+    key = heading.items[index].key
+    choices = in_progress(context, heading_id) or []
+    problem = check_toggle(heading, choices, key)
+    if problem is not None:
+        await answer(update, problem_text(t, heading, problem), alert=True)
+        return
+    await answer(update)
+    choices = toggle(heading, choices, key)
+    keep(context, heading_id, choices)
+    await ballot_view(update, context, heading_id, index // PAGE)
+
+
+async def on_details(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None and update.effective_chat is not None
+    await answer(update)
+    _, _, raw_heading, raw_index = query.data.split(":")
+    async with context.services.db.reading() as session:
+        where = await service.locate(session, int(raw_heading))
+    if where is None or int(raw_index) >= len(where.heading.items):
+        return
+    item = where.heading.items[int(raw_index)]
+    t = await translator(update, context)
+    text = (
+        f"{item.title}\n{t.money(item.cost)}\n\n{item.summary}"
+        if item.cost
+        else f"{item.title}\n\n{item.summary}"
+    )
+    if item.photo:
+        await context.bot.send_photo(update.effective_chat.id, item.photo, caption=text[:1024])
+    else:
+        await send(update, context, text)
+
+
+async def on_review(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await answer(update)
+    heading_id = int(query.data.split(":")[2])
+    t = await translator(update, context)
+    async with context.services.db.reading() as session:
+        where = await service.locate(session, heading_id)
+    if where is None:
+        return
+    choices = in_progress(context, heading_id) or []
+    lines = [t.gettext("Your ballot:")]
+    lines += [f"• {item_label(t, where.heading, key)}" for key in choices] or [
+        t.gettext("(nothing chosen)")
+    ]
+    if where.heading.kind is HeadingKind.APPROVAL and any(i.cost for i in where.heading.items):
+        lines.append(
+            t.gettext("Total cost: %(money)s") % {"money": t.money(spent(where.heading, choices))}
+        )
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t.gettext("Submit my ballot"), callback_data=f"vt:s:{heading_id}"
+                )
+            ],
+            [InlineKeyboardButton(t.gettext("Change"), callback_data=f"vt:h:{heading_id}:0")],
+        ]
+    )
+    await edit_or_send(update, context, "\n".join(lines), keyboard)
+
+
+async def on_submit(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None and update.effective_user is not None
+    heading_id = int(query.data.split(":")[2])
+    t = await translator(update, context)
+    services = context.services
+    choices = in_progress(context, heading_id) or []
+    result = await service.cast(
+        services.db,
+        update.effective_user.id,
+        heading_id,
+        choices,
+        services.clock(),
+        services.settings.minimum_age,
+    )
+    if result.refusal is not None:
+        async with services.db.reading() as session:
+            where = await service.locate(session, heading_id)
+        text = (
+            problem_text(t, where.heading, result.problem)
+            if result.problem is not None and where is not None
+            else t.gettext(REFUSALS[result.refusal])
+        )
+        await answer(update, text, alert=True)
+        return
+    await answer(update)
+    text = (
+        t.gettext(
+            "Your ballot is changed. Receipt: %(code)s. The last ballot you submit before the"
+            " vote closes is the one that counts."
+        )
+        if result.replaced
+        else t.gettext(
+            "Your ballot is in. Receipt: %(code)s. You can change it until the vote closes;"
+            " the last one counts."
+        )
+    ) % {"code": result.receipt}
+    await edit_or_send(update, context, text)
+
+
+# -- results (admins) -----------------------------------------------------------------------
+async def results_command(update: Update, context: BotContext) -> None:
+    await answer(update)
+    t = await translator(update, context)
+    assert update.effective_user is not None
+    async with context.services.db.reading() as session:
+        allowed = await service.may_run_results(
+            session, update.effective_user.id, context.services.settings.admin_ids
+        )
+        rows = await session.fetchall(
+            "SELECT id, definition FROM ballot_headings ORDER BY id DESC LIMIT 20"
+        )
+    if not allowed:
+        await send(update, context, t.gettext(REFUSALS[service.Refusal.FORBIDDEN]))
+        return
+    if not rows:
+        await send(update, context, t.gettext("No ballots have been set up."))
+        return
+    async with context.services.db.reading() as session:
+        repository = VotingRepository(session)
+        headings = [await repository.heading(r["id"]) for r in rows]
+    buttons = [
+        [InlineKeyboardButton(found[1].name(t.language), callback_data=f"vt:r:{row['id']}")]
+        for row, found in zip(rows, headings, strict=True)
+        if found is not None
+    ]
+    await send(
+        update,
+        context,
+        t.gettext("Which ballot's results?"),
+        reply_markup=InlineKeyboardMarkup(buttons),
+    )
+
+
+async def on_results(update: Update, context: BotContext) -> None:
+    """Admins tally (any time); everyone sees a result once it is confirmed."""
+    query = update.callback_query
+    assert query is not None and query.data is not None and update.effective_user is not None
+    await answer(update)
+    parts = query.data.split(":")
+    heading_id = int(parts[2])
+    rule = parts[3] if len(parts) > 3 else None
+    t = await translator(update, context)
+    services = context.services
+    async with services.db.reading() as session:
+        is_admin = await service.may_run_results(
+            session, update.effective_user.id, services.settings.admin_ids
+        )
+        stored = await VotingRepository(session).result(heading_id)
+        where = await service.locate(session, heading_id)
+    if where is None:
+        await send(update, context, t.gettext(REFUSALS[service.Refusal.NOT_FOUND]))
+        return
+    confirmed = stored is not None and stored["confirmed_at"] is not None
+    if not is_admin and not confirmed:
+        await send(update, context, t.gettext("The result is not confirmed yet."))
+        return
+    assert update.effective_chat is not None
+    await context.bot.send_chat_action(update.effective_chat.id, ChatAction.UPLOAD_PHOTO)
+    try:
+        outcome = await service.run_tally(
+            services.db, heading_id, None if confirmed else rule, services.clock()
+        )
+    except ValueError as error:
+        await send(
+            update,
+            context,
+            t.gettext("The tally could not run: %(reason)s") % {"reason": str(error)},
+        )
+        return
+    heading = where.heading
+    selected = outcome.result.selected if not confirmed else stored["selected"]  # type: ignore[index]
+    lines = [
+        f"<b>{escape(heading.name(t.language))}</b>",
+        t.gettext("Rule: %(rule)s · online ballots %(online)s · offline votes %(offline)s")
+        % {
+            "rule": outcome.result.rule,
+            "online": f"{outcome.online:,}",
+            "offline": f"{outcome.offline:,}",
+        },
+        t.gettext("Selected %(count)d projects, %(cost)s of %(budget)s")
+        % {
+            "count": len(selected),
+            "cost": t.money(outcome.result.cost),
+            "budget": t.money(outcome.result.budget),
+        },
+        "",
+    ]
+    ranked = sorted(heading.items, key=lambda i: (-outcome.votes.get(i.key, 0.0), i.key))
+    for item in ranked[:40]:
+        mark = t.gettext("selected") if item.key in selected else ""
+        votes = f"{outcome.votes.get(item.key, 0):,.0f}"
+        lines.append(f"{item.key} {escape(item.title[:40])} — {votes} {mark}".rstrip())
+    chart = results_chart(
+        [i.key for i in heading.items],
+        outcome.votes,
+        {i.key: i.cost for i in heading.items},
+        selected,
+        heading.budget or 0,
+        heading.key,
+    )
+    await context.bot.send_photo(update.effective_chat.id, chart)
+    keyboard = None
+    if is_admin and not confirmed:
+        keyboard = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        t.gettext("Greedy"), callback_data=f"vt:r:{heading_id}:greedy"
+                    ),
+                    InlineKeyboardButton("MES", callback_data=f"vt:r:{heading_id}:mes"),
+                    InlineKeyboardButton(
+                        "MES + greedy", callback_data=f"vt:r:{heading_id}:mes+greedy"
+                    ),
+                ],
+                [
+                    InlineKeyboardButton(
+                        t.gettext("Confirm the result (총회 승인)"),
+                        callback_data=f"vt:c:{heading_id}",
+                    )
+                ],
+            ]
+        )
+    elif confirmed:
+        lines.append("")
+        lines.append(t.gettext("Confirmed on %(date)s.") % {"date": t.when(stored["confirmed_at"])})  # type: ignore[index]
+    await send(
+        update, context, "\n".join(lines)[:4000], reply_markup=keyboard, parse_mode=ParseMode.HTML
+    )
+
+
+async def on_confirm(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None and update.effective_user is not None
+    await answer(update)
+    heading_id = int(query.data.split(":")[2])
+    t = await translator(update, context)
+    services = context.services
+    refusal = await service.confirm(
+        services.db,
+        heading_id,
+        update.effective_user.id,
+        services.clock(),
+        services.settings.admin_ids,
+    )
+    if refusal is service.Refusal.CLOSED:
+        await send(update, context, t.gettext("This result was already confirmed."))
+    elif refusal is not None:
+        await send(update, context, t.gettext(REFUSALS[refusal]))
+    else:
+        await send(
+            update,
+            context,
+            t.gettext("The result is confirmed. Proposers, supporters and voters are being told."),
+        )
+
+
+def register(application: CivicApplication, registry: CommandRegistry) -> None:
+    registry.add(
+        MenuCommand(
+            "vote", N_("Open votes and your ballots"), N_("Vote"), vote_command, on_keyboard=True
+        )
+    )
+    registry.add(
+        MenuCommand(
+            "results",
+            N_("Tally and confirm results (admins)"),
+            N_("Results"),
+            results_command,
+            admin_only=True,
+        )
+    )
+    for name, callback in (("vote", vote_command), ("results", results_command)):
+        for handler in entry_points(registry, name, callback):
+            application.add_handler(handler)
+    application.add_handler(CallbackQueryHandler(on_open, pattern=r"^vt:h:\d{1,9}:\d{1,4}$"))
+    application.add_handler(CallbackQueryHandler(on_toggle, pattern=r"^vt:t:\d{1,9}:\d{1,4}$"))
+    application.add_handler(CallbackQueryHandler(on_details, pattern=r"^vt:d:\d{1,9}:\d{1,4}$"))
+    application.add_handler(CallbackQueryHandler(on_review, pattern=r"^vt:v:\d{1,9}$"))
+    application.add_handler(CallbackQueryHandler(on_submit, pattern=r"^vt:s:\d{1,9}$"))
+    application.add_handler(
+        CallbackQueryHandler(on_results, pattern=r"^vt:r:\d{1,9}(:(greedy|mes|mes\+greedy))?$")
+    )
+    application.add_handler(CallbackQueryHandler(on_confirm, pattern=r"^vt:c:\d{1,9}$"))

@@ -1,0 +1,372 @@
+"""Voting as use cases: open ballots, cast (and replace) a ballot, tally, confirm (SPEC §6).
+
+No Telegram here. Every check that matters — the stage is open, the person may vote in this
+heading, the choices are on this ballot and within its rules — happens in `cast`, whatever the
+buttons said.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Final
+
+from bot.i18n import Translator
+from bot.services import proposals as proposal_service
+from domain.notifications import Button, Category, Payload
+from domain.pabulib import PBInstance
+from domain.people import Person, pb_eligibility
+from domain.programmes import Action, Programme, ProgrammeKind, Stage
+from domain.proposals import Status
+from domain.roles import Role
+from domain.tally import TallyResult, tally
+from domain.voting import (
+    BallotFile,
+    BallotProblem,
+    Heading,
+    Item,
+    VotingRules,
+    check_ballot,
+    pseudonym,
+    receipt,
+    tally_input,
+)
+from storage.clock import to_db
+from storage.db import Database, Session
+from storage.outbox import enqueue
+from storage.people import PeopleRepository
+from storage.programmes import ProgrammesRepository
+from storage.proposals import ProposalsRepository
+from storage.roles import RolesRepository
+from storage.voting import VotingRepository
+
+PROPOSAL_ITEM: Final = "p"  # ballot items made from proposals are keyed "p<id>"
+
+
+class Refusal(StrEnum):
+    NOT_SIGNED_UP = "not_signed_up"
+    NOT_FOUND = "not_found"
+    CLOSED = "closed"
+    INELIGIBLE = "ineligible"
+    WRONG_DISTRICT = "wrong_district"
+    INVALID = "invalid"
+    FORBIDDEN = "forbidden"
+
+
+@dataclass(frozen=True)
+class OpenHeading:
+    heading_id: int
+    stage_id: int
+    heading: Heading
+    programme: Programme
+    stage: Stage
+    voted: bool
+
+
+async def stage_by_id(session: Session, stage_id: int) -> tuple[Programme, Stage] | None:
+    row = await session.fetchone(
+        "SELECT g.key, s.key AS stage_key FROM stages s JOIN programmes g"
+        " ON g.id = s.programme_id WHERE s.id = ?",
+        (stage_id,),
+    )
+    if row is None:
+        return None
+    programme = await ProgrammesRepository(session).get(row["key"])
+    if programme is None:
+        return None
+    stage = next((s for s in programme.stages if s.key == row["stage_key"]), None)
+    return None if stage is None else (programme, stage)
+
+
+async def stage_id_of(session: Session, programme_key: str, stage_key: str) -> int | None:
+    found = await session.scalar(
+        "SELECT s.id FROM stages s JOIN programmes g ON g.id = s.programme_id"
+        " WHERE g.key = ? AND s.key = ?",
+        (programme_key, stage_key),
+    )
+    return None if found is None else int(found)
+
+
+def voting_open(stage: Stage, now: datetime) -> bool:
+    return stage.is_open(now) and Action.VOTE in stage.actions
+
+
+def eligibility(
+    person: Person | None, programme: Programme, heading: Heading, now: datetime, minimum_age: int
+) -> Refusal | None:
+    if person is None:
+        return Refusal.NOT_SIGNED_UP
+    budget_vote = programme.kind in (
+        ProgrammeKind.PARTICIPATORY_BUDGET,
+        ProgrammeKind.DELIBERATIVE_BUDGET,
+        ProgrammeKind.DISTRICT_PLAN,
+    )
+    year = (now.astimezone(proposal_service.SEOUL)).year
+    if budget_vote and not pb_eligibility(person, year, minimum_age).allowed:
+        return Refusal.INELIGIBLE
+    # Residence rule: a district's heading is for that district's people only.
+    if heading.district is not None and person.district != heading.district:
+        return Refusal.WRONG_DISTRICT
+    return None
+
+
+async def open_headings(session: Session, user_id: int, now: datetime) -> list[OpenHeading]:
+    repository = VotingRepository(session)
+    rows = await session.fetchall("SELECT DISTINCT stage_id FROM ballot_headings")
+    found = []
+    for row in rows:
+        located = await stage_by_id(session, row["stage_id"])
+        if located is None or not voting_open(located[1], now):
+            continue
+        programme, stage = located
+        for heading_id, heading in await repository.headings(row["stage_id"]):
+            found.append(
+                OpenHeading(
+                    heading_id,
+                    row["stage_id"],
+                    heading,
+                    programme,
+                    stage,
+                    await repository.has_voted(heading_id, user_id),
+                )
+            )
+    return found
+
+
+@dataclass(frozen=True)
+class Located:
+    stage_id: int
+    heading: Heading
+    programme: Programme
+    stage: Stage
+
+
+async def locate(session: Session, heading_id: int) -> Located | None:
+    found = await VotingRepository(session).heading(heading_id)
+    if found is None:
+        return None
+    stage_id, heading = found
+    located = await stage_by_id(session, stage_id)
+    if located is None:
+        return None
+    return Located(stage_id, heading, located[0], located[1])
+
+
+@dataclass(frozen=True)
+class CastResult:
+    refusal: Refusal | None = None
+    problem: BallotProblem | None = None
+    receipt: str | None = None
+    replaced: bool = False
+
+
+async def cast(
+    db: Database,
+    user_id: int,
+    heading_id: int,
+    choices: list[str],
+    now: datetime,
+    minimum_age: int,
+) -> CastResult:
+    """One ballot per person per heading; casting again replaces it until the stage closes."""
+    async with db.transaction() as session:
+        where = await locate(session, heading_id)
+        if where is None:
+            return CastResult(Refusal.NOT_FOUND)
+        if not voting_open(where.stage, now):
+            return CastResult(Refusal.CLOSED)
+        person = await PeopleRepository(session).get(user_id)
+        refusal = eligibility(person, where.programme, where.heading, now, minimum_age)
+        if refusal is not None:
+            return CastResult(refusal)
+        problem = check_ballot(where.heading, choices)
+        if problem is not None:
+            return CastResult(Refusal.INVALID, problem)
+        repository = VotingRepository(session)
+        rules = VotingRules.from_settings(where.programme.settings)
+        weight = 1.0
+        if rules.budget_school_weight != 1.0 and await repository.completed_budget_school(user_id):
+            weight = rules.budget_school_weight
+        name = pseudonym(await repository.secret(), where.stage_id, where.heading.key, user_id)
+        first = await repository.cast(
+            heading_id, user_id, name, sorted(set(choices)), weight, "", now
+        )
+    return CastResult(receipt=receipt(name, to_db(now)), replaced=not first)
+
+
+async def current_choices(db: Database, user_id: int, heading_id: int) -> list[str]:
+    """The person's stored ballot, found through their pseudonym (only they can ask)."""
+    async with db.transaction() as session:
+        where = await locate(session, heading_id)
+        if where is None:
+            return []
+        repository = VotingRepository(session)
+        name = pseudonym(await repository.secret(), where.stage_id, where.heading.key, user_id)
+        found = await repository.ballot_of(heading_id, name)
+    return [] if found is None else found[0]
+
+
+async def may_run_results(session: Session, user_id: int, admin_ids: Collection[int]) -> bool:
+    return await RolesRepository(session, admin_ids).has(user_id, Role.ADMIN)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: TallyResult
+    votes: dict[str, float]
+    online: int
+    offline: int
+
+
+class TallyRefusal(ValueError):
+    pass
+
+
+async def run_tally(db: Database, heading_id: int, rule: str | None, now: datetime) -> Outcome:
+    async with db.transaction() as session:
+        where = await locate(session, heading_id)
+        if where is None:
+            raise TallyRefusal("no such heading")
+        repository = VotingRepository(session)
+        rules = VotingRules.from_settings(where.programme.settings)
+        chosen_rule = rule or rules.tally_rule
+        ballots = await repository.ballots(heading_id)
+        offline = await repository.offline_counts(heading_id)
+        if offline and chosen_rule != "greedy":
+            # Per-project counts say nothing about who else a paper voter approved.
+            raise TallyRefusal("offline per-project counts can only be used with greedy")
+        instance = tally_input(where.heading, ballots, rules, offline)
+        result = tally(instance, chosen_rule)
+        await repository.save_result(heading_id, chosen_rule, result.selected, now)
+        counts = await repository.counts(heading_id)
+    votes: dict[str, float] = {item.key: 0.0 for item in where.heading.items}
+    for vote in instance.votes:
+        for key in vote.approved:
+            votes[key] = votes.get(key, 0.0) + vote.weight
+    return Outcome(result, votes, counts["online"], counts["offline"] + sum(offline.values()))
+
+
+async def confirm(
+    db: Database, heading_id: int, admin_id: int, now: datetime, admin_ids: Collection[int]
+) -> Refusal | None:
+    """총회 approval: the result stands, statuses change, everyone concerned is told."""
+    async with db.transaction() as session:
+        if not await may_run_results(session, admin_id, admin_ids):
+            return Refusal.FORBIDDEN
+        where = await locate(session, heading_id)
+        repository = VotingRepository(session)
+        result = await repository.result(heading_id)
+        if where is None or result is None:
+            return Refusal.NOT_FOUND
+        if not await repository.confirm(heading_id, admin_id, now):
+            return Refusal.CLOSED
+        selected = set(result["selected"])
+        proposals = ProposalsRepository(session)
+        for item in where.heading.items:
+            if not item.key.startswith(PROPOSAL_ITEM) or not item.key[1:].isdigit():
+                continue
+            proposal = await proposals.get(int(item.key[1:]))
+            if proposal is None or proposal.status is not Status.ON_BALLOT:
+                continue
+            status = Status.SELECTED if item.key in selected else Status.NOT_SELECTED
+            await proposal_service.change_status(session, proposal, status, now, admin_id)
+        await notify_voters(session, heading_id, where, selected, now)
+        await session.execute(
+            "INSERT INTO audit_log (at, actor_id, action, subject, details) VALUES (?, ?, ?, ?, ?)",
+            (to_db(now), admin_id, "confirm_result", f"heading:{heading_id}", "{}"),
+        )
+    return None
+
+
+async def notify_voters(
+    session: Session, heading_id: int, where: Located, selected: set[str], now: datetime
+) -> None:
+    people = PeopleRepository(session)
+    titles = [item.title for item in where.heading.items if item.key in selected]
+    for user_id in await VotingRepository(session).voters(heading_id):
+        person = await people.get(user_id)
+        if person is None or not person.active:
+            continue
+        t = Translator(person.language)
+        text = t.gettext("The result of %(ballot)s is confirmed. Selected:") % {
+            "ballot": where.heading.name(t.language)
+        }
+        text += "\n" + "\n".join(f"• {title}" for title in titles)
+        await enqueue(
+            session,
+            user_id=user_id,
+            category=Category.UPDATES,
+            payload=Payload(
+                text=text[:4096],
+                buttons=(
+                    (
+                        Button(
+                            text=t.gettext("See the results"), callback_data=f"vt:r:{heading_id}"
+                        ),
+                    ),
+                ),
+            ),
+            now=now,
+            dedupe_key=f"result:{heading_id}:{user_id}",
+        )
+
+
+async def import_ballot(db: Database, ballot: BallotFile) -> list[tuple[int, Heading]]:
+    """Save a stage's headings; proposals put on the ballot join where the file says so."""
+    saved = []
+    async with db.transaction() as session:
+        stage_id = await stage_id_of(session, ballot.programme, ballot.stage)
+        programme_id = await ProgrammesRepository(session).id_of(ballot.programme)
+        if stage_id is None or programme_id is None:
+            raise TallyRefusal(f"no stage {ballot.stage!r} in programme {ballot.programme!r}")
+        proposals = await ProposalsRepository(session).in_status(programme_id, Status.ON_BALLOT)
+        for spec in ballot.headings:
+            extra: list[Item] = []
+            if spec.include_on_ballot:
+                extra = [
+                    Item(
+                        key=f"{PROPOSAL_ITEM}{p.id}",
+                        title=p.title,
+                        cost=p.cost or 0,
+                        summary=p.description[:300],
+                        photo=p.photos[0] if p.photos else None,
+                    )
+                    for p in proposals
+                    if (spec.only_district is None or spec.only_district in p.districts)
+                    and (spec.only_field is None or p.field == spec.only_field)
+                ]
+            heading = ballot.heading(spec, extra)
+            heading_id = await VotingRepository(session).save_heading(stage_id, heading)
+            saved.append((heading_id, heading))
+    return saved
+
+
+async def pabulib_instance(db: Database, heading_id: int) -> PBInstance:
+    """The heading's ballots, online and offline, for audit (pabulib format)."""
+    async with db.reading() as session:
+        where = await locate(session, heading_id)
+        if where is None:
+            raise TallyRefusal("no such heading")
+        repository = VotingRepository(session)
+        rules = VotingRules.from_settings(where.programme.settings)
+        instance = tally_input(
+            where.heading,
+            await repository.ballots(heading_id),
+            rules,
+            await repository.offline_counts(heading_id),
+        )
+    meta = {
+        "description": f"{where.programme.name.ko} / {where.heading.name_ko}",
+        "country": "South Korea",
+        "unit": "Seoul",
+        "instance": f"{where.programme.key}/{where.stage.key}/{where.heading.key}",
+        "num_projects": str(len(instance.projects)),
+        "num_votes": str(len(instance.votes)),
+        "budget": str(instance.budget),
+        "vote_type": "approval",
+        "rule": rules.tally_rule,
+        "max_length": str(where.heading.max_choices),
+    }
+    return PBInstance(instance.budget, instance.projects, instance.votes, meta)

@@ -1,0 +1,59 @@
+"""A city-wide PB vote for the tests: the shipped programmes, a ballot file, voters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from domain.voting import parse_ballot_file
+
+# The 2027 citizens' vote (시민투표) of the city-wide PB is open from 20 July to 10 August.
+DURING_VOTE = datetime(2027, 7, 25, 3, 0, tzinfo=UTC)
+AFTER_VOTE = datetime(2027, 8, 11, 3, 0, tzinfo=UTC)
+
+BALLOT = """
+programme = "pb-citywide-2027"
+stage = "citizen-vote"
+
+[[heading]]
+key = "city"
+name = { ko = "광역 사업", en = "City-wide projects" }
+max_choices = 3
+budget = 1000
+knapsack = true
+include_on_ballot = true
+[[heading.item]]
+key = "a"
+title = "어린이 놀이터"
+cost = 600
+summary = "구립 놀이터 개선"
+[[heading.item]]
+key = "b"
+title = "한강 자전거길"
+cost = 500
+[[heading.item]]
+key = "c"
+title = "공공 와이파이"
+cost = 300
+[[heading.item]]
+key = "d"
+title = "경로당 냉방"
+cost = 100
+
+[[heading]]
+key = "mapo"
+name = { ko = "마포구 사업", en = "Mapo-gu projects" }
+district = "mapo"
+max_choices = 1
+budget = 100
+[[heading.item]]
+key = "m1"
+title = "마포 도서관"
+cost = 100
+
+[[heading]]
+key = "question"
+name = { ko = "자전거 전용도로 확대에 찬성하십니까?", en = "Do you support more bike lanes?" }
+kind = "question"
+"""
+
+ballot_file = parse_ballot_file(BALLOT)

@@ -1,0 +1,183 @@
+"""Casting, replacing, tallying and confirming ballots on a real SQLite file (SPEC §6)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from bot.services import proposals as proposal_service
+from bot.services import voting as service
+from domain.proposals import Scope, Status
+from domain.voting import BallotProblem
+from storage.db import Database
+from storage.people import PeopleRepository
+from storage.proposals import ProposalsRepository
+from storage.voting import VotingRepository
+from tests.proposals.conftest import IN_PB_CALL, seed_programmes, sign_up
+from tests.voting.conftest import AFTER_VOTE, DURING_VOTE, ballot_file
+
+ADMINS = frozenset({9000})
+
+
+@pytest.fixture
+async def voting(db: Database) -> dict[str, int]:
+    await seed_programmes(db)
+    await sign_up(db, *range(1, 31))
+    await sign_up(db, 40, district="guro")
+    await sign_up(db, 50, eligible_for_pb=False)
+    # A proposal put on the ballot joins the city-wide heading.
+    draft = proposal_service.Draft(
+        programme_key="pb-citywide-2027",
+        title="경로당 태양광",
+        description="경로당 지붕에 태양광 패널을 설치합니다.",
+        field="environment",
+        scope=Scope.CITY,
+        districts=("mapo", "guro"),
+        kind=None,
+        cost=None,
+    )
+    result = await proposal_service.submit(db, 1, draft, IN_PB_CALL, 14)
+    assert result.proposal_id is not None
+    for status in (Status.UNDER_REVIEW, Status.ON_BALLOT):
+        action = proposal_service.ReviewAction(status)
+        assert await proposal_service.review(
+            db, result.proposal_id, 9000, action, IN_PB_CALL, ADMINS
+        ) is (proposal_service.Outcome.DONE)
+    saved = await service.import_ballot(db, ballot_file)
+    ids = {heading.key: heading_id for heading_id, heading in saved}
+    ids["proposal"] = result.proposal_id
+    return ids
+
+
+async def test_the_proposal_on_the_ballot_is_an_item(db: Database, voting: dict[str, int]) -> None:
+    async with db.reading() as session:
+        _, heading = await VotingRepository(session).heading(voting["city"])  # type: ignore[misc]
+    assert [i.key for i in heading.items] == ["a", "b", "c", "d", f"p{voting['proposal']}"]
+
+
+async def test_cast_replace_and_no_user_id_in_ballots(db: Database, voting: dict[str, int]) -> None:
+    first = await service.cast(db, 1, voting["city"], ["a", "c"], DURING_VOTE, 14)
+    assert first.refusal is None and first.receipt and not first.replaced
+    again = await service.cast(db, 1, voting["city"], ["b"], DURING_VOTE, 14)
+    assert again.replaced
+    async with db.reading() as session:
+        rows = await session.fetchall("SELECT * FROM ballots")
+        roll = await session.fetchall("SELECT user_id FROM voter_roll")
+    assert len(rows) == 1 and json.loads(rows[0]["choices"]) == ["b"]  # the last one counts
+    assert "user_id" not in rows[0].keys()
+    assert [r["user_id"] for r in roll] == [1]
+    assert await service.current_choices(db, 1, voting["city"]) == ["b"]
+
+
+async def test_refusals_whatever_the_client_sends(db: Database, voting: dict[str, int]) -> None:
+    city, mapo = voting["city"], voting["mapo"]
+    assert (await service.cast(db, 1, city, ["a", "b"], DURING_VOTE, 14)).problem is (
+        BallotProblem.OVER_BUDGET
+    )
+    assert (await service.cast(db, 1, city, ["zzz"], DURING_VOTE, 14)).problem is (
+        BallotProblem.UNKNOWN_ITEM
+    )
+    assert (await service.cast(db, 1, mapo, ["a"], DURING_VOTE, 14)).problem is (
+        BallotProblem.UNKNOWN_ITEM  # a project of another heading
+    )
+    assert (
+        await service.cast(db, 1, city, ["a"], IN_PB_CALL, 14)
+    ).refusal is service.Refusal.CLOSED
+    assert (
+        await service.cast(db, 1, city, ["a"], AFTER_VOTE, 14)
+    ).refusal is service.Refusal.CLOSED
+    assert (await service.cast(db, 40, mapo, ["m1"], DURING_VOTE, 14)).refusal is (
+        service.Refusal.WRONG_DISTRICT
+    )
+    assert (await service.cast(db, 50, city, ["a"], DURING_VOTE, 14)).refusal is (
+        service.Refusal.INELIGIBLE
+    )
+    assert (await service.cast(db, 999, city, ["a"], DURING_VOTE, 14)).refusal is (
+        service.Refusal.NOT_SIGNED_UP
+    )
+    assert (await service.cast(db, 1, 424242, ["a"], DURING_VOTE, 14)).refusal is (
+        service.Refusal.NOT_FOUND
+    )
+    async with db.reading() as session:
+        assert await session.scalar("SELECT COUNT(*) FROM ballots") == 0
+
+
+async def test_double_taps_and_two_devices_leave_one_ballot(
+    db: Database, voting: dict[str, int]
+) -> None:
+    taps = [service.cast(db, 2, voting["city"], ["a"], DURING_VOTE, 14) for _ in range(10)]
+    taps += [service.cast(db, 2, voting["city"], ["c", "d"], DURING_VOTE, 14) for _ in range(10)]
+    await asyncio.gather(*taps)
+    async with db.reading() as session:
+        assert await session.scalar("SELECT COUNT(*) FROM ballots") == 1
+        assert await session.scalar("SELECT COUNT(*) FROM voter_roll") == 1
+
+
+async def test_budget_school_weight(db: Database, voting: dict[str, int]) -> None:
+    async with db.transaction() as session:
+        await session.execute(
+            "UPDATE programmes SET settings = json_set(settings, '$.budget_school_weight', 1.5)"
+            " WHERE key = 'pb-citywide-2027'"
+        )
+        await VotingRepository(session).complete_budget_school(3, DURING_VOTE, "code")
+    await service.cast(db, 3, voting["city"], ["a"], DURING_VOTE, 14)
+    await service.cast(db, 4, voting["city"], ["b"], DURING_VOTE, 14)
+    async with db.reading() as session:
+        weights = sorted(b.weight for b in await VotingRepository(session).ballots(voting["city"]))
+    assert weights == [1.0, 1.5]
+
+
+async def test_tally_confirm_statuses_and_notices(db: Database, voting: dict[str, int]) -> None:
+    proposal_key = f"p{voting['proposal']}"
+    for user in range(1, 11):
+        await service.cast(db, user, voting["city"], ["c", proposal_key], DURING_VOTE, 14)
+    for user in range(11, 15):
+        await service.cast(db, user, voting["city"], ["a"], DURING_VOTE, 14)
+    outcome = await service.run_tally(db, voting["city"], None, AFTER_VOTE)
+    assert outcome.result.rule == "greedy"
+    # Most votes first while it fits: c (300 won, 10 votes), a (600, 4); then d (100, no votes)
+    # still fits, and the proposal costs nothing.
+    assert outcome.result.selected == ["c", "a", "d", proposal_key]
+    assert outcome.votes["c"] == 10 and outcome.online == 14
+    assert (
+        await service.confirm(db, voting["city"], 5, AFTER_VOTE, ADMINS)
+        is service.Refusal.FORBIDDEN
+    )
+    assert await service.confirm(db, voting["city"], 9000, AFTER_VOTE, ADMINS) is None
+    assert (
+        await service.confirm(db, voting["city"], 9000, AFTER_VOTE, ADMINS)
+        is service.Refusal.CLOSED
+    )
+    async with db.reading() as session:
+        proposal = await ProposalsRepository(session).get(voting["proposal"])
+        notices = await session.fetchall("SELECT user_id, payload FROM outbox")
+    assert proposal is not None and proposal.status is Status.SELECTED
+    told = {row["user_id"] for row in notices}
+    assert set(range(1, 15)) <= told  # every voter, and the proposer
+    assert any("결과가 확정되었습니다" in row["payload"] for row in notices)
+
+
+async def test_offline_counts_only_with_greedy(db: Database, voting: dict[str, int]) -> None:
+    async with db.transaction() as session:
+        await VotingRepository(session).set_offline_counts(voting["city"], {"b": 3}, "동 주민센터")
+    await service.cast(db, 1, voting["city"], ["a"], DURING_VOTE, 14)
+    outcome = await service.run_tally(db, voting["city"], "greedy", AFTER_VOTE)
+    assert outcome.result.selected[0] == "b" and outcome.offline == 3
+    with pytest.raises(ValueError, match="only be used with greedy"):
+        await service.run_tally(db, voting["city"], "mes", AFTER_VOTE)
+
+
+async def test_erasure_unlinks_ballots_but_keeps_them_counted(
+    db: Database, voting: dict[str, int]
+) -> None:
+    from storage.privacy import erase_person
+
+    await service.cast(db, 6, voting["city"], ["a"], DURING_VOTE, 14)
+    async with db.transaction() as session:
+        await erase_person(session, 6)
+        assert await PeopleRepository(session).get(6) is None
+        rows = await session.fetchall("SELECT pseudonym FROM ballots")
+        assert await session.scalar("SELECT COUNT(*) FROM voter_roll") == 0
+    assert [r["pseudonym"] for r in rows] == [None]
