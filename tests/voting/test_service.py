@@ -66,7 +66,7 @@ async def test_cast_replace_and_no_user_id_in_ballots(db: Database, voting: dict
         rows = await session.fetchall("SELECT * FROM ballots")
         roll = await session.fetchall("SELECT user_id FROM voter_roll")
     assert len(rows) == 1 and json.loads(rows[0]["choices"]) == ["b"]  # the last one counts
-    assert "user_id" not in rows[0].keys()
+    assert "user_id" not in set(rows[0].keys())  # sqlite3.Row: test the column names
     assert [r["user_id"] for r in roll] == [1]
     assert await service.current_choices(db, 1, voting["city"]) == ["b"]
 
