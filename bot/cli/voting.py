@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from bot.config import Settings
 from bot.services import voting as service
 from domain.pabulib import PabulibError, read_pabulib, write_pabulib
-from domain.voting import StoredBallot, parse_ballot_file
+from domain.voting import HeadingKind, StoredBallot, parse_ballot_file
 from storage.clock import utcnow
 from storage.db import Database
 from storage.voting import VotingRepository
@@ -123,13 +123,20 @@ def run_export(args: argparse.Namespace) -> int:
                 " WHERE g.key = ? ORDER BY h.id",
                 (args.programme,),
             )
-        return [
-            (
-                f"{args.programme}_{r['stage']}_{r['key']}.pb",
-                write_pabulib(await service.pabulib_instance(db, r["id"])),
-            )
-            for r in rows
-        ]
+            headings = [await VotingRepository(session).heading(r["id"]) for r in rows]
+        files = []
+        for row, found in zip(rows, headings, strict=True):
+            # pabulib describes budgeted approval votes; yes/no questions have no such form.
+            if (
+                found is None
+                or found[1].kind is not HeadingKind.APPROVAL
+                or found[1].budget is None
+            ):
+                continue
+            instance = await service.pabulib_instance(db, row["id"])
+            name = f"{args.programme}_{row['stage']}_{row['key']}.pb"
+            files.append((name, write_pabulib(instance)))
+        return files
 
     try:
         files = with_db(collect)
