@@ -56,6 +56,8 @@ class Heading:
     budget: int | None = None  # the heading's money: the tally's limit
     knapsack: bool = False  # the chosen projects' costs must fit the budget
     district: str | None = None  # only residents of this district may vote (residence rule)
+    # Headings of one group (e.g. the districts): a person votes in one of them, as in CONSUL.
+    group: str | None = None
 
     def name(self, language: str) -> str:
         return self.name_ko if language == "ko" else self.name_en
@@ -236,6 +238,7 @@ class _HeadingSpec(BaseModel):
     budget: int | None = Field(default=None, ge=0)
     knapsack: bool = False
     district: str | None = None
+    group: str | None = Field(default=None, pattern=r"^[a-z0-9_-]{1,20}$")
     # Add the programme's proposals put on the ballot (status on_ballot), optionally only
     # those of one district or policy field.
     include_on_ballot: bool = False
@@ -283,6 +286,7 @@ class BallotFile(BaseModel):
             budget=spec.budget,
             knapsack=spec.knapsack,
             district=spec.district,
+            group=spec.group,
         )
 
 

@@ -170,6 +170,14 @@ class VotingRepository:
         )
         return [r[0] for r in rows]
 
+    async def voted_headings(self, stage_id: int, user_id: int) -> list[int]:
+        rows = await self.session.fetchall(
+            "SELECT r.heading_id FROM voter_roll r JOIN ballot_headings h ON h.id = r.heading_id"
+            " WHERE h.stage_id = ? AND r.user_id = ?",
+            (stage_id, user_id),
+        )
+        return [r[0] for r in rows]
+
     async def has_voted(self, heading_id: int, user_id: int) -> bool:
         found = await self.session.scalar(
             "SELECT 1 FROM voter_roll WHERE heading_id = ? AND user_id = ?", (heading_id, user_id)

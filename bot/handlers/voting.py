@@ -34,6 +34,9 @@ REFUSALS = {
         " the city, its districts or bodies they fund. Check your answers with /start."
     ),
     service.Refusal.WRONG_DISTRICT: N_("This ballot is for the residents of another district."),
+    service.Refusal.OTHER_HEADING: N_(
+        "You already voted in another ballot of this group; you can change that ballot instead."
+    ),
     service.Refusal.INVALID: N_("That ballot is not valid."),
     service.Refusal.FORBIDDEN: N_("This is for administrators only."),
 }

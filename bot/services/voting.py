@@ -51,6 +51,7 @@ class Refusal(StrEnum):
     CLOSED = "closed"
     INELIGIBLE = "ineligible"
     WRONG_DISTRICT = "wrong_district"
+    OTHER_HEADING = "other_heading"
     INVALID = "invalid"
     FORBIDDEN = "forbidden"
 
@@ -185,6 +186,11 @@ async def cast(
         if problem is not None:
             return CastResult(Refusal.INVALID, problem)
         repository = VotingRepository(session)
+        if where.heading.group is not None:
+            for other_id in await repository.voted_headings(where.stage_id, user_id):
+                other = await repository.heading(other_id)
+                if other_id != heading_id and other and other[1].group == where.heading.group:
+                    return CastResult(Refusal.OTHER_HEADING)
         rules = VotingRules.from_settings(where.programme.settings)
         weight = 1.0
         if rules.budget_school_weight != 1.0 and await repository.completed_budget_school(user_id):

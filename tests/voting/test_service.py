@@ -10,13 +10,14 @@ import pytest
 from bot.services import proposals as proposal_service
 from bot.services import voting as service
 from domain.proposals import Scope, Status
-from domain.voting import BallotProblem
+from domain.voting import BallotProblem, parse_ballot_file
 from storage.db import Database
 from storage.people import PeopleRepository
 from storage.proposals import ProposalsRepository
 from storage.voting import VotingRepository
 from tests.proposals.conftest import IN_PB_CALL, seed_programmes, sign_up
 from tests.voting.conftest import AFTER_VOTE, DURING_VOTE, ballot_file
+from tests.voting.conftest import BALLOT as BALLOT_TEMPLATE
 
 ADMINS = frozenset({9000})
 
@@ -181,3 +182,18 @@ async def test_erasure_unlinks_ballots_but_keeps_them_counted(
         rows = await session.fetchall("SELECT pseudonym FROM ballots")
         assert await session.scalar("SELECT COUNT(*) FROM voter_roll") == 0
     assert [r["pseudonym"] for r in rows] == [None]
+
+
+async def test_one_heading_per_group(db: Database) -> None:
+    await seed_programmes(db)
+    await sign_up(db, 1)
+    grouped = BALLOT_TEMPLATE.replace("[[heading]]", '[[heading]]\ngroup = "districts"')
+    saved = await service.import_ballot(db, parse_ballot_file(grouped))
+    ids = {heading.key: heading_id for heading_id, heading in saved}
+    await sign_up(db, 2)
+    assert (await service.cast(db, 2, ids["city"], ["a"], DURING_VOTE, 14)).refusal is None
+    assert (await service.cast(db, 2, ids["mapo"], ["m1"], DURING_VOTE, 14)).refusal is (
+        service.Refusal.OTHER_HEADING
+    )
+    # Changing the ballot in the heading already chosen is fine.
+    assert (await service.cast(db, 2, ids["city"], ["b"], DURING_VOTE, 14)).refusal is None
