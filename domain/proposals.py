@@ -202,6 +202,7 @@ class Refusal(StrEnum):
     DAILY_LIMIT = "daily_limit"
     STAGE_CLOSED = "stage_closed"
     INELIGIBLE = "ineligible"
+    BLOCKED = "blocked"  # a moderator stopped this person from posting
 
 
 def check_title(text: str) -> Refusal | None:

@@ -40,8 +40,19 @@ async def proposal_rows(session: Session) -> list[list[Any]]:
     return rows
 
 
+AUDIT_COLUMNS = ("id", "at", "actor_id", "action", "subject", "details")
+
+
+async def audit_rows(session: Session) -> list[list[Any]]:
+    rows = await session.fetchall(
+        "SELECT id, at, actor_id, action, subject, details FROM audit_log ORDER BY id"
+    )
+    return [[r[c] if r[c] is not None else "" for c in AUDIT_COLUMNS] for r in rows]
+
+
 EXPORTS: dict[str, tuple[tuple[str, ...], Callable[[Session], Awaitable[list[list[Any]]]]]] = {
     "proposals": (PROPOSAL_COLUMNS, proposal_rows),
+    "audit": (AUDIT_COLUMNS, audit_rows),
 }
 
 

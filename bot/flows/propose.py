@@ -612,7 +612,12 @@ async def submit(update: Update, context: BotContext) -> str | int:
     )
     if result.refusal is not None or result.proposal_id is None:
         await refuse(update, context, result.refusal or Refusal.STAGE_CLOSED)
-        if result.refusal in (Refusal.STAGE_CLOSED, Refusal.DAILY_LIMIT, Refusal.INELIGIBLE):
+        if result.refusal in (
+            Refusal.STAGE_CLOSED,
+            Refusal.DAILY_LIMIT,
+            Refusal.INELIGIBLE,
+            Refusal.BLOCKED,
+        ):
             return await end(update, context)
         return await go_to(update, context, PREVIEW)
     t = await translator(update, context)

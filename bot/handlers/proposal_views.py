@@ -56,6 +56,10 @@ def refusal_text(t: Translator, refusal: Refusal, **values: Any) -> str:
         Refusal.STAGE_CLOSED: t.gettext(
             "This programme is not taking proposals now. See /programmes for the dates."
         ),
+        Refusal.BLOCKED: t.gettext(
+            "A moderator has stopped you from posting. Write to the city if you think this is"
+            " a mistake."
+        ),
         Refusal.INELIGIBLE: t.gettext(
             "Participatory budget proposals are open to people who live, work or study in"
             " Seoul and are not officials of the city, its districts or bodies they fund."

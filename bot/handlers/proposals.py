@@ -54,6 +54,7 @@ OUTCOME_TEXTS = {
     service.Outcome.NOT_FOUND: N_("That proposal does not exist or is hidden."),
     service.Outcome.FORBIDDEN: N_("Only the proposer can do that."),
     service.Outcome.NOT_SIGNED_UP: N_("Please sign up first with /start."),
+    service.Outcome.BLOCKED: N_("A moderator has stopped you from posting."),
 }
 
 

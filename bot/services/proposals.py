@@ -38,6 +38,8 @@ from domain.proposals import (
     takes_proposals,
 )
 from domain.roles import Role
+from storage import audit
+from storage.blocks import is_blocked
 from storage.db import Database, Session
 from storage.outbox import enqueue
 from storage.people import PeopleRepository
@@ -98,6 +100,7 @@ class Outcome(StrEnum):
     NOT_FOUND = "not_found"
     FORBIDDEN = "forbidden"
     NOT_SIGNED_UP = "not_signed_up"
+    BLOCKED = "blocked"
 
 
 async def open_for_proposals(session: Session, now: datetime) -> list[tuple[int, Programme]]:
@@ -122,6 +125,8 @@ async def check_can_propose(
     session: Session, person: Person, programme: Programme, now: datetime, minimum_age: int
 ) -> Refusal | None:
     rules = rules_of(programme)
+    if await is_blocked(session, person.user_id):
+        return Refusal.BLOCKED
     if not programme.allows(Action.PROPOSE, now):
         return Refusal.STAGE_CLOSED
     if programme.kind in (ProgrammeKind.PARTICIPATORY_BUDGET, ProgrammeKind.DISTRICT_PLAN):
@@ -354,6 +359,7 @@ async def review(
         if proposal is None:
             return Outcome.NOT_FOUND
         if not await can_review(session, reviewer_id, proposal, admin_ids):
+            await audit.record(session, reviewer_id, "refused", f"review:{proposal_id}", now)
             return Outcome.FORBIDDEN
         fields: dict[str, Any] = {}
         if action.note is not None and action.status in (
@@ -538,6 +544,8 @@ async def comment(
     async with db.transaction() as session:
         if await PeopleRepository(session).get(user_id) is None:
             return Outcome.NOT_SIGNED_UP
+        if await is_blocked(session, user_id):
+            return Outcome.BLOCKED
         repository = ProposalsRepository(session)
         proposal = await repository.get(proposal_id)
         if proposal is None or proposal.hidden:

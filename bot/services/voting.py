@@ -33,6 +33,7 @@ from domain.voting import (
     receipt,
     tally_input,
 )
+from storage import audit
 from storage.clock import to_db
 from storage.db import Database, Session
 from storage.outbox import enqueue
@@ -260,6 +261,7 @@ async def confirm(
     """총회 approval: the result stands, statuses change, everyone concerned is told."""
     async with db.transaction() as session:
         if not await may_run_results(session, admin_id, admin_ids):
+            await audit.record(session, admin_id, "refused", f"confirm:{heading_id}", now)
             return Refusal.FORBIDDEN
         where = await locate(session, heading_id)
         repository = VotingRepository(session)
@@ -279,10 +281,7 @@ async def confirm(
             status = Status.SELECTED if item.key in selected else Status.NOT_SELECTED
             await proposal_service.change_status(session, proposal, status, now, admin_id)
         await notify_voters(session, heading_id, where, selected, now)
-        await session.execute(
-            "INSERT INTO audit_log (at, actor_id, action, subject, details) VALUES (?, ?, ?, ?, ?)",
-            (to_db(now), admin_id, "confirm_result", f"heading:{heading_id}", "{}"),
-        )
+        await audit.record(session, admin_id, "confirm_result", f"heading:{heading_id}", now)
     return None
 
 
