@@ -428,9 +428,12 @@ async def on_results(update: Update, context: BotContext) -> None:
                     InlineKeyboardButton(
                         t.gettext("Greedy"), callback_data=f"vt:r:{heading_id}:greedy"
                     ),
-                    InlineKeyboardButton("MES", callback_data=f"vt:r:{heading_id}:mes"),
                     InlineKeyboardButton(
-                        "MES + greedy", callback_data=f"vt:r:{heading_id}:mes+greedy"
+                        t.gettext("Equal shares"), callback_data=f"vt:r:{heading_id}:mes"
+                    ),
+                    InlineKeyboardButton(
+                        t.gettext("Equal shares, then greedy"),
+                        callback_data=f"vt:r:{heading_id}:mes+greedy",
                     ),
                 ],
                 [
