@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import (
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
 
 from bot.context import BotContext, CivicApplication, person_and_translator, translator
 from bot.handlers.common import answer, drop_keyboard, edit_or_send, send
@@ -112,6 +118,17 @@ async def stale_button(update: Update, context: BotContext) -> None:
     await send(update, context, t.gettext("That button is out of date. Use /menu to start again."))
 
 
+async def on_edited(update: Update, context: BotContext) -> None:
+    """Edits of earlier messages are not read: say so, and let no flow take them as answers."""
+    t = await translator(update, context)
+    await send(
+        update,
+        context,
+        t.gettext("I only read new messages; please send your corrected answer again."),
+    )
+    raise ApplicationHandlerStop
+
+
 async def not_understood(update: Update, context: BotContext) -> None:
     t = await translator(update, context)
     await send(
@@ -122,6 +139,7 @@ async def not_understood(update: Update, context: BotContext) -> None:
 
 
 def register(application: CivicApplication, registry: CommandRegistry) -> None:
+    application.add_handler(MessageHandler(filters.UpdateType.EDITED, on_edited), group=-1)
     registry.add(
         MenuCommand("help", N_("What this bot can do"), N_("Help"), help_command, on_keyboard=True)
     )

@@ -76,6 +76,16 @@ class UploadedFile:
 
 
 @dataclass
+class Fault:
+    """An error the API answers instead of doing the call (opt-in, for tests)."""
+
+    method: str
+    error: BotApiError
+    chat_id: int | None = None  # None: any chat
+    times: int = 1
+
+
+@dataclass
 class ChatLog:
     user: dict[str, Any]
     messages: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -167,6 +177,7 @@ class LocalBotApi:
         self._pending_queries: set[str] = set()
         self._changed: asyncio.Condition | None = None
         self.listeners: list[Callable[[str, dict[str, Any], Any], None]] = []
+        self.faults: list[Fault] = []
 
     # ----------------------------------------------------------------- notifications
     def _condition(self) -> asyncio.Condition:
@@ -277,6 +288,13 @@ class LocalBotApi:
         }
         return self._user_message(user_id, contact=contact)
 
+    def edit_text(self, user_id: int, message_id: int, text: str) -> dict[str, Any]:
+        """The person edits a message they sent: an `edited_message` update."""
+        message = self.chats[user_id].messages[message_id]
+        message.update(text=text, edit_date=int(time.time()))
+        self.push_update({"edited_message": dict(message)})
+        return message
+
     def press(self, user_id: int, message_id: int, data: str) -> str:
         """Press an inline button (or forge one: `data` is sent whatever the keyboard holds)."""
         user = self.user(user_id)
@@ -300,6 +318,34 @@ class LocalBotApi:
 
     def block(self, user_id: int) -> None:
         self.blocked.add(user_id)
+
+    def fail_next(
+        self,
+        method: str,
+        code: int,
+        description: str,
+        *,
+        chat_id: int | None = None,
+        retry_after: int | None = None,
+        times: int = 1,
+    ) -> None:
+        """Answer the next `times` calls of `method` (to `chat_id`, if given) with an error
+        instead, e.g. 429 "Too Many Requests: retry after 5" with `retry_after=5`."""
+        self.faults.append(
+            Fault(method, BotApiError(code, description, retry_after), chat_id, times)
+        )
+
+    def _injected(self, method: str, params: dict[str, Any]) -> BotApiError | None:
+        for fault in self.faults:
+            if fault.method.lower() == method.lower() and fault.chat_id in (
+                None,
+                params.get("chat_id"),
+            ):
+                fault.times -= 1
+                if fault.times <= 0:
+                    self.faults.remove(fault)
+                return fault.error
+        return None
 
     # ----------------------------------------------------------------- reading what was sent
     def bot_messages(self, chat_id: int) -> list[dict[str, Any]]:
@@ -335,6 +381,9 @@ class LocalBotApi:
         try:
             params = normalise_params(raw_params)
             self.calls.append((method, params))
+            injected = self._injected(method, params)
+            if injected is not None:
+                raise injected
             handler = getattr(self, f"_m_{method.lower()}", None)
             if handler is None:
                 raise BotApiError(404, "Not Found")

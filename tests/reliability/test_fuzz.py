@@ -1,0 +1,229 @@
+"""Random sequences of updates from several people, across every flow (issue 9).
+
+Each example starts the real application on a fresh database with proposals, an open ballot
+and a few signed-up people, then plays a random sequence of texts in any script and length,
+commands, main-menu labels, stale and forged button data (other people's messages, other
+stages' ids, oversized data), photos, locations, contacts and edited messages. After each
+sequence:
+
+* nothing reached the error handler (no exception in any handler);
+* every Bot API call the bot made was valid (the local Bot API refuses invalid ones, and a
+  refusal would have raised in the bot, see the first point);
+* support counts equal the distinct people who support; one ballot per person per heading;
+* nobody acted outside their role or an open stage: no role, decision or result was made by
+  someone without the right, and no ballot was cast.
+
+`FUZZ_EXAMPLES` sets how many sequences run (CI: a bounded number; see the README for the
+nightly-style run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.config import Settings
+from bot.services import proposals as proposal_service
+from bot.services import voting as voting_service
+from domain.proposals import Scope
+from tests.harness import Harness, running_harness
+from tests.proposals.conftest import sign_up
+from tests.voting.conftest import DURING_VOTE, ballot_file
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
+PEOPLE = (701, 702, 703, 704)  # 704 never signs up
+ADMIN = 9000
+COMMANDS = (
+    "/start", "/start p_1", "/start p_999999", "/start zz", "/help", "/menu", "/propose",
+    "/proposals", "/proposals 공원", "/my", "/vote", "/programmes", "/language", "/privacy",
+    "/mydata", "/deleteme", "/cancel", "/review", "/results", "/admin", "/settings",
+    "/report", "/panels", "/nonsense",
+)  # fmt: skip
+LABELS = ("도움말", "메뉴", "제안하기", "제안 보기", "마이페이지", "투표하기", "참여 사업", "Help")
+DATA_TEMPLATES = (
+    "onb:consent:yes", "onb:rel:resident", "onb:dist:mapo", "onb:lang:en", "pp:back",
+    "pp:cancel", "pp:field:parks", "pp:scope:city", "pp:dist:all", "pp:next", "pp:submit",
+    "pp:instead:{n}", "pp:transfer:district-plans-2027", "pr:card:{n}", "pr:sup:{n}",
+    "pr:uns:{n}", "pr:fol:{n}", "pr:rep:{n}", "pr:repc:{n}", "pr:wd:{n}", "pr:wdy:{n}",
+    "pr:st:{n}:for", "pr:com:{n}", "pr:hist:{n}", "pr:ph:{n}", "cw:{n}", "cw:{n}:against",
+    "br:s:parks:mapo:c:{n}", "br:e:zz:zz:-:{n}", "bf:s:-:-", "bd:n:-:d", "bs", "bq:{n}",
+    "vt:h:{n}:0", "vt:t:{n}:{n}", "vt:d:{n}:0", "vt:v:{n}", "vt:s:{n}", "vt:r:{n}",
+    "vt:r:{n}:mes", "vt:c:{n}", "rv:f:parks:0", "rv:p:{n}", "rv:do:{n}:ballot",
+    "rv:a:{n}:acc", "rv:t:{n}:mapo", "adm:roles", "adm:g:admin", "adm:rv:{n}:admin:",
+    "adm:mod", "adm:dec:proposal:{n}:remove", "adm:blk:{n}", "adm:audit:{n}", "menu:vote",
+    "menu:admin", "lang:en", "del:yes", "del:no",
+)  # fmt: skip
+
+texts = st.one_of(
+    st.text(max_size=40),
+    st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=5000),
+    st.sampled_from(["마포구", "3억", "1990", "예", "  ", "가" * 81, "#1", "50", "0"]),
+    st.sampled_from(COMMANDS),
+    st.sampled_from(LABELS),
+)
+person = st.sampled_from(PEOPLE + (ADMIN,))
+forged = st.builds(
+    lambda template, n: template.format(n=n),
+    st.sampled_from(DATA_TEMPLATES),
+    st.integers(min_value=0, max_value=12),
+) | st.text(min_size=1, max_size=80)
+press = st.tuples(st.just("press"), person, forged)
+button = st.tuples(st.just("button"), person, st.integers(min_value=0, max_value=20))
+action = st.one_of(
+    st.tuples(st.just("text"), person, texts),
+    press,
+    press,
+    button,
+    button,
+    st.tuples(st.just("photo"), person, st.none()),
+    st.tuples(st.just("location"), person, st.none()),
+    st.tuples(st.just("contact"), person, st.none()),
+    st.tuples(st.just("edit"), person, texts),
+)
+
+
+async def prepare(h: Harness) -> None:
+    h.set_now(DURING_VOTE)
+    await sign_up(h.db, PEOPLE[0], PEOPLE[1], ADMIN)
+    await sign_up(h.db, PEOPLE[2], district="guro", eligible_for_pb=False)
+    for number in range(3):
+        await proposal_service.submit(
+            h.db,
+            PEOPLE[number % 2],
+            proposal_service.Draft(
+                programme_key="democracy-seoul",
+                title=f"공원 벤치 {number}",
+                description="공원에 앉을 곳이 부족합니다. 벤치를 놓아 주세요.",
+                field="parks",
+                scope=Scope.DISTRICT,
+                districts=("mapo",),
+            ),
+            DURING_VOTE,
+            14,
+        )
+    await voting_service.import_ballot(h.db, ballot_file)
+
+
+async def play(h: Harness, steps: list[tuple[str, int, object]]) -> None:
+    api = h.api
+    for kind, user, value in steps:
+        api.user(user)
+        if kind == "text":
+            await h.say(user, str(value))
+        elif kind == "press":
+            own = api.bot_messages(user)
+            message_id = own[-1]["message_id"] if own else None
+            if message_id is None:
+                await h.say(user, "/help")
+                message_id = api.bot_messages(user)[-1]["message_id"]
+            await h.press_data(user, message_id, str(value))
+        elif kind == "button":
+            buttons = [
+                (m["message_id"], b["callback_data"])
+                for m in api.bot_messages(user)
+                for row in (m.get("reply_markup") or {}).get("inline_keyboard", [])
+                for b in row
+                if "callback_data" in b
+            ]
+            if buttons:
+                message_id, data = buttons[int(str(value)) % len(buttons)]
+                await h.press_data(user, message_id, data)
+        elif kind == "photo":
+            await h.send_photo(user)
+        elif kind == "location":
+            await h._act(user, lambda u=user: api.send_location(u, 37.5, 127.0))
+        elif kind == "contact":
+            await h._act(user, lambda u=user: api.send_contact(u, "+821012345678"))
+        elif kind == "edit":
+            own = [m for m in api.chats[user].messages.values() if m["from"]["id"] == user]
+            if own:
+                await h._act(
+                    user, lambda u=user, m=own[-1]["message_id"]: api.edit_text(u, m, str(value))
+                )
+
+
+async def check_invariants(h: Harness) -> None:
+    assert not h.errors.records, [r.getMessage() for r in h.errors.records]
+    async with h.db.reading() as session:
+        mismatched = await session.fetchall(
+            "SELECT p.id FROM proposals p WHERE p.support_count !="
+            " (SELECT COUNT(*) FROM supports s WHERE s.proposal_id = p.id)"
+        )
+        assert not mismatched
+        ballots = await session.scalar("SELECT COUNT(*) FROM ballots WHERE source = 'online'")
+        roll = await session.scalar("SELECT COUNT(*) FROM voter_roll")
+        assert ballots == roll  # one ballot per person per heading
+        # 703 is not eligible for PB votes and 704 never signed up: no ballot from them.
+        outsiders = await session.scalar(
+            "SELECT COUNT(*) FROM voter_roll WHERE user_id IN (703, 704)"
+        )
+        assert outsiders == 0
+        # Only the super-admin may grant, decide, confirm; others are only ever refused.
+        actions = await session.fetchall(
+            "SELECT actor_id, action FROM audit_log WHERE action != 'refused'"
+        )
+        assert all(row["actor_id"] == ADMIN for row in actions), [dict(r) for r in actions]
+        roles = await session.scalar("SELECT COUNT(*) FROM roles WHERE granted_by != ?", (ADMIN,))
+        assert roles == 0
+        decided = await session.scalar(
+            "SELECT COUNT(*) FROM proposal_events WHERE actor_id NOT IN (?, 701, 702)"
+            " AND actor_id IS NOT NULL",
+            (ADMIN,),
+        )
+        assert decided == 0
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(steps=st.lists(action, min_size=1, max_size=30))
+def test_random_updates_break_nothing(steps: list[tuple[str, int, object]]) -> None:
+    async def run() -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            config = Settings(
+                _env_file=None,
+                telegram_bot_token="123456:LOCAL-TEST-TOKEN",
+                database_url=f"sqlite:///{Path(folder) / 'fuzz.sqlite3'}",
+                admin_ids="9000",
+                send_rate=10_000,
+            )
+            async with running_harness(config) as h:
+                await prepare(h)
+                await play(h, steps)
+                await check_invariants(h)
+
+    asyncio.run(run())
+
+
+def test_every_kind_of_button_from_everyone() -> None:
+    """Each button kind, forged with a few ids, pressed by each kind of person: the
+    deterministic floor under the random search above."""
+    steps: list[tuple[str, int, object]] = [
+        ("press", user, template.format(n=n))
+        for user in (701, 703, 704, ADMIN)
+        for template in DATA_TEMPLATES
+        for n in (1, 3)
+    ]
+
+    async def run() -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            config = Settings(
+                _env_file=None,
+                telegram_bot_token="123456:LOCAL-TEST-TOKEN",
+                database_url=f"sqlite:///{Path(folder) / 'fuzz.sqlite3'}",
+                admin_ids="9000",
+                send_rate=10_000,
+            )
+            async with running_harness(config) as h:
+                await prepare(h)
+                await play(h, steps)
+                await check_invariants(h)
+
+    asyncio.run(run())
