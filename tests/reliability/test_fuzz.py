@@ -66,7 +66,7 @@ texts = st.one_of(
     st.sampled_from(COMMANDS),
     st.sampled_from(LABELS),
 )
-person = st.sampled_from(PEOPLE + (ADMIN,))
+person = st.sampled_from((*PEOPLE, ADMIN))
 forged = st.builds(
     lambda template, n: template.format(n=n),
     st.sampled_from(DATA_TEMPLATES),
@@ -142,9 +142,9 @@ async def play(h: Harness, steps: list[tuple[str, int, object]]) -> None:
         elif kind == "edit":
             own = [m for m in api.chats[user].messages.values() if m["from"]["id"] == user]
             if own:
-                await h._act(
-                    user, lambda u=user, m=own[-1]["message_id"]: api.edit_text(u, m, str(value))
-                )
+                edited = own[-1]["message_id"]
+                text = str(value)
+                await h._act(user, lambda u=user, m=edited, x=text: api.edit_text(u, m, x))
 
 
 async def check_invariants(h: Harness) -> None:
