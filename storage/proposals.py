@@ -85,6 +85,7 @@ class NewProposal:
     photos: tuple[str, ...]
     latitude: float | None
     longitude: float | None
+    client_key: str | None = None
 
 
 Sort = Literal["supported", "newest", "ending"]
@@ -170,8 +171,8 @@ class ProposalsRepository:
         proposal_id = await self.session.execute(
             "INSERT INTO proposals (programme_id, author_id, title, description, field, scope,"
             " districts, dong, kind, cost, photos, latitude, longitude, status, published_at,"
-            " support_ends_at, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " support_ends_at, client_key, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 new.programme_id,
                 new.author_id,
@@ -189,6 +190,7 @@ class ProposalsRepository:
                 status.value,
                 to_db(now) if status is Status.PUBLISHED else None,
                 None if support_ends_at is None else to_db(support_ends_at),
+                new.client_key,
                 to_db(now),
                 to_db(now),
             ),
@@ -197,6 +199,12 @@ class ProposalsRepository:
         # The proposer follows their own proposal.
         await self.follow(proposal_id, new.author_id)
         return proposal_id
+
+    async def id_for_key(self, client_key: str) -> int | None:
+        found = await self.session.scalar(
+            "SELECT id FROM proposals WHERE client_key = ?", (client_key,)
+        )
+        return None if found is None else int(found)
 
     async def get(self, proposal_id: int) -> Proposal | None:
         row = await self.session.fetchone(f"{_SELECT} WHERE p.id = ?", (proposal_id,))

@@ -24,7 +24,9 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Every HTTP call and every scheduler tick would drown what matters.
+    for noisy in ("httpx", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     application = build_application(settings, settings.telegram_bot_token.get_secret_value())
     application.run_polling()
     return 0

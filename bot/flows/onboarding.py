@@ -26,6 +26,7 @@ from storage.people import PeopleRepository
 
 CONSENT, RELATION, DISTRICT = "consent", "relation", "district"
 FLOW_NAME = N_("signing up")
+NAME = "onboarding"
 
 RELATION_LABELS = {
     Relation.RESIDENT: N_("I live in Seoul"),
@@ -62,7 +63,7 @@ def consent_keyboard(t: Translator) -> InlineKeyboardMarkup:
 
 async def ask_consent(update: Update, context: BotContext) -> None:
     t = await translator(update, context)
-    await ask(update, context, consent_text(t), consent_keyboard(t))
+    await ask(update, context, consent_text(t), consent_keyboard(t), flow=(NAME, CONSENT))
 
 
 async def ask_relation(update: Update, context: BotContext) -> None:
@@ -72,7 +73,11 @@ async def ask_relation(update: Update, context: BotContext) -> None:
         for relation, label in RELATION_LABELS.items()
     ]
     await ask(
-        update, context, t.gettext("How are you connected to Seoul?"), InlineKeyboardMarkup(rows)
+        update,
+        context,
+        t.gettext("How are you connected to Seoul?"),
+        InlineKeyboardMarkup(rows),
+        flow=(NAME, RELATION),
     )
 
 
@@ -96,6 +101,7 @@ async def ask_district(update: Update, context: BotContext) -> None:
             " Some programmes are only for the people of one district."
         ),
         district_keyboard(t, "onb:dist"),
+        flow=(NAME, DISTRICT),
     )
 
 
@@ -300,7 +306,7 @@ def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
             ),
         },
         fallbacks=[],
-        name="onboarding",
+        name=NAME,
         persistent=True,
         allow_reentry=True,
     )

@@ -7,6 +7,7 @@ checked at once and a refusal says why.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -19,7 +20,14 @@ from telegram.ext import (
 
 from bot.context import BotContext, CivicApplication, person_and_translator, translator
 from bot.flows.guard import guarded
-from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
+from bot.handlers.common import (
+    answer,
+    ask,
+    checkpoint,
+    edit_or_send,
+    retire_question,
+    send,
+)
 from bot.handlers.proposal_views import proposal_card, refusal_text, summary_line
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand, entry_points
@@ -46,6 +54,7 @@ from storage.programmes import ProgrammesRepository
 from storage.proposals import ProposalsRepository
 
 FLOW_NAME = N_("writing a proposal")
+NAME = "propose"
 DRAFT = "proposal_draft"
 
 PROGRAMME, TITLE, DESCRIPTION, FIELD, SCOPE, DISTRICTS_STEP, DONG, KIND, COST = (
@@ -163,7 +172,7 @@ async def ask_step(update: Update, context: BotContext, step: str) -> str:
         ]
     rows.append(nav_row(t))
     d["step"] = step
-    await ask(update, context, text, InlineKeyboardMarkup(rows))
+    await ask(update, context, text, InlineKeyboardMarkup(rows), flow=(NAME, step))
     return step
 
 
@@ -302,6 +311,8 @@ async def start(update: Update, context: BotContext) -> str | int:
         await send(update, context, t.gettext("You have an unfinished proposal; let's go on."))
         return await go_to(update, context, existing["step"])
     context.udata[DRAFT] = {
+        # Makes submitting idempotent: a retried or replayed submit finds the same proposal.
+        "key": uuid.uuid4().hex,
         "choose_programme": len(open_now) > 1,
         "programme_choices": {
             language: [(p.key, p.name.get(language)) for _, p in open_now]
@@ -606,6 +617,7 @@ async def submit(update: Update, context: BotContext) -> str | int:
             photos=tuple(d.get("photos", [])),
             latitude=d.get("latitude"),
             longitude=d.get("longitude"),
+            key=d.get("key"),
         ),
         services.clock(),
         services.settings.minimum_age,
@@ -620,6 +632,8 @@ async def submit(update: Update, context: BotContext) -> str | int:
         ):
             return await end(update, context)
         return await go_to(update, context, PREVIEW)
+    context.udata.pop(DRAFT, None)
+    await checkpoint(update, context, (NAME, None))
     t = await translator(update, context)
     await edit_or_send(
         update,
@@ -683,7 +697,7 @@ def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
             PREVIEW: step(buttons),
         },
         fallbacks=[],
-        name="propose",
+        name=NAME,
         persistent=True,
         allow_reentry=True,
     )

@@ -9,6 +9,7 @@ from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
 from bot.context import BotContext
+from storage.ptbstate import PtbStateRepository
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +65,39 @@ QUESTION_KEY = "question_message_id"
 
 
 async def ask(
-    update: Update, context: BotContext, text: str, markup: InlineKeyboardMarkup
+    update: Update,
+    context: BotContext,
+    text: str,
+    markup: InlineKeyboardMarkup,
+    flow: tuple[str, object] | None = None,
 ) -> Message:
     """Send a flow's question; the buttons of the previous question are taken off first, so
-    only the current question can be answered by button."""
+    only the current question can be answered by button. With `flow` (conversation name,
+    state) the step is saved before the question goes out."""
     await retire_question(update, context)
+    if flow is not None:
+        await checkpoint(update, context, flow)
     message = await send(update, context, text, reply_markup=markup)
     context.udata[QUESTION_KEY] = message.message_id
     return message
+
+
+async def checkpoint(
+    update: Update, context: BotContext, flow: tuple[str, object] | None = None
+) -> None:
+    """Write the person's conversation data (and a conversation's next state) now.
+
+    PTB persists them only after the handler returns, i.e. after the person already saw the
+    reply; a crash in between would bring back the step, or the choices, from before it.
+    """
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or user is None:
+        return
+    async with context.services.db.transaction() as session:
+        repository = PtbStateRepository(session)
+        if flow is not None:
+            await repository.set_conversation(flow[0], (chat.id, user.id), flow[1])
+        await repository.set_user_data(user.id, dict(context.udata))
 
 
 async def retire_question(update: Update, context: BotContext) -> None:

@@ -15,7 +15,7 @@ from telegram.ext import CallbackQueryHandler
 
 from bot.charts import results_chart
 from bot.context import BotContext, CivicApplication, translator
-from bot.handlers.common import answer, edit_or_send, send
+from bot.handlers.common import answer, checkpoint, edit_or_send, send
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand, entry_points
 from bot.services import voting as service
@@ -39,6 +39,7 @@ REFUSALS = {
     ),
     service.Refusal.INVALID: N_("That ballot is not valid."),
     service.Refusal.FORBIDDEN: N_("This is for administrators only."),
+    service.Refusal.NOT_MEMBER: N_("This vote is for the members of the panel only."),
 }
 PROBLEMS = {
     BallotProblem.UNKNOWN_ITEM: N_("That project is not on this ballot."),
@@ -221,6 +222,8 @@ async def on_toggle(update: Update, context: BotContext) -> None:
     await answer(update)
     choices = toggle(heading, choices, key)
     keep(context, heading_id, choices)
+    # Saved before the ballot shows the tap: a crash must not undo a choice the person saw.
+    await checkpoint(update, context)
     await ballot_view(update, context, heading_id, index // PAGE)
 
 

@@ -91,6 +91,7 @@ class Draft:
     photos: tuple[str, ...] = ()
     latitude: float | None = None
     longitude: float | None = None
+    key: str | None = None  # the draft's key: submitting it again finds the same proposal
 
 
 class Outcome(StrEnum):
@@ -170,6 +171,10 @@ async def submit(
         programme_id = await programmes.id_of(draft.programme_key)
         if person is None or programme is None or programme_id is None:
             return Submitted(None, Refusal.STAGE_CLOSED)
+        if draft.key is not None:
+            existing = await ProposalsRepository(session).id_for_key(draft.key)
+            if existing is not None:
+                return Submitted(existing, None)
         refusal = await check_can_propose(session, person, programme, now, minimum_age)
         rules = rules_of(programme)
         refusal = refusal or validate_draft(draft, rules)
@@ -190,6 +195,7 @@ async def submit(
                 photos=draft.photos,
                 latitude=draft.latitude,
                 longitude=draft.longitude,
+                client_key=draft.key,
             ),
             Status.PUBLISHED,
             now,

@@ -26,6 +26,8 @@ CREATE TABLE proposals (
     progress INTEGER,
     hidden INTEGER NOT NULL DEFAULT 0,
     report_count INTEGER NOT NULL DEFAULT 0,
+    -- The submitting client's key for this draft: submitting twice creates one proposal.
+    client_key TEXT UNIQUE,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );

@@ -294,3 +294,13 @@ async def test_proposers_short_of_their_goal_are_reminded_once_per_offset(
     await service.support(ready, proposal_id, 3, NOW)
     await service.support(ready, proposal_id, 4, NOW)
     assert await service.queue_support_reminders(ready, ends - timedelta(hours=1), offsets) == 0
+
+
+async def test_submitting_the_same_draft_twice_makes_one_proposal(ready: Database) -> None:
+    keyed = draft(key="draft-1")
+    first, second = await asyncio.gather(
+        service.submit(ready, 1, keyed, NOW, 14), service.submit(ready, 1, keyed, NOW, 14)
+    )
+    assert first.proposal_id == second.proposal_id is not None
+    async with ready.reading() as session:
+        assert await session.scalar("SELECT COUNT(*) FROM proposals") == 1

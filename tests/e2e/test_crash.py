@@ -1,0 +1,188 @@
+"""SIGKILL the bot in the middle of things, start it again, and lose or duplicate nothing
+(issue 9): a half-written proposal continues, a ballot counts once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.localapi.core import LocalBotApi
+from bot.localapi.server import LocalBotApiServer
+
+CIVICBOT = str(Path(sys.executable).with_name("civicbot"))
+ALICE = 4343
+
+
+def env(srv: LocalBotApiServer, tmp_path: Path) -> dict[str, str]:
+    values = dict(os.environ)
+    values.update(
+        TELEGRAM_BOT_TOKEN=srv.api.token,
+        TELEGRAM_API_BASE_URL=srv.base_url,
+        TELEGRAM_API_FILE_URL=srv.file_url,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+    )
+    return values
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[LocalBotApiServer]:
+    srv = LocalBotApiServer(LocalBotApi())
+    await srv.start()
+    yield srv
+    await srv.stop()
+
+
+async def start(srv: LocalBotApiServer, tmp_path: Path) -> asyncio.subprocess.Process:
+    before = len([c for c in srv.api.calls if c[0] == "setMyCommands"])
+    process = await asyncio.create_subprocess_exec(
+        CIVICBOT, "run", env=env(srv, tmp_path), cwd=tmp_path,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    await srv.api.wait_until(
+        lambda: len([c for c in srv.api.calls if c[0] == "setMyCommands"]) > before, timeout=30
+    )
+    return process
+
+
+async def kill(process: asyncio.subprocess.Process) -> None:
+    process.send_signal(signal.SIGKILL)
+    await process.wait()
+
+
+def button(api: LocalBotApi, label: str) -> tuple[int, str]:
+    for message in reversed(api.bot_messages(ALICE)):
+        for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
+            for b in row:
+                if b["text"] == label:
+                    return message["message_id"], b["callback_data"]
+    raise AssertionError(f"no button {label!r}:\n{api.transcript(ALICE)}")
+
+
+async def say(api: LocalBotApi, text: str, expect: str) -> None:
+    api.send_text(ALICE, text)
+    await api.wait_until(lambda: expect in api.transcript(ALICE), timeout=15)
+
+
+async def press(api: LocalBotApi, label: str, expect: str) -> None:
+    api.press(ALICE, *button(api, label))
+    await api.wait_until(lambda: expect in api.transcript(ALICE), timeout=15)
+
+
+async def test_a_proposal_half_written_survives_sigkill(
+    server: LocalBotApiServer, tmp_path: Path
+) -> None:
+    api = server.api
+    process = await start(server, tmp_path)
+    try:
+        await say(api, "/start", "동의하십니까?")
+        await press(api, "동의합니다", "서울과 어떤 관계")
+        await press(api, "서울에 살아요", "어느 자치구")
+        await say(api, "마포구", "가입이 끝났습니다")
+        await say(api, "/propose", "제안 제목")
+        await say(api, "죽었다 살아나도 남는 제안", "제안 내용을 적어")
+        await kill(process)  # between two steps, with the draft only in the database
+
+        process = await start(server, tmp_path)
+        await say(api, "두 번째 프로세스가 이어받아도 초안은 그대로 있어야 합니다.", "정책분야")
+        await press(api, "공원", "어디에 해당하는")
+        await press(api, "한 자치구", "어느 자치구인가요? 하나를")
+        await press(api, "마포구", "사진을")
+        await press(api, "완료", "위치를 공유")
+        await press(api, "건너뛰기", "미리보기로")
+        await press(api, "계속", "제안 내용을 확인해")
+        await kill(process)  # just before submitting
+
+        process = await start(server, tmp_path)
+        await press(api, "제출", "게시되었습니다")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+    with sqlite3.connect(tmp_path / "bot.sqlite3") as db:
+        rows = db.execute("SELECT title, description FROM proposals").fetchall()
+    assert rows == [
+        ("죽었다 살아나도 남는 제안", "두 번째 프로세스가 이어받아도 초안은 그대로 있어야 합니다.")
+    ]
+
+
+BALLOT = """
+programme = "vote-now"
+stage = "vote"
+[[heading]]
+key = "city"
+name = { ko = "지금 투표", en = "Vote now" }
+max_choices = 2
+budget = 100
+[[heading.item]]
+key = "a"
+title = "사업 가"
+cost = 50
+[[heading.item]]
+key = "b"
+title = "사업 나"
+cost = 50
+"""
+
+
+def programme_open_now() -> str:
+    start = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    end = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"""
+[[programme]]
+key = "vote-now"
+kind = "poll"
+name = {{ ko = "지금 투표", en = "Vote now" }}
+[[programme.stage]]
+key = "vote"
+name = {{ ko = "투표", en = "Vote" }}
+starts_at = {start}
+ends_at = {end}
+actions = ["vote"]
+"""
+
+
+async def test_a_ballot_cast_around_a_sigkill_counts_once(
+    server: LocalBotApiServer, tmp_path: Path
+) -> None:
+    api = server.api
+    (tmp_path / "p.toml").write_text(programme_open_now(), encoding="utf-8")
+    (tmp_path / "b.toml").write_text(BALLOT, encoding="utf-8")
+    for command in (["import-programmes", "p.toml"], ["import-ballot", "b.toml"]):
+        subprocess.run([CIVICBOT, *command], env=env(server, tmp_path), cwd=tmp_path, check=True)
+    process = await start(server, tmp_path)
+    try:
+        await say(api, "/start", "동의하십니까?")
+        await press(api, "동의합니다", "서울과 어떤 관계")
+        await press(api, "서울에 살아요", "어느 자치구")
+        await say(api, "마포구", "가입이 끝났습니다")
+        await say(api, "/vote", "지금 투표 (아직 투표 안 함)")
+        await press(api, "지금 투표", "선택: 0개")
+        await press(api, "1. 사업 가", "선택: 1개")
+        await kill(process)  # a choice made, nothing cast
+
+        process = await start(server, tmp_path)
+        await press(api, "2. 사업 나", "선택: 2개")  # the first choice is still there
+        await press(api, "확인하고 제출", "내 투표")
+        api.press(ALICE, *button(api, "투표 제출"))
+        await kill(process)  # maybe before, maybe after the ballot was written
+
+        process = await start(server, tmp_path)
+        await say(api, "/vote", "지금 투표 (")
+        await press(api, "지금 투표", "선택:")
+        await press(api, "확인하고 제출", "내 투표")
+        await press(api, "투표 제출", "영수증 번호")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+    with sqlite3.connect(tmp_path / "bot.sqlite3") as db:
+        ballots = db.execute("SELECT choices FROM ballots").fetchall()
+        roll = db.execute("SELECT COUNT(*) FROM voter_roll").fetchone()
+    assert ballots == [('["a", "b"]',)] and roll == (1,)
