@@ -12,11 +12,25 @@ from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, Defau
 from telegram.request import BaseRequest
 from telegram.warnings import PTBUserWarning
 
+from bot import notifications
+from bot.automation import Automation
 from bot.config import Settings
 from bot.context import BotContext, CivicApplication, Services
 from bot.deeplinks import DeepLinks
-from bot.flows import onboarding
-from bot.handlers import basics, errors, privacy, programmes
+from bot.flows import apply, onboarding, propose, report
+from bot.handlers import (
+    admin,
+    basics,
+    errors,
+    panel_admin,
+    panels,
+    privacy,
+    programmes,
+    proposals,
+    review,
+    voting,
+    waste,
+)
 from bot.menu import CommandRegistry
 from bot.persistence import DatabasePersistence
 from domain.programmes import default_programmes
@@ -56,6 +70,7 @@ def build_application(
     application.services = Services(settings=settings, db=database)
     application.commands = CommandRegistry()
     application.deep_links = DeepLinks()
+    application.automation = Automation(application.services)
     register_features(application)
     return application
 
@@ -64,9 +79,20 @@ def register_features(application: CivicApplication) -> None:
     registry = application.commands
     # Conversations first: inside a flow, its steps decide what input means.
     onboarding.register(application, registry)
+    propose.register(application, registry)
+    report.register(application, registry)
+    apply.register(application, registry)
     basics.register(application, registry)
+    proposals.register(application, registry)
+    review.register(application, registry)
+    voting.register(application, registry)
+    panels.register(application, registry)
+    panel_admin.register(application, registry)
+    waste.register(application, registry)
+    admin.register(application, registry)
     programmes.register(application, registry)
     privacy.register(application, registry)
+    notifications.register(application, registry)
     basics.register_fallbacks(application, registry)
     application.add_error_handler(errors.on_error)
 
@@ -74,6 +100,7 @@ def register_features(application: CivicApplication) -> None:
 async def _post_init(application: CivicApplication) -> None:
     services = application.services
     await seed_default_programmes(services.db, services)
+    await application.automation.start(application)
     await application.commands.publish(
         application.bot, services.settings.default_language, sorted(services.settings.admin_ids)
     )
@@ -99,7 +126,12 @@ async def running(application: CivicApplication, poll_timeout: float = 10) -> As
             await application.post_init(application)
         assert application.updater is not None
         await application.updater.start_polling(
-            poll_interval=0, timeout=timedelta(seconds=poll_timeout)
+            poll_interval=0,
+            timeout=timedelta(seconds=poll_timeout),
+            # As run_polling does: polling errors go to the error handler.
+            error_callback=lambda error: application.create_task(
+                application.process_error(update=None, error=error)
+            ),
         )
         await application.start()
         try:

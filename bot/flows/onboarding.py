@@ -109,6 +109,10 @@ async def start(update: Update, context: BotContext) -> str | int:
     if context.args:
         context.udata[PAYLOAD_KEY] = context.args[0][:64]
     person, t = await person_and_translator(update, context)
+    if person is not None and not person.active:
+        # They had blocked the bot and came back: notifications may flow again.
+        async with context.services.db.transaction() as session:
+            await PeopleRepository(session).set_active(person.user_id, True)
     if person is not None and person.relation is None:
         # Agreed earlier but stopped before the questions: go on from there.
         await ask_relation(update, context)
