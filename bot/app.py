@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 from telegram.warnings import PTBUserWarning
@@ -125,13 +126,13 @@ async def running(application: CivicApplication, poll_timeout: float = 10) -> As
         if application.post_init is not None:
             await application.post_init(application)
         assert application.updater is not None
-        await application.updater.start_polling(
-            poll_interval=0,
-            timeout=timedelta(seconds=poll_timeout),
+
+        def polling_error(error: TelegramError) -> None:
             # As run_polling does: polling errors go to the error handler.
-            error_callback=lambda error: application.create_task(
-                application.process_error(update=None, error=error)
-            ),
+            application.create_task(application.process_error(update=None, error=error))
+
+        await application.updater.start_polling(
+            poll_interval=0, timeout=timedelta(seconds=poll_timeout), error_callback=polling_error
         )
         await application.start()
         try:
