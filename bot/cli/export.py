@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.config import Settings
+from bot.services import panels, waste
 from storage.clock import to_db
 from storage.db import Database, Session
 from storage.proposals import ProposalsRepository
@@ -52,6 +53,8 @@ async def audit_rows(session: Session) -> list[list[Any]]:
 
 EXPORTS: dict[str, tuple[tuple[str, ...], Callable[[Session], Awaitable[list[list[Any]]]]]] = {
     "proposals": (PROPOSAL_COLUMNS, proposal_rows),
+    "reports": (waste.EXPORT_COLUMNS, waste.export_rows),
+    "panels": (panels.EXPORT_COLUMNS, panels.export_rows),
     "audit": (AUDIT_COLUMNS, audit_rows),
 }
 

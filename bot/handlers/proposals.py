@@ -18,6 +18,7 @@ from bot.context import BotContext, CivicApplication, translator
 from bot.flows.guard import guarded
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.handlers.proposal_views import proposal_card, summary_line
+from bot.handlers.waste import my_reports_section
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand, entry_points
 from bot.services import proposals as service
@@ -618,6 +619,10 @@ async def my_command(update: Update, context: BotContext) -> None:
         InlineKeyboardButton(f"#{p.id}", callback_data=f"pr:card:{p.id}") for p in shown[:15]
     ]
     rows = [buttons[i : i + 5] for i in range(0, len(buttons), 5)]
+    async with context.services.db.reading() as session:
+        reports_text, report_buttons = await my_reports_section(session, user.id, t)
+    lines += ["", reports_text]
+    rows += [report_buttons[i : i + 3] for i in range(0, len(report_buttons), 3)]
     await send(
         update,
         context,

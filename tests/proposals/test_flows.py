@@ -15,6 +15,7 @@ from storage.programmes import ProgrammesRepository
 from storage.proposals import ProposalsRepository
 from tests.harness import Harness, running_harness, said
 from tests.proposals.conftest import IN_PB_CALL, SMALL_GOAL, sign_up
+from tests.waste.conftest import submit as submit_report
 
 ONLY_DEMOCRACY_SEOUL = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 ALICE, BOB, ADMIN = 501, 502, 9000
@@ -338,3 +339,13 @@ async def test_buttons_from_another_step_are_refused(harness: Harness, data: str
     replies = await harness.press_data(ALICE, question, data)
     assert "제안 제목" in replies[-1]["text"]
     assert await proposals_in_db(harness) == []
+
+
+async def test_my_page_also_lists_my_waste_reports(harness: Harness) -> None:
+    await signed_up(harness, ALICE)
+    harness.set_now(IN_PB_CALL)
+    report = await submit_report(harness.db, ALICE)
+    replies = await harness.say(ALICE, "/my")
+    assert report.receipt in said(replies)
+    buttons = [b["text"] for row in replies[-1]["reply_markup"]["inline_keyboard"] for b in row]
+    assert report.receipt in buttons
