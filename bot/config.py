@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import time
+import re
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,6 +31,20 @@ class Settings(BaseSettings):
     broadcast_rate: float = Field(default=25.0, gt=0)
     send_rate: float = Field(default=30.0, gt=0)
     minimum_age: int = 14
+    # SPEC §8: reminders this long before each stage deadline, e.g. "72h,24h,3h" (d, h, m, s).
+    reminder_offsets: Annotated[tuple[timedelta, ...], NoDecode] = (
+        timedelta(hours=72),
+        timedelta(hours=24),
+        timedelta(hours=3),
+    )
+    # When the daily digest (하루 요약) goes out, in `timezone`.
+    digest_time: time = time(8, 0)
+    # Outbox rows claimed per round: also the most a crash can leave undecided (SPEC §8).
+    outbox_batch_size: int = Field(default=10, ge=1, le=100)
+    # Sends that failed before reaching Telegram are retried this many times, with backoff.
+    outbox_max_attempts: int = Field(default=5, ge=1)
+    # Seconds between checks for stages to open or close, reminders and digests to queue.
+    automation_interval: float = Field(default=30.0, gt=0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -41,6 +56,20 @@ class Settings(BaseSettings):
         if isinstance(value, int):
             return frozenset({value})
         return value
+
+    @field_validator("reminder_offsets", mode="before")
+    @classmethod
+    def _parse_offsets(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(parse_duration(part) for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("reminder_offsets")
+    @classmethod
+    def _positive_offsets(cls, value: tuple[timedelta, ...]) -> tuple[timedelta, ...]:
+        if any(offset <= timedelta(0) for offset in value):
+            raise ValueError("reminder offsets must be positive")
+        return tuple(sorted(set(value), reverse=True))
 
     @field_validator("timezone")
     @classmethod
@@ -62,6 +91,18 @@ class Settings(BaseSettings):
         if not self.database_url.startswith(prefix):
             raise ValueError(f"Unsupported DATABASE_URL {self.database_url!r}: use sqlite:///PATH")
         return Path(self.database_url[len(prefix) :])
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([dhms])\s*$")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Read "72h", "90m" or "2d" as a timedelta."""
+    match = _DURATION.match(text.lower())
+    if match is None:
+        raise ValueError(f"not a duration like 72h, 90m or 2d: {text!r}")
+    return timedelta(**{_UNITS[match[2]]: int(match[1])})
 
 
 TOKEN_HELP = (

@@ -18,6 +18,7 @@ from storage.db import Database
 from storage.people import PeopleRepository
 
 if TYPE_CHECKING:
+    from bot.automation import Automation
     from bot.deeplinks import DeepLinks
     from bot.menu import CommandRegistry
 
@@ -33,6 +34,7 @@ class CivicApplication(Application[Any, Any, Any, Any, Any, Any]):
     services: Services
     commands: CommandRegistry
     deep_links: DeepLinks
+    automation: Automation
     updates_handled = 0  # a running count, for monitoring and for tests to wait on
 
     async def initialize(self) -> None:
