@@ -14,6 +14,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.automation import StageEvent
 from bot.context import BotContext, CivicApplication, translator
 from bot.flows.guard import guarded
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
@@ -23,6 +24,7 @@ from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand, entry_points
 from bot.services import proposals as service
 from domain.people import DISTRICTS, DISTRICTS_BY_CODE
+from domain.programmes import Action, ProgrammeKind
 from domain.proposals import (
     COMMENT_MAX,
     DECIDED,
@@ -33,6 +35,7 @@ from domain.proposals import (
     Stance,
     Status,
 )
+from storage.db import Session
 from storage.proposals import Filters, Proposal, ProposalsRepository, Sort
 
 PAGE = 5
@@ -649,6 +652,15 @@ async def deadlines_job(context: BotContext) -> None:
     await service.queue_support_reminders(services.db, now, services.settings.reminder_offsets)
 
 
+async def on_stage_close(session: Session, event: StageEvent) -> None:
+    """A PB proposal call that closes sends what it collected to review (민관예산협의회)."""
+    if (
+        event.programme.kind is ProgrammeKind.PARTICIPATORY_BUDGET
+        and Action.PROPOSE in event.stage.actions
+    ):
+        await service.close_call_in(session, event.programme_id, event.at)
+
+
 def register(application: CivicApplication, registry: CommandRegistry) -> None:
     registry.add(
         MenuCommand(
@@ -692,6 +704,7 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
     )
     application.add_handler(CallbackQueryHandler(on_search_page, pattern=r"^bq:\d{1,4}$"))
     application.deep_links.add("p_", open_deep_link)
+    application.automation.on_stage_close(on_stage_close)
     assert application.job_queue is not None
     application.job_queue.run_repeating(
         deadlines_job, interval=60, first=1, name="proposal-deadlines"

@@ -10,7 +10,7 @@ from bot.config import Settings
 from bot.localapi.core import LocalBotApi
 from bot.services import proposals as service
 from domain.programmes import parse_programmes
-from domain.proposals import Scope, Status
+from domain.proposals import ProjectKind, Scope, Status
 from storage.programmes import ProgrammesRepository
 from storage.proposals import ProposalsRepository
 from tests.harness import Harness, running_harness, said
@@ -349,3 +349,30 @@ async def test_my_page_also_lists_my_waste_reports(harness: Harness) -> None:
     assert report.receipt in said(replies)
     buttons = [b["text"] for row in replies[-1]["reply_markup"]["inline_keyboard"] for b in row]
     assert report.receipt in buttons
+
+
+async def test_the_pb_call_closing_on_time_sends_proposals_to_review(harness: Harness) -> None:
+    await signed_up(harness, ALICE, when=IN_PB_CALL)
+    result = await service.submit(
+        harness.db,
+        ALICE,
+        service.Draft(
+            programme_key="pb-citywide-2027",
+            title="자치구 경계 공원길",
+            description="두 자치구를 잇는 공원길을 만듭니다.",
+            field="parks",
+            scope=Scope.CITY,
+            districts=("mapo", "yongsan"),
+            cost=10**8,
+            kind=ProjectKind.GENERAL,
+        ),
+        IN_PB_CALL,
+        14,
+    )
+    assert result.proposal_id is not None
+    await harness.app.automation.tick()
+    harness.set_now(datetime(2027, 3, 2, tzinfo=UTC))  # the call closed on 1 March
+    await harness.app.automation.tick()
+    async with harness.db.reading() as session:
+        proposal = await ProposalsRepository(session).get(result.proposal_id)
+    assert proposal is not None and proposal.status is Status.UNDER_REVIEW
