@@ -446,7 +446,12 @@ async def start_typed(update: Update, context: BotContext) -> str | int:
     _, _, raw_id, action = query.data.split(":")
     services = context.services
     report = await service.handled_by(
-        services.db, int(raw_id), update.effective_user.id, services.settings.admin_ids
+        services.db,
+        int(raw_id),
+        update.effective_user.id,
+        services.settings.admin_ids,
+        services.clock(),
+        action,
     )
     if report is None:
         await refuse(update, context)
@@ -544,7 +549,7 @@ async def on_typed(update: Update, context: BotContext) -> str | int:
         refusal = amount if isinstance(amount, Refusal) else None
         if refusal is None and state == REWARD:
             assert isinstance(amount, int)
-            report = await service.handled_by(services.db, args[1], args[2], admins)
+            report = await service.handled_by(services.db, args[1], args[2], admins, now, "reward")
             refusal = check_reward(report.verdict if report else None, amount)
         if refusal is not None:
             await send(update, context, amount_refusal(t, refusal))

@@ -299,12 +299,23 @@ async def case_id_of(db: Database, receipt: str) -> int | None:
 
 
 async def handled_by(
-    db: Database, report_id: int, officer_id: int, admin_ids: Collection[int]
+    db: Database,
+    report_id: int,
+    officer_id: int,
+    admin_ids: Collection[int],
+    now: datetime,
+    attempt: str,
 ) -> Report | None:
-    """The case if this person may handle it (as an officer sees it), else None."""
-    async with db.reading() as session:
+    """The case if this person may handle it (as an officer sees it), else None; a refusal
+    is audited, since it may be a forged button."""
+    async with db.transaction() as session:
         report = await WasteRepository(session).get(report_id)
-        if report is None or not await can_handle(session, officer_id, report, admin_ids):
+        if report is None:
+            return None
+        if not await can_handle(session, officer_id, report, admin_ids):
+            await audit.record(
+                session, officer_id, "waste.refused", report.receipt, now, attempt=attempt
+            )
             return None
     return officer_view(report)
 

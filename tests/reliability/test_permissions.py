@@ -1,0 +1,133 @@
+"""The permission matrix (issue 9): every admin, reviewer and officer action, attempted
+through the chat and through forged callbacks by every role that does not hold it, is
+refused, changes nothing, and is written to the audit log."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.services import proposals as proposal_service
+from bot.services import voting as voting_service
+from domain.proposals import Scope
+from domain.roles import Role
+from storage.roles import RolesRepository
+from tests.harness import Harness
+from tests.proposals.conftest import sign_up
+from tests.voting.conftest import AFTER_VOTE, DURING_VOTE, ballot_file
+from tests.waste.conftest import submit as submit_report
+
+CITIZEN, MODERATOR, REVIEWER, OFFICER, AUTHOR = 811, 812, 813, 814, 815
+ACTORS = {
+    "citizen": CITIZEN,
+    "moderator": MODERATOR,
+    "reviewer of another field": REVIEWER,
+    "officer of another agency": OFFICER,
+}
+STATE_QUERIES = (
+    "SELECT id, status, hidden FROM proposals ORDER BY id",
+    "SELECT user_id, role, scope FROM roles ORDER BY 1, 2, 3",
+    "SELECT heading_id, confirmed_at FROM tally_results ORDER BY 1",
+    "SELECT id, status, officer_id, department FROM waste_reports ORDER BY id",
+    "SELECT user_id FROM posting_blocks ORDER BY 1",
+)
+
+
+async def world(h: Harness) -> dict[str, int]:
+    h.set_now(DURING_VOTE)
+    await sign_up(h.db, CITIZEN, MODERATOR, REVIEWER, OFFICER, AUTHOR, 9000)
+    async with h.db.transaction() as session:
+        roles = RolesRepository(session)
+        await roles.grant(MODERATOR, Role.MODERATOR, DURING_VOTE)
+        await roles.grant(REVIEWER, Role.REVIEWER, DURING_VOTE, scope="transport")
+        await roles.grant(OFFICER, Role.WASTE_OFFICER, DURING_VOTE, scope="마포구청 건설관리과")
+    proposal = await proposal_service.submit(
+        h.db,
+        AUTHOR,
+        proposal_service.Draft(
+            programme_key="democracy-seoul",
+            title="공원 화장실 개선",
+            description="공원 화장실이 너무 낡았습니다. 고쳐 주세요.",
+            field="parks",
+            scope=Scope.DISTRICT,
+            districts=("mapo",),
+        ),
+        DURING_VOTE,
+        14,
+    )
+    assert proposal.proposal_id is not None
+    headings = await voting_service.import_ballot(h.db, ballot_file)
+    city = headings[0][0]
+    await voting_service.cast(h.db, AUTHOR, city, ["a"], DURING_VOTE, 14)
+    await voting_service.run_tally(h.db, city, None, AFTER_VOTE)
+    report = await submit_report(h.db, AUTHOR)
+    return {"proposal": proposal.proposal_id, "heading": city, "report": report.id}
+
+
+def actions(ids: dict[str, int]) -> list[tuple[str, str, str | None, frozenset[str]]]:
+    """(name, callback data, text typed afterwards, roles allowed to do it)."""
+    p, h, r = ids["proposal"], ids["heading"], ids["report"]
+    nobody: frozenset[str] = frozenset()
+    return [
+        ("start review", f"rv:do:{p}:review", None, nobody),
+        ("put on a ballot", f"rv:do:{p}:ballot", None, nobody),
+        ("open a debate", f"rv:do:{p}:fa", None, nobody),
+        ("transfer", f"rv:t:{p}:guro", None, nobody),
+        ("answer", f"rv:a:{p}:acc", "내년 예산에 반영하겠습니다", nobody),
+        ("merge", f"rv:a:{p}:merge", "1", nobody),
+        ("confirm a result", f"vt:c:{h}", None, nobody),
+        ("grant a role", "adm:g:moderator", str(CITIZEN), nobody),
+        ("grant admin", "adm:g:admin", str(CITIZEN), nobody),
+        ("revoke a role", f"adm:rv:{MODERATOR}:moderator:", None, nobody),
+        ("restore content", f"adm:dec:proposal:{p}:restore", None, frozenset({"moderator"})),
+        ("remove content", f"adm:dec:proposal:{p}:remove", "광고성 게시물", frozenset({"moderator"})),
+        ("block a poster", f"adm:blk:{AUTHOR}", "도배 게시물", frozenset({"moderator"})),
+        ("take a case", f"wc:do:{r}:me", None, nobody),
+        ("investigate", f"wc:do:{r}:inv", None, nobody),
+        ("close a case", f"wc:do:{r}:close", None, nobody),
+        ("assign a department", f"wc:a:{r}:dept", "도시교통실 버스정책과", nobody),
+        ("answer a case", f"wc:a:{r}:ans", "조사 결과 낭비가 맞습니다", nobody),
+    ]
+
+
+async def snapshot(h: Harness) -> list[list[tuple[object, ...]]]:
+    async with h.db.reading() as session:
+        return [[tuple(row) for row in await session.fetchall(q)] for q in STATE_QUERIES]
+
+
+async def refusals(h: Harness, actor: int) -> int:
+    async with h.db.reading() as session:
+        count: int = await session.scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE actor_id = ? AND action LIKE '%refused%'",
+            (actor,),
+        )
+    return count
+
+
+@pytest.mark.parametrize("role", sorted(ACTORS))
+async def test_actions_outside_a_role_are_refused_and_logged(harness: Harness, role: str) -> None:
+    ids = await world(harness)
+    actor = ACTORS[role]
+    await harness.say(actor, "/help")
+    message_id = harness.api.bot_messages(actor)[-1]["message_id"]
+    checked = 0
+    for name, data, typed, allowed in actions(ids):
+        if role in allowed:
+            continue
+        before, logged = await snapshot(harness), await refusals(harness, actor)
+        await harness.press_data(actor, message_id, data)
+        if typed is not None:
+            await harness.say(actor, typed)
+        await harness.say(actor, "/cancel")
+        assert await snapshot(harness) == before, f"{role} could {name}"
+        assert await refusals(harness, actor) > logged, f"{role} trying to {name} was not logged"
+        checked += 1
+    assert checked >= 14
+    assert not harness.errors.records
+
+
+async def test_the_admin_commands_refuse_everyone_without_a_role(harness: Harness) -> None:
+    await world(harness)
+    for command in ("/admin", "/review", "/results", "/cases"):
+        replies = await harness.say(CITIZEN, command)
+        text = "\n".join(m.get("text", "") for m in replies)
+        assert "만" in text and ("관리자" in text or "권한" in text or "담당" in text), command
