@@ -67,6 +67,7 @@ def actions(ids: dict[str, int]) -> list[tuple[str, str, str | None, frozenset[s
     """(name, callback data, text typed afterwards, roles allowed to do it)."""
     p, h, r = ids["proposal"], ids["heading"], ids["report"]
     nobody: frozenset[str] = frozenset()
+    moderators = frozenset({"moderator"})
     return [
         ("start review", f"rv:do:{p}:review", None, nobody),
         ("put on a ballot", f"rv:do:{p}:ballot", None, nobody),
@@ -78,9 +79,9 @@ def actions(ids: dict[str, int]) -> list[tuple[str, str, str | None, frozenset[s
         ("grant a role", "adm:g:moderator", str(CITIZEN), nobody),
         ("grant admin", "adm:g:admin", str(CITIZEN), nobody),
         ("revoke a role", f"adm:rv:{MODERATOR}:moderator:", None, nobody),
-        ("restore content", f"adm:dec:proposal:{p}:restore", None, frozenset({"moderator"})),
-        ("remove content", f"adm:dec:proposal:{p}:remove", "광고성 게시물", frozenset({"moderator"})),
-        ("block a poster", f"adm:blk:{AUTHOR}", "도배 게시물", frozenset({"moderator"})),
+        ("restore content", f"adm:dec:proposal:{p}:restore", None, moderators),
+        ("remove content", f"adm:dec:proposal:{p}:remove", "광고성 게시물", moderators),
+        ("block a poster", f"adm:blk:{AUTHOR}", "도배 게시물", moderators),
         ("take a case", f"wc:do:{r}:me", None, nobody),
         ("investigate", f"wc:do:{r}:inv", None, nobody),
         ("close a case", f"wc:do:{r}:close", None, nobody),
