@@ -58,6 +58,8 @@ class Heading:
     district: str | None = None  # only residents of this district may vote (residence rule)
     # Headings of one group (e.g. the districts): a person votes in one of them, as in CONSUL.
     group: str | None = None
+    # A member-only vote: the key of the panel programme whose members may vote (SPEC §5).
+    panel: str | None = None
 
     def name(self, language: str) -> str:
         return self.name_ko if language == "ko" else self.name_en

@@ -9,9 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from storage.db import Session
+from storage.notifications import NotificationSettingsRepository
+from storage.panels import PanelsRepository
 from storage.people import PeopleRepository
 from storage.proposals import ProposalsRepository
 from storage.ptbstate import PtbStateRepository
+from storage.voting import VotingRepository
+from storage.waste import WasteRepository
 
 
 async def export_person(session: Session, user_id: int) -> dict[str, Any]:
@@ -27,6 +31,10 @@ async def export_person(session: Session, user_id: int) -> dict[str, Any]:
         "conversations_in_progress": await state.conversations_of(user_id),
         "admin_actions": [dict(row) for row in audit],
         "participation": await ProposalsRepository(session).export_person(user_id),
+        "voting": await VotingRepository(session).export_person(user_id),
+        "panels": await PanelsRepository(session).export_person(user_id),
+        "budget_waste_reports": await WasteRepository(session).export_person(user_id),
+        "notifications": await NotificationSettingsRepository(session).export(user_id),
     }
 
 
@@ -34,6 +42,10 @@ async def erase_person(session: Session, user_id: int) -> None:
     """Delete the person; records that must outlive them (the audit log) lose the link."""
     state = PtbStateRepository(session)
     await ProposalsRepository(session).erase_person(user_id)
+    await VotingRepository(session).erase_person(user_id)
+    await PanelsRepository(session).erase_person(user_id)
+    await WasteRepository(session).erase_person(user_id)
+    await NotificationSettingsRepository(session).erase(user_id)
     await state.drop_user_data(user_id)
     await state.drop_conversations_of(user_id)
     await session.execute("UPDATE audit_log SET actor_id = NULL WHERE actor_id = ?", (user_id,))

@@ -37,6 +37,7 @@ from storage import audit
 from storage.clock import to_db
 from storage.db import Database, Session
 from storage.outbox import enqueue
+from storage.panels import PanelsRepository
 from storage.people import PeopleRepository
 from storage.programmes import ProgrammesRepository
 from storage.proposals import ProposalsRepository
@@ -55,6 +56,7 @@ class Refusal(StrEnum):
     OTHER_HEADING = "other_heading"
     INVALID = "invalid"
     FORBIDDEN = "forbidden"
+    NOT_MEMBER = "not_member"
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,10 @@ async def open_headings(session: Session, user_id: int, now: datetime) -> list[O
             continue
         programme, stage = located
         for heading_id, heading in await repository.headings(row["stage_id"]):
+            if heading.panel and not await PanelsRepository(session).is_member(
+                heading.panel, user_id
+            ):
+                continue
             found.append(
                 OpenHeading(
                     heading_id,
@@ -183,6 +189,10 @@ async def cast(
         refusal = eligibility(person, where.programme, where.heading, now, minimum_age)
         if refusal is not None:
             return CastResult(refusal)
+        if where.heading.panel and not await PanelsRepository(session).is_member(
+            where.heading.panel, user_id
+        ):
+            return CastResult(Refusal.NOT_MEMBER)
         problem = check_ballot(where.heading, choices)
         if problem is not None:
             return CastResult(Refusal.INVALID, problem)

@@ -1,0 +1,717 @@
+"""/paneladmin: the officials' side of panels (SPEC §5) — applicants against quotas with the
+short strata, the commitment, the seed and the draw, the panel's fill, meetings and their
+materials, members' votes, and 예산학교 course codes.
+
+Buttons here are conveniences: `bot.services.panels` checks the admin role on every action
+and writes it (or the refusal) to the audit log.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
+
+from bot.context import BotContext, CivicApplication, translator
+from bot.flows.guard import StepHandler, guarded
+from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
+from bot.handlers.panels import feature_name, refusal_text, value_name
+from bot.i18n import N_, Translator
+from bot.menu import CommandRegistry, MenuCommand, entry_points
+from bot.services import panels as service
+from domain.panels import ApplicationStatus, Refusal, check_seed
+from domain.programmes import Programme
+from storage.panels import PanelsRepository
+
+FLOW_NAME = N_("a panel admin task")
+PENDING = "panel_admin_pending"
+SEED, SEED_CONFIRM, TITLE, WHEN, PLACE, MATERIALS, QUESTION, CODE_LABEL = (
+    "seed", "seed_confirm", "title", "when", "place", "materials", "question", "code_label",
+)  # fmt: skip
+WHEN_FORMAT = "%Y-%m-%d %H:%M"
+
+
+async def admin_only(update: Update, context: BotContext) -> bool:
+    """Screens show only to admins; a refused attempt (e.g. a forged button) is audited."""
+    assert update.effective_user is not None
+    services = context.services
+    user_id = update.effective_user.id
+    async with services.db.reading() as session:
+        allowed = await service.is_admin(session, user_id, services.settings.admin_ids)
+    if not allowed:
+        query = update.callback_query
+        what = query.data if query is not None and query.data else "/paneladmin"
+        async with services.db.transaction() as session:
+            await service.refused(session, user_id, f"paneladmin:{what}", services.clock())
+        t = await translator(update, context)
+        await send(update, context, refusal_text(t, Refusal.FORBIDDEN))
+    return allowed
+
+
+def back_row(t: Translator, programme_id: int) -> list[InlineKeyboardButton]:
+    return [InlineKeyboardButton(t.gettext("Back"), callback_data=f"pa:p:{programme_id}")]
+
+
+async def paneladmin_command(update: Update, context: BotContext) -> None:
+    await answer(update)
+    if not await admin_only(update, context):
+        return
+    t = await translator(update, context)
+    async with context.services.db.reading() as session:
+        programmes = await service.panels(session)
+    rows = [
+        [InlineKeyboardButton(p.name.get(t.language)[:60], callback_data=f"pa:p:{pid}")]
+        for pid, p in programmes
+    ]
+    rows.append([InlineKeyboardButton(t.gettext("예산학교 course codes"), callback_data="pa:bs")])
+    await edit_or_send(
+        update, context, t.gettext("Panels: choose one."), InlineKeyboardMarkup(rows)
+    )
+
+
+async def show_programme(update: Update, context: BotContext, programme_id: int) -> None:
+    t = await translator(update, context)
+    now = context.services.clock()
+    async with context.services.db.reading() as session:
+        programme = await service.panel(session, programme_id)
+        repository = PanelsRepository(session)
+        counts = await repository.counts(programme_id)
+        record = await repository.draw(programme_id)
+    if programme is None:
+        await send(update, context, refusal_text(t, Refusal.NOT_FOUND))
+        return
+    lines = [f"<b>{escape(programme.name.get(t.language))}</b>"]
+    for stage in programme.open_stages(now):
+        lines.append(t.gettext("Now: %(stage)s") % {"stage": escape(stage.name.get(t.language))})
+    lines.append(
+        t.gettext("Seats: %(seats)s") % {"seats": f"{service.rules_of(programme).seats:,}"}
+    )
+    lines.append(
+        ", ".join(
+            f"{t.gettext(service.STATUS_LABELS[status])}: {count:,}"
+            for status, count in counts.items()
+            if count
+        )
+        or t.gettext("No applications yet.")
+    )
+    rows = [
+        [
+            InlineKeyboardButton(
+                t.gettext("Applicants against quotas"), callback_data=f"pa:q:{programme_id}"
+            )
+        ]
+    ]
+    if record is None:
+        lines.append(t.gettext("Commitment: not published yet."))
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    t.gettext("Publish the commitment"), callback_data=f"pa:c:{programme_id}"
+                )
+            ]
+        )
+    else:
+        lines.append(t.gettext("Commitment: %(digest)s") % {"digest": record.commitment})
+        if not record.drawn:
+            rows.append(
+                [
+                    InlineKeyboardButton(
+                        t.gettext("Enter the seed and draw"), callback_data=f"pa:s:{programme_id}"
+                    )
+                ]
+            )
+        else:
+            lines.append(t.gettext("Seed: %(seed)s") % {"seed": escape(record.seed or "")})
+            rows.append(
+                [
+                    InlineKeyboardButton(
+                        t.gettext("Panel fill"), callback_data=f"pa:f:{programme_id}"
+                    )
+                ]
+            )
+    rows.append(
+        [
+            InlineKeyboardButton(t.gettext("Meetings"), callback_data=f"pa:m:{programme_id}"),
+            InlineKeyboardButton(t.gettext("Members' vote"), callback_data=f"pa:v:{programme_id}"),
+        ]
+    )
+    rows.append([InlineKeyboardButton(t.gettext("All panels"), callback_data="pa:list")])
+    await edit_or_send(
+        update, context, "\n".join(lines), InlineKeyboardMarkup(rows), parse_mode=ParseMode.HTML
+    )
+
+
+def problem_lines(t: Translator, programme: Programme, problems: service.Problems) -> list[str]:
+    rules = service.rules_of(programme)
+    lines = []
+    for change in problems.relaxations:
+        quota = change.quota
+        what = (
+            f"{feature_name(t, rules, quota.feature)} "
+            f"{value_name(t, rules, quota.feature, quota.value)}"
+        )
+        if change.lower_min_by:
+            lines.append(
+                t.gettext("%(what)s: lower the minimum from %(old)s to %(new)s")
+                % {"what": what, "old": quota.min, "new": quota.min - change.lower_min_by}
+            )
+        if change.raise_max_by:
+            lines.append(
+                t.gettext("%(what)s: raise the maximum from %(old)s to %(new)s")
+                % {"what": what, "old": quota.max, "new": quota.max + change.raise_max_by}
+            )
+    # Without a quota change to suggest (too few applicants, or bad inputs): the details.
+    return lines or list(problems.messages)
+
+
+async def show_quotas(update: Update, context: BotContext, programme_id: int) -> None:
+    assert update.effective_user is not None
+    t = await translator(update, context)
+    services = context.services
+    view = await service.quota_view(
+        services.db,
+        update.effective_user.id,
+        programme_id,
+        services.clock(),
+        services.settings.admin_ids,
+    )
+    if isinstance(view, Refusal):
+        await send(update, context, refusal_text(t, view))
+        return
+    rules = service.rules_of(view.programme)
+    lines = [
+        t.gettext("Applicants against quotas: %(panel)s")
+        % {"panel": view.programme.name.get(t.language)},
+        t.gettext("%(count)s applicants for %(seats)s seats")
+        % {"count": f"{view.pool_size:,}", "seats": f"{view.seats:,}"},
+    ]
+    if view.committed:
+        lines.append(t.gettext("(the list fixed by the commitment)"))
+    feature = None
+    for stratum in view.strata:
+        quota = stratum.quota
+        if quota.feature != feature:
+            feature = quota.feature
+            lines += ["", feature_name(t, rules, feature)]
+        line = t.gettext("%(value)s: %(count)s (quota %(min)s–%(max)s)") % {
+            "value": value_name(t, rules, quota.feature, quota.value),
+            "count": stratum.applicants,
+            "min": quota.min,
+            "max": quota.max,
+        }
+        if stratum.short:
+            line += " — " + t.gettext("%(short)s short") % {"short": stratum.short}
+        lines.append("  " + line)
+    short = view.short
+    lines.append("")
+    if short:
+        lines.append(
+            t.gettext("Short strata, for outreach: %(strata)s")
+            % {
+                "strata": ", ".join(
+                    f"{value_name(t, rules, s.quota.feature, s.quota.value)} ({s.short})"
+                    for s in short
+                )
+            }
+        )
+    else:
+        lines.append(t.gettext("No stratum is short of its minimum."))
+    if view.problems:
+        lines += ["", t.gettext("No panel can be drawn yet. The smallest change that allows one:")]
+        lines += problem_lines(t, view.programme, view.problems)
+    keyboard = InlineKeyboardMarkup([back_row(t, programme_id)])
+    await edit_or_send(update, context, "\n".join(lines)[:4000], keyboard)
+
+
+async def confirm_commit(update: Update, context: BotContext, programme_id: int) -> None:
+    t = await translator(update, context)
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t.gettext("Publish the commitment"), callback_data=f"pa:cy:{programme_id}"
+                )
+            ],
+            back_row(t, programme_id),
+        ]
+    )
+    await edit_or_send(
+        update,
+        context,
+        t.gettext(
+            "Publishing the commitment fixes the applicant list, the quotas and the number of"
+            " seats, and tells every applicant. Only then can the seed be entered. Go on?"
+        ),
+        keyboard,
+    )
+
+
+async def do_commit(update: Update, context: BotContext, programme_id: int) -> None:
+    assert update.effective_user is not None and update.effective_chat is not None
+    t = await translator(update, context)
+    services = context.services
+    await context.bot.send_chat_action(update.effective_chat.id, ChatAction.TYPING)
+    result = await service.commit(
+        services.db,
+        update.effective_user.id,
+        programme_id,
+        services.clock(),
+        services.settings.admin_ids,
+    )
+    keyboard = InlineKeyboardMarkup([back_row(t, programme_id)])
+    if result.refusal is Refusal.INFEASIBLE:
+        async with services.db.reading() as session:
+            programme = await service.panel(session, programme_id)
+        assert programme is not None
+        lines = [refusal_text(t, Refusal.INFEASIBLE)]
+        if result.pool_size < result.seats:
+            lines.append(
+                t.gettext("%(count)s applicants for %(seats)s seats")
+                % {"count": f"{result.pool_size:,}", "seats": f"{result.seats:,}"}
+            )
+        lines += problem_lines(t, programme, result.problems)
+        await edit_or_send(update, context, "\n".join(lines)[:4000], keyboard)
+        return
+    if result.refusal is not None:
+        await edit_or_send(update, context, refusal_text(t, result.refusal), keyboard)
+        return
+    await edit_or_send(
+        update,
+        context,
+        t.gettext(
+            "The commitment is published and every applicant is being told:\n%(digest)s\n"
+            "%(count)s applicants. Now fix a public seed, e.g. the numbers of a public lottery"
+            " drawn after this moment, and enter it."
+        )
+        % {"digest": result.commitment, "count": f"{result.pool_size:,}"},
+        keyboard,
+    )
+
+
+async def show_fill(update: Update, context: BotContext, programme_id: int) -> None:
+    assert update.effective_user is not None
+    t = await translator(update, context)
+    services = context.services
+    found = await service.fill(
+        services.db,
+        update.effective_user.id,
+        programme_id,
+        services.clock(),
+        services.settings.admin_ids,
+    )
+    if isinstance(found, Refusal):
+        await send(update, context, refusal_text(t, found))
+        return
+    rules = service.rules_of(found.programme)
+    counts = found.counts
+    lines = [
+        t.gettext("Panel fill: %(panel)s") % {"panel": found.programme.name.get(t.language)},
+        t.gettext(
+            "%(members)s members and %(invited)s invitations waiting for %(seats)s seats;"
+            " %(vacant)s seats without anyone."
+        )
+        % {
+            "members": counts[ApplicationStatus.ACCEPTED],
+            "invited": counts[ApplicationStatus.INVITED],
+            "seats": found.seats,
+            "vacant": found.vacancies,
+        },
+        t.gettext(
+            "Declined %(declined)s · expired %(expired)s · left %(left)s · reserve %(reserve)s"
+        )
+        % {
+            "declined": counts[ApplicationStatus.DECLINED],
+            "expired": counts[ApplicationStatus.EXPIRED],
+            "left": counts[ApplicationStatus.LEFT],
+            "reserve": counts[ApplicationStatus.RESERVE],
+        },
+    ]
+    if found.vacancies:
+        lines.append(
+            t.gettext("A seat stays empty when no one on the reserve list keeps every quota met.")
+        )
+    feature = None
+    for stratum in found.seated_strata:
+        quota = stratum.quota
+        if quota.feature != feature:
+            feature = quota.feature
+            lines += ["", feature_name(t, rules, feature)]
+        lines.append(
+            "  "
+            + t.gettext("%(value)s: %(count)s (quota %(min)s–%(max)s)")
+            % {
+                "value": value_name(t, rules, quota.feature, quota.value),
+                "count": stratum.applicants,
+                "min": quota.min,
+                "max": quota.max,
+            }
+        )
+    keyboard = InlineKeyboardMarkup([back_row(t, programme_id)])
+    await edit_or_send(update, context, "\n".join(lines)[:4000], keyboard)
+
+
+async def show_meetings(update: Update, context: BotContext, programme_id: int) -> None:
+    t = await translator(update, context)
+    async with context.services.db.reading() as session:
+        programme = await service.panel(session, programme_id)
+        repository = PanelsRepository(session)
+        meetings = await repository.meetings(programme_id)
+        answers = {m.id: await repository.rsvp_counts(m.id) for m in meetings}
+    if programme is None:
+        await send(update, context, refusal_text(t, Refusal.NOT_FOUND))
+        return
+    lines = [t.gettext("Meetings of %(panel)s") % {"panel": programme.name.get(t.language)}]
+    rows = [
+        [InlineKeyboardButton(t.gettext("Add a meeting"), callback_data=f"pa:ma:{programme_id}")]
+    ]
+    if not meetings:
+        lines.append(t.gettext("No meetings are scheduled yet."))
+    for meeting in meetings[-10:]:
+        counts = answers[meeting.id]
+        lines += [
+            "",
+            service.meeting_line(t, programme, meeting),
+            t.gettext("Coming %(yes)s · maybe %(maybe)s · not coming %(no)s") % counts,
+        ]
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    t.gettext("Materials: %(meeting)s") % {"meeting": meeting.title[:40]},
+                    callback_data=f"pa:mm:{meeting.id}",
+                )
+            ]
+        )
+    rows.append(back_row(t, programme_id))
+    await edit_or_send(update, context, "\n".join(lines)[:4000], InlineKeyboardMarkup(rows))
+
+
+async def show_codes(update: Update, context: BotContext) -> None:
+    t = await translator(update, context)
+    async with context.services.db.reading() as session:
+        codes = await PanelsRepository(session).open_codes()
+    lines = [
+        t.gettext(
+            "예산학교 course codes: give one to the people who completed a course; they send"
+            " /budgetschool CODE. Open codes:"
+        )
+    ]
+    rows = [[InlineKeyboardButton(t.gettext("Issue a code"), callback_data="pa:bsn")]]
+    if not codes:
+        lines.append(t.gettext("None yet."))
+    for code in codes:
+        lines.append(
+            t.gettext("%(code)s — %(label)s, used %(uses)s times")
+            % {"code": code.code, "label": code.label, "uses": code.uses}
+        )
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    t.gettext("Close %(code)s") % {"code": code.code},
+                    callback_data=f"pa:bsc:{code.code}",
+                )
+            ]
+        )
+    rows.append([InlineKeyboardButton(t.gettext("All panels"), callback_data="pa:list")])
+    await edit_or_send(update, context, "\n".join(lines), InlineKeyboardMarkup(rows))
+
+
+async def on_button(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None and update.effective_user is not None
+    await answer(update)
+    if not await admin_only(update, context):
+        return
+    _, action, *rest = query.data.split(":")
+    if action == "list":
+        await paneladmin_command(update, context)
+    elif action == "bs":
+        await show_codes(update, context)
+    elif action == "bsc":
+        services = context.services
+        refusal = await service.close_code(
+            services.db, update.effective_user.id, rest[0], services.clock(),
+            services.settings.admin_ids,
+        )  # fmt: skip
+        if refusal is not None:
+            t = await translator(update, context)
+            await send(update, context, refusal_text(t, refusal))
+        await show_codes(update, context)
+    else:
+        programme_id = int(rest[0])
+        screens = {
+            "p": show_programme, "q": show_quotas, "c": confirm_commit, "cy": do_commit,
+            "f": show_fill, "m": show_meetings,
+        }  # fmt: skip
+        await screens[action](update, context, programme_id)
+
+
+# -- typed input: the seed, meetings, materials, a members' vote, a course code ---------------
+def pending(context: BotContext) -> dict[str, object]:
+    found = context.udata.setdefault(PENDING, {})
+    assert isinstance(found, dict)
+    return found
+
+
+async def start_typed(update: Update, context: BotContext) -> str | int:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await answer(update)
+    if not await admin_only(update, context):
+        return ConversationHandler.END
+    _, action, *rest = query.data.split(":")
+    first = {"s": SEED, "ma": TITLE, "mm": MATERIALS, "v": QUESTION, "bsn": CODE_LABEL}[action]
+    context.udata[PENDING] = {"target": int(rest[0]) if rest else 0, "step": first}
+    if first == SEED:
+        async with context.services.db.reading() as session:
+            record = await PanelsRepository(session).draw(int(rest[0]))
+        if record is None or record.drawn:
+            t = await translator(update, context)
+            refusal = Refusal.NOT_COMMITTED if record is None else Refusal.DRAWN
+            await send(update, context, refusal_text(t, refusal))
+            return await end(update, context)
+    return await ask_current(update, context)
+
+
+QUESTIONS = {
+    SEED: N_(
+        "Type the public seed: a value nobody could know when the commitment was published,"
+        " e.g. the winning numbers of a public lottery drawn after it. It is published with"
+        " the result."
+    ),
+    TITLE: N_("What is the meeting called? (e.g. 1차 주제별 회의)"),
+    WHEN: N_("When does it start? Type the date and time in Seoul time as 2027-06-12 14:00."),
+    PLACE: N_("Where? (an address, a room, or an online link)"),
+    MATERIALS: N_(
+        "Type the materials to read before the meeting (text and links); members are told."
+    ),
+    QUESTION: N_(
+        "Type the question for the members to vote on (yes / no / abstain), in one sentence."
+    ),
+    CODE_LABEL: N_("Name the course this code is for (e.g. 2027 예산학교 3기)."),
+}
+
+
+async def ask_current(update: Update, context: BotContext) -> str:
+    t = await translator(update, context)
+    step = str(pending(context).get("step", SEED))
+    cancel_row = [InlineKeyboardButton(t.gettext("Cancel"), callback_data="pa:cancel")]
+    if step == SEED_CONFIRM:
+        text = t.gettext("Draw with the seed “%(seed)s”? This cannot be undone.") % {
+            "seed": pending(context).get("seed")
+        }
+        rows = [[InlineKeyboardButton(t.gettext("Draw now"), callback_data="pa:sy")], cancel_row]
+    else:
+        text, rows = t.gettext(QUESTIONS[step]), [cancel_row]
+    await ask(update, context, text, InlineKeyboardMarkup(rows))
+    return step
+
+
+async def on_text(update: Update, context: BotContext) -> str | int:
+    assert update.message is not None and update.message.text is not None
+    text = update.message.text.strip()
+    job = pending(context)
+    step = job.get("step")
+    t = await translator(update, context)
+    if step == SEED:
+        if not check_seed(text):
+            await send(update, context, refusal_text(t, Refusal.BAD_SEED))
+            return await ask_current(update, context)
+        job.update(seed=text, step=SEED_CONFIRM)
+    elif step == TITLE:
+        if not 0 < len(text) <= service.TITLE_MAX:
+            await send(update, context, refusal_text(t, Refusal.INVALID))
+            return await ask_current(update, context)
+        job.update(title=text, step=WHEN)
+    elif step == WHEN:
+        try:
+            local = datetime.strptime(text, WHEN_FORMAT)
+        except ValueError:
+            await send(update, context, t.gettext("Please type it as 2027-06-12 14:00."))
+            return await ask_current(update, context)
+        starts = local.replace(tzinfo=context.services.settings.tz)
+        if starts <= context.services.clock():
+            await send(update, context, t.gettext("That time has passed."))
+            return await ask_current(update, context)
+        job.update(when=starts.isoformat(), step=PLACE)
+    elif step == PLACE:
+        return await finish_meeting(update, context, text)
+    elif step == MATERIALS:
+        return await finish(update, context, "materials", text)
+    elif step == QUESTION:
+        return await finish(update, context, "vote", text)
+    elif step == CODE_LABEL:
+        return await finish(update, context, "code", text)
+    else:
+        return await end(update, context)
+    await retire_question(update, context)
+    return await ask_current(update, context)
+
+
+async def finish_meeting(update: Update, context: BotContext, place: str) -> str | int:
+    assert update.effective_user is not None
+    job = pending(context)
+    services = context.services
+    refusal, _ = await service.add_meeting(
+        services.db,
+        update.effective_user.id,
+        int(str(job["target"])),
+        service.NewMeeting(str(job["title"]), datetime.fromisoformat(str(job["when"])), place),
+        services.clock(),
+        services.settings.admin_ids,
+    )
+    t = await translator(update, context)
+    if refusal is Refusal.INVALID:
+        await send(update, context, refusal_text(t, refusal))
+        return await ask_current(update, context)
+    await end(update, context)
+    await send(
+        update,
+        context,
+        refusal_text(t, refusal)
+        if refusal is not None
+        else t.gettext("The meeting is scheduled; members are told and asked to answer."),
+    )
+    return ConversationHandler.END
+
+
+async def finish(update: Update, context: BotContext, what: str, text: str) -> str | int:
+    assert update.effective_user is not None
+    job = pending(context)
+    target = int(str(job["target"]))
+    services = context.services
+    t = await translator(update, context)
+    user_id, now, admins = update.effective_user.id, services.clock(), services.settings.admin_ids
+    if what == "materials":
+        refusal = await service.add_materials(services.db, user_id, target, text, now, admins)
+        done = t.gettext("The materials are saved; members are told.")
+    elif what == "vote":
+        refusal, heading_id = await service.create_member_vote(
+            services.db, user_id, target, text, now, admins
+        )
+        done = t.gettext("The members' vote #%(id)s is set up; members are told.") % {
+            "id": heading_id
+        }
+    else:
+        refusal, code = await service.issue_code(services.db, user_id, text, now, admins)
+        done = t.gettext("New course code: %(code)s") % {"code": code}
+    if refusal is Refusal.INVALID:
+        await send(update, context, refusal_text(t, refusal))
+        return await ask_current(update, context)
+    await end(update, context)
+    await send(update, context, refusal_text(t, refusal) if refusal is not None else done)
+    return ConversationHandler.END
+
+
+async def on_draw(update: Update, context: BotContext) -> int:
+    assert update.effective_user is not None and update.effective_chat is not None
+    await answer(update)
+    job = pending(context)
+    programme_id = int(str(job.get("target", 0)))
+    services = context.services
+    await context.bot.send_chat_action(update.effective_chat.id, ChatAction.TYPING)
+    result = await service.draw(
+        services.db,
+        update.effective_user.id,
+        programme_id,
+        str(job.get("seed", "")),
+        services.clock(),
+        services.settings.admin_ids,
+    )
+    await end(update, context)
+    t = await translator(update, context)
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t.gettext("See the draw record"), callback_data=f"pn:rec:{programme_id}"
+                )
+            ],
+            back_row(t, programme_id),
+        ]
+    )
+    if result.refusal is not None:
+        lines = [refusal_text(t, result.refusal), *result.problems.messages]
+        await send(update, context, "\n".join(lines)[:4000], reply_markup=keyboard)
+        return ConversationHandler.END
+    text = t.gettext(
+        "The draw is done and published. Seed: %(seed)s\nCommitment: %(digest)s\n"
+        "Selected: %(selected)s · reserve list: %(reserve)s. Invitations are on their way."
+    ) % {
+        "seed": job.get("seed"),
+        "digest": result.commitment,
+        "selected": len(result.selected),
+        "reserve": len(result.reserve),
+    }
+    listing = t.gettext("Selected (pseudonyms): %(ids)s") % {"ids": ", ".join(result.selected)}
+    await send(update, context, f"{text}\n\n{listing}"[:4000], reply_markup=keyboard)
+    return ConversationHandler.END
+
+
+async def end(update: Update, context: BotContext) -> int:
+    context.udata.pop(PENDING, None)
+    await retire_question(update, context)
+    return ConversationHandler.END
+
+
+async def cancel(update: Update, context: BotContext) -> int:
+    await answer(update)
+    await end(update, context)
+    t = await translator(update, context)
+    await send(update, context, t.gettext("Nothing was changed."))
+    return ConversationHandler.END
+
+
+def conversation(registry: CommandRegistry) -> ConversationHandler[BotContext]:
+    def step(*own: StepHandler) -> list[StepHandler]:
+        return guarded(
+            [CallbackQueryHandler(cancel, pattern=r"^pa:cancel$"), *own],
+            ask_current,
+            FLOW_NAME,
+            cancel,
+            registry,
+        )
+
+    text: StepHandler = MessageHandler(filters.TEXT & ~filters.COMMAND, on_text)
+    return ConversationHandler(
+        entry_points=[
+            CallbackQueryHandler(start_typed, pattern=r"^pa:(s|ma|mm|v):\d{1,12}$|^pa:bsn$")
+        ],
+        states={
+            SEED: step(text),
+            SEED_CONFIRM: step(CallbackQueryHandler(on_draw, pattern=r"^pa:sy$")),
+            TITLE: step(text),
+            WHEN: step(text),
+            PLACE: step(text),
+            MATERIALS: step(text),
+            QUESTION: step(text),
+            CODE_LABEL: step(text),
+        },
+        fallbacks=[],
+        name="paneladmin",
+        persistent=True,
+        allow_reentry=True,
+    )
+
+
+def register(application: CivicApplication, registry: CommandRegistry) -> None:
+    registry.add(
+        MenuCommand(
+            "paneladmin",
+            N_("Panels: quotas, the draw, members and meetings (admins)"),
+            N_("Panel admin"),
+            paneladmin_command,
+            admin_only=True,
+        )
+    )
+    application.add_handler(conversation(registry))
+    for handler in entry_points(registry, "paneladmin", paneladmin_command):
+        application.add_handler(handler)
+    application.add_handler(
+        CallbackQueryHandler(
+            on_button,
+            pattern=r"^pa:(p|q|c|cy|f|m):\d{1,12}$|^pa:(list|bs)$|^pa:bsc:[A-Z0-9]{1,20}$",
+        )
+    )
