@@ -14,7 +14,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext, CivicApplication, person_and_translator, translator
-from bot.flows.guard import StepHandler, guarded
+from bot.flows.guard import StepHandler, guided_steps
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.handlers.panels import answers_lines, refusal_text, value_name
 from bot.i18n import N_, Translator
@@ -367,18 +367,7 @@ async def ask_current(update: Update, context: BotContext) -> str | int:
 
 
 def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
-    def step(*own: StepHandler) -> list[StepHandler]:
-        return guarded(
-            [
-                CallbackQueryHandler(back, pattern=r"^ap:back$"),
-                CallbackQueryHandler(cancel, pattern=r"^ap:cancel$"),
-                *own,
-            ],
-            ask_current,
-            FLOW_NAME,
-            cancel,
-            registry,
-        )
+    step = guided_steps("ap", back, cancel, ask_current, FLOW_NAME, registry)
 
     text: StepHandler = MessageHandler(filters.TEXT & ~filters.COMMAND, on_text)
     buttons: StepHandler = CallbackQueryHandler(

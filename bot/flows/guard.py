@@ -65,3 +65,30 @@ def guarded(
         CallbackQueryHandler(stale_button),
         MessageHandler(filters.ALL, unexpected),
     ]
+
+
+def guided_steps(
+    prefix: str,
+    back: Callable[[Update, BotContext], Coroutine[Any, Any, object]],
+    cancel: Callable[[Update, BotContext], Coroutine[Any, Any, object]],
+    ask: Ask,
+    flow_name: str,
+    registry: CommandRegistry,
+) -> Callable[..., list[StepHandler]]:
+    """The step factory of a guided flow: every step answers `<prefix>:back` and
+    `<prefix>:cancel`, then its own handlers, then the guards above."""
+
+    def step(*own: StepHandler) -> list[StepHandler]:
+        return guarded(
+            [
+                CallbackQueryHandler(back, pattern=rf"^{prefix}:back$"),
+                CallbackQueryHandler(cancel, pattern=rf"^{prefix}:cancel$"),
+                *own,
+            ],
+            ask,
+            flow_name,
+            cancel,
+            registry,
+        )
+
+    return step

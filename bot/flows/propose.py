@@ -19,7 +19,7 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext, CivicApplication, person_and_translator, translator
-from bot.flows.guard import guarded
+from bot.flows.guard import guided_steps
 from bot.handlers.common import (
     answer,
     ask,
@@ -664,18 +664,7 @@ async def ask_current(update: Update, context: BotContext) -> str:
 
 
 def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
-    def step(*own: Any) -> list[Any]:
-        return guarded(
-            [
-                CallbackQueryHandler(back, pattern=r"^pp:back$"),
-                CallbackQueryHandler(cancel, pattern=r"^pp:cancel$"),
-                *own,
-            ],
-            ask_current,
-            FLOW_NAME,
-            cancel,
-            registry,
-        )
+    step = guided_steps("pp", back, cancel, ask_current, FLOW_NAME, registry)
 
     text = MessageHandler(filters.TEXT & ~filters.COMMAND, on_text)
     buttons = CallbackQueryHandler(on_button, pattern=r"^pp:[a-z]+(:[a-z0-9_-]+)?$")

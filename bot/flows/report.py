@@ -16,7 +16,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext, CivicApplication, translator
-from bot.flows.guard import guarded
+from bot.flows.guard import guided_steps
 from bot.handlers.common import (
     answer,
     ask,
@@ -528,18 +528,7 @@ async def ask_current(update: Update, context: BotContext) -> str:
 
 
 def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
-    def step(*own: Any) -> list[Any]:
-        return guarded(
-            [
-                CallbackQueryHandler(back, pattern=r"^rp:back$"),
-                CallbackQueryHandler(cancel, pattern=r"^rp:cancel$"),
-                *own,
-            ],
-            ask_current,
-            FLOW_NAME,
-            cancel,
-            registry,
-        )
+    step = guided_steps("rp", back, cancel, ask_current, FLOW_NAME, registry)
 
     text = MessageHandler(filters.TEXT & ~filters.COMMAND, on_text)
     buttons = CallbackQueryHandler(on_button, pattern=r"^rp:[a-z]+(:[a-z0-9_-]+)?$")
