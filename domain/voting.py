@@ -142,7 +142,11 @@ class VotingRules:
     """Configurable per programme (SPEC §6)."""
 
     budget_school_weight: float = 1.0  # 예산학교 수료자 가중치; the seeds give no figure
+    # Voter groups with fixed shares, e.g. {"citizens": 0.5, "committee": 0.5}; a voter is in
+    # the group whose panel (group_panels: group → panel programme key) they are a member of,
+    # else in "citizens".
     group_shares: Mapping[str, float] = field(default_factory=dict)
+    group_panels: Mapping[str, str] = field(default_factory=dict)
     tally_rule: str = "greedy"
 
     @classmethod
@@ -150,9 +154,11 @@ class VotingRules:
         weight = settings.get("budget_school_weight", 1.0)
         shares = settings.get("group_shares", {})
         rule = settings.get("tally_rule", "greedy")
+        panels = settings.get("group_panels", {})
         return cls(
             budget_school_weight=float(weight) if isinstance(weight, int | float) else 1.0,
             group_shares=dict(shares) if isinstance(shares, Mapping) else {},
+            group_panels=dict(panels) if isinstance(panels, Mapping) else {},
             tally_rule=str(rule),
         )
 
@@ -179,6 +185,7 @@ def group_weights(
     }
 
 
+CITIZENS: Final = "citizens"
 OFFLINE_PREFIX: Final = "offline-"
 
 

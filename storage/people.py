@@ -65,6 +65,11 @@ class PeopleRepository:
             )
         return await self.get(user_id)
 
+    async def active(self) -> list[Person]:
+        """Everyone who has not blocked the bot, in id order."""
+        rows = await self.session.fetchall("SELECT * FROM people WHERE active = 1 ORDER BY user_id")
+        return [_person(row) for row in rows]
+
     async def set_active(self, user_id: int, active: bool) -> None:
         await self.session.execute(
             "UPDATE people SET active = ? WHERE user_id = ?", (int(active), user_id)

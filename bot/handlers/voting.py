@@ -13,6 +13,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.ext import CallbackQueryHandler
 
+from bot.automation import ReminderDue
 from bot.charts import results_chart
 from bot.context import BotContext, CivicApplication, translator
 from bot.handlers.common import answer, checkpoint, edit_or_send, send
@@ -20,6 +21,7 @@ from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand, entry_points
 from bot.services import voting as service
 from domain.voting import BallotProblem, Heading, HeadingKind, check_toggle, spent, toggle
+from storage.db import Session
 from storage.voting import VotingRepository
 
 PAGE = 6
@@ -482,6 +484,12 @@ async def on_confirm(update: Update, context: BotContext) -> None:
 
 
 def register(application: CivicApplication, registry: CommandRegistry) -> None:
+    minimum_age = application.services.settings.minimum_age
+
+    async def non_voters(session: Session, due: ReminderDue) -> int:
+        return await service.remind_non_voters(session, due, minimum_age)
+
+    application.automation.add_reminder_audience(non_voters)
     registry.add(
         MenuCommand(
             "vote", N_("Open votes and your ballots"), N_("Vote"), vote_command, on_keyboard=True

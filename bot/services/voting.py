@@ -7,6 +7,7 @@ buttons said.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,8 @@ from enum import StrEnum
 from typing import Final
 
 from bot.i18n import Translator
+from bot.notifications.hooks import ReminderDue
+from bot.notifications.texts import reminder_text
 from bot.services import proposals as proposal_service
 from domain.notifications import Button, Category, Payload
 from domain.pabulib import PBInstance
@@ -23,6 +26,7 @@ from domain.proposals import Status
 from domain.roles import Role
 from domain.tally import TallyResult, tally
 from domain.voting import (
+    CITIZENS,
     BallotFile,
     BallotProblem,
     Heading,
@@ -206,9 +210,16 @@ async def cast(
         weight = 1.0
         if rules.budget_school_weight != 1.0 and await repository.completed_budget_school(user_id):
             weight = rules.budget_school_weight
+        group = ""
+        if rules.group_shares:
+            group = CITIZENS
+            for candidate, panel_key in sorted(rules.group_panels.items()):
+                if await PanelsRepository(session).is_member(panel_key, user_id):
+                    group = candidate
+                    break
         name = pseudonym(await repository.secret(), where.stage_id, where.heading.key, user_id)
         first = await repository.cast(
-            heading_id, user_id, name, sorted(set(choices)), weight, "", now
+            heading_id, user_id, name, sorted(set(choices)), weight, group, now
         )
     return CastResult(receipt=receipt(name, to_db(now)), replaced=not first)
 
@@ -385,3 +396,40 @@ async def pabulib_instance(db: Database, heading_id: int) -> PBInstance:
         "max_length": str(where.heading.max_choices),
     }
     return PBInstance(instance.budget, instance.projects, instance.votes, meta)
+
+
+async def remind_non_voters(session: Session, due: ReminderDue, minimum_age: int) -> int:
+    """Before a vote closes: everyone who may vote in a heading of the stage and has not
+    (SPEC §8). Returns how many reminders were queued."""
+    repository = VotingRepository(session)
+    headings = await repository.headings(due.stage_id)
+    if not headings or Action.VOTE not in due.stage.actions:
+        return 0
+    panels = PanelsRepository(session)
+    queued = 0
+    for person in await PeopleRepository(session).active():
+        for heading_id, heading in headings:
+            if eligibility(person, due.programme, heading, due.now, minimum_age) is not None:
+                continue
+            if heading.panel and not await panels.is_member(heading.panel, person.user_id):
+                continue
+            if await repository.has_voted(heading_id, person.user_id):
+                continue
+            t = Translator(person.language)
+            text = (
+                reminder_text(t, due)
+                + "\n"
+                + t.gettext("You have not voted in %(ballot)s yet.")
+                % {"ballot": html.escape(heading.name(t.language))}
+            )
+            button = Button(text=t.gettext("Vote now"), callback_data=f"vt:h:{heading_id}:0")
+            added = await enqueue(
+                session,
+                user_id=person.user_id,
+                category=Category.DEADLINES,
+                payload=Payload(text=text, parse_mode="HTML", buttons=((button,),)),
+                now=due.now,
+                dedupe_key=due.dedupe_key(person.user_id, heading_id),
+            )
+            queued += added is not None
+    return queued

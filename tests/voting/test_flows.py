@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+
 from bot.services import voting as service
 from tests.harness import Harness, said
 from tests.proposals.conftest import sign_up
@@ -99,3 +102,38 @@ async def test_results_chart_and_confirmation(harness: Harness) -> None:
     assert "결과를 확정했습니다" in said(replies)
     replies = await harness.press_data(VOTER, message_id, f"vt:r:{ids['city']}")
     assert "확정되었습니다" in said(replies)
+
+
+async def test_people_who_have_not_voted_are_reminded_before_the_vote_closes(
+    harness: Harness,
+) -> None:
+    ids = await prepared(harness)
+    await sign_up(harness.db, 603, eligible_for_pb=False)
+    await service.cast(harness.db, VOTER, ids["city"], ["a"], DURING_VOTE, 14)
+    await harness.app.automation.tick()  # the stage opened: nothing due yet
+    harness.set_now(datetime(2027, 8, 9, 3, 0, tzinfo=UTC))  # 12 hours before it closes
+    await harness.app.automation.tick()
+    async with harness.db.reading() as session:
+        rows = await session.fetchall(
+            "SELECT user_id, payload FROM outbox WHERE category = 'deadlines' ORDER BY id"
+        )
+    reminded = sorted(
+        (r["user_id"], json.loads(r["payload"])["buttons"][0][0]["callback_data"]) for r in rows
+    )
+    # The voter still has the mapo ballot and the question; the 구로구 resident only the city
+    # ballot and the question; the ineligible person nothing; nobody twice.
+    assert reminded == sorted(
+        [
+            (VOTER, f"vt:h:{ids['mapo']}:0"),
+            (VOTER, f"vt:h:{ids['question']}:0"),
+            (GURO, f"vt:h:{ids['city']}:0"),
+            (GURO, f"vt:h:{ids['question']}:0"),
+            (ADMIN, f"vt:h:{ids['city']}:0"),
+            (ADMIN, f"vt:h:{ids['mapo']}:0"),
+            (ADMIN, f"vt:h:{ids['question']}:0"),
+        ]
+    )
+    await harness.app.automation.tick()
+    async with harness.db.reading() as session:
+        again = await session.scalar("SELECT COUNT(*) FROM outbox WHERE category = 'deadlines'")
+    assert again == len(reminded)

@@ -12,7 +12,9 @@ from bot.services import voting as service
 from domain.proposals import Scope, Status
 from domain.voting import BallotProblem, parse_ballot_file
 from storage.db import Database
+from storage.panels import PanelsRepository
 from storage.people import PeopleRepository
+from storage.programmes import ProgrammesRepository
 from storage.proposals import ProposalsRepository
 from storage.voting import VotingRepository
 from tests.proposals.conftest import IN_PB_CALL, seed_programmes, sign_up
@@ -197,3 +199,32 @@ async def test_one_heading_per_group(db: Database) -> None:
     )
     # Changing the ballot in the heading already chosen is fine.
     assert (await service.cast(db, 2, ids["city"], ["b"], DURING_VOTE, 14)).refusal is None
+
+
+async def test_voter_groups_from_panel_membership_count_for_their_share(
+    db: Database, voting: dict[str, int]
+) -> None:
+    async with db.transaction() as session:
+        await session.execute(
+            "UPDATE programmes SET settings = json_set(settings, '$.group_shares', json(?),"
+            " '$.group_panels', json(?)) WHERE key = 'pb-citywide-2027'",
+            (
+                json.dumps({"citizens": 0.5, "committee": 0.5}),
+                json.dumps({"committee": "pb-committee-2027"}),
+            ),
+        )
+        committee = await ProgrammesRepository(session).id_of("pb-committee-2027")
+        assert committee is not None
+        application = await PanelsRepository(session).apply(committee, 20, "x1", {}, IN_PB_CALL)
+        await session.execute(
+            "UPDATE panel_applications SET status = 'accepted' WHERE id = ?", (application,)
+        )
+    for user in range(1, 10):  # nine citizens for a
+        await service.cast(db, user, voting["city"], ["a"], DURING_VOTE, 14)
+    await service.cast(db, 20, voting["city"], ["b"], DURING_VOTE, 14)  # one member for b
+    async with db.reading() as session:
+        groups = sorted(b.group for b in await VotingRepository(session).ballots(voting["city"]))
+    assert groups == ["citizens"] * 9 + ["committee"]
+    outcome = await service.run_tally(db, voting["city"], None, AFTER_VOTE)
+    # Half the weight each: one committee vote counts as much as nine citizens' votes.
+    assert outcome.votes["a"] == pytest.approx(outcome.votes["b"])
