@@ -173,6 +173,8 @@ async def chat(settings: Settings, user_id: int, language: str, stdin: TextIO, o
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # The local Bot API's own access log would interleave with the conversation.
+    logging.getLogger("tornado.access").setLevel(logging.ERROR)
     settings = Settings()
     with tempfile.TemporaryDirectory() as scratch:
         if args.fresh:

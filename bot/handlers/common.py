@@ -33,6 +33,9 @@ async def edit_or_send(
     if query is not None and query.message is not None:
         try:
             await query.edit_message_text(text, reply_markup=markup, **kwargs)
+            if context.udata.get(QUESTION_KEY) == query.message.message_id and markup is None:
+                # The question just lost its buttons here; nothing left to retire.
+                context.udata.pop(QUESTION_KEY, None)
             return
         except BadRequest as error:
             if "not modified" in str(error).lower():
