@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 from telegram.warnings import PTBUserWarning
 
@@ -18,10 +18,11 @@ from bot.automation import Automation
 from bot.config import Settings
 from bot.context import BotContext, CivicApplication, Services
 from bot.deeplinks import DeepLinks
-from bot.flows import apply, onboarding, propose, report
+from bot.flows import apply, broadcast, onboarding, propose, report
 from bot.handlers import (
     admin,
     basics,
+    broadcasts,
     errors,
     panel_admin,
     panels,
@@ -34,6 +35,7 @@ from bot.handlers import (
 )
 from bot.menu import CommandRegistry
 from bot.persistence import DatabasePersistence
+from bot.ratelimit import InteractiveFirstRateLimiter
 from domain.programmes import default_programmes
 from storage.db import Database
 from storage.programmes import ProgrammesRepository
@@ -61,7 +63,14 @@ def build_application(
         .context_types(ContextTypes(context=BotContext))
         .persistence(DatabasePersistence(database))
         .defaults(Defaults(tzinfo=settings.tz))
-        .rate_limiter(AIORateLimiter(overall_max_rate=settings.send_rate, max_retries=3))
+        .rate_limiter(
+            InteractiveFirstRateLimiter(
+                rate=settings.send_rate,
+                # Room the outbox leaves for replies even while it sends at full rate.
+                reserve=max(settings.send_rate - settings.broadcast_rate, 1),
+                max_retries=3,
+            )
+        )
         .post_init(_post_init)  # type: ignore[arg-type]
     )
     if request is not None:
@@ -83,6 +92,7 @@ def register_features(application: CivicApplication) -> None:
     propose.register(application, registry)
     report.register(application, registry)
     apply.register(application, registry)
+    broadcast.register(application, registry)
     basics.register(application, registry)
     proposals.register(application, registry)
     review.register(application, registry)
@@ -91,6 +101,7 @@ def register_features(application: CivicApplication) -> None:
     panel_admin.register(application, registry)
     waste.register(application, registry)
     admin.register(application, registry)
+    broadcasts.register(application, registry)
     programmes.register(application, registry)
     privacy.register(application, registry)
     notifications.register(application, registry)

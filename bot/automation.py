@@ -19,7 +19,6 @@ overlap and `Application.stop()` waits for at most one short run).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -249,8 +248,6 @@ async def _sender_job(context: BotContext) -> None:
     application = context.civic
     if not application.running:
         return
-    settings = application.services.settings
-    started = time.monotonic()
     try:
         batch = await application.automation.sender.run_batch()
     except Exception:
@@ -263,6 +260,6 @@ async def _sender_job(context: BotContext) -> None:
             delay = SENDER_IDLE_SECONDS
         else:
             # Stay under BROADCAST_RATE, leaving Telegram's headroom to interactive replies.
-            delay = max(0.0, batch.claimed / settings.broadcast_rate - (time.monotonic() - started))
+            delay = application.automation.sender.pace(batch.claimed)
     if application.running:
         _schedule(application, _sender_job, delay, SENDER_JOB)

@@ -34,6 +34,7 @@ class Payload(BaseModel):
     text: str = Field(min_length=1, max_length=4096)
     parse_mode: str | None = None
     buttons: tuple[tuple[Button, ...], ...] = ()
+    photo: str | None = None  # a Telegram file_id; then `text` is its caption
 
 
 class Mode(StrEnum):

@@ -163,7 +163,7 @@ async def claim(
     """
     rows = await session.fetchall(
         "SELECT o.id, o.user_id, o.category, o.urgent, o.payload, o.attempts,"
-        " p.active, s.mode FROM outbox o"
+        " o.broadcast_id, p.active, s.mode FROM outbox o"
         " LEFT JOIN people p ON p.user_id = o.user_id"
         " LEFT JOIN notification_settings s ON s.user_id = o.user_id AND s.category = o.category"
         " WHERE o.status = 'pending' AND o.not_before <= ?"
@@ -177,10 +177,15 @@ async def claim(
     broken: list[int] = []
     for row in rows:
         category = Category(row["category"])
+        mode = Mode(row["mode"]) if row["mode"] else None
+        if row["broadcast_id"] is not None and mode is not Mode.OFF:
+            # An admin broadcast is one deliberate message, not news for the digest: it goes
+            # now (quiet hours still hold it) unless the person turned announcements off.
+            mode = Mode.IMMEDIATE
         decision = route(
             category,
             urgent=bool(row["urgent"]),
-            mode=Mode(row["mode"]) if row["mode"] else None,
+            mode=mode,
             reachable=bool(row["active"]),
             quiet=quiet_end is not None,
         )

@@ -75,6 +75,7 @@ async def admin_command(update: Update, context: BotContext) -> None:
             [InlineKeyboardButton(t.gettext("Roles"), callback_data="adm:roles")],
             [InlineKeyboardButton(t.gettext("Moderation queue"), callback_data="adm:mod")],
             [InlineKeyboardButton(t.gettext("Audit log"), callback_data="adm:audit:0")],
+            [InlineKeyboardButton(t.gettext("Broadcast"), callback_data="menu:broadcast")],
         ]
     )
     await send(update, context, t.gettext("Administration"), reply_markup=keyboard)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import re
 import time
 from collections.abc import Callable
@@ -86,6 +87,37 @@ class Fault:
 
 
 @dataclass
+class FloodLimits:
+    """Telegram-like flood control (opt-in, for benchmarks): messages beyond `per_second` in
+    total (a bucket of that size, refilled continuously) or closer than `chat_interval`
+    seconds to one chat are answered 429 with `retry_after`."""
+
+    per_second: float
+    chat_interval: float = 1.0
+    rejected: int = 0  # 429s answered
+    _level: float = 0.0
+    _checked: float = 0.0
+    _last_in_chat: dict[Any, float] = field(default_factory=dict)
+
+    def admit(self, chat_id: Any) -> None:
+        now = time.monotonic()
+        self._level = max(0.0, self._level - (now - self._checked) * self.per_second)
+        self._checked = now
+        last = self._last_in_chat.get(chat_id)
+        wait = 0.0
+        if last is not None and now - last < self.chat_interval:
+            wait = self.chat_interval - (now - last)
+        elif self._level + 1 > self.per_second:
+            wait = (self._level + 1 - self.per_second) / self.per_second
+        if wait > 0:
+            self.rejected += 1
+            seconds = math.ceil(wait)
+            raise BotApiError(429, f"Too Many Requests: retry after {seconds}", seconds)
+        self._level += 1
+        self._last_in_chat[chat_id] = now
+
+
+@dataclass
 class ChatLog:
     user: dict[str, Any]
     messages: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -114,6 +146,11 @@ def normalise_params(raw: dict[str, Any]) -> dict[str, Any]:
                 value = value.lower() == "true"
         params[name] = value
     return params
+
+
+def _counts_as_message(method: str) -> bool:
+    name = method.lower()
+    return name.startswith(("send", "edit")) and name != "sendchataction"
 
 
 def _visible_length(text: str, parse_mode: str | None) -> int:
@@ -178,6 +215,7 @@ class LocalBotApi:
         self._changed: asyncio.Condition | None = None
         self.listeners: list[Callable[[str, dict[str, Any], Any], None]] = []
         self.faults: list[Fault] = []
+        self.flood: FloodLimits | None = None
 
     # ----------------------------------------------------------------- notifications
     def _condition(self) -> asyncio.Condition:
@@ -384,6 +422,8 @@ class LocalBotApi:
             injected = self._injected(method, params)
             if injected is not None:
                 raise injected
+            if self.flood is not None and _counts_as_message(method):
+                self.flood.admit(params.get("chat_id"))
             handler = getattr(self, f"_m_{method.lower()}", None)
             if handler is None:
                 raise BotApiError(404, "Not Found")

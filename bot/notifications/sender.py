@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.config import Settings
+from bot.ratelimit import OUTBOX_SEND
 from domain.notifications import Payload, quiet_until, retry_delay
 from storage import outbox
 from storage.db import Database
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 # Failures that happen before a request leaves this machine: Telegram never saw it.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 BLOCKED = "Forbidden"  # how a 403 outcome's error starts: the person blocked the bot
+PER_CHAT_INTERVAL = 1.0  # Telegram: about one message a second to the same chat
 
 
 def certainly_not_sent(error: BaseException) -> bool:
@@ -95,6 +98,8 @@ class OutboxSender:
         self.settings = settings
         self.clock = clock
         self.paused_until: datetime | None = None
+        self._chat_free_at: dict[int, float] = {}  # monotonic time each chat may get the next
+        self._next_batch_at = 0.0
 
     async def recover(self) -> int:
         """At start-up: what the previous process left in flight becomes `unknown`."""
@@ -122,7 +127,14 @@ class OutboxSender:
             )
         if not rows:
             return Batch(routed=routed)
-        results = await asyncio.gather(*(self._send(row) for row in rows), return_exceptions=True)
+        # The rate limiter serves replies to people before these (bot/ratelimit.py).
+        lane = OUTBOX_SEND.set(True)
+        try:
+            results = await asyncio.gather(
+                *(self._send(row) for row in rows), return_exceptions=True
+            )
+        finally:
+            OUTBOX_SEND.reset(lane)
         outcomes: list[Outcome] = []
         blocked: set[int] = set()
         for row, result in zip(rows, results, strict=True):
@@ -148,15 +160,46 @@ class OutboxSender:
             wait = self.paused_until - now
         return Batch(claimed=len(rows), routed=routed, sent=sent, wait=wait)
 
+    def pace(self, claimed: int) -> float:
+        """Seconds to wait before the next batch so the outbox keeps to `BROADCAST_RATE`.
+
+        The schedule carries over from batch to batch, so time lost to scheduling is made up,
+        but never by more than a fifth of a second's worth of messages at once.
+        """
+        now = time.monotonic()
+        start = max(self._next_batch_at, now - 0.2)
+        self._next_batch_at = start + claimed / self.settings.broadcast_rate
+        return max(0.0, self._next_batch_at - now)
+
+    async def _chat_turn(self, chat_id: int) -> None:
+        """Wait until `chat_id` may get another message (two rows for one person in a batch)."""
+        now = time.monotonic()
+        if len(self._chat_free_at) > 10_000:
+            self._chat_free_at = {c: t for c, t in self._chat_free_at.items() if t > now}
+        free_at = self._chat_free_at.get(chat_id, 0.0)
+        self._chat_free_at[chat_id] = max(free_at, now) + PER_CHAT_INTERVAL
+        if free_at > now:
+            await asyncio.sleep(free_at - now)
+
     async def _send(self, row: ClaimedRow) -> Outcome:
         payload = row.payload
+        await self._chat_turn(row.user_id)
         try:
-            message = await self.bot.send_message(
-                row.user_id,
-                payload.text,
-                parse_mode=payload.parse_mode,
-                reply_markup=markup(payload),
-            )
+            if payload.photo is not None:
+                message = await self.bot.send_photo(
+                    row.user_id,
+                    payload.photo,
+                    caption=payload.text,
+                    parse_mode=payload.parse_mode,
+                    reply_markup=markup(payload),
+                )
+            else:
+                message = await self.bot.send_message(
+                    row.user_id,
+                    payload.text,
+                    parse_mode=payload.parse_mode,
+                    reply_markup=markup(payload),
+                )
         except Forbidden as error:
             return Outcome(row.id, "failed", error=f"{BLOCKED}: {error.message}")
         except RetryAfter as error:

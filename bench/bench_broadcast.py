@@ -1,0 +1,255 @@
+"""Broadcast benchmark (SPEC §9, issue 8): an admin broadcast to N people through `civicbot run`
+against a local Bot API that enforces Telegram-like flood limits, killed mid-way and restarted.
+
+    .venv/bin/python bench/bench_broadcast.py [--people 100000] [--scale 20] [--kill-at 0.4]
+
+Telegram allows about 30 messages/s in total and 1/s per chat; the bot is configured at
+BROADCAST_RATE 25/s and SEND_RATE 30/s. A real-rate run to 100,000 people takes over an hour,
+so every rate (the Bot API's total limit, BROADCAST_RATE, SEND_RATE) is multiplied by
+`--scale` (×20: 600/s, 500/s, 600/s); `--scale 1` is the real rate (use a smaller `--people`).
+The per-chat limit stays at 1/s. Prints:
+
+- the sustained delivery rate while the bot runs, as a fraction of the configured rate;
+- the 429s the Bot API answered;
+- duplicates: people who received the broadcast more than once, after a SIGKILL of the bot
+  process mid-way and a restart (and how many rows the kill left `unknown`, never resent);
+- p50/p95 latency of replies to simulated people sending /help during the broadcast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.i18n import LANGUAGES
+from bot.localapi.core import FloodLimits, LocalBotApi
+from bot.localapi.server import LocalBotApiServer
+from bot.services import broadcasts as service
+from domain.broadcasts import Audience, Segment
+from storage.clock import to_db
+from storage.db import Database
+
+ADMIN = 9_000_000
+TALKER_BASE = 5_000_000  # people using the bot during the broadcast get ids from here
+TELEGRAM_TOTAL, BROADCAST_RATE, SEND_RATE = 30, 25, 30
+
+
+async def build(path: Path, people: int) -> int:
+    """A database with `people` signed-up people and a confirmed broadcast to everyone."""
+    db = Database(path)
+    await db.connect()
+    await db.migrate()
+    now = datetime.now(UTC)
+    stamp = to_db(now)
+    async with db.transaction() as session:
+        await session.executemany(
+            "INSERT INTO people (user_id, language, consented_at, district, created_at,"
+            " updated_at) VALUES (?, ?, ?, 'mapo', ?, ?)",
+            (
+                (user_id, LANGUAGES[user_id % 5 == 0], stamp, stamp, stamp)
+                for user_id in [ADMIN, *range(1, people)]
+            ),
+        )
+    texts = {"ko": "시민참여예산 투표가 시작되었습니다.", "en": "The citizen budget vote is open."}
+    admins = frozenset({ADMIN})
+    draft = await service.create_draft(
+        db, ADMIN, texts, None, None, Audience(segment=Segment.EVERYONE), now, admins
+    )
+    assert draft is not None
+    await service.confirm(db, ADMIN, draft.id, now, admins, "ko")
+    await db.close()
+    return draft.id
+
+
+async def progress(path: Path, broadcast_id: int) -> dict[str, int]:
+    db = Database(path)
+    await db.connect()
+    try:
+        async with db.reading() as session:
+            rows = await session.fetchall(
+                "SELECT status, COUNT(*) AS n FROM outbox WHERE broadcast_id = ? GROUP BY status",
+                (broadcast_id,),
+            )
+        return {row["status"]: row["n"] for row in rows}
+    finally:
+        await db.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument("--scale", type=float, default=20)
+    parser.add_argument("--kill-at", type=float, default=0.4, help="fraction sent at SIGKILL")
+    parser.add_argument("--batch", type=int, default=25, help="OUTBOX_BATCH_SIZE")
+    parser.add_argument("--talkers", type=int, default=20, help="people sending /help every 2 s")
+    args = parser.parse_args()
+    talkers = range(TALKER_BASE, TALKER_BASE + args.talkers)
+    total_limit = TELEGRAM_TOTAL * args.scale
+    rate = BROADCAST_RATE * args.scale
+    print(
+        f"broadcast to {args.people:,} people; rates x{args.scale:g}: Bot API limit"
+        f" {total_limit:g}/s in total and 1/s per chat, BROADCAST_RATE {rate:g}/s,"
+        f" SEND_RATE {SEND_RATE * args.scale:g}/s, OUTBOX_BATCH_SIZE {args.batch};"
+        f" {args.talkers} people sending /help every 2 s"
+    )
+    workdir = Path(tempfile.mkdtemp(prefix="bench-broadcast-"))
+    path = workdir / "bench.sqlite3"
+    started = time.perf_counter()
+    broadcast_id = await build(path, args.people)
+    print(f"database with the broadcast queued: {time.perf_counter() - started:.1f} s")
+
+    api = LocalBotApi()
+    api.flood = FloodLimits(per_second=total_limit)
+    for user_id in [ADMIN, *range(1, args.people), *talkers]:
+        api.user(user_id)
+    status = await api.call("sendMessage", {"chat_id": ADMIN, "text": "…"})
+    db = Database(path)
+    await db.connect()
+    await service.set_status_message(db, broadcast_id, ADMIN, status["result"]["message_id"])
+    await db.close()
+
+    received: Counter[int] = Counter()
+    deliveries: list[tuple[float, int]] = []  # (time, process number)
+    asked: dict[int, float] = {}
+    answered: dict[int, float] = {}
+    latencies: list[float] = []
+    talker_ids = set(talkers)
+    process_number = [0]
+
+    def listener(method: str, params: dict[str, Any], result: Any) -> None:
+        if method.lower() != "sendmessage":
+            return
+        chat = params.get("chat_id")
+        if chat in talker_ids:
+            if chat in asked:
+                answered[chat] = time.perf_counter()
+                latencies.append(answered[chat] - asked.pop(chat))
+        elif isinstance(chat, int) and chat != ADMIN:
+            received[chat] += 1
+            deliveries.append((time.perf_counter(), process_number[0]))
+
+    api.listeners.append(listener)
+    logging.getLogger("tornado.access").setLevel(logging.ERROR)  # a line per request otherwise
+    server = LocalBotApiServer(api)
+    await server.start()
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": api.token,
+        "TELEGRAM_API_BASE_URL": server.base_url,
+        "TELEGRAM_API_FILE_URL": server.file_url,
+        "DATABASE_URL": f"sqlite:///{path}",
+        "ADMIN_IDS": str(ADMIN),
+        "BROADCAST_RATE": str(rate),
+        "SEND_RATE": str(SEND_RATE * args.scale),
+        "OUTBOX_BATCH_SIZE": str(args.batch),
+        "QUIET_HOURS_START": "00:00",  # no quiet hours: the benchmark may run at night
+        "QUIET_HOURS_END": "00:00",
+    }
+    civicbot = str(Path(sys.executable).with_name("civicbot"))
+
+    async def start() -> asyncio.subprocess.Process:
+        process_number[0] += 1
+        return await asyncio.create_subprocess_exec(
+            civicbot, "run", cwd=workdir, env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+
+    talking_paused = [False]
+
+    async def talk(stop: asyncio.Event) -> None:
+        """Each simulated person sends /help about every 2 s (staggered), and not within 1.5 s of
+        the last reply (Telegram's 1/s per chat applies to the replies too)."""
+        while not stop.is_set():
+            for talker in talkers:
+                quiet = time.perf_counter() - answered.get(talker, 0.0) > 1.5
+                if talker not in asked and quiet and not talking_paused[0]:
+                    asked[talker] = time.perf_counter()
+                    api.send_text(talker, "/help")
+                await asyncio.sleep(2 / len(talkers))
+
+    stop_talking = asyncio.Event()
+    talking = asyncio.create_task(talk(stop_talking))
+    process = await start()
+    kill_after = int(args.kill_at * args.people)
+    while len(deliveries) < kill_after:
+        await asyncio.sleep(0.05)
+    # Nobody talks across the restart: a /help the dead process took but did not confirm is
+    # answered again by the next one, which is no reply latency.
+    talking_paused[0] = True
+    await asyncio.sleep(2)
+    process.send_signal(signal.SIGKILL)
+    await process.wait()
+    killed_at = len(deliveries)
+    print(f"SIGKILL after {killed_at:,} deliveries; restarting")
+    asked.clear()
+    process = await start()
+    await asyncio.sleep(3)
+    talking_paused[0] = False
+    while True:
+        counts = await progress(path, broadcast_id)
+        if not counts.get("pending") and not counts.get("claimed"):
+            break
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(4)  # the status job's final edit and report
+    stop_talking.set()
+    await talking
+    process.send_signal(signal.SIGTERM)
+    await process.wait()
+    await server.stop()
+
+    configured = rate
+    for number in (1, 2):
+        times = [at for at, n in deliveries if n == number]
+        if len(times) > 1:
+            span = times[-1] - times[0]
+            sustained = (len(times) - 1) / span
+            print(
+                f"process {number}: {len(times):,} delivered in {span:.1f} s ="
+                f" {sustained:,.1f}/s = {sustained / configured:.1%} of the configured"
+                f" {configured:g}/s"
+            )
+    all_times = [at for at, _ in deliveries]
+    running = sum(
+        times[-1] - times[0]
+        for times in ([at for at, n in deliveries if n == k] for k in (1, 2))
+        if times
+    )
+    overall = (len(all_times) - 2) / running
+    print(
+        f"sustained delivery rate while running: {overall:,.1f}/s ="
+        f" {overall / configured:.1%} of the configured rate (restart gap excluded;"
+        f" {len(all_times) / (all_times[-1] - all_times[0]):,.1f}/s including it)"
+    )
+    print(f"429 answers from the Bot API: {api.flood.rejected}")
+    duplicates = sum(1 for count in received.values() if count > 1)
+    once = sum(1 for count in received.values() if count == 1)
+    print(
+        f"recipients: {args.people:,} (the admin's copy not counted below); received once:"
+        f" {once:,}; duplicates: {duplicates}; outbox rows: {dict(sorted(counts.items()))}"
+    )
+    latencies.sort()
+    if latencies:
+        p50 = statistics.median(latencies) * 1000
+        p95 = latencies[int(0.95 * (len(latencies) - 1))] * 1000
+        print(
+            f"interactive /help replies during the broadcast: {len(latencies)},"
+            f" p50 {p50:.0f} ms, p95 {p95:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
+        )
+    reports = [m.get("text", "") for m in api.bot_messages(ADMIN)]
+    print("admin status message:", reports[0].replace("\n", " | "))
+    print("final report:", reports[-1].replace("\n", " | "))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
