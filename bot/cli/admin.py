@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sys
 from pathlib import Path
 from typing import Any
 
-from bot.config import Settings
+from bot.cli.common import fail, with_db
 from domain.programmes import ProgrammeFileError, load_programmes
 from storage.clock import utcnow
 from storage.db import Database
@@ -28,40 +26,17 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     programmes.set_defaults(func=run_import_programmes)
 
 
-async def _open() -> Database:
-    db = Database(Settings().sqlite_path)
-    await db.connect()
-    await db.migrate()
-    return db
-
-
 def run_migrate(args: argparse.Namespace) -> int:
-    async def go() -> list[int]:
-        db = Database(Settings().sqlite_path)
-        await db.connect()
-        try:
-            return await db.migrate()
-        finally:
-            await db.close()
-
-    applied = asyncio.run(go())
+    applied = with_db(lambda db: db.migrate(), migrate=False)
     print(f"Applied migrations: {', '.join(map(str, applied))}" if applied else "Up to date.")
     return 0
 
 
 def run_backup(args: argparse.Namespace) -> int:
-    async def go() -> None:
-        db = await _open()
-        try:
-            await db.backup(args.path)
-        finally:
-            await db.close()
-
     try:
-        asyncio.run(go())
+        with_db(lambda db: db.backup(args.path))
     except FileExistsError as error:
-        print(f"civicbot backup: {error}", file=sys.stderr)
-        return 2
+        return fail(f"backup: {error}")
     print(f"Backup written to {args.path}")
     return 0
 
@@ -70,20 +45,15 @@ def run_import_programmes(args: argparse.Namespace) -> int:
     try:
         programmes = load_programmes(args.file)
     except (OSError, ProgrammeFileError) as error:
-        print(f"civicbot import-programmes: {error}", file=sys.stderr)
-        return 2
+        return fail(f"import-programmes: {error}")
 
-    async def go() -> None:
-        db = await _open()
-        try:
-            async with db.transaction() as session:
-                repository = ProgrammesRepository(session)
-                for programme in programmes:
-                    await repository.upsert(programme, utcnow())
-        finally:
-            await db.close()
+    async def save(db: Database) -> None:
+        async with db.transaction() as session:
+            repository = ProgrammesRepository(session)
+            for programme in programmes:
+                await repository.upsert(programme, utcnow())
 
-    asyncio.run(go())
+    with_db(save)
     for programme in programmes:
         print(f"{programme.key}: {programme.name.ko} ({len(programme.stages)} stages)")
     return 0

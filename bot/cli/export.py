@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.config import Settings
+from bot.cli.common import with_db
 from bot.services import panels, waste
 from storage.clock import to_db
 from storage.db import Database, Session
@@ -69,17 +68,11 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     columns, fetch = EXPORTS[args.what]
 
-    async def go() -> list[list[Any]]:
-        db = Database(Settings().sqlite_path)
-        await db.connect()
-        try:
-            await db.migrate()
-            async with db.reading() as session:
-                return await fetch(session)
-        finally:
-            await db.close()
+    async def fetch_rows(db: Database) -> list[list[Any]]:
+        async with db.reading() as session:
+            return await fetch(session)
 
-    rows = asyncio.run(go())
+    rows = with_db(fetch_rows)
     if args.output:
         with args.output.open("w", newline="", encoding="utf-8-sig") as out:
             write(out, columns, rows)

@@ -8,21 +8,16 @@ seed. `budget-school --import` records 예산학교 completions from the course'
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import io
-import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from bot.config import Settings
+from bot.cli.common import fail, with_db
 from bot.services import panels as service
 from storage.clock import utcnow
 from storage.db import Database
 from storage.programmes import ProgrammesRepository
-
-T = TypeVar("T")
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
@@ -43,24 +38,6 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         help="CSV with a telegram_id column, or one Telegram user id a line",
     )
     school.set_defaults(func=run_import)
-
-
-def with_db(work: Callable[[Database], Awaitable[T]]) -> T:
-    async def go() -> T:
-        db = Database(Settings().sqlite_path)
-        await db.connect()
-        try:
-            await db.migrate()
-            return await work(db)
-        finally:
-            await db.close()
-
-    return asyncio.run(go())
-
-
-def fail(message: str) -> int:
-    print(f"civicbot: {message}", file=sys.stderr)
-    return 2
 
 
 def run_pool(args: argparse.Namespace) -> int:

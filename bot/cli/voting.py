@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from bot.config import Settings
+from bot.cli.common import fail, with_db
 from bot.services import voting as service
 from domain.pabulib import PabulibError, read_pabulib, write_pabulib
 from domain.voting import HeadingKind, StoredBallot, parse_ballot_file
 from storage.clock import utcnow
 from storage.db import Database
 from storage.voting import VotingRepository
-
-T = TypeVar("T")
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
@@ -38,24 +34,6 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     export.add_argument("--programme", required=True, help="programme key")
     export.add_argument("--output", type=Path, help="folder (default: print the first heading)")
     export.set_defaults(func=run_export)
-
-
-def with_db(work: Callable[[Database], Awaitable[T]]) -> T:
-    async def go() -> T:
-        db = Database(Settings().sqlite_path)
-        await db.connect()
-        try:
-            await db.migrate()
-            return await work(db)
-        finally:
-            await db.close()
-
-    return asyncio.run(go())
-
-
-def fail(message: str) -> int:
-    print(f"civicbot: {message}", file=sys.stderr)
-    return 2
 
 
 def run_import(args: argparse.Namespace) -> int:

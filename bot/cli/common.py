@@ -1,0 +1,34 @@
+"""What the database subcommands share: open the configured database, run, close."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from bot.config import Settings
+from storage.db import Database
+
+T = TypeVar("T")
+
+
+def with_db(work: Callable[[Database], Awaitable[T]], migrate: bool = True) -> T:
+    """Run `work` on the database of DATABASE_URL (migrated first, unless told not to)."""
+
+    async def go() -> T:
+        db = Database(Settings().sqlite_path)
+        await db.connect()
+        try:
+            if migrate:
+                await db.migrate()
+            return await work(db)
+        finally:
+            await db.close()
+
+    return asyncio.run(go())
+
+
+def fail(message: str) -> int:
+    print(f"civicbot: {message}", file=sys.stderr)
+    return 2
