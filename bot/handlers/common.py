@@ -14,10 +14,19 @@ from storage.ptbstate import PtbStateRepository
 log = logging.getLogger(__name__)
 
 
+def no_empty_keyboard(markup: Any) -> Any:
+    """A keyboard whose rows are all empty is no keyboard (Telegram refuses one)."""
+    if isinstance(markup, InlineKeyboardMarkup) and not any(markup.inline_keyboard):
+        return None
+    return markup
+
+
 async def send(update: Update, context: BotContext, text: str, **kwargs: Any) -> Message:
     """Send to the chat the update came from, whether it was a message or a button press."""
     chat = update.effective_chat
     assert chat is not None
+    if "reply_markup" in kwargs:
+        kwargs["reply_markup"] = no_empty_keyboard(kwargs["reply_markup"])
     return await context.bot.send_message(chat.id, text, **kwargs)
 
 
@@ -29,6 +38,7 @@ async def edit_or_send(
     **kwargs: Any,
 ) -> None:
     """Edit the message whose button was pressed (Telegram convention); else send anew."""
+    markup = no_empty_keyboard(markup)
     query = update.callback_query
     if query is not None and query.message is not None:
         try:

@@ -177,6 +177,8 @@ def _check_markup(markup: Any) -> None:
                     raise bad_request("can't parse inline keyboard button: exactly one action")
                 if data is not None and not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA:
                     raise bad_request("BUTTON_DATA_INVALID")
+    elif not {"keyboard", "remove_keyboard", "force_reply"} & set(markup):
+        raise bad_request("can't parse reply keyboard markup JSON object")
     elif "keyboard" in markup:
         for row in markup["keyboard"]:
             for button in row:

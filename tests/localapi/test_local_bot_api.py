@@ -45,6 +45,8 @@ def api() -> LocalBotApi:
          "Bad Request: query is too old and response timeout expired or query ID is invalid"),
         ("setMyCommands", {"commands": json.dumps([{"command": "Bad!", "description": "d"}])},
          400, "Bad Request: BOT_COMMAND_INVALID"),
+        ("sendMessage", {"chat_id": 1, "text": "hi", "reply_markup": "{}"}, 400,
+         "Bad Request: can't parse reply keyboard markup JSON object"),
         ("flyToTheMoon", {}, 404, "Not Found"),
     ],
 )  # fmt: skip

@@ -376,3 +376,11 @@ async def test_the_pb_call_closing_on_time_sends_proposals_to_review(harness: Ha
     async with harness.db.reading() as session:
         proposal = await ProposalsRepository(session).get(result.proposal_id)
     assert proposal is not None and proposal.status is Status.UNDER_REVIEW
+
+
+async def test_an_empty_review_queue_shows_without_buttons(harness: Harness) -> None:
+    await signed_up(harness, ADMIN)
+    await harness.say(ADMIN, "/review")
+    replies = await harness.press(ADMIN, "민주서울 (0)")
+    assert "대기 중인 제안이 없습니다" in said(replies)
+    assert not harness.errors.records

@@ -42,7 +42,8 @@ COMMANDS = (
     "/start", "/start p_1", "/start p_999999", "/start zz", "/help", "/menu", "/propose",
     "/proposals", "/proposals 공원", "/my", "/vote", "/programmes", "/language", "/privacy",
     "/mydata", "/deleteme", "/cancel", "/review", "/results", "/admin", "/settings",
-    "/report", "/panels", "/nonsense",
+    "/report", "/panels", "/paneladmin", "/cases", "/broadcast", "/wastestats",
+    "/budgetschool ABC", "/nonsense",
 )  # fmt: skip
 LABELS = ("도움말", "메뉴", "제안하기", "제안 보기", "마이페이지", "투표하기", "참여 사업", "Help")
 DATA_TEMPLATES = (
@@ -57,6 +58,17 @@ DATA_TEMPLATES = (
     "rv:a:{n}:acc", "rv:t:{n}:mapo", "adm:roles", "adm:g:admin", "adm:rv:{n}:admin:",
     "adm:mod", "adm:dec:proposal:{n}:remove", "adm:blk:{n}", "adm:audit:{n}", "menu:vote",
     "menu:admin", "lang:en", "del:yes", "del:no",
+    "rp:back", "rp:cancel", "rp:submit", "rp:name:yes", "rp:contact:no", "rp:dist:mapo",
+    "wr:v:{n}", "wi:{n}", "wi:send", "wi:cancel", "wc:c:{n}", "wc:do:{n}:me",
+    "wc:do:{n}:inv", "wc:do:{n}:close", "wc:a:{n}:ans", "wc:v:substantiated", "wc:x",
+    "wc:pg:{n}", "wc:od", "wc:pick:st",
+    "ap:start:{n}", "ap:g:female", "ap:d:mapo", "ap:agree", "ap:send", "ap:back",
+    "ap:cancel", "pn:list", "pn:a:{n}", "pn:wd:{n}", "pn:wdy:{n}", "pn:acc:{n}",
+    "pn:dec:{n}", "pn:decy:{n}", "pn:m:{n}", "pn:csv:{n}", "pa:list", "pa:p:{n}",
+    "pa:q:{n}", "pa:c:{n}", "pa:cy:{n}", "pa:s:{n}", "pa:v:{n}", "pa:bs", "pa:sy",
+    "bc:start", "bc:same", "bc:aud:all", "bc:confirm", "bc:cancel", "bcs:pause:{n}",
+    "bcs:resume:{n}", "bcs:cancel:{n}", "ntf:cat:deadlines", "ntf:set:updates:digest",
+    "ntf:set:nope:never", "ntf:back",
 )  # fmt: skip
 
 texts = st.one_of(
