@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     broadcast_rate: float = Field(default=25.0, gt=0)
     send_rate: float = Field(default=30.0, gt=0)
     minimum_age: int = 14
+    # `civicbot run --webhook`: Telegram must send this in X-Telegram-Bot-Api-Secret-Token.
+    webhook_secret: SecretStr | None = None
     # SPEC §8: reminders this long before each stage deadline, e.g. "72h,24h,3h" (d, h, m, s).
     reminder_offsets: Annotated[tuple[timedelta, ...], NoDecode] = (
         timedelta(hours=72),
@@ -70,6 +72,15 @@ class Settings(BaseSettings):
         if any(offset <= timedelta(0) for offset in value):
             raise ValueError("reminder offsets must be positive")
         return tuple(sorted(set(value), reverse=True))
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _telegram_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError("WEBHOOK_SECRET: 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
 
     @field_validator("timezone")
     @classmethod
