@@ -44,6 +44,7 @@ class MenuCommand:
     callback: Callback
     on_keyboard: bool = False  # also on the persistent keyboard under the input field
     admin_only: bool = False
+    opens_flow: bool = False  # its ConversationHandler answers /name (see `entry_points`)
 
 
 class CommandRegistry:
@@ -54,6 +55,14 @@ class CommandRegistry:
         if command.name in self._commands:
             raise ValueError(f"/{command.name} registered twice")
         self._commands[command.name] = command
+
+    def command_handlers(self) -> list[CommandHandler[BotContext, object]]:
+        """/name for every command that does not open a flow (flows answer their own)."""
+        return [
+            CommandHandler(command.name, command.callback)  # type: ignore[arg-type]
+            for command in self.all()
+            if not command.opens_flow
+        ]
 
     def get(self, name: str) -> MenuCommand | None:
         return self._commands.get(name)

@@ -372,7 +372,12 @@ def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
 def register(application: CivicApplication, registry: CommandRegistry) -> None:
     registry.add(
         MenuCommand(
-            NAME, N_("Send a message to many people"), N_("Broadcast"), start, admin_only=True
+            NAME,
+            N_("Send a message to many people"),
+            N_("Broadcast"),
+            start,
+            admin_only=True,
+            opens_flow=True,
         )
     )
     application.add_handler(handler(registry))

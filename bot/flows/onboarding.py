@@ -317,5 +317,7 @@ def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
 
 
 def register(application: CivicApplication, registry: CommandRegistry) -> None:
-    registry.add(MenuCommand("start", N_("Sign up or start again"), N_("Start"), start))
+    registry.add(
+        MenuCommand("start", N_("Sign up or start again"), N_("Start"), start, opens_flow=True)
+    )
     application.add_handler(handler(registry))

@@ -694,6 +694,13 @@ def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
 
 def register(application: CivicApplication, registry: CommandRegistry) -> None:
     registry.add(
-        MenuCommand("propose", N_("Make a new proposal"), N_("Propose"), start, on_keyboard=True)
+        MenuCommand(
+            "propose",
+            N_("Make a new proposal"),
+            N_("Propose"),
+            start,
+            on_keyboard=True,
+            opens_flow=True,
+        )
     )
     application.add_handler(handler(registry))

@@ -555,5 +555,13 @@ def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
 
 
 def register(application: CivicApplication, registry: CommandRegistry) -> None:
-    registry.add(MenuCommand("report", N_("Report wasted public money"), N_("Report waste"), start))
+    registry.add(
+        MenuCommand(
+            "report",
+            N_("Report wasted public money"),
+            N_("Report waste"),
+            start,
+            opens_flow=True,
+        )
+    )
     application.add_handler(handler(registry))

@@ -24,7 +24,7 @@ from bot.context import BotContext, CivicApplication, translator
 from bot.flows.guard import StepHandler, guarded
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.i18n import LANGUAGES, N_, Translator
-from bot.menu import CommandRegistry, MenuCommand, entry_points
+from bot.menu import CommandRegistry, MenuCommand
 from bot.services import admin as service
 from domain.proposals import POLICY_FIELDS
 from domain.roles import Role
@@ -424,8 +424,6 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
         )
     )
     application.add_handler(conversation(registry))
-    for handler in entry_points(registry, "admin", admin_command):
-        application.add_handler(handler)
     application.add_handler(CallbackQueryHandler(on_roles, pattern=r"^adm:roles$"))
     application.add_handler(
         CallbackQueryHandler(on_revoke, pattern=r"^adm:rv:\d{1,15}:[a-z_]+:.*$")

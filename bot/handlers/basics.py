@@ -6,7 +6,6 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     ApplicationHandlerStop,
     CallbackQueryHandler,
-    CommandHandler,
     MessageHandler,
     filters,
 )
@@ -146,15 +145,14 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
     registry.add(MenuCommand("menu", N_("Main menu"), N_("Menu"), menu_command, on_keyboard=True))
     registry.add(MenuCommand("language", N_("Change language"), N_("Language"), language_command))
     registry.add(MenuCommand("cancel", N_("Leave the current step"), N_("Cancel"), cancel_command))
-    application.add_handler(CommandHandler("help", help_command))
-    application.add_handler(CommandHandler("menu", menu_command))
-    application.add_handler(CommandHandler("cancel", cancel_command))
-    application.add_handler(CommandHandler("language", language_command))
     application.add_handler(CallbackQueryHandler(on_language, pattern=r"^lang:(ko|en)$"))
 
 
 def register_fallbacks(application: CivicApplication, registry: CommandRegistry) -> None:
-    """Registered last: menu labels, then anything nobody else handled."""
+    """Registered last: every feature's /commands, menu buttons and labels, then anything
+    nobody else handled."""
+    for handler in registry.command_handlers():
+        application.add_handler(handler)
     application.add_handler(CallbackQueryHandler(on_menu_button, pattern=r"^menu:[a-z_]+$"))
     application.add_handler(MessageHandler(MenuLabel(registry), on_menu_button))
     application.add_handler(CallbackQueryHandler(stale_button))

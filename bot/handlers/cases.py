@@ -24,7 +24,7 @@ from bot.flows.report import refusal_text
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.handlers.waste_views import district_name, history_lines, report_lines
 from bot.i18n import N_, Translator
-from bot.menu import CommandRegistry, MenuCommand, entry_points
+from bot.menu import CommandRegistry, MenuCommand
 from bot.services import waste as service
 from domain.people import DISTRICTS
 from domain.waste import (
@@ -647,8 +647,6 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
         )
     )
     application.add_handler(typed_handler(registry))
-    for handler in entry_points(registry, "cases", cases_command):
-        application.add_handler(handler)
     statuses = "|".join(STATUS_FILTERS)
     application.add_handler(
         CallbackQueryHandler(

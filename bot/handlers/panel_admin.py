@@ -20,7 +20,7 @@ from bot.flows.guard import StepHandler, guarded
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.handlers.panels import feature_name, refusal_text, value_name
 from bot.i18n import N_, Translator
-from bot.menu import CommandRegistry, MenuCommand, entry_points
+from bot.menu import CommandRegistry, MenuCommand
 from bot.services import panels as service
 from domain.panels import ApplicationStatus, Refusal, check_seed
 from domain.programmes import Programme
@@ -707,8 +707,6 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
         )
     )
     application.add_handler(conversation(registry))
-    for handler in entry_points(registry, "paneladmin", paneladmin_command):
-        application.add_handler(handler)
     application.add_handler(
         CallbackQueryHandler(
             on_button,

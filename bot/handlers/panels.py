@@ -17,7 +17,7 @@ from telegram.ext import CallbackQueryHandler
 from bot.context import BotContext, CivicApplication, translator
 from bot.handlers.common import answer, edit_or_send, send
 from bot.i18n import N_, Translator
-from bot.menu import CommandRegistry, MenuCommand, entry_points
+from bot.menu import CommandRegistry, MenuCommand
 from bot.services import panels as service
 from domain.panels import (
     AGE_BAND,
@@ -549,9 +549,6 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
             budget_school_command,
         )
     )
-    for name, callback in (("panels", panels_command), ("budgetschool", budget_school_command)):
-        for handler in entry_points(registry, name, callback):
-            application.add_handler(handler)
     application.add_handler(CallbackQueryHandler(panels_command, pattern=r"^pn:list$"))
     application.add_handler(
         CallbackQueryHandler(

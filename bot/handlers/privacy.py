@@ -7,7 +7,7 @@ from io import BytesIO
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardRemove, Update
 from telegram.constants import ChatAction
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler
 
 from bot.context import BotContext, CivicApplication, person_and_translator, translator
 from bot.handlers.common import answer, edit_or_send, send
@@ -110,7 +110,4 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
     registry.add(
         MenuCommand("deleteme", N_("Erase your data"), N_("Erase my data"), deleteme_command)
     )
-    application.add_handler(CommandHandler("privacy", privacy_command))
-    application.add_handler(CommandHandler("mydata", mydata_command))
-    application.add_handler(CommandHandler("deleteme", deleteme_command))
     application.add_handler(CallbackQueryHandler(on_deleteme, pattern=r"^del:(yes|no)$"))

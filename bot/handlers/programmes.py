@@ -7,7 +7,6 @@ from html import escape
 
 from telegram import Update
 from telegram.constants import ParseMode
-from telegram.ext import CommandHandler
 
 from bot.context import BotContext, CivicApplication, translator
 from bot.handlers.common import send
@@ -93,4 +92,3 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
             on_keyboard=True,
         )
     )
-    application.add_handler(CommandHandler("programmes", programmes_command))

@@ -21,7 +21,7 @@ from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.handlers.proposal_views import proposal_card, summary_line
 from bot.handlers.waste import my_reports_section
 from bot.i18n import N_, Translator
-from bot.menu import CommandRegistry, MenuCommand, entry_points
+from bot.menu import CommandRegistry, MenuCommand
 from bot.services import proposals as service
 from domain.people import DISTRICTS, DISTRICTS_BY_CODE
 from domain.programmes import Action, ProgrammeKind
@@ -682,10 +682,6 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
     )
     application.add_handler(comment_handler(registry))
     application.add_handler(search_handler(registry))
-    for handler in entry_points(registry, "proposals", browse_command):
-        application.add_handler(handler)
-    for handler in entry_points(registry, "my", my_command):
-        application.add_handler(handler)
     application.add_handler(
         CallbackQueryHandler(
             on_card_action,

@@ -16,7 +16,7 @@ from bot.flows.guard import StepHandler, guarded
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.handlers.proposal_views import card_text, summary_line
 from bot.i18n import N_, Translator
-from bot.menu import CommandRegistry, MenuCommand, entry_points
+from bot.menu import CommandRegistry, MenuCommand
 from bot.services import proposals as service
 from domain.people import DISTRICTS, DISTRICTS_BY_CODE
 from domain.proposals import FIELDS_BY_CODE, POLICY_FIELDS, REVIEW_QUEUE, DebateKind, Status
@@ -371,8 +371,6 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
                     admin_only=True)
     )  # fmt: skip
     application.add_handler(typed_handler(registry))
-    for handler in entry_points(registry, "review", review_command):
-        application.add_handler(handler)
     application.add_handler(CallbackQueryHandler(on_field, pattern=r"^rv:f:[a-z]+:\d{1,4}$"))
     application.add_handler(CallbackQueryHandler(on_proposal, pattern=r"^rv:p:\d{1,12}$"))
     application.add_handler(

@@ -18,7 +18,7 @@ from bot.charts import results_chart
 from bot.context import BotContext, CivicApplication, translator
 from bot.handlers.common import answer, checkpoint, edit_or_send, send
 from bot.i18n import N_, Translator
-from bot.menu import CommandRegistry, MenuCommand, entry_points
+from bot.menu import CommandRegistry, MenuCommand
 from bot.services import voting as service
 from domain.voting import BallotProblem, Heading, HeadingKind, check_toggle, spent, toggle
 from storage.db import Session
@@ -504,9 +504,6 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
             admin_only=True,
         )
     )
-    for name, callback in (("vote", vote_command), ("results", results_command)):
-        for handler in entry_points(registry, name, callback):
-            application.add_handler(handler)
     application.add_handler(CallbackQueryHandler(on_open, pattern=r"^vt:h:\d{1,9}:\d{1,4}$"))
     application.add_handler(CallbackQueryHandler(on_toggle, pattern=r"^vt:t:\d{1,9}:\d{1,4}$"))
     application.add_handler(CallbackQueryHandler(on_details, pattern=r"^vt:d:\d{1,9}:\d{1,4}$"))

@@ -24,7 +24,7 @@ from bot.handlers import cases
 from bot.handlers.common import answer, ask, retire_question, send
 from bot.handlers.waste_views import bold, district_name, history_lines, report_lines
 from bot.i18n import N_, Translator
-from bot.menu import CommandRegistry, MenuCommand, entry_points
+from bot.menu import CommandRegistry, MenuCommand
 from bot.services import waste as service
 from domain.waste import FILES_MAX, NOTE_MAX, OPEN, Status, check_note
 from storage.db import Session
@@ -350,8 +350,6 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
     )
     application.add_handler(addition_handler(registry))
     cases.register(application, registry)
-    for handler in entry_points(registry, "wastestats", stats_command):
-        application.add_handler(handler)
     application.add_handler(CallbackQueryHandler(on_view, pattern=r"^wr:v:\d{1,12}$"))
     assert application.job_queue is not None
     application.job_queue.run_repeating(deadlines_job, interval=60, first=1, name="waste-deadlines")

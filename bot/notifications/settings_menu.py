@@ -8,7 +8,7 @@ import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler
 
 from bot.context import BotContext, CivicApplication, person_and_translator
 from bot.handlers.common import answer, edit_or_send, send
@@ -146,5 +146,4 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
             settings_command,
         )
     )
-    application.add_handler(CommandHandler("settings", settings_command))
     application.add_handler(CallbackQueryHandler(on_settings_button, pattern=CALLBACK))
