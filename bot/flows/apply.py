@@ -14,7 +14,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext, CivicApplication, person_and_translator, translator
-from bot.flows.guard import StepHandler, guided_steps
+from bot.flows.guard import StepHandler, discard_flow, end_flow, guided_steps
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.handlers.panels import answers_lines, refusal_text, value_name
 from bot.i18n import N_, Translator
@@ -349,17 +349,12 @@ async def submit(update: Update, context: BotContext, rules: PanelRules) -> str 
 
 
 async def end(update: Update, context: BotContext) -> int:
-    context.udata.pop(DRAFT, None)
-    await retire_question(update, context)
-    return ConversationHandler.END
+    return await end_flow(update, context, DRAFT, "apply")
 
 
 async def cancel(update: Update, context: BotContext) -> int:
-    await answer(update)
-    t = await translator(update, context)
-    await end(update, context)
-    await send(update, context, t.gettext("Your application was not sent."))
-    return ConversationHandler.END
+    discarded = N_("Your application was not sent.")
+    return await discard_flow(update, context, DRAFT, "apply", discarded)
 
 
 async def ask_current(update: Update, context: BotContext) -> str | int:

@@ -15,10 +15,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext, CivicApplication, translator
-from bot.flows.guard import StepHandler, guarded
+from bot.flows.guard import StepHandler, discard_flow, end_flow, guarded
 from bot.handlers import broadcasts as status
 from bot.handlers.admin import holds
-from bot.handlers.common import answer, ask, retire_question, send
+from bot.handlers.common import answer, ask, send
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand, entry_points
 from bot.notifications.sender import markup
@@ -321,17 +321,13 @@ async def confirm(update: Update, context: BotContext) -> str | int:
 
 
 async def end(update: Update, context: BotContext) -> int:
-    context.udata.pop(DRAFT, None)
-    await retire_question(update, context)
-    return ConversationHandler.END
+    return await end_flow(update, context, DRAFT, NAME)
 
 
 async def cancel(update: Update, context: BotContext) -> int:
-    await answer(update)
-    t = await translator(update, context)
-    await end(update, context)
-    await send(update, context, t.gettext("The broadcast was discarded; nothing was sent."))
-    return ConversationHandler.END
+    return await discard_flow(
+        update, context, DRAFT, NAME, N_("The broadcast was discarded; nothing was sent.")
+    )
 
 
 async def ask_current(update: Update, context: BotContext) -> str:

@@ -10,10 +10,17 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from telegram import Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
 
 from bot.context import BotContext, translator
-from bot.handlers.common import answer, send
+from bot.handlers.common import answer, checkpoint, retire_question, send
 from bot.menu import CommandRegistry, MenuLabel
 
 Ask = Callable[[Update, BotContext], Awaitable[object]]
@@ -92,3 +99,23 @@ def guided_steps(
         )
 
     return step
+
+
+async def end_flow(update: Update, context: BotContext, draft_key: str, conversation: str) -> int:
+    """Leave a guided flow: forget its draft, take the buttons off its question, and save the
+    end at once so a crash cannot bring the flow back."""
+    context.udata.pop(draft_key, None)
+    await retire_question(update, context)
+    await checkpoint(update, context, (conversation, None))
+    return ConversationHandler.END
+
+
+async def discard_flow(
+    update: Update, context: BotContext, draft_key: str, conversation: str, message: str
+) -> int:
+    """Cancel: end the flow and say what was discarded (`message` marked with N_)."""
+    await answer(update)
+    t = await translator(update, context)
+    await end_flow(update, context, draft_key, conversation)
+    await send(update, context, t.gettext(message))
+    return ConversationHandler.END

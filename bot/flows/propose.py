@@ -19,7 +19,7 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext, CivicApplication, person_and_translator, translator
-from bot.flows.guard import guided_steps
+from bot.flows.guard import discard_flow, end_flow, guided_steps
 from bot.handlers.common import (
     answer,
     ask,
@@ -646,17 +646,13 @@ async def submit(update: Update, context: BotContext) -> str | int:
 
 
 async def end(update: Update, context: BotContext) -> int:
-    context.udata.pop(DRAFT, None)
-    await retire_question(update, context)
-    return ConversationHandler.END
+    return await end_flow(update, context, DRAFT, NAME)
 
 
 async def cancel(update: Update, context: BotContext) -> int:
-    await answer(update)
-    t = await translator(update, context)
-    await end(update, context)
-    await send(update, context, t.gettext("Your draft proposal was discarded."))
-    return ConversationHandler.END
+    return await discard_flow(
+        update, context, DRAFT, NAME, N_("Your draft proposal was discarded.")
+    )
 
 
 async def ask_current(update: Update, context: BotContext) -> str:

@@ -16,11 +16,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext, CivicApplication, translator
-from bot.flows.guard import guided_steps
+from bot.flows.guard import discard_flow, end_flow, guided_steps
 from bot.handlers.common import (
     answer,
     ask,
-    checkpoint,
     edit_or_send,
     retire_question,
     send,
@@ -509,18 +508,13 @@ def open_button(t: Translator, report_id: int) -> InlineKeyboardButton:
 
 
 async def end(update: Update, context: BotContext) -> int:
-    context.udata.pop(DRAFT, None)
-    await retire_question(update, context)
-    await checkpoint(update, context, ("report", None))
-    return ConversationHandler.END
+    return await end_flow(update, context, DRAFT, "report")
 
 
 async def cancel(update: Update, context: BotContext) -> int:
-    await answer(update)
-    t = await translator(update, context)
-    await end(update, context)
-    await send(update, context, t.gettext("Your draft report was discarded."))
-    return ConversationHandler.END
+    return await discard_flow(
+        update, context, DRAFT, "report", N_("Your draft report was discarded.")
+    )
 
 
 async def ask_current(update: Update, context: BotContext) -> str:
