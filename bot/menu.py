@@ -50,11 +50,14 @@ class MenuCommand:
 class CommandRegistry:
     def __init__(self) -> None:
         self._commands: dict[str, MenuCommand] = {}
+        # Label → command in every language; every text message is checked against it.
+        self._by_label: dict[str, MenuCommand] | None = None
 
     def add(self, command: MenuCommand) -> None:
         if command.name in self._commands:
             raise ValueError(f"/{command.name} registered twice")
         self._commands[command.name] = command
+        self._by_label = None
 
     def command_handlers(self) -> list[CommandHandler[BotContext, object]]:
         """/name for every command that does not open a flow (flows answer their own)."""
@@ -77,21 +80,22 @@ class CommandRegistry:
 
         return sorted(self._commands.values(), key=position)
 
+    def _labels(self) -> dict[str, MenuCommand]:
+        if self._by_label is None:
+            found: dict[str, MenuCommand] = {}
+            for language in reversed(LANGUAGES):  # Korean wins a label both languages share
+                t = Translator(language)
+                for command in self._commands.values():
+                    found[t.gettext(command.label)] = command
+            self._by_label = found
+        return self._by_label
+
     def by_label(self, text: str) -> MenuCommand | None:
         """The command whose keyboard label (in any language) is `text`."""
-        for language in LANGUAGES:
-            t = Translator(language)
-            for command in self._commands.values():
-                if t.gettext(command.label) == text:
-                    return command
-        return None
+        return self._labels().get(text)
 
     def labels(self) -> set[str]:
-        return {
-            Translator(language).gettext(command.label)
-            for language in LANGUAGES
-            for command in self._commands.values()
-        }
+        return set(self._labels())
 
     def bot_commands(self, t: Translator, include_admin: bool) -> list[BotCommand]:
         chosen = self.all() if include_admin else self.public()
