@@ -139,6 +139,21 @@ async def refused(session: Session, admin_id: int, what: str, now: datetime) -> 
     return Refusal.FORBIDDEN
 
 
+async def admin_panel(
+    session: Session,
+    admin_id: int,
+    programme_id: int,
+    action: str,
+    now: datetime,
+    admin_ids: Collection[int],
+) -> Programme | Refusal:
+    """The panel an admin acts on, or why not; a refused attempt is audited."""
+    if not await is_admin(session, admin_id, admin_ids):
+        return await refused(session, admin_id, f"{action}:{programme_id}", now)
+    programme = await panel(session, programme_id)
+    return Refusal.NOT_FOUND if programme is None else programme
+
+
 # -- applying ------------------------------------------------------------------------------
 async def check_can_apply(
     session: Session, user_id: int, programme_id: int, now: datetime
@@ -278,11 +293,11 @@ async def quota_view(
 ) -> QuotaView | Refusal:
     """Live applicant counts against the quotas, with the strata short of their minimum."""
     async with db.transaction() as session:
-        if not await is_admin(session, admin_id, admin_ids):
-            return await refused(session, admin_id, f"panel_quotas:{programme_id}", now)
-        programme = await panel(session, programme_id)
-        if programme is None:
-            return Refusal.NOT_FOUND
+        programme = await admin_panel(
+            session, admin_id, programme_id, "panel_quotas", now, admin_ids
+        )
+        if isinstance(programme, Refusal):
+            return programme
         repository = PanelsRepository(session)
         record = await repository.draw(programme_id)
         rules = rules_of(programme)
@@ -314,11 +329,11 @@ async def commit(
     and the algorithm version, before any seed exists. Refused when no panel could be drawn
     from it, with the reasons, so a published commitment can always be drawn."""
     async with db.transaction() as session:
-        if not await is_admin(session, admin_id, admin_ids):
-            return Committed(await refused(session, admin_id, f"panel_commit:{programme_id}", now))
-        programme = await panel(session, programme_id)
-        if programme is None:
-            return Committed(Refusal.NOT_FOUND)
+        programme = await admin_panel(
+            session, admin_id, programme_id, "panel_commit", now, admin_ids
+        )
+        if isinstance(programme, Refusal):
+            return Committed(programme)
         if not recruitment_closed(programme, now):
             return Committed(Refusal.RECRUITING)
         repository = PanelsRepository(session)
@@ -406,10 +421,9 @@ async def draw(
     reserve, all in one unit of work. The lottery runs in a thread, outside the database."""
     seed = seed.strip()
     async with db.transaction() as session:
-        if not await is_admin(session, admin_id, admin_ids):
-            return Drawn(await refused(session, admin_id, f"panel_draw:{programme_id}", now))
-        if await panel(session, programme_id) is None:
-            return Drawn(Refusal.NOT_FOUND)
+        found = await admin_panel(session, admin_id, programme_id, "panel_draw", now, admin_ids)
+        if isinstance(found, Refusal):
+            return Drawn(found)
         record = await PanelsRepository(session).draw(programme_id)
         if record is None:
             return Drawn(Refusal.NOT_COMMITTED)
@@ -703,11 +717,9 @@ async def fill(
     db: Database, admin_id: int, programme_id: int, now: datetime, admin_ids: Collection[int]
 ) -> Fill | Refusal:
     async with db.transaction() as session:
-        if not await is_admin(session, admin_id, admin_ids):
-            return await refused(session, admin_id, f"panel_fill:{programme_id}", now)
-        programme = await panel(session, programme_id)
-        if programme is None:
-            return Refusal.NOT_FOUND
+        programme = await admin_panel(session, admin_id, programme_id, "panel_fill", now, admin_ids)
+        if isinstance(programme, Refusal):
+            return programme
         repository = PanelsRepository(session)
         record = await repository.draw(programme_id)
         if record is None or not record.drawn:
@@ -836,11 +848,11 @@ async def add_meeting(
 ) -> tuple[Refusal | None, int | None]:
     title, place = meeting.title.strip(), meeting.place.strip()
     async with db.transaction() as session:
-        if not await is_admin(session, admin_id, admin_ids):
-            return await refused(session, admin_id, f"panel_meeting:{programme_id}", now), None
-        programme = await panel(session, programme_id)
-        if programme is None:
-            return Refusal.NOT_FOUND, None
+        programme = await admin_panel(
+            session, admin_id, programme_id, "panel_meeting", now, admin_ids
+        )
+        if isinstance(programme, Refusal):
+            return programme, None
         if not (0 < len(title) <= TITLE_MAX and 0 < len(place) <= PLACE_MAX):
             return Refusal.INVALID, None
         if meeting.starts_at <= now:
@@ -992,11 +1004,9 @@ async def create_member_vote(
     """A yes/no/abstain question only the panel's members may answer, on its voting stage."""
     question = question.strip()
     async with db.transaction() as session:
-        if not await is_admin(session, admin_id, admin_ids):
-            return await refused(session, admin_id, f"panel_vote:{programme_id}", now), None
-        programme = await panel(session, programme_id)
-        if programme is None:
-            return Refusal.NOT_FOUND, None
+        programme = await admin_panel(session, admin_id, programme_id, "panel_vote", now, admin_ids)
+        if isinstance(programme, Refusal):
+            return programme, None
         if not 5 <= len(question) <= QUESTION_MAX:
             return Refusal.INVALID, None
         stage = next_vote_stage(programme, now)
