@@ -388,7 +388,9 @@ async def _case_for(
     admin_ids: Collection[int],
     now: datetime,
     action: EventKind,
+    to: Status | None = None,
 ) -> Report | Outcome:
+    """The case if this officer may act on it (and, with `to`, if it may move there now)."""
     report = await WasteRepository(session).get(report_id)
     if report is None:
         return Outcome.NOT_FOUND
@@ -398,6 +400,11 @@ async def _case_for(
             session, actor_id, "waste.refused", report.receipt, now, attempt=action.value
         )
         return Outcome.FORBIDDEN
+    if to is not None:
+        try:
+            check_transition(report.status, to, report.verdict)
+        except TransitionError:
+            return Outcome.NOT_ALLOWED
     return report
 
 
@@ -476,14 +483,16 @@ async def start_investigation(
     """The officer who starts the investigation takes the case if no one holds it yet."""
     async with db.transaction() as session:
         report = await _case_for(
-            session, report_id, actor_id, admin_ids, now, EventKind.INVESTIGATING
+            session,
+            report_id,
+            actor_id,
+            admin_ids,
+            now,
+            EventKind.INVESTIGATING,
+            Status.INVESTIGATING,
         )
         if isinstance(report, Outcome):
             return report
-        try:
-            check_transition(report.status, Status.INVESTIGATING, report.verdict)
-        except TransitionError:
-            return Outcome.NOT_ALLOWED
         await _record(
             session, report, actor_id, EventKind.INVESTIGATING, now, Status.INVESTIGATING,
             officer_id=report.officer_id or actor_id,
@@ -510,13 +519,11 @@ async def answer(
     elif check_amount(saved_amount, allow_zero=True) is not None:
         return Outcome.INVALID
     async with db.transaction() as session:
-        report = await _case_for(session, report_id, actor_id, admin_ids, now, EventKind.ANSWERED)
+        report = await _case_for(
+            session, report_id, actor_id, admin_ids, now, EventKind.ANSWERED, Status.ANSWERED
+        )
         if isinstance(report, Outcome):
             return report
-        try:
-            check_transition(report.status, Status.ANSWERED, report.verdict)
-        except TransitionError:
-            return Outcome.NOT_ALLOWED
         await _record(
             session, report, actor_id, EventKind.ANSWERED, now, Status.ANSWERED, text,
             verdict=verdict, answer=text, saved_amount=saved_amount, answered_at=now,
@@ -535,14 +542,16 @@ async def decide_reward(
     """예산절약성과금: an amount in won, nil allowed; only for a (partly) substantiated report."""
     async with db.transaction() as session:
         report = await _case_for(
-            session, report_id, actor_id, admin_ids, now, EventKind.REWARD_DECIDED
+            session,
+            report_id,
+            actor_id,
+            admin_ids,
+            now,
+            EventKind.REWARD_DECIDED,
+            Status.REWARD_DECIDED,
         )
         if isinstance(report, Outcome):
             return report
-        try:
-            check_transition(report.status, Status.REWARD_DECIDED, report.verdict)
-        except TransitionError:
-            return Outcome.NOT_ALLOWED
         if check_reward(report.verdict, amount) is not None:
             return Outcome.INVALID
         await _record(
@@ -556,13 +565,11 @@ async def close(
     db: Database, report_id: int, actor_id: int, now: datetime, admin_ids: Collection[int]
 ) -> Outcome:
     async with db.transaction() as session:
-        report = await _case_for(session, report_id, actor_id, admin_ids, now, EventKind.CLOSED)
+        report = await _case_for(
+            session, report_id, actor_id, admin_ids, now, EventKind.CLOSED, Status.CLOSED
+        )
         if isinstance(report, Outcome):
             return report
-        try:
-            check_transition(report.status, Status.CLOSED, report.verdict)
-        except TransitionError:
-            return Outcome.NOT_ALLOWED
         await _record(
             session, report, actor_id, EventKind.CLOSED, now, Status.CLOSED, closed_at=now
         )
