@@ -14,7 +14,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext, CivicApplication, person_and_translator, translator
-from bot.flows.guard import StepHandler, discard_flow, end_flow, guided_steps
+from bot.flows.guard import StepHandler, discard_flow, end_flow, flow, guided_steps
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.handlers.panels import answers_lines, refusal_text, value_name
 from bot.i18n import N_, Translator
@@ -368,7 +368,7 @@ def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
     buttons: StepHandler = CallbackQueryHandler(
         on_button, pattern=r"^ap:(g|d|x|decl):[a-z0-9_]{1,20}$|^ap:(keep|agree|send)$"
     )
-    return ConversationHandler(
+    return flow(
         entry_points=[CallbackQueryHandler(start, pattern=r"^ap:start:\d{1,12}$")],
         states={
             GENDER_STEP: step(buttons),
@@ -379,10 +379,7 @@ def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
             DUTIES: step(buttons),
             PREVIEW: step(buttons),
         },
-        fallbacks=[],
         name="apply",
-        persistent=True,
-        allow_reentry=True,
     )
 
 

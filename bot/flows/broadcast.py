@@ -15,7 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext, CivicApplication, translator
-from bot.flows.guard import StepHandler, discard_flow, end_flow, guarded
+from bot.flows.guard import StepHandler, discard_flow, end_flow, flow, guided_steps
 from bot.handlers import broadcasts as status
 from bot.handlers.admin import holds
 from bot.handlers.common import answer, ask, send
@@ -335,18 +335,11 @@ async def ask_current(update: Update, context: BotContext) -> str:
 
 
 def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
-    def step(*own: StepHandler) -> list[StepHandler]:
-        return guarded(
-            [CallbackQueryHandler(cancel, pattern=r"^bc:cancel$"), *own],
-            ask_current,
-            FLOW_NAME,
-            cancel,
-            registry,
-        )
+    step = guided_steps("bc", None, cancel, ask_current, FLOW_NAME, registry)
 
     text: StepHandler = MessageHandler(filters.TEXT & ~filters.COMMAND, on_text)
     buttons: StepHandler = CallbackQueryHandler(on_button, pattern=r"^bc:[a-z]+(:[a-z0-9_-]+)?$")
-    return ConversationHandler(
+    return flow(
         entry_points=entry_points(registry, NAME, start),
         states={
             KOREAN: step(text),
@@ -358,10 +351,7 @@ def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
             VALUE: step(text, buttons),
             PREVIEW: step(buttons),
         },
-        fallbacks=[],
         name=NAME,
-        persistent=True,
-        allow_reentry=True,
     )
 
 

@@ -76,22 +76,21 @@ def guarded(
 
 def guided_steps(
     prefix: str,
-    back: Callable[[Update, BotContext], Coroutine[Any, Any, object]],
+    back: Callable[[Update, BotContext], Coroutine[Any, Any, object]] | None,
     cancel: Callable[[Update, BotContext], Coroutine[Any, Any, object]],
     ask: Ask,
     flow_name: str,
     registry: CommandRegistry,
 ) -> Callable[..., list[StepHandler]]:
-    """The step factory of a guided flow: every step answers `<prefix>:back` and
-    `<prefix>:cancel`, then its own handlers, then the guards above."""
+    """The step factory of a guided flow: every step answers `<prefix>:cancel` (and
+    `<prefix>:back`, given `back`), then its own handlers, then the guards above."""
+    navigation: list[StepHandler] = [CallbackQueryHandler(cancel, pattern=rf"^{prefix}:cancel$")]
+    if back is not None:
+        navigation.insert(0, CallbackQueryHandler(back, pattern=rf"^{prefix}:back$"))
 
     def step(*own: StepHandler) -> list[StepHandler]:
         return guarded(
-            [
-                CallbackQueryHandler(back, pattern=rf"^{prefix}:back$"),
-                CallbackQueryHandler(cancel, pattern=rf"^{prefix}:cancel$"),
-                *own,
-            ],
+            [*navigation, *own],
             ask,
             flow_name,
             cancel,
@@ -119,3 +118,21 @@ async def discard_flow(
     await end_flow(update, context, draft_key, conversation)
     await send(update, context, t.gettext(message))
     return ConversationHandler.END
+
+
+def flow(
+    *,
+    name: str,
+    entry_points: list[StepHandler],
+    states: dict[object, list[StepHandler]],
+) -> ConversationHandler[BotContext]:
+    """A conversation as all of ours are: persisted under `name` (so it survives a restart),
+    re-entered by its entry points, and with every stray input handled by `guarded` steps."""
+    return ConversationHandler(
+        entry_points=entry_points,
+        states=states,
+        fallbacks=[],
+        name=name,
+        persistent=True,
+        allow_reentry=True,
+    )

@@ -17,7 +17,7 @@ from telegram.ext import (
 
 from bot.context import BotContext, CivicApplication, person_and_translator, translator
 from bot.deeplinks import PAYLOAD_KEY
-from bot.flows.guard import guarded
+from bot.flows.guard import flow, guarded
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
@@ -271,7 +271,7 @@ async def cancel(update: Update, context: BotContext) -> int:
 
 
 def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
-    return ConversationHandler(
+    return flow(
         entry_points=[CommandHandler("start", start)],
         states={
             CONSENT: guarded(
@@ -309,10 +309,7 @@ def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
                 registry,
             ),
         },
-        fallbacks=[],
         name=NAME,
-        persistent=True,
-        allow_reentry=True,
     )
 
 

@@ -19,7 +19,7 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext, CivicApplication, person_and_translator, translator
-from bot.flows.guard import discard_flow, end_flow, guided_steps
+from bot.flows.guard import discard_flow, end_flow, flow, guided_steps
 from bot.handlers.common import (
     answer,
     ask,
@@ -664,7 +664,7 @@ def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
 
     text = MessageHandler(filters.TEXT & ~filters.COMMAND, on_text)
     buttons = CallbackQueryHandler(on_button, pattern=r"^pp:[a-z]+(:[a-z0-9_-]+)?$")
-    return ConversationHandler(
+    return flow(
         entry_points=entry_points(registry, "propose", start),
         states={
             PROGRAMME: step(CallbackQueryHandler(on_programme, pattern=r"^pp:prog:[a-z0-9_-]+$")),
@@ -681,10 +681,7 @@ def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
             SIMILAR: step(buttons),
             PREVIEW: step(buttons),
         },
-        fallbacks=[],
         name=NAME,
-        persistent=True,
-        allow_reentry=True,
     )
 
 

@@ -16,7 +16,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext, CivicApplication, translator
-from bot.flows.guard import discard_flow, end_flow, guided_steps
+from bot.flows.guard import discard_flow, end_flow, flow, guided_steps
 from bot.handlers.common import (
     answer,
     ask,
@@ -527,7 +527,7 @@ def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
     text = MessageHandler(filters.TEXT & ~filters.COMMAND, on_text)
     buttons = CallbackQueryHandler(on_button, pattern=r"^rp:[a-z]+(:[a-z0-9_-]+)?$")
     files = MessageHandler(filters.PHOTO | filters.Document.ALL, on_file)
-    return ConversationHandler(
+    return flow(
         entry_points=entry_points(registry, "report", start),
         states={
             DESCRIPTION: step(text),
@@ -541,10 +541,7 @@ def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
             CONTACT: step(buttons),
             PREVIEW: step(buttons),
         },
-        fallbacks=[],
         name="report",
-        persistent=True,
-        allow_reentry=True,
     )
 
 

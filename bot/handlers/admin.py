@@ -21,7 +21,7 @@ from telegram.error import BadRequest
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext, CivicApplication, translator
-from bot.flows.guard import StepHandler, guarded
+from bot.flows.guard import StepHandler, flow, guided_steps
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.i18n import LANGUAGES, N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
@@ -381,17 +381,10 @@ async def on_audit(update: Update, context: BotContext) -> None:
 
 
 def conversation(registry: CommandRegistry) -> ConversationHandler[BotContext]:
-    def step(*own: StepHandler) -> list[StepHandler]:
-        return guarded(
-            [CallbackQueryHandler(cancel, pattern=r"^adm:cancel$"), *own],
-            ask_current,
-            FLOW_NAME,
-            cancel,
-            registry,
-        )
+    step = guided_steps("adm", None, cancel, ask_current, FLOW_NAME, registry)
 
     text: StepHandler = MessageHandler(filters.TEXT & ~filters.COMMAND, on_text)
-    return ConversationHandler(
+    return flow(
         entry_points=[
             CallbackQueryHandler(
                 start_grant, pattern=r"^adm:g:(admin|moderator|reviewer|waste_officer)$"
@@ -406,10 +399,7 @@ def conversation(registry: CommandRegistry) -> ConversationHandler[BotContext]:
             GRANT_SCOPE: step(CallbackQueryHandler(on_scope, pattern=r"^adm:scope:[a-z]*$"), text),
             REASON: step(text),
         },
-        fallbacks=[],
         name="admin",
-        persistent=True,
-        allow_reentry=True,
     )
 
 

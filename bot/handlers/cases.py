@@ -19,7 +19,7 @@ from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext, CivicApplication, translator
-from bot.flows.guard import StepHandler, guarded
+from bot.flows.guard import StepHandler, flow, guarded
 from bot.flows.report import refusal_text
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.handlers.waste_views import district_name, history_lines, report_lines
@@ -617,7 +617,7 @@ def typed_handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
         )
 
     verdicts = "|".join(v.value for v in Verdict)
-    return ConversationHandler(
+    return flow(
         entry_points=[
             CallbackQueryHandler(start_typed, pattern=r"^wc:a:\d{1,12}:(dept|off|ans|rew)$")
         ],
@@ -629,10 +629,7 @@ def typed_handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
             ANSWER: step(),
             REWARD: step(),
         },
-        fallbacks=[],
         name="waste_case",
-        persistent=True,
-        allow_reentry=True,
     )
 
 

@@ -16,7 +16,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext, CivicApplication, translator
-from bot.flows.guard import StepHandler, guarded
+from bot.flows.guard import StepHandler, flow, guided_steps
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.handlers.panels import feature_name, refusal_text, value_name
 from bot.i18n import N_, Translator
@@ -665,17 +665,10 @@ async def cancel(update: Update, context: BotContext) -> int:
 
 
 def conversation(registry: CommandRegistry) -> ConversationHandler[BotContext]:
-    def step(*own: StepHandler) -> list[StepHandler]:
-        return guarded(
-            [CallbackQueryHandler(cancel, pattern=r"^pa:cancel$"), *own],
-            ask_current,
-            FLOW_NAME,
-            cancel,
-            registry,
-        )
+    step = guided_steps("pa", None, cancel, ask_current, FLOW_NAME, registry)
 
     text: StepHandler = MessageHandler(filters.TEXT & ~filters.COMMAND, on_text)
-    return ConversationHandler(
+    return flow(
         entry_points=[
             CallbackQueryHandler(start_typed, pattern=r"^pa:(s|ma|mm|v):\d{1,12}$|^pa:bsn$")
         ],
@@ -689,10 +682,7 @@ def conversation(registry: CommandRegistry) -> ConversationHandler[BotContext]:
             QUESTION: step(text),
             CODE_LABEL: step(text),
         },
-        fallbacks=[],
         name="paneladmin",
-        persistent=True,
-        allow_reentry=True,
     )
 
 

@@ -16,7 +16,7 @@ from telegram.ext import (
 
 from bot.automation import StageEvent
 from bot.context import BotContext, CivicApplication, translator
-from bot.flows.guard import guarded
+from bot.flows.guard import flow, guarded
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.handlers.proposal_views import proposal_card, summary_line
 from bot.handlers.waste import my_reports_section
@@ -316,7 +316,7 @@ async def cancel_comment(update: Update, context: BotContext) -> int:
 
 
 def comment_handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
-    return ConversationHandler(
+    return flow(
         entry_points=[CallbackQueryHandler(start_comment, pattern=r"^cw:\d+(:(for|against))?$")],
         states={
             WRITING: guarded(
@@ -330,10 +330,7 @@ def comment_handler(registry: CommandRegistry) -> ConversationHandler[BotContext
                 registry,
             )
         },
-        fallbacks=[],
         name="comment",
-        persistent=True,
-        allow_reentry=True,
     )
 
 
@@ -572,7 +569,7 @@ async def on_search_page(update: Update, context: BotContext) -> None:
 
 
 def search_handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
-    return ConversationHandler(
+    return flow(
         entry_points=[CallbackQueryHandler(start_search, pattern=r"^bs$")],
         states={
             SEARCHING: guarded(
@@ -586,10 +583,7 @@ def search_handler(registry: CommandRegistry) -> ConversationHandler[BotContext]
                 registry,
             )
         },
-        fallbacks=[],
         name="search",
-        persistent=True,
-        allow_reentry=True,
     )
 
 

@@ -12,7 +12,7 @@ from telegram.constants import ParseMode
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext, CivicApplication, translator
-from bot.flows.guard import StepHandler, guarded
+from bot.flows.guard import StepHandler, flow, guarded
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.handlers.proposal_views import card_text, summary_line
 from bot.i18n import N_, Translator
@@ -353,15 +353,12 @@ def typed_handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
             registry,
         )
 
-    return ConversationHandler(
+    return flow(
         entry_points=[
             CallbackQueryHandler(start_typed, pattern=r"^rv:a:\d{1,12}:(acc|part|rej|merge|exec)$")
         ],
         states={ANSWER: step(), MERGE: step(), PROGRESS: step(), MILESTONE: step()},
-        fallbacks=[],
         name="review",
-        persistent=True,
-        allow_reentry=True,
     )
 
 

@@ -18,7 +18,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext, CivicApplication, translator
-from bot.flows.guard import guarded
+from bot.flows.guard import flow, guarded
 from bot.flows.report import keep_file, new_files, refusal_text, yes_or_no
 from bot.handlers import cases
 from bot.handlers.common import answer, ask, retire_question, send
@@ -208,7 +208,7 @@ async def cancel_addition(update: Update, context: BotContext) -> int:
 
 
 def addition_handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
-    return ConversationHandler(
+    return flow(
         entry_points=[CallbackQueryHandler(start_addition, pattern=r"^wi:\d{1,12}$")],
         states={
             ADDING: guarded(
@@ -224,10 +224,7 @@ def addition_handler(registry: CommandRegistry) -> ConversationHandler[BotContex
                 registry,
             )
         },
-        fallbacks=[],
         name="waste_addition",
-        persistent=True,
-        allow_reentry=True,
     )
 
 
