@@ -16,7 +16,7 @@ from telegram.ext import (
 
 from bot.automation import StageEvent
 from bot.context import BotContext, CivicApplication, translator
-from bot.flows.guard import flow, guarded
+from bot.flows.guard import flow, guided_steps
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.handlers.proposal_views import proposal_card, summary_line
 from bot.handlers.waste import my_reports_section
@@ -319,15 +319,8 @@ def comment_handler(registry: CommandRegistry) -> ConversationHandler[BotContext
     return flow(
         entry_points=[CallbackQueryHandler(start_comment, pattern=r"^cw:\d+(:(for|against))?$")],
         states={
-            WRITING: guarded(
-                [
-                    CallbackQueryHandler(cancel_comment, pattern=r"^cw:cancel$"),
-                    MessageHandler(filters.TEXT & ~filters.COMMAND, on_comment_text),
-                ],
-                ask_comment,
-                COMMENT_FLOW,
-                cancel_comment,
-                registry,
+            WRITING: guided_steps("cw", None, cancel_comment, ask_comment, COMMENT_FLOW, registry)(
+                MessageHandler(filters.TEXT & ~filters.COMMAND, on_comment_text)
             )
         },
         name="comment",
@@ -572,15 +565,8 @@ def search_handler(registry: CommandRegistry) -> ConversationHandler[BotContext]
     return flow(
         entry_points=[CallbackQueryHandler(start_search, pattern=r"^bs$")],
         states={
-            SEARCHING: guarded(
-                [
-                    CallbackQueryHandler(cancel_search, pattern=r"^bs:cancel$"),
-                    MessageHandler(filters.TEXT & ~filters.COMMAND, on_search_text),
-                ],
-                ask_search,
-                SEARCH_FLOW,
-                cancel_search,
-                registry,
+            SEARCHING: guided_steps("bs", None, cancel_search, ask_search, SEARCH_FLOW, registry)(
+                MessageHandler(filters.TEXT & ~filters.COMMAND, on_search_text)
             )
         },
         name="search",
