@@ -21,7 +21,7 @@ from telegram.error import BadRequest
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext, CivicApplication, translator
-from bot.flows.guard import StepHandler, flow, guided_steps
+from bot.flows.guard import StepHandler, discard_flow, flow, guided_steps
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.i18n import LANGUAGES, N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
@@ -336,12 +336,7 @@ async def finish_decision(update: Update, context: BotContext, reason: str) -> i
 
 
 async def cancel(update: Update, context: BotContext) -> int:
-    await answer(update)
-    context.udata.pop(PENDING, None)
-    await retire_question(update, context)
-    t = await translator(update, context)
-    await send(update, context, t.gettext("Nothing was changed."))
-    return ConversationHandler.END
+    return await discard_flow(update, context, PENDING, "admin", N_("Nothing was changed."))
 
 
 # -- audit log --------------------------------------------------------------------------

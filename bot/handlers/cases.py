@@ -19,7 +19,7 @@ from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext, CivicApplication, translator
-from bot.flows.guard import StepHandler, flow, guarded
+from bot.flows.guard import StepHandler, discard_flow, end_flow, flow, guarded
 from bot.flows.report import refusal_text
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.handlers.waste_views import district_name, history_lines, report_lines
@@ -589,17 +589,11 @@ def amount_refusal(t: Translator, refusal: Refusal) -> str:
 
 
 async def end(update: Update, context: BotContext) -> int:
-    context.udata.pop(PENDING, None)
-    await retire_question(update, context)
-    return ConversationHandler.END
+    return await end_flow(update, context, PENDING, "waste_case")
 
 
 async def cancel(update: Update, context: BotContext) -> int:
-    await answer(update)
-    await end(update, context)
-    t = await translator(update, context)
-    await send(update, context, t.gettext("Nothing was changed."))
-    return ConversationHandler.END
+    return await discard_flow(update, context, PENDING, "waste_case", N_("Nothing was changed."))
 
 
 def typed_handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:

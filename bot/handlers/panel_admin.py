@@ -16,7 +16,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext, CivicApplication, translator
-from bot.flows.guard import StepHandler, flow, guided_steps
+from bot.flows.guard import StepHandler, discard_flow, end_flow, flow, guided_steps
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.handlers.panels import feature_name, refusal_text, value_name
 from bot.i18n import N_, Translator
@@ -651,17 +651,11 @@ async def on_draw(update: Update, context: BotContext) -> int:
 
 
 async def end(update: Update, context: BotContext) -> int:
-    context.udata.pop(PENDING, None)
-    await retire_question(update, context)
-    return ConversationHandler.END
+    return await end_flow(update, context, PENDING, "paneladmin")
 
 
 async def cancel(update: Update, context: BotContext) -> int:
-    await answer(update)
-    await end(update, context)
-    t = await translator(update, context)
-    await send(update, context, t.gettext("Nothing was changed."))
-    return ConversationHandler.END
+    return await discard_flow(update, context, PENDING, "paneladmin", N_("Nothing was changed."))
 
 
 def conversation(registry: CommandRegistry) -> ConversationHandler[BotContext]:

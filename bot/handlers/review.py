@@ -12,7 +12,7 @@ from telegram.constants import ParseMode
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext, CivicApplication, translator
-from bot.flows.guard import StepHandler, flow, guarded
+from bot.flows.guard import StepHandler, discard_flow, flow, guarded
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.handlers.proposal_views import card_text, summary_line
 from bot.i18n import N_, Translator
@@ -332,12 +332,7 @@ async def on_typed(update: Update, context: BotContext) -> str | int:
 
 
 async def cancel(update: Update, context: BotContext) -> int:
-    await answer(update)
-    await retire_question(update, context)
-    context.udata.pop(PENDING, None)
-    t = await translator(update, context)
-    await send(update, context, t.gettext("Nothing was changed."))
-    return ConversationHandler.END
+    return await discard_flow(update, context, PENDING, "review", N_("Nothing was changed."))
 
 
 def typed_handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:

@@ -77,16 +77,20 @@ async def press(api: LocalBotApi, label: str, expect: str) -> None:
     await api.wait_until(lambda: expect in api.transcript(ALICE), timeout=15)
 
 
+async def sign_up_in_chat(api: LocalBotApi) -> None:
+    await say(api, "/start", "동의하십니까?")
+    await press(api, "동의합니다", "서울과 어떤 관계")
+    await press(api, "서울에 살아요", "어느 자치구")
+    await say(api, "마포구", "가입이 끝났습니다")
+
+
 async def test_a_proposal_half_written_survives_sigkill(
     server: LocalBotApiServer, tmp_path: Path
 ) -> None:
     api = server.api
     process = await start(server, tmp_path)
     try:
-        await say(api, "/start", "동의하십니까?")
-        await press(api, "동의합니다", "서울과 어떤 관계")
-        await press(api, "서울에 살아요", "어느 자치구")
-        await say(api, "마포구", "가입이 끝났습니다")
+        await sign_up_in_chat(api)
         await say(api, "/propose", "제안 제목")
         await say(api, "죽었다 살아나도 남는 제안", "제안 내용을 적어")
         await kill(process)  # between two steps, with the draft only in the database
@@ -159,10 +163,7 @@ async def test_a_ballot_cast_around_a_sigkill_counts_once(
         subprocess.run([CIVICBOT, *command], env=env(server, tmp_path), cwd=tmp_path, check=True)
     process = await start(server, tmp_path)
     try:
-        await say(api, "/start", "동의하십니까?")
-        await press(api, "동의합니다", "서울과 어떤 관계")
-        await press(api, "서울에 살아요", "어느 자치구")
-        await say(api, "마포구", "가입이 끝났습니다")
+        await sign_up_in_chat(api)
         await say(api, "/vote", "지금 투표 (아직 투표 안 함)")
         await press(api, "지금 투표", "선택: 0개")
         await press(api, "1. 사업 가", "선택: 1개")
