@@ -245,6 +245,14 @@ class PanelsRepository:
         )
         return [r[0] for r in rows]
 
+    async def member_ids(self, programme_key: str) -> list[int]:
+        rows = await self.session.fetchall(
+            "SELECT a.user_id FROM panel_applications a JOIN programmes g ON g.id = a.programme_id"
+            " WHERE g.key = ? AND a.status = 'accepted' AND a.user_id IS NOT NULL",
+            (programme_key,),
+        )
+        return [r[0] for r in rows]
+
     async def is_member(self, programme_key: str, user_id: int) -> bool:
         found = await self.session.scalar(
             "SELECT 1 FROM panel_applications a JOIN programmes g ON g.id = a.programme_id"

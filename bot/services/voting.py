@@ -405,15 +405,20 @@ async def remind_non_voters(session: Session, due: ReminderDue, minimum_age: int
     headings = await repository.headings(due.stage_id)
     if not headings or Action.VOTE not in due.stage.actions:
         return 0
-    panels = PanelsRepository(session)
+    # One query per heading, not one per person: a city-wide vote reaches everyone.
+    voted = {heading_id: set(await repository.voters(heading_id)) for heading_id, _ in headings}
+    members: dict[str, set[int]] = {}
+    for _, heading in headings:
+        if heading.panel and heading.panel not in members:
+            members[heading.panel] = set(await PanelsRepository(session).member_ids(heading.panel))
     queued = 0
     for person in await PeopleRepository(session).active():
         for heading_id, heading in headings:
             if eligibility(person, due.programme, heading, due.now, minimum_age) is not None:
                 continue
-            if heading.panel and not await panels.is_member(heading.panel, person.user_id):
+            if heading.panel and person.user_id not in members[heading.panel]:
                 continue
-            if await repository.has_voted(heading_id, person.user_id):
+            if person.user_id in voted[heading_id]:
                 continue
             t = Translator(person.language)
             text = (
