@@ -38,7 +38,7 @@ from bot.localapi.server import LocalBotApiServer
 from bot.services import broadcasts as service
 from domain.broadcasts import Audience, Segment
 from storage.clock import to_db
-from storage.db import Database
+from storage.db import SqliteDatabase
 
 ADMIN = 9_000_000
 TALKER_BASE = 5_000_000  # people using the bot during the broadcast get ids from here
@@ -47,7 +47,7 @@ TELEGRAM_TOTAL, BROADCAST_RATE, SEND_RATE = 30, 25, 30
 
 async def build(path: Path, people: int) -> int:
     """A database with `people` signed-up people and a confirmed broadcast to everyone."""
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.connect()
     await db.migrate()
     now = datetime.now(UTC)
@@ -73,7 +73,7 @@ async def build(path: Path, people: int) -> int:
 
 
 async def progress(path: Path, broadcast_id: int) -> dict[str, int]:
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.connect()
     try:
         async with db.reading() as session:
@@ -114,7 +114,7 @@ async def main() -> None:
     for user_id in [ADMIN, *range(1, args.people), *talkers]:
         api.user(user_id)
     status = await api.call("sendMessage", {"chat_id": ADMIN, "text": "…"})
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.connect()
     await service.set_status_message(db, broadcast_id, ADMIN, status["result"]["message_id"])
     await db.close()

@@ -44,7 +44,7 @@ from domain.notifications import Category, Payload
 from domain.programmes import parse_programmes
 from storage import outbox
 from storage.clock import to_db
-from storage.db import Database, Session
+from storage.db import Session, SqliteDatabase
 from storage.outbox import Outcome
 from storage.programmes import ProgrammesRepository
 
@@ -80,7 +80,7 @@ def settings_for(path: Path, batch: int) -> Settings:
 
 async def fill(path: Path, people: int, stages: int) -> tuple[float, int]:
     """People and stages, then one scheduler check that queues every reminder."""
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.connect()
     await db.migrate()
     stamp = to_db(NOW)
@@ -178,7 +178,7 @@ async def cold_start(path: Path) -> float:
 
 async def send_sample(path: Path, api: LocalBotApi, sample: int, batch: int) -> float:
     """The real sender against the local Bot API stub: claim, send, mark."""
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.connect()
     request = LocalRequest(api)
     async with Bot(api.token, request=request, get_updates_request=request) as bot:
@@ -197,7 +197,7 @@ async def send_sample(path: Path, api: LocalBotApi, sample: int, batch: int) -> 
 
 async def storage_sample(path: Path, sample: int, batch: int) -> float:
     """The database half alone: claim a batch, record it sent."""
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.connect()
     done = 0
     started = time.perf_counter()

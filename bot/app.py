@@ -37,7 +37,7 @@ from bot.menu import CommandRegistry
 from bot.persistence import DatabasePersistence
 from bot.ratelimit import InteractiveFirstRateLimiter
 from domain.programmes import default_programmes
-from storage.db import Database
+from storage.db import Database, open_database
 from storage.programmes import ProgrammesRepository
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def build_application(
     request: BaseRequest | None = None,
     db: Database | None = None,
 ) -> CivicApplication:
-    database = db or Database(settings.sqlite_path)
+    database = db or open_database(settings.database_url)
     builder = (
         ApplicationBuilder()
         .application_class(CivicApplication)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import time, timedelta
-from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -94,14 +93,6 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
-
-    @property
-    def sqlite_path(self) -> Path:
-        """The database file for a `sqlite:///…` URL (relative paths from the working dir)."""
-        prefix = "sqlite:///"
-        if not self.database_url.startswith(prefix):
-            raise ValueError(f"Unsupported DATABASE_URL {self.database_url!r}: use sqlite:///PATH")
-        return Path(self.database_url[len(prefix) :])
 
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([dhms])\s*$")

@@ -33,13 +33,13 @@ class DueTransition:
 _DUE_TRANSITIONS = """
 SELECT s.id, s.programme_id, s.key, 'open' AS kind, s.starts_at AS at, s.position
 FROM stages s
-WHERE s.starts_at <= :now {stage_filter} AND NOT EXISTS (
+WHERE s.starts_at <= ? {stage_filter} AND NOT EXISTS (
     SELECT 1 FROM stage_transitions t
     WHERE t.stage_id = s.id AND t.kind = 'open' AND t.applied_at >= s.starts_at)
 UNION ALL
 SELECT s.id, s.programme_id, s.key, 'close' AS kind, s.ends_at AS at, s.position
 FROM stages s
-WHERE s.ends_at IS NOT NULL AND s.ends_at <= :now {stage_filter} AND NOT EXISTS (
+WHERE s.ends_at IS NOT NULL AND s.ends_at <= ? {stage_filter} AND NOT EXISTS (
     SELECT 1 FROM stage_transitions t
     WHERE t.stage_id = s.id AND t.kind = 'close' AND t.applied_at >= s.ends_at)
 ORDER BY at, kind, programme_id, position
@@ -49,11 +49,9 @@ ORDER BY at, kind, programme_id, position
 async def due_transitions(
     session: Session, now: datetime, stage_id: int | None = None
 ) -> list[DueTransition]:
-    stage_filter = "" if stage_id is None else "AND s.id = :stage"
-    rows = await session.fetchall(
-        _DUE_TRANSITIONS.format(stage_filter=stage_filter),
-        {"now": to_db(now), "stage": stage_id},
-    )
+    stage_filter = "" if stage_id is None else "AND s.id = ?"
+    params = (to_db(now),) if stage_id is None else (to_db(now), stage_id)
+    rows = await session.fetchall(_DUE_TRANSITIONS.format(stage_filter=stage_filter), params * 2)
     return [DueTransition(row[0], row[1], row[2], row[3], from_db(row[4])) for row in rows]
 
 
@@ -82,12 +80,13 @@ async def upcoming_deadlines(
     session: Session, now: datetime, stage_id: int | None = None
 ) -> list[Deadline]:
     """Open stages with a deadline still ahead (of one stage, if given)."""
-    stage_filter = "" if stage_id is None else " AND id = :stage"
+    stage_filter = "" if stage_id is None else " AND id = ?"
+    params = (to_db(now), to_db(now)) + (() if stage_id is None else (stage_id,))
     rows = await session.fetchall(
         "SELECT id, programme_id, key, starts_at, ends_at FROM stages"
-        " WHERE ends_at IS NOT NULL AND ends_at > :now AND starts_at <= :now"
+        " WHERE ends_at IS NOT NULL AND ends_at > ? AND starts_at <= ?"
         f"{stage_filter} ORDER BY ends_at",
-        {"now": to_db(now), "stage": stage_id},
+        params,
     )
     deadlines = []
     for row in rows:

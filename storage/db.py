@@ -1,36 +1,128 @@
-"""One long-lived SQLite connection, units of work, and numbered migrations.
+"""Storage engines behind one interface: units of work, consistent reads, migrations.
 
-All access goes through an asyncio lock: the connection is shared by every handler, and a
-transaction must not see another coroutine's half-done statements.
+SQLite (the default) is one long-lived connection behind an asyncio lock; PostgreSQL
+(`DATABASE_URL=postgresql://…`) is an asyncpg pool shared with other bot processes. The
+repositories write one SQL text with `?` placeholders; the PostgreSQL session numbers them.
+
+Both engines give a unit of work the same guarantee: write transactions run one at a time
+(SQLite's BEGIN IMMEDIATE; on PostgreSQL a transaction-scoped advisory lock), so a
+repository's read-check-write stays correct however many bot processes share the database.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
+import zlib
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import aiosqlite
 
-Row = sqlite3.Row
-Params = Sequence[Any] | dict[str, Any]
+Params = Sequence[Any]
+Dialect = Literal["sqlite", "postgres"]
 
 
-class Session:
+class Row(Protocol):
+    """A result row, by position or by column name (sqlite3.Row and asyncpg.Record)."""
+
+    def __getitem__(self, key: int | str, /) -> Any: ...
+
+    def keys(self) -> Iterable[str]: ...
+
+
+# Lock numbers (pg_advisory_*) live in one namespace per purpose.
+WRITE_LOCK = 1  # every write transaction
+SESSION_LOCKS = 2  # one person's updates, handled one at a time across processes
+TASK_LOCKS = 3  # periodic work that one process at a time should do
+
+
+class Session(ABC):
     """SQL access inside one unit of work (or one consistent read)."""
+
+    dialect: Dialect
+
+    @abstractmethod
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run a statement; returns the new row id for an INSERT, else the rows changed."""
+
+    @abstractmethod
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None: ...
+
+    @abstractmethod
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None: ...
+
+    @abstractmethod
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]: ...
+
+    async def scalar(self, sql: str, params: Params = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    def lock_rows(self, table: str) -> str:
+        """A SELECT suffix that locks the rows read from `table` and skips rows another
+        process holds (PostgreSQL); SQLite's single writer needs none."""
+        return f" FOR UPDATE OF {table} SKIP LOCKED" if self.dialect == "postgres" else ""
+
+
+class Database(ABC):
+    """One storage engine. Open it with `open_database(url)`."""
+
+    url: str
+    dialect: Dialect
+    # Whether other processes may use the same database at the same time (PostgreSQL):
+    # then per-person state is read from the database for every update, not from memory.
+    shared: bool = False
+
+    @abstractmethod
+    async def connect(self) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    def transaction(self) -> Any:
+        """`async with db.transaction() as session`: COMMIT at the end, ROLLBACK on error."""
+
+    @abstractmethod
+    def reading(self) -> Any:
+        """`async with db.reading() as session`: one snapshot for every statement inside."""
+
+    @asynccontextmanager
+    async def person_lock(self, key: int) -> AsyncIterator[None]:
+        """Hold while one person's update is handled; other processes wait for it."""
+        yield
+
+    @asynccontextmanager
+    async def exclusively(self, task: str) -> AsyncIterator[bool]:
+        """Yields True in the one process that may do `task` now, False elsewhere."""
+        yield True
+
+    @abstractmethod
+    async def migrate(self) -> list[int]:
+        """Apply the numbered migrations not yet applied; returns their numbers."""
+
+    @abstractmethod
+    async def tables(self) -> list[str]:
+        """The application's tables, in creation order (parents before children)."""
+
+
+# ----------------------------------------------------------------------------- SQLite
+class SqliteSession(Session):
+    dialect: Dialect = "sqlite"
 
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._connection = connection
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        """Run a statement; returns the new row id for an INSERT, else the rows changed."""
         cursor = await self._connection.execute(sql, params)
         try:
-            if sql.lstrip()[:6].upper() == "INSERT":
+            if _is_insert(sql):
                 return cursor.lastrowid or 0
             return cursor.rowcount
         finally:
@@ -41,21 +133,23 @@ class Session:
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         async with self._connection.execute(sql, params) as cursor:
-            row: Row | None = await cursor.fetchone()
+            row: sqlite3.Row | None = await cursor.fetchone()
             return row
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         async with self._connection.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
 
-    async def scalar(self, sql: str, params: Params = ()) -> Any:
-        row = await self.fetchone(sql, params)
-        return None if row is None else row[0]
 
+class SqliteDatabase(Database):
+    """One long-lived connection; all access goes through an asyncio lock, since a
+    transaction must not see another coroutine's half-done statements."""
 
-class Database:
+    dialect: Dialect = "sqlite"
+
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.url = f"sqlite:///{path}"
         self._connection: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
 
@@ -84,15 +178,12 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:
-        """A unit of work: BEGIN IMMEDIATE … COMMIT, or ROLLBACK if anything raises.
-
-        IMMEDIATE takes the write lock up front, so two processes never both read, then
-        both try to upgrade to writing and one fails half-way.
-        """
+        # IMMEDIATE takes the write lock up front, so two processes never both read, then
+        # both try to upgrade to writing and one fails half-way.
         async with self._lock:
             await self.connection.execute("BEGIN IMMEDIATE")
             try:
-                yield Session(self.connection)
+                yield SqliteSession(self.connection)
             except BaseException:
                 await self.connection.execute("ROLLBACK")
                 raise
@@ -101,36 +192,29 @@ class Database:
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Session]:
-        """A consistent read: one snapshot for all statements inside."""
         async with self._lock:
             await self.connection.execute("BEGIN")
             try:
-                yield Session(self.connection)
+                yield SqliteSession(self.connection)
             finally:
                 await self.connection.execute("COMMIT")
 
     async def migrate(self) -> list[int]:
-        """Apply the numbered migrations not yet applied; returns their numbers."""
         async with self.transaction() as session:
             await session.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
                 " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))"
             )
-            done = {
-                row[0] for row in await session.fetchall("SELECT version FROM schema_migrations")
-            }
-            applied = []
-            for version, name, sql in available_migrations():
-                if version in done:
-                    continue
-                for statement in split_statements(sql):
-                    await session.execute(statement)
-                await session.execute(
-                    "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (version, name)
-                )
-                applied.append(version)
-        return applied
+            return await _apply_migrations(session, lambda sql: sql)
+
+    async def tables(self) -> list[str]:
+        async with self.reading() as session:
+            rows = await session.fetchall(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+                " AND name NOT LIKE 'sqlite_%' AND name != 'schema_migrations' ORDER BY rowid"
+            )
+        return [row[0] for row in rows]
 
     async def backup(self, target: Path) -> None:
         """A consistent online copy, safe while the bot keeps writing."""
@@ -139,6 +223,307 @@ class Database:
             raise FileExistsError(f"{target} already exists")
         async with self._lock:
             await self.connection.execute("VACUUM INTO ?", (str(target),))
+
+
+# ------------------------------------------------------------------------- PostgreSQL
+class PostgresSession(Session):
+    dialect: Dialect = "postgres"
+
+    def __init__(self, connection: Any, database: PostgresDatabase) -> None:
+        self._connection = connection
+        self._database = database
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        statement = self._database.translate(sql)
+        args = await self._arguments(statement, params)
+        if statement.returns_id:
+            new_id = await self._connection.fetchval(statement.sql, *args)
+            return int(new_id or 0)
+        status: str = await self._connection.execute(statement.sql, *args)
+        # "INSERT 0 1", "UPDATE 3", "DELETE 0", "CREATE TABLE"
+        last = status.rsplit(" ", 1)[-1]
+        return int(last) if last.isdigit() else 0
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        statement = self._database.translate(sql)
+        arguments = [await self._arguments(statement, row) for row in rows]
+        if arguments:
+            await self._connection.executemany(statement.sql, arguments)
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        statement = self._database.translate(sql)
+        args = await self._arguments(statement, params)
+        row: Row | None = await self._connection.fetchrow(statement.sql, *args)
+        return row
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        statement = self._database.translate(sql)
+        args = await self._arguments(statement, params)
+        return list(await self._connection.fetch(statement.sql, *args))
+
+    async def _arguments(self, statement: Statement, params: Params) -> list[Any]:
+        """SQLite takes any value for any column; asyncpg wants each parameter's own type,
+        so values are converted to the types PostgreSQL inferred (learnt once per SQL)."""
+        if not params:
+            return []
+        if statement.converters is None:
+            prepared = await self._connection.prepare(statement.sql)
+            statement.converters = tuple(
+                _CONVERTERS.get(parameter.name, _same) for parameter in prepared.get_parameters()
+            )
+        return [convert(value) for convert, value in zip(statement.converters, params, strict=True)]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _to_bool(value: Any) -> Any:
+    return value if value is None or isinstance(value, bool) else bool(value)
+
+
+def _to_int(value: Any) -> Any:
+    if isinstance(value, bool | float) or (isinstance(value, str) and value.lstrip("-").isdigit()):
+        return int(value)
+    return value
+
+
+def _to_float(value: Any) -> Any:
+    return float(value) if isinstance(value, int) else value
+
+
+def _to_text(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    return str(int(value)) if isinstance(value, bool) else str(value)
+
+
+_CONVERTERS = {
+    "bool": _to_bool,
+    "int2": _to_int,
+    "int4": _to_int,
+    "int8": _to_int,
+    "float4": _to_float,
+    "float8": _to_float,
+    "numeric": _to_float,
+    "text": _to_text,
+    "varchar": _to_text,
+}
+
+
+def _decode_numeric(text: str) -> int | float:
+    # SUM over BIGINT is NUMERIC in PostgreSQL; SQLite gives an int, and so do we.
+    return int(text) if text.lstrip("-").isdigit() else float(text)
+
+
+class Statement:
+    __slots__ = ("converters", "returns_id", "sql")
+
+    def __init__(self, sql: str, returns_id: bool) -> None:
+        self.sql = sql
+        self.returns_id = returns_id
+        self.converters: tuple[Any, ...] | None = None
+
+
+class PostgresDatabase(Database):
+    """An asyncpg pool. Other bot processes may share the database (`shared`)."""
+
+    dialect: Dialect = "postgres"
+    shared = True
+
+    def __init__(self, url: str, pool_size: int = 10) -> None:
+        self.url = url
+        self.pool_size = pool_size
+        self._pool: Any = None
+        self._statements: dict[str, Statement] = {}
+        self._tables_with_ids: set[str] = set()
+
+    async def connect(self) -> None:
+        import asyncpg
+
+        self._pool = await asyncpg.create_pool(
+            _asyncpg_dsn(self.url), min_size=1, max_size=self.pool_size, init=_init_connection
+        )
+        await self._learn_tables()
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @property
+    def pool(self) -> Any:
+        if self._pool is None:
+            raise RuntimeError("Database.connect() was not called")
+        return self._pool
+
+    def translate(self, sql: str) -> Statement:
+        """`?` → `$n`; an INSERT into a table with a serial id returns the id, as SQLite's
+        lastrowid does."""
+        cached = self._statements.get(sql)
+        if cached is not None:
+            return cached
+        text = _number_placeholders(sql)
+        table = _insert_table(sql)
+        returns_id = (
+            table is not None and table in self._tables_with_ids and "RETURNING" not in sql.upper()
+        )
+        if returns_id:
+            text += " RETURNING id"
+        statement = Statement(text, returns_id)
+        self._statements[sql] = statement
+        return statement
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Session]:
+        async with self.pool.acquire() as connection, connection.transaction():
+            # Writers one at a time, as SQLite's BEGIN IMMEDIATE: held until COMMIT.
+            await connection.execute("SELECT pg_advisory_xact_lock($1, 0)", WRITE_LOCK)
+            yield PostgresSession(connection, self)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[Session]:
+        async with (
+            self.pool.acquire() as connection,
+            connection.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            yield PostgresSession(connection, self)
+
+    @asynccontextmanager
+    async def person_lock(self, key: int) -> AsyncIterator[None]:
+        async with self.pool.acquire() as connection:
+            await connection.execute("SELECT pg_advisory_lock($1, $2)", SESSION_LOCKS, _int32(key))
+            try:
+                yield
+            finally:
+                await connection.execute(
+                    "SELECT pg_advisory_unlock($1, $2)", SESSION_LOCKS, _int32(key)
+                )
+
+    @asynccontextmanager
+    async def exclusively(self, task: str) -> AsyncIterator[bool]:
+        key = _int32(zlib.crc32(task.encode()))
+        async with self.pool.acquire() as connection:
+            got = await connection.fetchval("SELECT pg_try_advisory_lock($1, $2)", TASK_LOCKS, key)
+            try:
+                yield bool(got)
+            finally:
+                if got:
+                    await connection.execute("SELECT pg_advisory_unlock($1, $2)", TASK_LOCKS, key)
+
+    async def migrate(self) -> list[int]:
+        async with self.transaction() as session:
+            await session.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version BIGINT PRIMARY KEY, name TEXT NOT NULL,"
+                " applied_at TEXT NOT NULL DEFAULT"
+                " (to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')))"
+            )
+            applied = await _apply_migrations(session, postgres_ddl)
+        await self._learn_tables()
+        return applied
+
+    async def tables(self) -> list[str]:
+        # Migrations create parents before children, so creation order (the tables' oids)
+        # is a safe order to copy rows in.
+        async with self.reading() as session:
+            rows = await session.fetchall(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE c.relkind = 'r' AND n.nspname = current_schema()"
+                " AND c.relname != 'schema_migrations' ORDER BY c.oid"
+            )
+        return [row[0] for row in rows]
+
+    async def _learn_tables(self) -> None:
+        async with self.pool.acquire() as connection:
+            rows = await connection.fetch(
+                "SELECT table_name FROM information_schema.columns"
+                " WHERE table_schema = current_schema() AND column_name = 'id'"
+                " AND column_default LIKE 'nextval%'"
+            )
+        self._tables_with_ids = {row[0] for row in rows}
+        self._statements.clear()
+
+
+async def _init_connection(connection: Any) -> None:
+    await connection.set_type_codec(
+        "numeric", encoder=str, decoder=_decode_numeric, schema="pg_catalog", format="text"
+    )
+
+
+def postgres_ddl(sql: str) -> str:
+    """Our SQLite DDL in PostgreSQL's words: 64-bit integers (Telegram ids outgrow 32 bits),
+    serial ids, double-precision reals."""
+    sql = re.sub(r"\bid INTEGER PRIMARY KEY\b", "id BIGSERIAL PRIMARY KEY", sql)
+    sql = re.sub(r"\bINTEGER\b", "BIGINT", sql)
+    sql = re.sub(r"\bREAL\b", "DOUBLE PRECISION", sql)
+    return re.sub(r"\)\s*WITHOUT ROWID", ")", sql)
+
+
+def _int32(value: int) -> int:
+    """Advisory lock keys are two int4s: fold a 64-bit id into one."""
+    folded = (value ^ (value >> 32)) & 0xFFFFFFFF
+    return folded - (1 << 32) if folded >= 1 << 31 else folded
+
+
+_QUOTED_OR_PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|\?")
+
+
+def _number_placeholders(sql: str) -> str:
+    counter = 0
+
+    def number(match: re.Match[str]) -> str:
+        nonlocal counter
+        if match.group(0) != "?":
+            return match.group(0)
+        counter += 1
+        return f"${counter}"
+
+    return _QUOTED_OR_PLACEHOLDER.sub(number, sql)
+
+
+_INSERT_INTO = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)", re.IGNORECASE)
+
+
+def _insert_table(sql: str) -> str | None:
+    match = _INSERT_INTO.match(sql)
+    return match.group(1).lower() if match else None
+
+
+def _is_insert(sql: str) -> bool:
+    return sql.lstrip()[:6].upper() == "INSERT"
+
+
+def _asyncpg_dsn(url: str) -> str:
+    # asyncpg knows postgresql:// and postgres://; SQLAlchemy-style URLs name the driver.
+    return re.sub(r"^postgres(?:ql)?\+asyncpg://", "postgresql://", url)
+
+
+# ------------------------------------------------------------------------- both engines
+def open_database(url: str) -> Database:
+    """`sqlite:///path/to/file.sqlite3` or `postgresql://user@host:port/dbname`."""
+    if url.startswith("sqlite:///"):
+        return SqliteDatabase(Path(url[len("sqlite:///") :]))
+    if re.match(r"^postgres(?:ql)?(?:\+asyncpg)?://", url):
+        return PostgresDatabase(url)
+    raise ValueError(
+        f"Unsupported DATABASE_URL {url!r}: use sqlite:///PATH or postgresql://USER@HOST/DB"
+    )
+
+
+async def _apply_migrations(session: Session, dialect_ddl: Any) -> list[int]:
+    done = {row[0] for row in await session.fetchall("SELECT version FROM schema_migrations")}
+    applied = []
+    for version, name, sql in available_migrations():
+        if version in done:
+            continue
+        for statement in split_statements(dialect_ddl(sql)):
+            await session.execute(statement)
+        await session.execute(
+            "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (version, name)
+        )
+        applied.append(version)
+    return applied
 
 
 def available_migrations() -> list[tuple[int, str, str]]:

@@ -1,35 +1,109 @@
-"""Shared fixtures: a settings object on a temporary database, and a bot on a fake Bot API."""
+"""Shared fixtures: a settings object on a scratch database, and a bot on a fake Bot API.
+
+Every test that asks for `settings`, `db` or `harness` runs twice: on SQLite and on
+PostgreSQL (a scratch schema in CIVICBOT_TEST_POSTGRES, by default the local server's
+`test` database). Without a reachable server the PostgreSQL runs are skipped, each with
+the reason. `@pytest.mark.sqlite_only("why")` keeps a test about SQLite itself to SQLite.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import cache
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from bot.config import Settings
-from storage.db import Database
+from storage.db import Database, open_database
 from tests.harness import Harness, running_harness
+
+POSTGRES_URL = os.environ.get(
+    "CIVICBOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_only(reason): the test is about SQLite itself; no PostgreSQL run"
+    )
+
+
+@cache
+def postgres_unreachable() -> str | None:
+    """Why PostgreSQL tests cannot run here, or None when they can."""
+
+    async def probe() -> None:
+        connection = await asyncpg.connect(POSTGRES_URL, timeout=5)
+        await connection.close()
+
+    try:
+        asyncio.run(probe())
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        return f"PostgreSQL not reachable at {POSTGRES_URL} ({error!r})"
+    return None
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine(request: pytest.FixtureRequest) -> str:
+    engine: str = request.param
+    if engine == "postgres":
+        reason = postgres_unreachable()
+        if reason:
+            pytest.skip(reason)
+        marker = request.node.get_closest_marker("sqlite_only")
+        if marker is not None:
+            pytest.skip(f"SQLite only: {marker.args[0] if marker.args else ''}")
+    return engine
+
+
+@asynccontextmanager
+async def scratch_database(engine: str, sqlite_file: Path) -> AsyncIterator[str]:
+    """The URL of an empty database: a new file, or a new PostgreSQL schema dropped after."""
+    if engine == "sqlite":
+        yield f"sqlite:///{sqlite_file}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await admin.execute(f"CREATE SCHEMA {schema}")
+        separator = "&" if "?" in POSTGRES_URL else "?"
+        yield f"{POSTGRES_URL}{separator}search_path={schema}"
+    finally:
+        await admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        await admin.close()
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+async def database_url(engine: str, tmp_path: Path) -> AsyncIterator[str]:
+    async with scratch_database(engine, tmp_path / "civicbot.sqlite3") as url:
+        yield url
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
     return Settings(
         _env_file=None,
         telegram_bot_token="123456:LOCAL-TEST-TOKEN",
-        database_url=f"sqlite:///{tmp_path / 'civicbot.sqlite3'}",
+        database_url=database_url,
         admin_ids="9000",
         send_rate=10_000,
     )
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "storage.sqlite3")
-    await database.connect()
-    await database.migrate()
-    yield database
-    await database.close()
+async def db(engine: str, tmp_path: Path) -> AsyncIterator[Database]:
+    async with scratch_database(engine, tmp_path / "storage.sqlite3") as url:
+        database = open_database(url)
+        await database.connect()
+        await database.migrate()
+        yield database
+        await database.close()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 from bot.cli.common import fail, with_db
 from domain.programmes import ProgrammeFileError, load_programmes
 from storage.clock import utcnow
-from storage.db import Database
+from storage.db import Database, SqliteDatabase
 from storage.programmes import ProgrammesRepository
 
 
@@ -26,6 +26,10 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     programmes.set_defaults(func=run_import_programmes)
 
 
+class BackupRefused(Exception):
+    pass
+
+
 def run_migrate(args: argparse.Namespace) -> int:
     applied = with_db(lambda db: db.migrate(), migrate=False)
     print(f"Applied migrations: {', '.join(map(str, applied))}" if applied else "Up to date.")
@@ -33,9 +37,14 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 
 def run_backup(args: argparse.Namespace) -> int:
+    async def backup(db: Database) -> None:
+        if not isinstance(db, SqliteDatabase):
+            raise BackupRefused("PostgreSQL is backed up with its own tools (pg_dump)")
+        await db.backup(args.path)
+
     try:
-        with_db(lambda db: db.backup(args.path))
-    except FileExistsError as error:
+        with_db(backup)
+    except (FileExistsError, BackupRefused) as error:
         return fail(f"backup: {error}")
     print(f"Backup written to {args.path}")
     return 0

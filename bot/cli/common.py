@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from bot.config import Settings
-from storage.db import Database
+from storage.db import Database, open_database
 
 T = TypeVar("T")
 
@@ -17,7 +17,7 @@ def with_db(work: Callable[[Database], Awaitable[T]], migrate: bool = True) -> T
     """Run `work` on the database of DATABASE_URL (migrated first, unless told not to)."""
 
     async def go() -> T:
-        db = Database(Settings().sqlite_path)
+        db = open_database(Settings().database_url)
         await db.connect()
         try:
             if migrate:

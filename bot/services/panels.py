@@ -1191,4 +1191,4 @@ async def export_rows(session: Session) -> list[list[object]]:
         " a.respond_by, a.answered_at, a.replaced_by FROM panel_applications a"
         " JOIN programmes g ON g.id = a.programme_id ORDER BY g.key, a.pseudonym"
     )
-    return [["" if value is None else value for value in row] for row in rows]
+    return [["" if row[key] is None else row[key] for key in row.keys()] for row in rows]

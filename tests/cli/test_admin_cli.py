@@ -14,7 +14,7 @@ from bot.cli import main
 from bot.config import Settings
 from bot.services import proposals as service
 from domain.proposals import Scope
-from storage.db import Database, available_migrations
+from storage.db import SqliteDatabase, available_migrations, open_database
 from tests.proposals.conftest import IN_PB_CALL, seed_programmes, sign_up
 
 
@@ -85,7 +85,9 @@ def test_settings_from_environment_and_dotenv(
 
 def test_default_database_is_sqlite_under_data(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DATABASE_URL")
-    assert Settings(_env_file=None).sqlite_path == Path("data/civicbot.sqlite3")
+    database = open_database(Settings(_env_file=None).database_url)
+    assert isinstance(database, SqliteDatabase)
+    assert database.path == Path("data/civicbot.sqlite3")
 
 
 def test_bad_settings_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,12 +97,12 @@ def test_bad_settings_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIMEZONE", "Asia/Seoul")
     monkeypatch.setenv("DATABASE_URL", "mysql://x")
     with pytest.raises(ValueError, match="Unsupported DATABASE_URL"):
-        _ = Settings(_env_file=None).sqlite_path
+        open_database(Settings(_env_file=None).database_url)
 
 
 def test_export_proposals_as_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     async def prepare() -> None:
-        db = Database(tmp_path / "cli.sqlite3")
+        db = SqliteDatabase(tmp_path / "cli.sqlite3")
         await db.connect()
         await db.migrate()
         await seed_programmes(db)

@@ -10,7 +10,7 @@ from pabutools.election import parse_pabulib
 
 from bot.cli import main
 from bot.services import voting as service
-from storage.db import Database
+from storage.db import SqliteDatabase
 from tests.proposals.conftest import seed_programmes, sign_up
 from tests.voting.conftest import BALLOT, DURING_VOTE
 
@@ -22,7 +22,7 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
 
     async def prepare() -> None:
-        db = Database(path)
+        db = SqliteDatabase(path)
         await db.connect()
         await db.migrate()
         await seed_programmes(db)
@@ -34,7 +34,7 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 async def cast_some(path: Path) -> None:
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.connect()
     await service.cast(db, 1, 1, ["a", "c"], DURING_VOTE, 14)
     await service.cast(db, 2, 1, ["b"], DURING_VOTE, 14)

@@ -191,11 +191,11 @@ async def test_a_ballot_cast_around_a_sigkill_counts_once(
 
 async def fill_outbox(path: Path, people: range, each: int) -> None:
     from domain.notifications import Category, Payload
-    from storage.db import Database
+    from storage.db import SqliteDatabase
     from storage.outbox import enqueue
     from storage.people import PeopleRepository
 
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.connect()
     await db.migrate()
     now = datetime.now(UTC)

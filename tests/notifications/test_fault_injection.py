@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +25,7 @@ from bot.localapi.request import LocalRequest
 from bot.notifications.sender import OutboxSender
 from domain.notifications import Category, Payload
 from storage import outbox
-from storage.db import Database
+from storage.db import Database, open_database
 from tests.notifications.conftest import NOON_KST, Clock, drain, sign_up
 
 PEOPLE = 200
@@ -57,10 +56,10 @@ class DyingRequest(LocalRequest):
 
 
 async def one_life(
-    path: Path, api: LocalBotApi, settings: Settings, rng: random.Random, faults: bool
+    url: str, api: LocalBotApi, settings: Settings, rng: random.Random, faults: bool
 ) -> str:
     """Run a sender process until it dies or has nothing left; returns how it ended."""
-    db = Database(path)
+    db = open_database(url)
     await db.connect()
     request = DyingRequest(api, rng, rate=0.005 if faults else 0.0)
     bot = Bot(api.token, request=request, get_updates_request=request)
@@ -104,16 +103,16 @@ async def test_no_duplicates_and_nothing_lost_across_random_crashes(
             )
             assert row_id is not None
             expected[text] = row_id
-    path = db.path
+    url = db.url
     await db.close()
 
     endings: Counter[str] = Counter()
     while True:
-        ending = await one_life(path, api, fast, rng, faults=True)
+        ending = await one_life(url, api, fast, rng, faults=True)
         endings[ending] += 1
         if ending == "finished" or sum(endings.values()) > 500:
             break
-    await one_life(path, api, fast, rng, faults=False)  # the last restart, for stragglers
+    await one_life(url, api, fast, rng, faults=False)  # the last restart, for stragglers
 
     await db.connect()
     async with db.reading() as session:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from domain.notifications import Category, Mode, Payload
 from storage import outbox
-from storage.db import Database
+from storage.db import Database, open_database
 from storage.notifications import NotificationSettingsRepository
 from storage.people import PeopleRepository
 from storage.privacy import erase_person, export_person
@@ -53,7 +53,7 @@ async def test_two_processes_never_claim_the_same_row(db: Database, tmp_path: Pa
             now=NOON_KST,
         )
     # A second connection to the same file, as a second process would have.
-    other = Database(db.path)
+    other = open_database(db.url)
     await other.connect()
 
     async def claim_all(database: Database) -> list[int]:

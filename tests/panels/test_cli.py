@@ -19,7 +19,7 @@ from tests.proposals.conftest import sign_up
 
 @pytest.fixture
 def on_db(db: Database, monkeypatch: pytest.MonkeyPatch) -> Database:
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db.path}")
+    monkeypatch.setenv("DATABASE_URL", db.url)
     return db
 
 

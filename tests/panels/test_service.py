@@ -271,7 +271,7 @@ async def test_the_draw_is_reproduced_by_civicbot_draw(
     drawn = await service.draw(db, ADMIN, panel, "seed 42", AFTER_RECRUITMENT, ADMINS)
     assert drawn.refusal is None
     # The published inputs, as `civicbot panel-pool` writes them from the database.
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db.path}")
+    monkeypatch.setenv("DATABASE_URL", db.url)
     pool, quotas, result = tmp_path / "pool.csv", tmp_path / "quotas.csv", tmp_path / "r.json"
     args = ["panel-pool", "--programme", "full-panel", "--pool", str(pool), "--quotas"]
     # The commands run their own event loop, as they do from a shell.

@@ -26,7 +26,7 @@ def rows(path: Path, table: str) -> set[tuple[object, ...]]:
 async def test_backup_under_load_restores_to_a_working_bot(
     settings: Settings, tmp_path: Path
 ) -> None:
-    live = settings.sqlite_path
+    live = Path(settings.database_url.removeprefix("sqlite:///"))
     backup = tmp_path / "backups" / "snapshot.sqlite3"
     async with running_harness(settings) as h:
         h.set_now(IN_PB_CALL)

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from storage.db import Database, available_migrations, split_statements
+from storage.db import Database, SqliteDatabase, available_migrations, split_statements
 from storage.people import PeopleRepository
 
 NOW = datetime(2027, 3, 6, 6, 5, tzinfo=UTC)
 
 
+@pytest.mark.sqlite_only("SQLite pragmas")
 async def test_connection_uses_wal_busy_timeout_and_foreign_keys(db: Database) -> None:
     async with db.reading() as session:
         assert await session.scalar("PRAGMA journal_mode") == "wal"
@@ -23,7 +24,7 @@ async def test_connection_uses_wal_busy_timeout_and_foreign_keys(db: Database) -
 
 
 async def test_migrations_are_numbered_recorded_and_applied_once(tmp_path: Path) -> None:
-    database = Database(tmp_path / "m.sqlite3")
+    database = SqliteDatabase(tmp_path / "m.sqlite3")
     await database.connect()
     try:
         first = await database.migrate()
@@ -67,6 +68,7 @@ async def test_concurrent_units_of_work_do_not_interleave(db: Database) -> None:
     assert sorted(counts) == list(range(1, 51))  # each saw exactly the rows before it
 
 
+@pytest.mark.sqlite_only("SQLite's file lock")
 async def test_begin_immediate_makes_a_second_process_wait(db: Database) -> None:
     other = sqlite3.connect(db.path, timeout=0.1, isolation_level=None)
     try:
@@ -92,6 +94,7 @@ async def test_people_repository_returns_models_and_refuses_unknown_fields(db: D
     assert person.consented_at == NOW
 
 
+@pytest.mark.sqlite_only("VACUUM INTO; PostgreSQL uses pg_dump")
 async def test_backup_is_a_consistent_copy_under_writes(db: Database, tmp_path: Path) -> None:
     async with db.transaction() as session:
         for user_id in range(100):

@@ -14,7 +14,7 @@ from bot.cli import main
 from bot.handlers.waste import my_reports_section, render_chart
 from bot.i18n import Translator
 from bot.services import waste as service
-from storage.db import Database
+from storage.db import Database, SqliteDatabase
 from tests.proposals.conftest import seed_programmes, sign_up
 from tests.waste.conftest import OTHER, REPORTER, submit
 
@@ -27,7 +27,7 @@ def test_the_csv_names_only_reporters_who_agreed(
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
 
     async def prepare() -> None:
-        db = Database(path)
+        db = SqliteDatabase(path)
         await db.connect()
         await db.migrate()
         await seed_programmes(db)
