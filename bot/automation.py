@@ -236,7 +236,11 @@ async def _automation_job(context: BotContext) -> None:
     if not application.running:
         return
     try:
-        await application.automation.tick()
+        # With several workers on one database, one of them checks at a time; the others
+        # skip this round (each transition is applied once either way: see `_apply`).
+        async with application.services.db.exclusively("automation") as mine:
+            if mine:
+                await application.automation.tick()
     except Exception:
         log.exception("Scheduled checks failed; trying again later")
     if application.running:

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     minimum_age: int = 14
     # `civicbot run --webhook`: Telegram must send this in X-Telegram-Bot-Api-Secret-Token.
     webhook_secret: SecretStr | None = None
+    # This process among several sharing one database (`run --workers`); a restarted worker
+    # settles only the notifications it was sending itself (stable names: main, worker-1, …).
+    worker_name: str = Field(default="main", min_length=1, max_length=64)
     # SPEC §8: reminders this long before each stage deadline, e.g. "72h,24h,3h" (d, h, m, s).
     reminder_offsets: Annotated[tuple[timedelta, ...], NoDecode] = (
         timedelta(hours=72),

@@ -16,6 +16,7 @@ from domain.people import Person
 from storage.clock import utcnow
 from storage.db import Database
 from storage.people import PeopleRepository
+from storage.ptbstate import PtbStateRepository
 
 if TYPE_CHECKING:
     from bot.automation import Automation
@@ -48,12 +49,65 @@ class CivicApplication(Application[Any, Any, Any, Any, Any, Any]):
         await self.services.db.close()
 
     async def process_update(self, update: object) -> None:
+        db = self.services.db
+        person = _person_of(update)
+        if not db.shared or person is None:
+            await self._handle(update)
+            return
+        # Other bot processes share the database: this person's updates are handled one at
+        # a time across all of them, each starting from the state the last one saved.
+        async with db.person_lock(person):
+            await self._reload_state(update)
+            await self._handle(update)
+
+    async def _handle(self, update: object) -> None:
         await super().process_update(update)
         # Persist conversation state at once rather than every N seconds, so a person
         # mid-flow loses nothing when the process dies.
         if self.persistence is not None:
             await self.update_persistence()
         self.updates_handled += 1
+
+    async def _reload_state(self, update: object) -> None:
+        """The person's conversation states and user_data as the database has them."""
+        assert isinstance(update, Update)
+        keys = _conversation_keys(update)
+        user = update.effective_user
+        async with self.services.db.reading() as session:
+            repository = PtbStateRepository(session)
+            stored = await repository.conversation_states(keys)
+            data = await repository.user_data(user.id) if user else {}
+        if user:
+            memory = self.user_data[user.id]  # created on first access, as PTB does
+            memory.clear()
+            memory.update(data)
+        # PTB keeps each ConversationHandler's states in this (internal) tracking dict;
+        # writing through `data` leaves them unmarked, so nothing is written back unchanged.
+        for name, states in self._conversation_handler_conversations.items():
+            for key in keys:
+                if (name, key) in stored:
+                    states.data[key] = stored[name, key]
+                else:
+                    states.data.pop(key, None)
+
+
+def _person_of(update: object) -> int | None:
+    if not isinstance(update, Update):
+        return None
+    if update.effective_user is not None:
+        return update.effective_user.id
+    return update.effective_chat.id if update.effective_chat is not None else None
+
+
+def _conversation_keys(update: Update) -> list[tuple[int, ...]]:
+    """Every key a ConversationHandler may file this update under (per chat and/or user)."""
+    chat = update.effective_chat.id if update.effective_chat else None
+    user = update.effective_user.id if update.effective_user else None
+    keys: list[tuple[int, ...]] = []
+    if chat is not None and user is not None:
+        keys.append((chat, user))
+    keys += [(one,) for one in (chat, user) if one is not None]
+    return list(dict.fromkeys(keys))
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

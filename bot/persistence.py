@@ -31,6 +31,8 @@ class DatabasePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, An
         self.db = db
 
     async def get_user_data(self) -> dict[int, UserData]:
+        if self.db.shared:
+            return {}  # read per update instead (CivicApplication.process_update)
         async with self.db.reading() as session:
             return await PtbStateRepository(session).all_user_data()
 
@@ -44,6 +46,8 @@ class DatabasePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, An
         return None
 
     async def get_conversations(self, name: str) -> ConversationDict:
+        if self.db.shared:
+            return {}
         async with self.db.reading() as session:
             return dict(await PtbStateRepository(session).conversations(name))
 

@@ -13,6 +13,7 @@ from domain.broadcasts import Audience, ButtonTarget, Progress, Segment, Status
 from domain.notifications import DEFAULT_MODES, Category, Payload
 from storage.clock import from_db, to_db
 from storage.db import Session
+from storage.outbox import newest_id, queued_since
 
 # A paused broadcast's pending rows wait at this time, so the sender's claim (due rows only,
 # through its partial index) never meets them; resuming makes them due again.
@@ -39,7 +40,7 @@ def _members(audience: Audience) -> tuple[str, tuple[object, ...]]:
     value = audience.value
     match audience.segment:
         case Segment.EVERYONE:
-            return "1", ()
+            return "1 = 1", ()
         case Segment.DISTRICT:
             return "p.district = ?", (value,)
         case Segment.LANGUAGE:
@@ -215,7 +216,7 @@ class BroadcastsRepository:
         where, params = _recipients(broadcast.audience)
         languages = list(payloads)
         stamp = to_db(now)
-        queued = 0
+        before = await newest_id(self.session)
         for language, payload in payloads.items():
             test, extra = _language_test(language, languages, default)
             await self.session.execute(
@@ -235,7 +236,7 @@ class BroadcastsRepository:
                     *extra,
                 ),
             )
-            queued += int(await self.session.scalar("SELECT changes()"))
+        queued = await queued_since(self.session, before)
         await self.session.execute(
             "UPDATE broadcasts SET total = total + ? WHERE id = ?", (queued, broadcast.id)
         )

@@ -59,7 +59,7 @@ async def enqueue_many(
     urgent: bool = False,
 ) -> int:
     """Queue (user_id, payload, dedupe_key) messages at once; returns how many were new."""
-    before = await session.scalar("SELECT total_changes()")
+    before = await newest_id(session)
     stamp = to_db(now)
     await session.executemany(
         "INSERT INTO outbox (user_id, category, urgent, payload, dedupe_key, not_before,"
@@ -77,7 +77,7 @@ async def enqueue_many(
             for user_id, payload, key in messages
         ),
     )
-    return int(await session.scalar("SELECT total_changes()")) - int(before)
+    return await queued_since(session, before)
 
 
 async def enqueue_to_subscribers(
@@ -92,7 +92,7 @@ async def enqueue_to_subscribers(
     """Queue one message to every active person who has not turned `category` off, in their
     language; the dedupe key is `dedupe_prefix:<user_id>`. One statement per language, so a
     city-wide announcement is not a hundred thousand round trips."""
-    queued = 0
+    before = await newest_id(session)
     stamp = to_db(now)
     for language, payload in payloads.items():
         others = [other for other in payloads if other != language]
@@ -121,8 +121,19 @@ async def enqueue_to_subscribers(
                 DEFAULT_MODES.get(category, Mode.IMMEDIATE).value,
             ),
         )
-        queued += int(await session.scalar("SELECT changes()"))
-    return queued
+    return await queued_since(session, before)
+
+
+async def newest_id(session: Session) -> int:
+    """The outbox's highest id so far; with `queued_since`, counts what an INSERT … ON CONFLICT
+    DO NOTHING added, on both engines (writers run one at a time, and new rows get higher ids:
+    SQLite's rowid and PostgreSQL's sequence only grow)."""
+    return int(await session.scalar("SELECT COALESCE(MAX(id), 0) FROM outbox"))
+
+
+async def queued_since(session: Session, newest: int) -> int:
+    """How many rows were queued after `newest_id` returned `newest`."""
+    return int(await session.scalar("SELECT COUNT(*) FROM outbox WHERE id > ?", (newest,)))
 
 
 async def cancel(session: Session, dedupe_keys: Sequence[str]) -> int:

@@ -156,6 +156,13 @@ class Filters:
     include_hidden: bool = False
 
 
+def _json_array(column: str, session: Session) -> str:
+    """A FROM item with one row per element of a JSON array of strings, in column `value`."""
+    if session.dialect == "postgres":
+        return f"jsonb_array_elements_text({column}::jsonb) AS value"
+    return f"json_each({column})"
+
+
 class ProposalsRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -274,7 +281,7 @@ class ProposalsRepository:
         self, filters: Filters, sort: Sort = "supported", limit: int = 5, offset: int = 0
     ) -> tuple[list[Proposal], int]:
         """One page of proposals and the total count."""
-        where, params = self._where(filters)
+        where, params = self._where(filters, self.session)
         total: int = await self.session.scalar(
             f"SELECT COUNT(*) FROM proposals p JOIN programmes g ON g.id = p.programme_id{where}",
             params,
@@ -286,7 +293,7 @@ class ProposalsRepository:
         return [_proposal(r) for r in rows], total
 
     @staticmethod
-    def _where(filters: Filters) -> tuple[str, list[Any]]:
+    def _where(filters: Filters, session: Session) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
         if not filters.include_hidden:
@@ -295,7 +302,9 @@ class ProposalsRepository:
             clauses.append("p.field = ?")
             params.append(filters.field)
         if filters.district:
-            clauses.append("EXISTS (SELECT 1 FROM json_each(p.districts) WHERE value = ?)")
+            clauses.append(
+                f"EXISTS (SELECT 1 FROM {_json_array('p.districts', session)} WHERE value = ?)"
+            )
             params.append(filters.district)
         if filters.statuses:
             clauses.append(f"p.status IN ({','.join('?' * len(filters.statuses))})")
@@ -454,7 +463,7 @@ class ProposalsRepository:
             "SELECT COUNT(*) FROM (SELECT user_id FROM debate_stances WHERE proposal_id = ?"
             " UNION SELECT author_id FROM comments WHERE proposal_id = ? AND author_id IS NOT NULL"
             " AND created_at >= (SELECT COALESCE(MAX(at), '') FROM proposal_events"
-            "  WHERE proposal_id = ? AND status = 'in_debate'))",
+            "  WHERE proposal_id = ? AND status = 'in_debate')) AS participants",
             (proposal_id, proposal_id, proposal_id),
         )
         return count

@@ -18,6 +18,21 @@ class PtbStateRepository:
         )
         return {tuple(json.loads(row["key"])): json.loads(row["state"]) for row in rows}
 
+    async def conversation_states(
+        self, keys: list[tuple[int, ...]]
+    ) -> dict[tuple[str, tuple[int | str, ...]], object]:
+        """The stored states under any of `keys`, in every conversation, by (name, key)."""
+        if not keys:
+            return {}
+        rows = await self.session.fetchall(
+            "SELECT name, key, state FROM ptb_conversations"
+            f" WHERE key IN ({','.join('?' * len(keys))})",
+            [json.dumps(list(key)) for key in keys],
+        )
+        return {
+            (row["name"], tuple(json.loads(row["key"]))): json.loads(row["state"]) for row in rows
+        }
+
     async def set_conversation(
         self, name: str, key: tuple[int | str, ...], state: object | None
     ) -> None:

@@ -446,7 +446,8 @@ class WasteRepository:
         )
         totals = await self.session.fetchone(
             "SELECT COUNT(*), COALESCE(SUM(amount), 0), COALESCE(SUM(saved_amount), 0),"
-            " COALESCE(SUM(reward), 0), COALESCE(SUM(department IS NULL), 0) FROM waste_reports"
+            " COALESCE(SUM(reward), 0),"
+            " COALESCE(SUM(CASE WHEN department IS NULL THEN 1 ELSE 0 END), 0) FROM waste_reports"
         )
         assert totals is not None
         return Statistics(

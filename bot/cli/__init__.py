@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot.cli import admin, chat, draw, export, panels, run, tally, voting
+from bot.cli import admin, chat, draw, export, migrate_db, panels, run, tally, voting
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,7 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="civicbot", description="시민참여봇 — citizen participation bot"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (run, chat, admin, export, tally, draw, voting, panels):
+    for module in (run, chat, admin, export, migrate_db, tally, draw, voting, panels):
         module.register(commands)
     return parser
 

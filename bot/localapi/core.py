@@ -208,6 +208,8 @@ class LocalBotApi:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.answered_queries: dict[str, dict[str, Any]] = {}
         self.webhook_url = ""
+        self.webhook_secret = ""
+        self.webhook_max_connections = 40
         self.closing = False
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
@@ -291,6 +293,14 @@ class LocalBotApi:
     def delivered(self, update_id: int) -> bool:
         """Has the bot confirmed (by its next getUpdates offset) that it took this update?"""
         return all(update["update_id"] > update_id for update in self._updates)
+
+    def pending_updates(self) -> list[dict[str, Any]]:
+        return list(self._updates)
+
+    def confirm_update(self, update_id: int) -> None:
+        """The bot took this update (a webhook answered 200): Telegram forgets it."""
+        self._updates = [u for u in self._updates if u["update_id"] != update_id]
+        self._poke()
 
     def push_update(self, payload: dict[str, Any]) -> int:
         update_id = next(self._update_ids)
@@ -473,6 +483,9 @@ class LocalBotApi:
 
     def _m_setwebhook(self, params: dict[str, Any], files: dict[str, UploadedFile]) -> bool:
         self.webhook_url = str(params.get("url", ""))
+        self.webhook_secret = str(params.get("secret_token", ""))
+        self.webhook_max_connections = int(params.get("max_connections", 40))
+        self._poke()
         return True
 
     def _m_getwebhookinfo(

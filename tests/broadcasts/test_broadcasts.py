@@ -254,8 +254,8 @@ async def test_status_buttons_in_the_chat_and_refusals_are_audited(harness: Harn
 
     # A citizen cannot start a broadcast, nor pause one with a forged button.
     assert "관리자만 쓸 수 있습니다." in said(await h.say(1, "/broadcast"))
-    h.api.send_text(1, "hello")  # a message of theirs to press on
-    await h.press_data(1, h.api.bot_messages(1)[-1]["message_id"], f"bcs:pause:{broadcast_id}")
+    refusal = h.api.bot_messages(1)[-1]  # a message of theirs to press on
+    await h.press_data(1, refusal["message_id"], f"bcs:pause:{broadcast_id}")
     state = await service.settle(h.db, broadcast_id, NOON)
     assert state is not None and state.broadcast.status is Status.QUEUED
     async with h.db.reading() as session:

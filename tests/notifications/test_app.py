@@ -104,6 +104,7 @@ async def test_a_restart_does_not_resend_what_was_in_flight(fast: Settings) -> N
         h.set_now(NOON_KST)
         waiting = await queue(h.db, ALICE, "pending", NOON_KST)
         await h.api.wait_until(lambda: texts_to(api, ALICE) == ["pending"])
+        await wait_for_status(h, waiting, "sent")  # recorded just after the send
         assert await statuses(h.db) == {1: "unknown", waiting: "sent"}
 
 

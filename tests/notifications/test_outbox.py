@@ -8,7 +8,7 @@ from pathlib import Path
 
 from domain.notifications import Category, Mode, Payload
 from storage import outbox
-from storage.db import Database, open_database
+from storage.db import Database, Session, open_database
 from storage.notifications import NotificationSettingsRepository
 from storage.people import PeopleRepository
 from storage.privacy import erase_person, export_person
@@ -149,16 +149,26 @@ async def test_recovery_marks_rows_left_in_flight_unknown(db: Database) -> None:
 async def test_the_sender_and_the_start_up_check_use_partial_indexes(db: Database) -> None:
     """The start-up cost must not grow with the rows already delivered."""
     async with db.reading() as session:
-        due = await session.fetchall(
-            "EXPLAIN QUERY PLAN SELECT id FROM outbox WHERE status = 'pending'"
+        due = await query_plan(
+            session,
+            "SELECT id FROM outbox WHERE status = 'pending'"
             " AND not_before <= ? ORDER BY not_before, id LIMIT 10",
             ("x",),
         )
-        claimed = await session.fetchall(
-            "EXPLAIN QUERY PLAN UPDATE outbox SET status = 'unknown' WHERE status = 'claimed'"
+        claimed = await query_plan(
+            session, "UPDATE outbox SET status = 'unknown' WHERE status = 'claimed'"
         )
-    assert "USING INDEX outbox_due" in " ".join(row["detail"] for row in due)
-    assert "USING INDEX outbox_claimed" in " ".join(row["detail"] for row in claimed)
+    assert "outbox_due" in due
+    assert "outbox_claimed" in claimed
+
+
+async def query_plan(session: Session, sql: str, params: tuple[object, ...] = ()) -> str:
+    """The engine's plan for `sql`, as text naming the indexes it uses."""
+    if session.dialect == "postgres":  # "Index Scan using outbox_due on outbox", …
+        rows = await session.fetchall(f"EXPLAIN {sql}", params)
+        return "\n".join(row[0] for row in rows)
+    rows = await session.fetchall(f"EXPLAIN QUERY PLAN {sql}", params)
+    return "\n".join(row["detail"] for row in rows)
 
 
 async def test_a_reminder_no_longer_needed_can_be_withdrawn(db: Database) -> None:

@@ -9,6 +9,8 @@ import sqlite3
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.config import Settings
 from bot.services import proposals as service
 from domain.proposals import Scope
@@ -23,6 +25,9 @@ def rows(path: Path, table: str) -> set[tuple[object, ...]]:
         return set(db.execute(f"SELECT * FROM {table}").fetchall())
 
 
+@pytest.mark.sqlite_only(
+    "`civicbot backup` copies a SQLite file (VACUUM INTO); PostgreSQL is backed up with pg_dump"
+)
 async def test_backup_under_load_restores_to_a_working_bot(
     settings: Settings, tmp_path: Path
 ) -> None:

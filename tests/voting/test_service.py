@@ -11,7 +11,7 @@ from bot.services import proposals as proposal_service
 from bot.services import voting as service
 from domain.proposals import Scope, Status
 from domain.voting import BallotProblem, parse_ballot_file
-from storage.db import Database
+from storage.db import Database, Session
 from storage.panels import PanelsRepository
 from storage.people import PeopleRepository
 from storage.programmes import ProgrammesRepository
@@ -118,12 +118,18 @@ async def test_double_taps_and_two_devices_leave_one_ballot(
         assert await session.scalar("SELECT COUNT(*) FROM voter_roll") == 1
 
 
+async def change_settings(session: Session, programme_key: str, **changes: object) -> None:
+    """Edit a programme's settings JSON (read, change in Python, write back: both engines)."""
+    text = await session.scalar("SELECT settings FROM programmes WHERE key = ?", (programme_key,))
+    await session.execute(
+        "UPDATE programmes SET settings = ? WHERE key = ?",
+        (json.dumps({**json.loads(text), **changes}, ensure_ascii=False), programme_key),
+    )
+
+
 async def test_budget_school_weight(db: Database, voting: dict[str, int]) -> None:
     async with db.transaction() as session:
-        await session.execute(
-            "UPDATE programmes SET settings = json_set(settings, '$.budget_school_weight', 1.5)"
-            " WHERE key = 'pb-citywide-2027'"
-        )
+        await change_settings(session, "pb-citywide-2027", budget_school_weight=1.5)
         await VotingRepository(session).complete_budget_school(3, DURING_VOTE, "code")
     await service.cast(db, 3, voting["city"], ["a"], DURING_VOTE, 14)
     await service.cast(db, 4, voting["city"], ["b"], DURING_VOTE, 14)
@@ -205,13 +211,11 @@ async def test_voter_groups_from_panel_membership_count_for_their_share(
     db: Database, voting: dict[str, int]
 ) -> None:
     async with db.transaction() as session:
-        await session.execute(
-            "UPDATE programmes SET settings = json_set(settings, '$.group_shares', json(?),"
-            " '$.group_panels', json(?)) WHERE key = 'pb-citywide-2027'",
-            (
-                json.dumps({"citizens": 0.5, "committee": 0.5}),
-                json.dumps({"committee": "pb-committee-2027"}),
-            ),
+        await change_settings(
+            session,
+            "pb-citywide-2027",
+            group_shares={"citizens": 0.5, "committee": 0.5},
+            group_panels={"committee": "pb-committee-2027"},
         )
         committee = await ProgrammesRepository(session).id_of("pb-committee-2027")
         assert committee is not None
