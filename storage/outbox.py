@@ -165,12 +165,14 @@ async def claim(
     limit: int,
     quiet_end: datetime | None,
     scan: int | None = None,
+    worker: str = "main",
 ) -> tuple[list[ClaimedRow], int]:
     """Claim up to `limit` due rows to send, routing the due rows met on the way.
 
-    Call inside `db.transaction()` (one BEGIN IMMEDIATE): no other writer can claim the same
-    rows. Looks at up to `scan` due rows (default 5 × `limit`), so a queue head of parked or
-    unwanted rows is routed in bulk. Returns the claimed rows and how many were routed.
+    Call inside `db.transaction()` (writers one at a time, and on PostgreSQL the rows read
+    are locked besides): no other worker can claim the same rows. Looks at up to `scan` due
+    rows (default 5 × `limit`), so a queue head of parked or unwanted rows is routed in bulk.
+    Returns the claimed rows and how many were routed.
     """
     rows = await session.fetchall(
         "SELECT o.id, o.user_id, o.category, o.urgent, o.payload, o.attempts,"
@@ -178,7 +180,7 @@ async def claim(
         " LEFT JOIN people p ON p.user_id = o.user_id"
         " LEFT JOIN notification_settings s ON s.user_id = o.user_id AND s.category = o.category"
         " WHERE o.status = 'pending' AND o.not_before <= ?"
-        " ORDER BY o.not_before, o.id LIMIT ?",
+        " ORDER BY o.not_before, o.id LIMIT ?" + session.lock_rows("o"),
         (to_db(now), scan or 5 * limit),
     )
     claimed: list[ClaimedRow] = []
@@ -220,8 +222,8 @@ async def claim(
     stamp = to_db(now)
     await _update(
         session,
-        "status = 'claimed', claimed_at = ?, attempts = attempts + 1",
-        [stamp],
+        "status = 'claimed', claimed_at = ?, claimed_by = ?, attempts = attempts + 1",
+        [stamp, worker],
         [row.id for row in claimed],
     )
     await _update(session, "status = 'digest'", [], parked)
@@ -275,17 +277,18 @@ async def record(session: Session, outcomes: Sequence[Outcome], now: datetime) -
     )
 
 
-async def recover(session: Session, now: datetime) -> int:
-    """Rows left `claimed` by a sender that stopped: mark them `unknown`, never resend.
+async def recover(session: Session, now: datetime, worker: str = "main") -> int:
+    """Rows this worker left `claimed` when it stopped: mark them `unknown`, never resend.
 
     Telegram may have delivered them before the process died, and a message must never
     arrive twice; a batch is small (`OUTBOX_BATCH_SIZE`), so few rows are ever in doubt.
+    Rows other workers claimed are theirs: they may be sending them right now.
     """
     return await session.execute(
         "UPDATE outbox SET status = 'unknown',"
         " last_error = 'sender stopped before recording the outcome (found ' || ? || ')'"
-        " WHERE status = 'claimed'",
-        (to_db(now),),
+        " WHERE status = 'claimed' AND (claimed_by = ? OR claimed_by IS NULL)",
+        (to_db(now), worker),
     )
 
 

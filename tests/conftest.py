@@ -23,9 +23,7 @@ from bot.config import Settings
 from storage.db import Database, open_database
 from tests.harness import Harness, running_harness
 
-POSTGRES_URL = os.environ.get(
-    "CIVICBOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
-)
+POSTGRES_URL = os.environ.get("CIVICBOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def pytest_configure(config: pytest.Config) -> None:

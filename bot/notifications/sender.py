@@ -104,7 +104,7 @@ class OutboxSender:
     async def recover(self) -> int:
         """At start-up: what the previous process left in flight becomes `unknown`."""
         async with self.db.transaction() as session:
-            count = await outbox.recover(session, self.clock())
+            count = await outbox.recover(session, self.clock(), self.settings.worker_name)
         if count:
             log.warning(
                 "%d notification(s) were being sent when the bot stopped; they are marked"
@@ -123,7 +123,11 @@ class OutboxSender:
         )
         async with self.db.transaction() as session:
             rows, routed = await outbox.claim(
-                session, now=now, limit=settings.outbox_batch_size, quiet_end=quiet_end
+                session,
+                now=now,
+                limit=settings.outbox_batch_size,
+                quiet_end=quiet_end,
+                worker=settings.worker_name,
             )
         if not rows:
             return Batch(routed=routed)

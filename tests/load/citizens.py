@@ -68,6 +68,8 @@ REPORT_RECEIVED: Final = (
     " information until the case is closed."
 )
 NO_VOTE_OPEN: Final = "No vote is open right now. See /programmes."
+WELCOME_BACK: Final = "Welcome back! Use the menu below, or /help to see what you can do."
+PROPOSAL_MISSING: Final = "That proposal does not exist or is hidden."
 # Said by the flow guard (bot/flows/guard.py) or a handler when a step went wrong.
 TROUBLE: Final = (
     "You are in the middle of %(flow)s. Answer the question below, or send /cancel to stop.",
@@ -338,7 +340,7 @@ class Citizen:
         """/start → "I agree" → relation → district (a code such as "mapo", a name such as
         "마포구", or None to skip). Ends on the "you are all set" message."""
         t = self.t
-        await self.say("/start", has_button("onb:consent:yes"))
+        await self.say("/start", has_button("onb:consent:yes"), [t.gettext(WELCOME_BACK)])
         await self.press(t.gettext("I agree"), expect=has_button(prefix="onb:rel:"))
         finished = has_text(t.gettext(SIGNED_UP))
         relation_label = t.gettext(RELATION_LABELS[relation])
@@ -361,7 +363,7 @@ class Citizen:
         t = self.t
         support, withdraw = f"pr:sup:{proposal_id}", f"pr:uns:{proposal_id}"
         card = any_of(has_button(f"pr:fol:{proposal_id}"), has_button(f"pr:unf:{proposal_id}"))
-        missing = t.gettext("That proposal does not exist or is hidden.")
+        missing = t.gettext(PROPOSAL_MISSING)
         replies = await self.say(f"/start p_{proposal_id}", card, fail_on=[missing])
         offered = {b.get("callback_data") for m in replies for b in buttons(m)}
         if withdraw in offered:

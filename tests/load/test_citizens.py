@@ -7,13 +7,15 @@ import asyncio
 from collections import Counter
 from datetime import UTC, datetime
 
+import pytest
+
 from domain.people import DISTRICTS
 from tests.harness import Harness
-from tests.load.citizens import Citizen, buttons, prepare_world
+from tests.load.citizens import Citizen, JourneyError, buttons, prepare_world
 
 # Noon in Seoul, outside quiet hours; 민주주의 서울 and waste reports are open all year.
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
-CITIZENS = int(__import__("os").environ.get("N", "20"))
+CITIZENS = 20
 FIRST = 100_001
 PROPOSALS = 4
 THRESHOLD = 5  # reached halfway: the proposer and the first supporters are told
@@ -40,9 +42,7 @@ async def test_citizens_at_once_each_sign_up_support_vote_and_report(harness: Ha
         report = await citizen.report_waste()
         return ballot, report
 
-    started = asyncio.get_running_loop().time()
     results = await asyncio.gather(*(journey(n, c) for n, c in enumerate(citizens)))
-    print(f"journeys: {asyncio.get_running_loop().time() - started:.1f} s, {harness.app.updates_handled} updates")
 
     ballot_receipts = {ballot for ballot, _ in results}
     report_receipts = {report for _, report in results}
@@ -104,9 +104,7 @@ async def test_citizens_at_once_each_sign_up_support_vote_and_report(harness: Ha
             if any(str(b.get("callback_data")).startswith("pr:card:") for b in buttons(message))
         )
 
-    started = asyncio.get_running_loop().time()
     await harness.api.wait_until(lambda: notices().total() == queued, timeout=15)
-    print(f"notices: {asyncio.get_running_loop().time() - started:.1f} s")
     deadline = asyncio.get_running_loop().time() + 10
     while True:  # the sender records a delivery just after the Bot API call returns
         async with db.reading() as session:
@@ -127,4 +125,23 @@ async def test_citizens_at_once_each_sign_up_support_vote_and_report(harness: Ha
         assert any(m["message_id"] == message_id for m in harness.api.bot_messages(user))
     sends = sum(1 for method, _ in harness.api.calls if method == "sendMessage")
     assert sends >= sum(len(harness.api.bot_messages(chat)) for chat in chats)
+    assert not harness.errors.records
+
+
+async def test_a_journey_that_goes_wrong_fails_at_once_with_the_chat(harness: Harness) -> None:
+    harness.set_now(NOW)
+    citizen = Citizen(harness.api, FIRST, timeout=10)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(JourneyError, match="먼저 /start 로 가입해 주세요") as failed:
+        await citizen.report_waste()  # not signed up
+    assert "/report" in str(failed.value)  # the chat comes with the error
+    with pytest.raises(JourneyError, match="진행 중인 투표가 없습니다"):
+        await citizen.vote()  # no vote programme in this world
+    await citizen.sign_up()
+    with pytest.raises(JourneyError, match="다시 오신 것을 환영합니다"):
+        await citizen.sign_up()
+    with pytest.raises(JourneyError, match="없는 제안이거나 숨겨진 제안입니다"):
+        await citizen.support(999_999)
+    assert loop.time() - started < 5  # each failed at the bot's answer, not at the timeout
     assert not harness.errors.records

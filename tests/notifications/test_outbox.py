@@ -146,6 +146,18 @@ async def test_recovery_marks_rows_left_in_flight_unknown(db: Database) -> None:
     assert await statuses(db) == {in_flight: "unknown", waiting: "pending"}
 
 
+async def test_a_restarting_worker_leaves_other_workers_rows_in_flight(db: Database) -> None:
+    await sign_up(db, None, 1)
+    theirs = await queue(db, 1, "worker-2 sends this", NOON_KST)
+    mine = await queue(db, 1, "worker-1 died sending this", NOON_KST)
+    async with db.transaction() as session:
+        await outbox.claim(session, now=NOON_KST, limit=1, quiet_end=None, worker="worker-2")
+        await outbox.claim(session, now=NOON_KST, limit=1, quiet_end=None, worker="worker-1")
+    async with db.transaction() as session:
+        assert await outbox.recover(session, NOON_KST, worker="worker-1") == 1
+    assert await statuses(db) == {theirs: "claimed", mine: "unknown"}
+
+
 async def test_the_sender_and_the_start_up_check_use_partial_indexes(db: Database) -> None:
     """The start-up cost must not grow with the rows already delivered."""
     async with db.reading() as session:
