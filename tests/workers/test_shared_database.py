@@ -1,0 +1,96 @@
+"""What several bot processes on one PostgreSQL rely on: writers one at a time, one
+person's updates one at a time, periodic work done by one process at a time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from storage.db import Database, open_database
+
+
+@pytest.fixture
+async def two_processes(database_url: str) -> AsyncIterator[tuple[Database, Database]]:
+    """Two connections to one database, as two bot processes have."""
+    first, second = open_database(database_url), open_database(database_url)
+    if not first.shared:
+        pytest.skip("an SQLite file serves one bot process; nothing to share")
+    await first.connect()
+    await first.migrate()
+    await second.connect()
+    yield first, second
+    await first.close()
+    await second.close()
+
+
+async def test_a_write_waits_for_another_process_to_commit(
+    two_processes: tuple[Database, Database],
+) -> None:
+    first, second = two_processes
+    order: list[str] = []
+    holding = asyncio.Event()
+
+    async def slow_writer() -> None:
+        async with first.transaction() as session:
+            count = await session.scalar("SELECT COUNT(*) FROM roles")
+            holding.set()
+            await asyncio.sleep(0.3)
+            await session.execute(
+                "INSERT INTO roles (user_id, role, granted_at) VALUES (?, 'moderator', 'x')",
+                (count + 1,),
+            )
+            order.append("first committed")
+
+    async def second_writer() -> None:
+        await holding.wait()
+        async with second.transaction() as session:
+            order.append("second began")
+            # Read-then-write sees the first writer's row: no lost update.
+            count = await session.scalar("SELECT COUNT(*) FROM roles")
+            await session.execute(
+                "INSERT INTO roles (user_id, role, granted_at) VALUES (?, 'moderator', 'x')",
+                (count + 1,),
+            )
+
+    await asyncio.gather(slow_writer(), second_writer())
+    assert order == ["first committed", "second began"]
+    async with first.reading() as session:
+        ids = [row[0] for row in await session.fetchall("SELECT user_id FROM roles")]
+    assert sorted(ids) == [1, 2]
+
+
+async def test_one_persons_updates_wait_across_processes(
+    two_processes: tuple[Database, Database],
+) -> None:
+    first, second = two_processes
+    events: list[str] = []
+
+    async def handle(db: Database, person: int, name: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        async with db.person_lock(person):
+            events.append(f"{name} start")
+            await asyncio.sleep(0.2)
+            events.append(f"{name} end")
+
+    await asyncio.gather(handle(first, 42, "a", 0), handle(second, 42, "b", 0.05))
+    assert events == ["a start", "a end", "b start", "b end"]
+    events.clear()
+    # Different people do not wait for each other.
+    await asyncio.gather(handle(first, 42, "a", 0), handle(second, 43, "b", 0.05))
+    assert events == ["a start", "b start", "a end", "b end"]
+
+
+async def test_periodic_work_runs_in_one_process_at_a_time(
+    two_processes: tuple[Database, Database],
+) -> None:
+    first, second = two_processes
+    async with first.exclusively("automation") as mine:
+        assert mine
+        async with second.exclusively("automation") as theirs:
+            assert not theirs
+        async with second.exclusively("another task") as other:
+            assert other
+    async with second.exclusively("automation") as now_theirs:
+        assert now_theirs
