@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +18,8 @@ from storage.clock import utcnow
 from storage.db import Database
 from storage.people import PeopleRepository
 from storage.ptbstate import PtbStateRepository
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from bot.automation import Automation
@@ -57,8 +60,12 @@ class CivicApplication(Application[Any, Any, Any, Any, Any, Any]):
         # Other bot processes share the database: this person's updates are handled one at
         # a time across all of them, each starting from the state the last one saved.
         async with db.person_lock(person):
-            await self._reload_state(update)
-            await self._handle(update)
+            if await self._take(update):
+                await self._reload_state(update)
+                await self._handle(update)
+            else:
+                log.info("Update %s came again; a worker already took it", _update_id(update))
+                self.updates_handled += 1
 
     async def _handle(self, update: object) -> None:
         await super().process_update(update)
@@ -67,6 +74,13 @@ class CivicApplication(Application[Any, Any, Any, Any, Any, Any]):
         if self.persistence is not None:
             await self.update_persistence()
         self.updates_handled += 1
+
+    async def _take(self, update: object) -> bool:
+        assert isinstance(update, Update)
+        async with self.services.db.transaction() as session:
+            return await PtbStateRepository(session).take_update(
+                update.update_id, self.services.clock()
+            )
 
     async def _reload_state(self, update: object) -> None:
         """The person's conversation states and user_data as the database has them."""
@@ -89,6 +103,10 @@ class CivicApplication(Application[Any, Any, Any, Any, Any, Any]):
                     states.data[key] = stored[name, key]
                 else:
                     states.data.pop(key, None)
+
+
+def _update_id(update: object) -> int | None:
+    return update.update_id if isinstance(update, Update) else None
 
 
 def _person_of(update: object) -> int | None:

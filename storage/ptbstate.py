@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
+from storage.clock import to_db
 from storage.db import Session
+
+# Telegram re-sends an unanswered update within minutes; a day is ample.
+HANDLED_UPDATES_KEPT = timedelta(days=1)
+HANDLED_UPDATES_PRUNE_EVERY = 1000
 
 
 class PtbStateRepository:
@@ -32,6 +38,20 @@ class PtbStateRepository:
         return {
             (row["name"], tuple(json.loads(row["key"]))): json.loads(row["state"]) for row in rows
         }
+
+    async def take_update(self, update_id: int, now: datetime) -> bool:
+        """Record that this update is being handled; False if some worker already took it."""
+        taken = await self.session.scalar(
+            "INSERT INTO handled_updates (update_id, handled_at) VALUES (?, ?)"
+            " ON CONFLICT (update_id) DO NOTHING RETURNING 1",
+            (update_id, to_db(now)),
+        )
+        if update_id % HANDLED_UPDATES_PRUNE_EVERY == 0:
+            await self.session.execute(
+                "DELETE FROM handled_updates WHERE handled_at < ?",
+                (to_db(now - HANDLED_UPDATES_KEPT),),
+            )
+        return taken is not None
 
     async def set_conversation(
         self, name: str, key: tuple[int | str, ...], state: object | None

@@ -42,6 +42,10 @@ async def deliver(api: LocalBotApi, app: CivicApplication) -> None:
     """Hand the pending update to `app`, as a load balancer would, and wait for it."""
     (update,) = api.pending_updates()
     api.confirm_update(update["update_id"])
+    await hand_over(update, app)
+
+
+async def hand_over(update: dict[str, Any], app: CivicApplication) -> None:
     before = app.updates_handled
     await app.update_queue.put(Update.de_json(update, app.bot))
     async with asyncio.timeout(10):
@@ -84,3 +88,17 @@ async def test_a_conversation_moves_between_workers(
         draft = await PtbStateRepository(session).user_data(ALICE)
     assert person is not None and person.district == "mapo"
     assert "두 일꾼이 번갈아 받은 제안" in str(draft)
+
+
+async def test_an_update_sent_again_is_handled_once(
+    workers: tuple[LocalBotApi, list[CivicApplication]],
+) -> None:
+    """Telegram sends an update again when the answer to its POST was lost; the copy may
+    reach the other worker."""
+    api, (first, second) = workers
+    api.send_text(ALICE, "/help")
+    (update,) = api.pending_updates()
+    api.confirm_update(update["update_id"])
+    for app in (first, second):
+        await hand_over(update, app)
+    assert len(api.bot_messages(ALICE)) == 1
