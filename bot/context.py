@@ -79,7 +79,7 @@ class CivicApplication(Application[Any, Any, Any, Any, Any, Any]):
         assert isinstance(update, Update)
         async with self.services.db.transaction() as session:
             return await PtbStateRepository(session).take_update(
-                update.update_id, self.services.clock()
+                update.update_id, self.services.clock(), self.services.settings.worker_name
             )
 
     async def _reload_state(self, update: object) -> None:

@@ -39,12 +39,12 @@ class PtbStateRepository:
             (row["name"], tuple(json.loads(row["key"]))): json.loads(row["state"]) for row in rows
         }
 
-    async def take_update(self, update_id: int, now: datetime) -> bool:
-        """Record that this update is being handled; False if some worker already took it."""
+    async def take_update(self, update_id: int, now: datetime, worker: str) -> bool:
+        """Record that `worker` is handling this update; False if some worker already took it."""
         taken = await self.session.scalar(
-            "INSERT INTO handled_updates (update_id, handled_at) VALUES (?, ?)"
+            "INSERT INTO handled_updates (update_id, handled_at, worker) VALUES (?, ?, ?)"
             " ON CONFLICT (update_id) DO NOTHING RETURNING 1",
-            (update_id, to_db(now)),
+            (update_id, to_db(now), worker),
         )
         if update_id % HANDLED_UPDATES_PRUNE_EVERY == 0:
             await self.session.execute(

@@ -6,5 +6,6 @@ ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
 -- the answer to its POST is lost, and the next copy may reach another worker. Kept a day.
 CREATE TABLE handled_updates (
     update_id INTEGER PRIMARY KEY,
-    handled_at TEXT NOT NULL
+    handled_at TEXT NOT NULL,
+    worker TEXT NOT NULL
 );

@@ -379,9 +379,10 @@ class Citizen:
         """/vote → the heading (the first one listed if None) → the first `picks` items of
         its first page → Review and submit → Submit my ballot. Returns the receipt code."""
         t = self.t
-        listed = has_button(prefix="vt:h:") if heading_id is None else has_button(
-            f"vt:h:{heading_id}:0"
-        )  # fmt: skip
+        if heading_id is None:
+            listed = has_button(prefix="vt:h:")
+        else:
+            listed = has_button(f"vt:h:{heading_id}:0")
         await self.say("/vote", listed, fail_on=[t.gettext(NO_VOTE_OPEN)])
         if heading_id is None:
             _, callback = self.button(prefix="vt:h:")
