@@ -111,7 +111,8 @@ class Database(ABC):
 
     @abstractmethod
     async def tables(self) -> list[str]:
-        """The application's tables, in creation order (parents before children)."""
+        """The application's tables, in creation order (storage/transfer.py orders them by
+        foreign keys: a later migration may add a reference to a newer table)."""
 
 
 # ----------------------------------------------------------------------------- SQLite
@@ -426,8 +427,7 @@ class PostgresDatabase(Database):
         return applied
 
     async def tables(self) -> list[str]:
-        # Migrations create parents before children, so creation order (the tables' oids)
-        # is a safe order to copy rows in.
+        # Creation order: the tables' oids.
         async with self.reading() as session:
             rows = await session.fetchall(
                 "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
