@@ -19,7 +19,7 @@ overlap and `Application.stop()` waits for at most one short run).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -218,6 +218,22 @@ class Automation:
         _schedule(application, _sender_job, 0, SENDER_JOB)
 
 
+Job = Callable[["BotContext"], Coroutine[Any, Any, None]]
+
+
+def one_worker_at_a_time(name: str, job: Job) -> Job:
+    """A periodic job that, with several workers on one database, runs in one of them at a
+    time; the others skip that round (each job also re-checks what is due inside its units
+    of work, so a skipped or repeated round changes nothing)."""
+
+    async def run(context: BotContext) -> None:
+        async with context.services.db.exclusively(name) as mine:
+            if mine:
+                await job(context)
+
+    return run
+
+
 def _schedule(
     application: CivicApplication,
     callback: Callable[[BotContext], Awaitable[None]],
@@ -238,7 +254,7 @@ async def _automation_job(context: BotContext) -> None:
     try:
         # With several workers on one database, one of them checks at a time; the others
         # skip this round (each transition is applied once either way: see `_apply`).
-        async with application.services.db.exclusively("automation") as mine:
+        async with application.services.db.exclusively(AUTOMATION_JOB) as mine:
             if mine:
                 await application.automation.tick()
     except Exception:

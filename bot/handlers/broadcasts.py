@@ -14,6 +14,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import CallbackQueryHandler
 
+from bot.automation import one_worker_at_a_time
 from bot.context import BotContext, CivicApplication, translator
 from bot.handlers.common import answer, send
 from bot.i18n import N_, Translator
@@ -187,5 +188,8 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
     )
     job_queue: Any = application.job_queue
     job_queue.run_repeating(
-        _status_job, interval=STATUS_SECONDS, first=STATUS_SECONDS, name=STATUS_JOB
+        one_worker_at_a_time(STATUS_JOB, _status_job),
+        interval=STATUS_SECONDS,
+        first=STATUS_SECONDS,
+        name=STATUS_JOB,
     )

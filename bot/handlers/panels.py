@@ -14,6 +14,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.ext import CallbackQueryHandler
 
+from bot.automation import one_worker_at_a_time
 from bot.context import BotContext, CivicApplication, translator
 from bot.handlers.common import answer, edit_or_send, send
 from bot.i18n import N_, Translator
@@ -558,5 +559,7 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
         )
     )
     assert application.job_queue is not None
-    application.job_queue.run_repeating(panels_job, interval=60, first=1, name="panels")
+    application.job_queue.run_repeating(
+        one_worker_at_a_time("panels", panels_job), interval=60, first=1, name="panels"
+    )
     application.automation.add_reminder_audience(service.unfinished_applications)

@@ -14,7 +14,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.automation import StageEvent
+from bot.automation import StageEvent, one_worker_at_a_time
 from bot.context import BotContext, CivicApplication, translator
 from bot.flows.guard import flow, guided_steps
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
@@ -683,5 +683,8 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
     application.automation.on_stage_close(on_stage_close)
     assert application.job_queue is not None
     application.job_queue.run_repeating(
-        deadlines_job, interval=60, first=1, name="proposal-deadlines"
+        one_worker_at_a_time("proposal-deadlines", deadlines_job),
+        interval=60,
+        first=1,
+        name="proposal-deadlines",
     )

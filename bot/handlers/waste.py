@@ -17,6 +17,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
+from bot.automation import one_worker_at_a_time
 from bot.context import BotContext, CivicApplication, translator
 from bot.flows.guard import flow, guarded
 from bot.flows.report import keep_file, new_files, refusal_text, yes_or_no
@@ -349,4 +350,9 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
     cases.register(application, registry)
     application.add_handler(CallbackQueryHandler(on_view, pattern=r"^wr:v:\d{1,12}$"))
     assert application.job_queue is not None
-    application.job_queue.run_repeating(deadlines_job, interval=60, first=1, name="waste-deadlines")
+    application.job_queue.run_repeating(
+        one_worker_at_a_time("waste-deadlines", deadlines_job),
+        interval=60,
+        first=1,
+        name="waste-deadlines",
+    )

@@ -31,6 +31,7 @@ from bot.config import Settings
 from bot.services import proposals as proposal_service
 from bot.services import voting as voting_service
 from domain.proposals import Scope
+from tests.conftest import scratch_database
 from tests.harness import Harness, running_harness
 from tests.proposals.conftest import sign_up
 from tests.voting.conftest import DURING_VOTE, ballot_file
@@ -159,6 +160,23 @@ async def play(h: Harness, steps: list[tuple[str, int, object]]) -> None:
                 await h._act(user, lambda u=user, m=edited, x=text: api.edit_text(u, m, x))
 
 
+async def run_on_a_fresh_database(engine: str, steps: list[tuple[str, int, object]]) -> None:
+    """One sequence on a new database: a new SQLite file or a new PostgreSQL schema."""
+    with tempfile.TemporaryDirectory() as folder:
+        async with scratch_database(engine, Path(folder) / "fuzz.sqlite3") as url:
+            config = Settings(
+                _env_file=None,
+                telegram_bot_token="123456:LOCAL-TEST-TOKEN",
+                database_url=url,
+                admin_ids="9000",
+                send_rate=10_000,
+            )
+            async with running_harness(config) as h:
+                await prepare(h)
+                await play(h, steps)
+                await check_invariants(h)
+
+
 async def check_invariants(h: Harness) -> None:
     assert not h.errors.records, [r.getMessage() for r in h.errors.records]
     async with h.db.reading() as session:
@@ -190,31 +208,22 @@ async def check_invariants(h: Harness) -> None:
         assert decided == 0
 
 
+# `engine` is only the engine's name; each example makes its own database.
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
 )
 @given(steps=st.lists(action, min_size=1, max_size=30))
-def test_random_updates_break_nothing(steps: list[tuple[str, int, object]]) -> None:
-    async def run() -> None:
-        with tempfile.TemporaryDirectory() as folder:
-            config = Settings(
-                _env_file=None,
-                telegram_bot_token="123456:LOCAL-TEST-TOKEN",
-                database_url=f"sqlite:///{Path(folder) / 'fuzz.sqlite3'}",
-                admin_ids="9000",
-                send_rate=10_000,
-            )
-            async with running_harness(config) as h:
-                await prepare(h)
-                await play(h, steps)
-                await check_invariants(h)
-
-    asyncio.run(run())
+def test_random_updates_break_nothing(engine: str, steps: list[tuple[str, int, object]]) -> None:
+    asyncio.run(run_on_a_fresh_database(engine, steps))
 
 
-def test_every_kind_of_button_from_everyone() -> None:
+def test_every_kind_of_button_from_everyone(engine: str) -> None:
     """Each button kind, forged with a few ids, pressed by each kind of person: the
     deterministic floor under the random search above."""
     steps: list[tuple[str, int, object]] = [
@@ -224,18 +233,4 @@ def test_every_kind_of_button_from_everyone() -> None:
         for n in (1, 3)
     ]
 
-    async def run() -> None:
-        with tempfile.TemporaryDirectory() as folder:
-            config = Settings(
-                _env_file=None,
-                telegram_bot_token="123456:LOCAL-TEST-TOKEN",
-                database_url=f"sqlite:///{Path(folder) / 'fuzz.sqlite3'}",
-                admin_ids="9000",
-                send_rate=10_000,
-            )
-            async with running_harness(config) as h:
-                await prepare(h)
-                await play(h, steps)
-                await check_invariants(h)
-
-    asyncio.run(run())
+    asyncio.run(run_on_a_fresh_database(engine, steps))
