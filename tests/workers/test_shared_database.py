@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
+from bot.automation import one_worker_at_a_time
 from storage.db import Database, open_database
 
 
@@ -94,3 +97,23 @@ async def test_periodic_work_runs_in_one_process_at_a_time(
             assert other
     async with second.exclusively("automation") as now_theirs:
         assert now_theirs
+
+
+async def test_a_periodic_job_due_in_every_worker_runs_in_one(
+    two_processes: tuple[Database, Database],
+) -> None:
+    ran: list[str] = []
+
+    async def deadlines_job(context: Any) -> None:
+        ran.append(context.name)
+        await asyncio.sleep(0.2)
+
+    job = one_worker_at_a_time("waste-deadlines", deadlines_job)
+    workers = [
+        SimpleNamespace(name=f"worker-{n}", services=SimpleNamespace(db=db))
+        for n, db in enumerate(two_processes, 1)
+    ]
+    await asyncio.gather(*(job(worker) for worker in workers))  # type: ignore[arg-type]
+    assert len(ran) == 1
+    await job(workers[1])  # type: ignore[arg-type]
+    assert len(ran) == 2  # the next round is free again
