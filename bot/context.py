@@ -53,10 +53,11 @@ class CivicApplication(Application[Any, Any, Any, Any, Any, Any]):
 
     async def process_update(self, update: object) -> None:
         db = self.services.db
-        person = _person_of(update)
+        person = _person_of(update) if isinstance(update, Update) else None
         if not db.shared or person is None:
             await self._handle(update)
             return
+        assert isinstance(update, Update)
         # Other bot processes share the database: this person's updates are handled one at
         # a time across all of them, each starting from the state the last one saved.
         async with db.person_lock(person):
@@ -64,7 +65,7 @@ class CivicApplication(Application[Any, Any, Any, Any, Any, Any]):
                 await self._reload_state(update)
                 await self._handle(update)
             else:
-                log.info("Update %s came again; a worker already took it", _update_id(update))
+                log.info("Update %d came again; a worker already took it", update.update_id)
                 self.updates_handled += 1
 
     async def _handle(self, update: object) -> None:
@@ -75,16 +76,14 @@ class CivicApplication(Application[Any, Any, Any, Any, Any, Any]):
             await self.update_persistence()
         self.updates_handled += 1
 
-    async def _take(self, update: object) -> bool:
-        assert isinstance(update, Update)
+    async def _take(self, update: Update) -> bool:
         async with self.services.db.transaction() as session:
             return await PtbStateRepository(session).take_update(
                 update.update_id, self.services.clock(), self.services.settings.worker_name
             )
 
-    async def _reload_state(self, update: object) -> None:
+    async def _reload_state(self, update: Update) -> None:
         """The person's conversation states and user_data as the database has them."""
-        assert isinstance(update, Update)
         keys = _conversation_keys(update)
         user = update.effective_user
         async with self.services.db.reading() as session:
@@ -105,13 +104,7 @@ class CivicApplication(Application[Any, Any, Any, Any, Any, Any]):
                     states.data.pop(key, None)
 
 
-def _update_id(update: object) -> int | None:
-    return update.update_id if isinstance(update, Update) else None
-
-
-def _person_of(update: object) -> int | None:
-    if not isinstance(update, Update):
-        return None
+def _person_of(update: Update) -> int | None:
     if update.effective_user is not None:
         return update.effective_user.id
     return update.effective_chat.id if update.effective_chat is not None else None

@@ -38,10 +38,11 @@ class Row(Protocol):
     def __iter__(self) -> Iterator[Any]: ...
 
 
-# Lock numbers (pg_advisory_*) live in one namespace per purpose.
-WRITE_LOCK = 1  # every write transaction
-SESSION_LOCKS = 2  # one person's updates, handled one at a time across processes
-TASK_LOCKS = 3  # periodic work that one process at a time should do
+# Advisory locks (pg_advisory_*) are two int4s: the first names the purpose, within this
+# installation's schema (installations sharing a database must not block each other).
+WRITE_LOCK = "write"  # every write transaction
+PERSON_LOCKS = "person"  # one person's updates, handled one at a time across processes
+TASK_LOCKS = "task"  # periodic work that one process at a time should do
 
 
 class Session(ABC):
@@ -340,6 +341,7 @@ class PostgresDatabase(Database):
         self._pool: Any = None
         self._statements: dict[str, Statement] = {}
         self._tables_with_ids: set[str] = set()
+        self._lock_space: dict[str, int] = {}
 
     async def connect(self) -> None:
         import asyncpg
@@ -347,7 +349,7 @@ class PostgresDatabase(Database):
         self._pool = await asyncpg.create_pool(
             _asyncpg_dsn(self.url), min_size=1, max_size=self.pool_size, init=_init_connection
         )
-        await self._learn_tables()
+        await self._learn_schema()
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -381,7 +383,9 @@ class PostgresDatabase(Database):
     async def transaction(self) -> AsyncIterator[Session]:
         async with self.pool.acquire() as connection, connection.transaction():
             # Writers one at a time, as SQLite's BEGIN IMMEDIATE: held until COMMIT.
-            await connection.execute("SELECT pg_advisory_xact_lock($1, 0)", WRITE_LOCK)
+            await connection.execute(
+                "SELECT pg_advisory_xact_lock($1, 0)", self._lock_space[WRITE_LOCK]
+            )
             yield PostgresSession(connection, self)
 
     @asynccontextmanager
@@ -395,24 +399,24 @@ class PostgresDatabase(Database):
     @asynccontextmanager
     async def person_lock(self, key: int) -> AsyncIterator[None]:
         async with self.pool.acquire() as connection:
-            await connection.execute("SELECT pg_advisory_lock($1, $2)", SESSION_LOCKS, _int32(key))
+            space = self._lock_space[PERSON_LOCKS]
+            await connection.execute("SELECT pg_advisory_lock($1, $2)", space, _int32(key))
             try:
                 yield
             finally:
-                await connection.execute(
-                    "SELECT pg_advisory_unlock($1, $2)", SESSION_LOCKS, _int32(key)
-                )
+                await connection.execute("SELECT pg_advisory_unlock($1, $2)", space, _int32(key))
 
     @asynccontextmanager
     async def exclusively(self, task: str) -> AsyncIterator[bool]:
         key = _int32(zlib.crc32(task.encode()))
         async with self.pool.acquire() as connection:
-            got = await connection.fetchval("SELECT pg_try_advisory_lock($1, $2)", TASK_LOCKS, key)
+            space = self._lock_space[TASK_LOCKS]
+            got = await connection.fetchval("SELECT pg_try_advisory_lock($1, $2)", space, key)
             try:
                 yield bool(got)
             finally:
                 if got:
-                    await connection.execute("SELECT pg_advisory_unlock($1, $2)", TASK_LOCKS, key)
+                    await connection.execute("SELECT pg_advisory_unlock($1, $2)", space, key)
 
     async def migrate(self) -> list[int]:
         async with self.transaction() as session:
@@ -423,7 +427,7 @@ class PostgresDatabase(Database):
                 " (to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')))"
             )
             applied = await _apply_migrations(session, postgres_ddl)
-        await self._learn_tables()
+        await self._learn_schema()
         return applied
 
     async def tables(self) -> list[str]:
@@ -436,8 +440,13 @@ class PostgresDatabase(Database):
             )
         return [row[0] for row in rows]
 
-    async def _learn_tables(self) -> None:
+    async def _learn_schema(self) -> None:
         async with self.pool.acquire() as connection:
+            schema = await connection.fetchval("SELECT current_schema()")
+            self._lock_space = {
+                purpose: _int32(zlib.crc32(f"{schema}/{purpose}".encode()))
+                for purpose in (WRITE_LOCK, PERSON_LOCKS, TASK_LOCKS)
+            }
             rows = await connection.fetch(
                 "SELECT table_name FROM information_schema.columns"
                 " WHERE table_schema = current_schema() AND column_name = 'id'"
