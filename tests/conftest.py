@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -75,6 +76,18 @@ async def scratch_database(engine: str, sqlite_file: Path) -> AsyncIterator[str]
     finally:
         await admin.execute(f"DROP SCHEMA {schema} CASCADE")
         await admin.close()
+
+
+async def fetch_rows(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """What a query reads from the database at `url` (for instance one a `civicbot`
+    process wrote), as tuples, through the engine the bot itself uses."""
+    database = open_database(url)
+    await database.connect()
+    try:
+        async with database.reading() as session:
+            return [tuple(row) for row in await session.fetchall(sql, params)]
+    finally:
+        await database.close()
 
 
 @pytest.fixture

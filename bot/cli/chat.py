@@ -21,6 +21,7 @@ from bot.app import build_application, running
 from bot.config import Settings
 from bot.localapi.core import LocalBotApi
 from bot.localapi.server import LocalBotApiServer
+from storage.db import open_database
 
 TAG = re.compile(r"<[^>]+>")
 INTRO = """\
@@ -140,8 +141,25 @@ class Terminal:
                 return
 
 
+async def first_update_id(settings: Settings) -> int:
+    """Where this session's update ids start. Each session's local Bot API is new; on a
+    shared database (PostgreSQL) the bot skips an update whose id it handled in the last day
+    (a copy Telegram re-sent), so the ids continue after those of earlier sessions."""
+    db = open_database(settings.database_url)
+    if not db.shared:
+        return 1
+    await db.connect()
+    try:
+        await db.migrate()
+        async with db.reading() as session:
+            last = await session.scalar("SELECT MAX(update_id) FROM handled_updates")
+    finally:
+        await db.close()
+    return int(last or 0) + 1
+
+
 async def chat(settings: Settings, user_id: int, language: str, stdin: TextIO, out: TextIO) -> None:
-    api = LocalBotApi()
+    api = LocalBotApi(first_update_id=await first_update_id(settings))
     api.user(user_id, first_name="You", language_code=language)
     server = LocalBotApiServer(api)
     await server.start()

@@ -189,7 +189,10 @@ def _check_markup(markup: Any) -> None:
 
 class LocalBotApi:
     def __init__(
-        self, token: str = "123456:LOCAL-TEST-TOKEN", username: str = "civicbot_local"
+        self,
+        token: str = "123456:LOCAL-TEST-TOKEN",
+        username: str = "civicbot_local",
+        first_update_id: int = 1,
     ) -> None:
         self.token = token
         self.me: dict[str, Any] = {
@@ -213,7 +216,7 @@ class LocalBotApi:
         self.webhook_max_connections = 40
         self.closing = False
         self._updates: list[dict[str, Any]] = []
-        self._update_ids = itertools.count(1)
+        self._update_ids = itertools.count(first_update_id)
         self._query_ids = itertools.count(1)
         self._file_ids = itertools.count(1)
         self._pending_queries: set[str] = set()

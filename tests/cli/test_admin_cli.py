@@ -15,18 +15,23 @@ from bot.config import Settings
 from bot.services import proposals as service
 from domain.proposals import Scope
 from storage.db import SqliteDatabase, available_migrations, open_database
+from tests.conftest import fetch_rows
 from tests.proposals.conftest import IN_PB_CALL, seed_programmes, sign_up
 
 
 @pytest.fixture(autouse=True)
-def database_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    path = tmp_path / "cli.sqlite3"
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
-    return path
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env, no data/ folder of the project's
 
 
-def test_migrate_then_nothing_to_do(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+@pytest.fixture
+def database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """DATABASE_URL for the commands: an empty database on each engine."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    return database_url
+
+
+def test_migrate_then_nothing_to_do(database: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["migrate"]) == 0
     numbers = ", ".join(str(number) for number, _, _ in available_migrations())
     assert f"Applied migrations: {numbers}" in capsys.readouterr().out
@@ -34,7 +39,9 @@ def test_migrate_then_nothing_to_do(capsys: pytest.CaptureFixture[str], tmp_path
     assert "Up to date." in capsys.readouterr().out
 
 
-def test_import_programmes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_import_programmes(
+    database: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     good = tmp_path / "p.yaml"
     good.write_text(
         "programme:\n  - key: poll\n    kind: poll\n    name: {ko: 설문, en: Poll}\n"
@@ -44,8 +51,7 @@ def test_import_programmes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     )
     assert main(["import-programmes", str(good)]) == 0
     assert "poll: 설문 (1 stages)" in capsys.readouterr().out
-    with sqlite3.connect(tmp_path / "cli.sqlite3") as connection:
-        assert connection.execute("SELECT key FROM programmes").fetchall() == [("poll",)]
+    assert asyncio.run(fetch_rows(database, "SELECT key FROM programmes")) == [("poll",)]
 
     bad = tmp_path / "bad.toml"
     bad.write_text('[[programme]]\nkey = "x"\n', encoding="utf-8")
@@ -54,8 +60,9 @@ def test_import_programmes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     assert main(["import-programmes", str(tmp_path / "missing.toml")]) == 2
 
 
+@pytest.mark.sqlite_only("`civicbot backup` copies the SQLite file (VACUUM INTO)")
 def test_backup_writes_a_copy_and_refuses_to_overwrite(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    database: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     assert main(["migrate"]) == 0
     target = tmp_path / "backups" / "b.sqlite3"
@@ -65,6 +72,16 @@ def test_backup_writes_a_copy_and_refuses_to_overwrite(
     assert count == len(available_migrations())
     assert main(["backup", str(target)]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+def test_backup_refuses_postgresql_and_names_pg_dump(
+    database: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "backups" / "b.sqlite3"
+    assert main(["backup", str(target)]) == 2
+    assert "pg_dump" in capsys.readouterr().err
+    assert not target.exists() and not target.parent.exists()
 
 
 def test_settings_from_environment_and_dotenv(
@@ -84,7 +101,7 @@ def test_settings_from_environment_and_dotenv(
 
 
 def test_default_database_is_sqlite_under_data(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("DATABASE_URL")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
     database = open_database(Settings(_env_file=None).database_url)
     assert isinstance(database, SqliteDatabase)
     assert database.path == Path("data/civicbot.sqlite3")
@@ -100,9 +117,11 @@ def test_bad_settings_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         open_database(Settings(_env_file=None).database_url)
 
 
-def test_export_proposals_as_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_proposals_as_csv(
+    database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     async def prepare() -> None:
-        db = SqliteDatabase(tmp_path / "cli.sqlite3")
+        db = open_database(database)
         await db.connect()
         await db.migrate()
         await seed_programmes(db)

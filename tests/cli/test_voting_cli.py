@@ -10,19 +10,18 @@ from pabutools.election import parse_pabulib
 
 from bot.cli import main
 from bot.services import voting as service
-from storage.db import SqliteDatabase
+from storage.db import open_database
 from tests.proposals.conftest import seed_programmes, sign_up
 from tests.voting.conftest import BALLOT, DURING_VOTE
 
 
 @pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def database(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.chdir(tmp_path)
-    path = tmp_path / "vote.sqlite3"
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.setenv("DATABASE_URL", database_url)
 
     async def prepare() -> None:
-        db = SqliteDatabase(path)
+        db = open_database(database_url)
         await db.connect()
         await db.migrate()
         await seed_programmes(db)
@@ -30,11 +29,11 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         await db.close()
 
     asyncio.run(prepare())
-    return path
+    return database_url
 
 
-async def cast_some(path: Path) -> None:
-    db = SqliteDatabase(path)
+async def cast_some(database_url: str) -> None:
+    db = open_database(database_url)
     await db.connect()
     await service.cast(db, 1, 1, ["a", "c"], DURING_VOTE, 14)
     await service.cast(db, 2, 1, ["b"], DURING_VOTE, 14)
@@ -42,7 +41,7 @@ async def cast_some(path: Path) -> None:
 
 
 def test_import_offline_and_export(
-    database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ballot = tmp_path / "ballot.toml"
     ballot.write_text(BALLOT, encoding="utf-8")
@@ -75,7 +74,7 @@ def test_import_offline_and_export(
 
 
 def test_bad_ballot_files_and_unknown_programmes(
-    database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ballot = tmp_path / "ballot.toml"
     ballot.write_text(BALLOT.replace("citizen-vote", "no-such-stage"), encoding="utf-8")

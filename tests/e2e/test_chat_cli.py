@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from storage.db import open_database
+
 CIVICBOT = str(Path(sys.executable).with_name("civicbot"))
 
 
-def chat(tmp_path: Path, script: str, *args: str) -> str:
+def chat(tmp_path: Path, database_url: str, script: str, *args: str) -> str:
     env = {key: value for key, value in os.environ.items() if key != "TELEGRAM_BOT_TOKEN"}
-    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'chat.sqlite3'}"
+    env["DATABASE_URL"] = database_url
     result = subprocess.run(
         [CIVICBOT, "chat", *args],
         input=script,
@@ -26,9 +29,9 @@ def chat(tmp_path: Path, script: str, *args: str) -> str:
     return result.stdout
 
 
-def test_a_newcomer_signs_up_by_numbers_and_text(tmp_path: Path) -> None:
+def test_a_newcomer_signs_up_by_numbers_and_text(tmp_path: Path, database_url: str) -> None:
     # 1 = 동의합니다, 1 = 서울에 살아요, a typed district, then the 참여 사업 menu button.
-    out = chat(tmp_path, "1\n1\n=마포구\n참여 사업\n")
+    out = chat(tmp_path, database_url, "1\n1\n=마포구\n참여 사업\n")
     assert "[1] 동의합니다  [2] 동의하지 않습니다  [3] English" in out
     assert "bot: 서울과 어떤 관계이신가요?" in out
     assert "bot: 자치구: 마포구" in out
@@ -37,15 +40,24 @@ def test_a_newcomer_signs_up_by_numbers_and_text(tmp_path: Path) -> None:
     assert "<b>" not in out  # HTML is rendered as plain text
 
 
-def test_state_survives_between_chat_sessions(tmp_path: Path) -> None:
-    chat(tmp_path, "1\n")
-    out = chat(tmp_path, "", "--language", "en")
+def test_state_survives_between_chat_sessions(tmp_path: Path, database_url: str) -> None:
+    chat(tmp_path, database_url, "1\n")
+    out = chat(tmp_path, database_url, "", "--language", "en")
     # The consent is stored (in Korean, chosen then): the next question is the relation.
     assert "Do you agree?" not in out
     assert "bot: 서울과 어떤 관계이신가요?" in out
 
 
-def test_fresh_uses_a_throwaway_database(tmp_path: Path) -> None:
-    out = chat(tmp_path, ":location 37.56 126.97\n", "--fresh", "--language", "en")
+def test_fresh_uses_a_throwaway_database(tmp_path: Path, database_url: str) -> None:
+    out = chat(tmp_path, database_url, ":location 37.56 126.97\n", "--fresh", "--language", "en")
     assert "Do you agree?" in out
-    assert not (tmp_path / "chat.sqlite3").exists()
+
+    async def tables() -> list[str]:
+        database = open_database(database_url)
+        await database.connect()
+        try:
+            return await database.tables()
+        finally:
+            await database.close()
+
+    assert asyncio.run(tables()) == []  # DATABASE_URL's database was not even set up

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -17,18 +16,20 @@ import pytest
 
 from bot.localapi.core import LocalBotApi
 from bot.localapi.server import LocalBotApiServer
+from storage.db import open_database
+from tests.conftest import fetch_rows
 
 CIVICBOT = str(Path(sys.executable).with_name("civicbot"))
 ALICE = 4343
 
 
-def env(srv: LocalBotApiServer, tmp_path: Path) -> dict[str, str]:
+def env(srv: LocalBotApiServer, database_url: str) -> dict[str, str]:
     values = dict(os.environ)
     values.update(
         TELEGRAM_BOT_TOKEN=srv.api.token,
         TELEGRAM_API_BASE_URL=srv.base_url,
         TELEGRAM_API_FILE_URL=srv.file_url,
-        DATABASE_URL=f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+        DATABASE_URL=database_url,
     )
     return values
 
@@ -41,10 +42,12 @@ async def server() -> AsyncIterator[LocalBotApiServer]:
     await srv.stop()
 
 
-async def start(srv: LocalBotApiServer, tmp_path: Path) -> asyncio.subprocess.Process:
+async def start(
+    srv: LocalBotApiServer, database_url: str, tmp_path: Path
+) -> asyncio.subprocess.Process:
     before = len([c for c in srv.api.calls if c[0] == "setMyCommands"])
     process = await asyncio.create_subprocess_exec(
-        CIVICBOT, "run", env=env(srv, tmp_path), cwd=tmp_path,
+        CIVICBOT, "run", env=env(srv, database_url), cwd=tmp_path,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     await srv.api.wait_until(
@@ -85,17 +88,17 @@ async def sign_up_in_chat(api: LocalBotApi) -> None:
 
 
 async def test_a_proposal_half_written_survives_sigkill(
-    server: LocalBotApiServer, tmp_path: Path
+    server: LocalBotApiServer, database_url: str, tmp_path: Path
 ) -> None:
     api = server.api
-    process = await start(server, tmp_path)
+    process = await start(server, database_url, tmp_path)
     try:
         await sign_up_in_chat(api)
         await say(api, "/propose", "제안 제목")
         await say(api, "죽었다 살아나도 남는 제안", "제안 내용을 적어")
         await kill(process)  # between two steps, with the draft only in the database
 
-        process = await start(server, tmp_path)
+        process = await start(server, database_url, tmp_path)
         await say(api, "두 번째 프로세스가 이어받아도 초안은 그대로 있어야 합니다.", "정책분야")
         await press(api, "공원", "어디에 해당하는")
         await press(api, "한 자치구", "어느 자치구인가요? 하나를")
@@ -105,13 +108,12 @@ async def test_a_proposal_half_written_survives_sigkill(
         await press(api, "계속", "제안 내용을 확인해")
         await kill(process)  # just before submitting
 
-        process = await start(server, tmp_path)
+        process = await start(server, database_url, tmp_path)
         await press(api, "제출", "게시되었습니다")
     finally:
         process.send_signal(signal.SIGKILL)
         await process.wait()
-    with sqlite3.connect(tmp_path / "bot.sqlite3") as db:
-        rows = db.execute("SELECT title, description FROM proposals").fetchall()
+    rows = await fetch_rows(database_url, "SELECT title, description FROM proposals")
     assert rows == [
         ("죽었다 살아나도 남는 제안", "두 번째 프로세스가 이어받아도 초안은 그대로 있어야 합니다.")
     ]
@@ -154,14 +156,16 @@ actions = ["vote"]
 
 
 async def test_a_ballot_cast_around_a_sigkill_counts_once(
-    server: LocalBotApiServer, tmp_path: Path
+    server: LocalBotApiServer, database_url: str, tmp_path: Path
 ) -> None:
     api = server.api
     (tmp_path / "p.toml").write_text(programme_open_now(), encoding="utf-8")
     (tmp_path / "b.toml").write_text(BALLOT, encoding="utf-8")
     for command in (["import-programmes", "p.toml"], ["import-ballot", "b.toml"]):
-        subprocess.run([CIVICBOT, *command], env=env(server, tmp_path), cwd=tmp_path, check=True)
-    process = await start(server, tmp_path)
+        subprocess.run(
+            [CIVICBOT, *command], env=env(server, database_url), cwd=tmp_path, check=True
+        )
+    process = await start(server, database_url, tmp_path)
     try:
         await sign_up_in_chat(api)
         await say(api, "/vote", "지금 투표 (아직 투표 안 함)")
@@ -169,13 +173,13 @@ async def test_a_ballot_cast_around_a_sigkill_counts_once(
         await press(api, "1. 사업 가", "선택: 1개")
         await kill(process)  # a choice made, nothing cast
 
-        process = await start(server, tmp_path)
+        process = await start(server, database_url, tmp_path)
         await press(api, "2. 사업 나", "선택: 2개")  # the first choice is still there
         await press(api, "확인하고 제출", "내 투표")
         api.press(ALICE, *button(api, "투표 제출"))
         await kill(process)  # maybe before, maybe after the ballot was written
 
-        process = await start(server, tmp_path)
+        process = await start(server, database_url, tmp_path)
         await say(api, "/vote", "지금 투표 (")
         await press(api, "지금 투표", "선택:")
         await press(api, "확인하고 제출", "내 투표")
@@ -183,19 +187,17 @@ async def test_a_ballot_cast_around_a_sigkill_counts_once(
     finally:
         process.send_signal(signal.SIGKILL)
         await process.wait()
-    with sqlite3.connect(tmp_path / "bot.sqlite3") as db:
-        ballots = db.execute("SELECT choices FROM ballots").fetchall()
-        roll = db.execute("SELECT COUNT(*) FROM voter_roll").fetchone()
-    assert ballots == [('["a", "b"]',)] and roll == (1,)
+    ballots = await fetch_rows(database_url, "SELECT choices FROM ballots")
+    roll = await fetch_rows(database_url, "SELECT COUNT(*) FROM voter_roll")
+    assert ballots == [('["a", "b"]',)] and roll == [(1,)]
 
 
-async def fill_outbox(path: Path, people: range, each: int) -> None:
+async def fill_outbox(database_url: str, people: range, each: int) -> None:
     from domain.notifications import Category, Payload
-    from storage.db import SqliteDatabase
     from storage.outbox import enqueue
     from storage.people import PeopleRepository
 
-    db = SqliteDatabase(path)
+    db = open_database(database_url)
     await db.connect()
     await db.migrate()
     now = datetime.now(UTC)
@@ -214,18 +216,18 @@ async def fill_outbox(path: Path, people: range, each: int) -> None:
 
 
 async def test_the_sender_killed_mid_delivery_sends_nothing_twice_and_loses_nothing(
-    server: LocalBotApiServer, tmp_path: Path
+    server: LocalBotApiServer, database_url: str, tmp_path: Path
 ) -> None:
     api = server.api
     people = range(5000, 5040)
     for user in people:
         api.user(user)
-    await fill_outbox(tmp_path / "bot.sqlite3", people, 2)
+    await fill_outbox(database_url, people, 2)
 
     def sent() -> list[tuple[int, str]]:
         return [(p["chat_id"], p["text"]) for m, p in api.calls if m == "sendMessage"]
 
-    values = env(server, tmp_path)
+    values = env(server, database_url)
     values["BROADCAST_RATE"] = "150"
     process = await asyncio.create_subprocess_exec(
         CIVICBOT, "run", env=values, cwd=tmp_path,
@@ -239,19 +241,22 @@ async def test_the_sender_killed_mid_delivery_sends_nothing_twice_and_loses_noth
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
 
-    def statuses() -> dict[str, int]:
-        with sqlite3.connect(tmp_path / "bot.sqlite3") as db:
-            return dict(
-                db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall()
-            )
+    async def statuses() -> dict[str, int]:
+        return dict(
+            await fetch_rows(database_url, "SELECT status, COUNT(*) FROM outbox GROUP BY status")
+        )
 
     try:
-        await api.wait_until(lambda: not {"pending", "claimed"} & set(statuses()), timeout=60)
+        # Nothing the bot sends tells when the last row is settled: ask the database.
+        deadline = asyncio.get_running_loop().time() + 60
+        while {"pending", "claimed"} & set(await statuses()):
+            assert asyncio.get_running_loop().time() < deadline, await statuses()
+            await asyncio.sleep(0.1)
     finally:
         await kill(process)
     delivered = sent()
     assert len(delivered) == len(set(delivered))  # nobody got any message twice
-    final = statuses()
+    final = await statuses()
     sent_rows, unknown = final.get("sent", 0), final.get("unknown", 0)
     assert sent_rows + unknown == 80  # nothing lost
     assert unknown <= 10  # at most the batch in flight at the kill (OUTBOX_BATCH_SIZE)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from bot.localapi.core import LocalBotApi
 from bot.localapi.server import LocalBotApiServer
+from tests.conftest import fetch_rows
 
 CIVICBOT = str(Path(sys.executable).with_name("civicbot"))
 ALICE = 4242
@@ -37,23 +37,23 @@ async def server() -> AsyncIterator[LocalBotApiServer]:
     await srv.stop()
 
 
-def bot_env(srv: LocalBotApiServer, tmp_path: Path) -> dict[str, str]:
+def bot_env(srv: LocalBotApiServer, database_url: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         TELEGRAM_BOT_TOKEN=srv.api.token,
         TELEGRAM_API_BASE_URL=srv.base_url,
         TELEGRAM_API_FILE_URL=srv.file_url,
-        DATABASE_URL=f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+        DATABASE_URL=database_url,
     )
     return env
 
 
 async def test_new_user_onboards_against_the_real_process(
-    server: LocalBotApiServer, tmp_path: Path
+    server: LocalBotApiServer, database_url: str, tmp_path: Path
 ) -> None:
     api = server.api
     process = await asyncio.create_subprocess_exec(
-        CIVICBOT, "run", env=bot_env(server, tmp_path), cwd=tmp_path,
+        CIVICBOT, "run", env=bot_env(server, database_url), cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     try:
@@ -73,11 +73,10 @@ async def test_new_user_onboards_against_the_real_process(
         output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 0, output.decode()
 
-    with sqlite3.connect(tmp_path / "bot.sqlite3") as connection:
-        row = connection.execute(
-            "SELECT relation, district, language FROM people WHERE user_id = ?", (ALICE,)
-        ).fetchone()
-    assert row == ("resident", "songpa", "ko")
+    rows = await fetch_rows(
+        database_url, "SELECT relation, district, language FROM people WHERE user_id = ?", (ALICE,)
+    )
+    assert rows == [("resident", "songpa", "ko")]
 
 
 async def test_run_without_a_token_says_how_to_set_one(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ def free_port() -> int:
         return port
 
 
-async def test_updates_by_webhook_need_the_secret(tmp_path: Path) -> None:
+async def test_updates_by_webhook_need_the_secret(database_url: str, tmp_path: Path) -> None:
     api = LocalBotApi()
     server = LocalBotApiServer(api)
     await server.start()
@@ -37,7 +37,7 @@ async def test_updates_by_webhook_need_the_secret(tmp_path: Path) -> None:
         TELEGRAM_BOT_TOKEN=api.token,
         TELEGRAM_API_BASE_URL=server.base_url,
         TELEGRAM_API_FILE_URL=server.file_url,
-        DATABASE_URL=f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+        DATABASE_URL=database_url,
         WEBHOOK_SECRET=SECRET,
     )
     process = await asyncio.create_subprocess_exec(

@@ -1,4 +1,4 @@
-"""Storage on a real SQLite file: pragmas, units of work, migrations, backup."""
+"""Storage on both engines: units of work, migrations; SQLite's pragmas, locks and backup."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.db import Database, SqliteDatabase, available_migrations, split_statements
+from storage.db import Database, available_migrations, open_database, split_statements
 from storage.people import PeopleRepository
 
 NOW = datetime(2027, 3, 6, 6, 5, tzinfo=UTC)
@@ -23,15 +23,17 @@ async def test_connection_uses_wal_busy_timeout_and_foreign_keys(db: Database) -
         assert await session.scalar("PRAGMA foreign_keys") == 1
 
 
-async def test_migrations_are_numbered_recorded_and_applied_once(tmp_path: Path) -> None:
-    database = SqliteDatabase(tmp_path / "m.sqlite3")
+async def test_migrations_are_numbered_recorded_and_applied_once(database_url: str) -> None:
+    database = open_database(database_url)
     await database.connect()
     try:
         first = await database.migrate()
         assert first == [number for number, _, _ in available_migrations()]
         assert await database.migrate() == []
         async with database.reading() as session:
-            rows = await session.fetchall("SELECT version, name FROM schema_migrations")
+            rows = await session.fetchall(
+                "SELECT version, name FROM schema_migrations ORDER BY version"
+            )
         assert next((r["version"], r["name"]) for r in rows) == (1, "foundation")
     finally:
         await database.close()

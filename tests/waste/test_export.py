@@ -14,20 +14,22 @@ from bot.cli import main
 from bot.handlers.waste import my_reports_section, render_chart
 from bot.i18n import Translator
 from bot.services import waste as service
-from storage.db import Database, SqliteDatabase
+from storage.db import Database, open_database
 from tests.proposals.conftest import seed_programmes, sign_up
 from tests.waste.conftest import OTHER, REPORTER, submit
 
 
 def test_the_csv_names_only_reporters_who_agreed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    path = tmp_path / "cli.sqlite3"
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.setenv("DATABASE_URL", database_url)
 
     async def prepare() -> None:
-        db = SqliteDatabase(path)
+        db = open_database(database_url)
         await db.connect()
         await db.migrate()
         await seed_programmes(db)
