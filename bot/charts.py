@@ -6,12 +6,6 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
-
 
 def results_chart(
     keys: Sequence[str],
@@ -22,9 +16,15 @@ def results_chart(
     title: str,
 ) -> bytes:
     """Votes per project (selected ones highlighted) and the budget line over their costs."""
+    # Imported here: matplotlib takes a second to load, and only charts need it.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     order = sorted(keys, key=lambda key: (-votes.get(key, 0.0), key))
     chosen = set(selected)
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, max(3.0, 0.35 * len(order) + 1.5)))
+    figure = Figure(figsize=(11, max(3.0, 0.35 * len(order) + 1.5)))
+    FigureCanvasAgg(figure)  # the Agg canvas: no display needed
+    left, right = figure.subplots(1, 2)
     colours = ["#1f77b4" if key in chosen else "#c7c7c7" for key in order]
     left.barh(order, [votes.get(key, 0.0) for key in order], color=colours)
     left.invert_yaxis()
@@ -45,5 +45,4 @@ def results_chart(
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
     return buffer.getvalue()

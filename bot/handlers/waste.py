@@ -10,9 +10,6 @@ from functools import cache
 from html import escape
 from typing import Any
 
-from matplotlib import font_manager
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
@@ -239,12 +236,18 @@ HANGUL_FONTS = (
 
 @cache
 def hangul_font() -> str | None:
+    # matplotlib is imported where charts are drawn: it takes a second to load.
+    from matplotlib import font_manager
+
     installed = {font.name for font in font_manager.fontManager.ttflist}
     return next((name for name in HANGUL_FONTS if name in installed), None)
 
 
 def render_chart(stats: Statistics, language: str) -> bytes:
     """A PNG with two bar charts: reports by status and by district (top 10)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     font = hangul_font()
     t = Translator(language if language == "en" or font else "en")
     figure = Figure(figsize=(8, 6), dpi=100, layout="constrained")

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from domain.sortition.model import Applicant, Quota, TypeSpace, type_space
 
@@ -93,6 +92,9 @@ def _arithmetic(space: TypeSpace) -> list[str]:
 
 def _smallest_relaxation(space: TypeSpace) -> list[QuotaRelaxation]:
     """Integer x per type and slacks d (lower a min) and u (raise a max); minimise sum d + u."""
+    # scipy loads slowly; only an infeasible draw gets here.
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
     n_types, n_quotas = len(space.keys), len(space.quotas)
     matrix, eye = space.quota_matrix, np.eye(n_quotas)
     none = np.zeros((n_quotas, n_quotas))

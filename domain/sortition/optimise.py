@@ -29,10 +29,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp, nnls
 
 from domain.sortition.infeasibility import explain
 from domain.sortition.model import (
@@ -46,6 +45,12 @@ from domain.sortition.model import (
     TypeSpace,
     type_space,
 )
+
+if TYPE_CHECKING:
+    from scipy.optimize import LinearConstraint
+
+# scipy is imported in the functions that solve: it takes about a second to load, and every
+# bot process and CLI command imports this module while only a draw needs it.
 
 # Distribution weights are integers in units of 1/WEIGHT_SCALE: rounding to this grid absorbs
 # solver round-off, and integer arithmetic makes the 추첨 identical on every machine.
@@ -147,6 +152,8 @@ def _require_feasible(space: TypeSpace) -> None:
 
 def _constraint(space: TypeSpace, lower: FloatArray, upper: FloatArray) -> LinearConstraint:
     """sum x = seats and lower <= quota sums <= upper."""
+    from scipy.optimize import LinearConstraint
+
     rows = np.vstack([np.ones((1, len(space.keys))), space.quota_matrix])
     return LinearConstraint(
         rows, np.concatenate([[space.seats], lower]), np.concatenate([[space.seats], upper])
@@ -164,6 +171,8 @@ def _best_composition(
     gains: FloatArray, constraint: LinearConstraint, lower: FloatArray, upper: FloatArray
 ) -> tuple[IntArray, float] | None:
     """The composition maximising sum(gains * x), and a proven bound on that maximum."""
+    from scipy.optimize import Bounds, milp
+
     # HiGHS also stops within an absolute gap of 1e-6, which scipy does not expose; scaled
     # so the largest gain is _GAIN_SCALE, that gap cannot hide the tiny gains near the end
     # of a decomposition
@@ -205,6 +214,9 @@ def _cover(space: TypeSpace) -> tuple[list[IntArray], BoolArray]:
 
 def _fractional_leximin(space: TypeSpace, coverable: BoolArray) -> tuple[FloatArray, float]:
     """Leximin expected seat counts with fractional seats, and its smallest probability."""
+    from scipy import sparse
+    from scipy.optimize import linprog
+
     n_types = len(space.keys)
     counts = space.counts.astype(float)
     mins, maxs = _quota_bounds(space)
@@ -259,6 +271,8 @@ def _decompose(space: TypeSpace, expected: FloatArray) -> tuple[list[IntArray], 
     Returns the compositions found and weights summing to 1, or None for the weights when
     ``expected`` is not such a mixture (the residual can no longer be reduced).
     """
+    from scipy.optimize import nnls
+
     counts = space.counts.astype(float)
     mins, maxs = _quota_bounds(space)
     sums = space.quota_matrix @ expected
@@ -354,6 +368,8 @@ def _master(
     """Max z over weights of the known compositions: free types get >= z, fixed types their
     floor. ``share[t, c]`` is type t's probability under composition c. Returns z, the
     weights and the duals of the per-type rows."""
+    from scipy.optimize import linprog
+
     n_columns = share.shape[1]
     cost = np.zeros(n_columns + 1)
     cost[0] = -1.0
