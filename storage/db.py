@@ -271,10 +271,13 @@ class PostgresSession(Session):
         if not params:
             return []
         if statement.converters is None:
+            statement.converters = _CONVERTERS_BY_SQL.get(statement.sql)
+        if statement.converters is None:
             prepared = await self._connection.prepare(statement.sql)
             statement.converters = tuple(
                 _CONVERTERS.get(parameter.name, _same) for parameter in prepared.get_parameters()
             )
+            _CONVERTERS_BY_SQL[statement.sql] = statement.converters
         return [convert(value) for convert, value in zip(statement.converters, params, strict=True)]
 
 
@@ -313,6 +316,12 @@ _CONVERTERS = {
     "text": _to_text,
     "varchar": _to_text,
 }
+
+
+# The parameter types of a statement depend only on its text and the schema, which every
+# installation at the same migration shares (no migration changes a column's type): learnt
+# once per process.
+_CONVERTERS_BY_SQL: dict[str, tuple[Any, ...]] = {}
 
 
 def _decode_numeric(text: str) -> int | float:

@@ -16,7 +16,7 @@ from tests.load.cluster import running_cluster
 from tests.load.scenario import THRESHOLD, everyone_at_once
 
 WORKERS = 3
-CITIZENS = 45
+CITIZENS = 30
 FIRST = 300_001
 # Quiet hours would hold the notices this test waits for, whatever time CI runs at.
 NO_QUIET_HOURS = {"QUIET_HOURS_START": "00:00", "QUIET_HOURS_END": "00:00"}
