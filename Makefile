@@ -17,7 +17,7 @@ run: $(BIN)/civicbot
 	$(BIN)/civicbot run
 
 test: $(BIN)/civicbot
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 lint: $(BIN)/civicbot
 	$(BIN)/ruff check .
