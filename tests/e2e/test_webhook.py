@@ -78,3 +78,20 @@ async def test_webhook_mode_refuses_to_start_without_a_secret(tmp_path: Path) ->
     _, err = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 2
     assert b"WEBHOOK_SECRET" in err
+
+
+async def test_several_workers_refuse_an_sqlite_database(tmp_path: Path) -> None:
+    env = dict(os.environ)
+    env.update(
+        TELEGRAM_BOT_TOKEN="1:x",
+        WEBHOOK_SECRET=SECRET,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+    )
+    process = await asyncio.create_subprocess_exec(
+        CIVICBOT, "run", "--webhook", "https://bot.example.org/telegram", "--workers", "3",
+        env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 2
+    assert b"DATABASE_URL=postgresql://" in err and b"migrate-db" in err
+    assert not (tmp_path / "bot.sqlite3").exists()  # refused before touching anything
