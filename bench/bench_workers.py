@@ -12,7 +12,10 @@ its next step, as a person does.
 
 Reported per configuration: updates handled per second (updates ÷ the time from the first
 update to the last reply) and the latency of each update — from the moment the Bot API has
-it to the bot's first message or edit in that chat — at p50 and p95.
+it to the bot's first message or edit in that chat — at p50 and p95. Also the CPU time per
+update spent by the bot's processes and by this driver (the Bot API, webhook delivery and the
+citizens), read from /proc: on a machine with few cores the two compete, and
+`cores ÷ bot CPU per update` is what more cores could serve.
 
 PostgreSQL comes from CIVICBOT_BENCH_POSTGRES (default: the local server's `test` database);
 each run uses a scratch schema, dropped after.
@@ -78,6 +81,23 @@ class ReplyClock:
             self.last_reply = now
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children (the workers), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        pending += [int(child) for child in children]
+    return total
+
+
 @dataclass
 class Figures:
     config: str
@@ -85,6 +105,8 @@ class Figures:
     seconds: float
     p50_ms: float
     p95_ms: float
+    bot_cpu_ms: float
+    driver_cpu_ms: float
 
     @property
     def per_second(self) -> float:
@@ -94,7 +116,8 @@ class Figures:
         return (
             f"{self.config:<11} {self.updates:>6} updates  {self.seconds:7.1f} s"
             f"  {self.per_second:7.1f} updates/s  p50 {self.p50_ms:7.1f} ms"
-            f"  p95 {self.p95_ms:7.1f} ms"
+            f"  p95 {self.p95_ms:7.1f} ms  CPU per update: bot {self.bot_cpu_ms:5.1f} ms,"
+            f" driver {self.driver_cpu_ms:5.1f} ms"
         )
 
 
@@ -122,7 +145,10 @@ async def measure(config: str, citizens: int, folder: Path) -> Figures:
             extra_env={"QUIET_HOURS_START": "00:00", "QUIET_HOURS_END": "00:00"},
         ) as cluster:
             clock = ReplyClock(cluster.api)
+            bot_before, driver_before = cpu_seconds(cluster.process.pid), time.process_time()
             await everyone_at_once(cluster.api, db, world, 500_001, citizens)
+            bot_cpu = cpu_seconds(cluster.process.pid) - bot_before
+            driver_cpu = time.process_time() - driver_before
             assert clock.first_push is not None
             latencies = sorted(clock.latencies)
             return Figures(
@@ -131,6 +157,8 @@ async def measure(config: str, citizens: int, folder: Path) -> Figures:
                 clock.last_reply - clock.first_push,
                 statistics.median(latencies) * 1000,
                 latencies[int(len(latencies) * 0.95)] * 1000,
+                bot_cpu / len(latencies) * 1000,
+                driver_cpu / len(latencies) * 1000,
             )
     finally:
         await db.close()
