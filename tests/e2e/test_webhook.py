@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -14,16 +13,10 @@ import httpx
 
 from bot.localapi.core import LocalBotApi
 from bot.localapi.server import LocalBotApiServer
+from tests.load.cluster import free_port, webhook_environment
 
 CIVICBOT = str(Path(sys.executable).with_name("civicbot"))
 SECRET = "s3cret_token-1"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def test_updates_by_webhook_need_the_secret(database_url: str, tmp_path: Path) -> None:
@@ -32,14 +25,7 @@ async def test_updates_by_webhook_need_the_secret(database_url: str, tmp_path: P
     await server.start()
     port = free_port()
     url = f"http://127.0.0.1:{port}/telegram"
-    env = dict(os.environ)
-    env.update(
-        TELEGRAM_BOT_TOKEN=api.token,
-        TELEGRAM_API_BASE_URL=server.base_url,
-        TELEGRAM_API_FILE_URL=server.file_url,
-        DATABASE_URL=database_url,
-        WEBHOOK_SECRET=SECRET,
-    )
+    env = webhook_environment(server, database_url, SECRET)
     process = await asyncio.create_subprocess_exec(
         CIVICBOT, "run", "--webhook", url, "--listen", "127.0.0.1", "--port", str(port),
         env=env, cwd=tmp_path,

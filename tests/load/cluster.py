@@ -27,6 +27,21 @@ def free_port() -> int:
         return port
 
 
+def webhook_environment(
+    server: LocalBotApiServer, database_url: str, secret: str = SECRET
+) -> dict[str, str]:
+    """The environment of a `civicbot run --webhook` process on the local Bot API."""
+    env = dict(os.environ)
+    env.update(
+        TELEGRAM_BOT_TOKEN=server.api.token,
+        TELEGRAM_API_BASE_URL=server.base_url,
+        TELEGRAM_API_FILE_URL=server.file_url,
+        DATABASE_URL=database_url,
+        WEBHOOK_SECRET=secret,
+    )
+    return env
+
+
 @dataclass
 class Cluster:
     api: LocalBotApi
@@ -51,13 +66,8 @@ async def running_cluster(
     await server.start()
     port = free_port()
     url = f"http://127.0.0.1:{port}/telegram"
-    env = dict(os.environ)
+    env = webhook_environment(server, database_url)
     env.update(
-        TELEGRAM_BOT_TOKEN=api.token,
-        TELEGRAM_API_BASE_URL=server.base_url,
-        TELEGRAM_API_FILE_URL=server.file_url,
-        DATABASE_URL=database_url,
-        WEBHOOK_SECRET=SECRET,
         ADMIN_IDS=admin_ids,
         # The bot's own capacity is measured here, not Telegram's 30 messages a second.
         SEND_RATE="10000",
