@@ -61,8 +61,7 @@ class CivicApplication(Application[Any, Any, Any, Any, Any, Any]):
         # Other bot processes share the database: this person's updates are handled one at
         # a time across all of them, each starting from the state the last one saved.
         async with db.person_lock(person):
-            if await self._take(update):
-                await self._reload_state(update)
+            if await self._take_and_reload(update):
                 await self._handle(update)
             else:
                 log.info("Update %d came again; a worker already took it", update.update_id)
@@ -76,18 +75,18 @@ class CivicApplication(Application[Any, Any, Any, Any, Any, Any]):
             await self.update_persistence()
         self.updates_handled += 1
 
-    async def _take(self, update: Update) -> bool:
-        async with self.services.db.transaction() as session:
-            return await PtbStateRepository(session).take_update(
-                update.update_id, self.services.clock(), self.services.settings.worker_name
-            )
-
-    async def _reload_state(self, update: Update) -> None:
-        """The person's conversation states and user_data as the database has them."""
+    async def _take_and_reload(self, update: Update) -> bool:
+        """Record the update as taken (False: a worker already took it) and load the
+        person's conversation states and user_data as the database has them, in one unit
+        of work."""
         keys = _conversation_keys(update)
         user = update.effective_user
-        async with self.services.db.reading() as session:
+        async with self.services.db.transaction() as session:
             repository = PtbStateRepository(session)
+            if not await repository.take_update(
+                update.update_id, self.services.clock(), self.services.settings.worker_name
+            ):
+                return False
             stored = await repository.conversation_states(keys)
             data = await repository.user_data(user.id) if user else {}
         if user:
@@ -102,6 +101,7 @@ class CivicApplication(Application[Any, Any, Any, Any, Any, Any]):
                     states.data[key] = stored[name, key]
                 else:
                     states.data.pop(key, None)
+        return True
 
 
 def _person_of(update: Update) -> int | None:

@@ -67,11 +67,6 @@ class Session(ABC):
         row = await self.fetchone(sql, params)
         return None if row is None else row[0]
 
-    def lock_rows(self, table: str) -> str:
-        """A SELECT suffix that locks the rows read from `table` and skips rows another
-        process holds (PostgreSQL); SQLite's single writer needs none."""
-        return f" FOR UPDATE OF {table} SKIP LOCKED" if self.dialect == "postgres" else ""
-
 
 class Database(ABC):
     """One storage engine. Open it with `open_database(url)`."""
@@ -270,15 +265,14 @@ class PostgresSession(Session):
         so values are converted to the types PostgreSQL inferred (learnt once per SQL)."""
         if not params:
             return []
-        if statement.converters is None:
-            statement.converters = _CONVERTERS_BY_SQL.get(statement.sql)
-        if statement.converters is None:
+        converters = _CONVERTERS_BY_SQL.get(statement.sql)
+        if converters is None:
             prepared = await self._connection.prepare(statement.sql)
-            statement.converters = tuple(
+            converters = tuple(
                 _CONVERTERS.get(parameter.name, _same) for parameter in prepared.get_parameters()
             )
-            _CONVERTERS_BY_SQL[statement.sql] = statement.converters
-        return [convert(value) for convert, value in zip(statement.converters, params, strict=True)]
+            _CONVERTERS_BY_SQL[statement.sql] = converters
+        return [convert(value) for convert, value in zip(converters, params, strict=True)]
 
 
 def _same(value: Any) -> Any:
@@ -330,12 +324,11 @@ def _decode_numeric(text: str) -> int | float:
 
 
 class Statement:
-    __slots__ = ("converters", "returns_id", "sql")
+    __slots__ = ("returns_id", "sql")
 
     def __init__(self, sql: str, returns_id: bool) -> None:
         self.sql = sql
         self.returns_id = returns_id
-        self.converters: tuple[Any, ...] | None = None
 
 
 class PostgresDatabase(Database):

@@ -169,8 +169,8 @@ async def claim(
 ) -> tuple[list[ClaimedRow], int]:
     """Claim up to `limit` due rows to send, routing the due rows met on the way.
 
-    Call inside `db.transaction()` (writers one at a time, and on PostgreSQL the rows read
-    are locked besides): no other worker can claim the same rows. Looks at up to `scan` due
+    Call inside `db.transaction()`: writers run one at a time on both engines (on PostgreSQL,
+    across every worker), so no other worker can claim the same rows. Looks at up to `scan` due
     rows (default 5 × `limit`), so a queue head of parked or unwanted rows is routed in bulk.
     Returns the claimed rows and how many were routed.
     """
@@ -180,7 +180,7 @@ async def claim(
         " LEFT JOIN people p ON p.user_id = o.user_id"
         " LEFT JOIN notification_settings s ON s.user_id = o.user_id AND s.category = o.category"
         " WHERE o.status = 'pending' AND o.not_before <= ?"
-        " ORDER BY o.not_before, o.id LIMIT ?" + session.lock_rows("o"),
+        " ORDER BY o.not_before, o.id LIMIT ?",
         (to_db(now), scan or 5 * limit),
     )
     claimed: list[ClaimedRow] = []
