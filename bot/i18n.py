@@ -10,6 +10,8 @@ from __future__ import annotations
 import gettext
 import io
 import math
+import re
+from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -21,6 +23,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
+from tossi import postfix
 
 LOCALES_DIR: Final = Path(__file__).resolve().parent.parent / "locales"
 LANGUAGES: Final = ("ko", "en")
@@ -67,6 +70,71 @@ def translations(language: str) -> gettext.NullTranslations:
     return gettext.GNUTranslations(buffer)
 
 
+# A particle written right after a placeholder in a Korean catalog message, in the notation
+# Korean writers use when the word is unknown ("%(id)d(이)가", "%(name)s을(를)"), and the
+# particle tossi is asked for once the value is known.
+_PARTICLES: Final = {
+    "(이)가": "이",
+    "이(가)": "이",
+    "(을)를": "을",
+    "을(를)": "을",
+    "(은)는": "은",
+    "은(는)": "은",
+    "(와)과": "과",
+    "과(와)": "과",
+    "와(과)": "과",
+    "(으)로서": "으로서",
+    "(으)로써": "으로써",
+    "(으)로": "(으)로",
+    "(이)에요": "이에요",
+    "(이)라는": "이라는",
+    "(이)라고": "이라고",
+    "(이)나": "이나",
+}
+_PLACEHOLDER_PARTICLE: Final = re.compile(
+    r"(%\((\w+)\)[#0\- +]*\d*(?:\.\d+)?[sdifr])("
+    + "|".join(re.escape(token) for token in sorted(_PARTICLES, key=len, reverse=True))
+    + ")"
+)
+
+
+@cache
+def _particle_slots(template: str) -> tuple[str, tuple[tuple[str, str, str], ...]]:
+    """The template with each placeholder-and-particle replaced by a slot of its own, and
+    per slot: its key, the placeholder to fill, and the particle to attach."""
+    slots: list[tuple[str, str, str]] = []
+
+    def slot(match: re.Match[str]) -> str:
+        key = f"__particle_{len(slots)}"
+        slots.append((key, match.group(1), _PARTICLES[match.group(3)]))
+        return f"%({key})s"
+
+    return _PLACEHOLDER_PARTICLE.sub(slot, template), tuple(slots)
+
+
+def attach_particles(template: str, values: Mapping[str, object]) -> str:
+    """`template % values`, with each particle after a placeholder in the form the filled-in
+    value's last sound takes: "제안 #%(id)d(이)가" gives "제안 #1이" and "제안 #2가"."""
+    rewritten, slots = _particle_slots(template)
+    if not slots:
+        return template % values
+    filled = dict(values)
+    for key, placeholder, particle in slots:
+        filled[key] = postfix(placeholder % values, particle)
+    return rewritten % filled
+
+
+class KoreanText(str):
+    """A Korean catalog message; `%` with a mapping fills it through `attach_particles`."""
+
+    __slots__ = ()
+
+    def __mod__(self, values: object) -> str:
+        if isinstance(values, Mapping):
+            return attach_particles(str(self), values)
+        return str.__mod__(self, values)
+
+
 class Translator:
     """Everything a handler needs to speak one person's language."""
 
@@ -76,10 +144,14 @@ class Translator:
         self._t = translations(self.language)
 
     def gettext(self, message: str) -> str:
-        return self._t.gettext(message)
+        return self._text(self._t.gettext(message))
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
-        return self._t.ngettext(singular, plural, n)
+        return self._text(self._t.ngettext(singular, plural, n))
+
+    def _text(self, message: str) -> str:
+        # Korean particles follow the sound of what fills a placeholder (SPEC §11).
+        return KoreanText(message) if self.language == "ko" else message
 
     def when(self, moment: datetime) -> str:
         return format_datetime(
