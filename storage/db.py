@@ -68,6 +68,23 @@ class Session(ABC):
         return None if row is None else row[0]
 
 
+class Usage:
+    """Running counts of what a process asks of its database (for benchmarks and logs)."""
+
+    __slots__ = ("reads", "statements", "writes")
+
+    def __init__(self) -> None:
+        self.statements = 0
+        self.reads = 0  # read-only units
+        self.writes = 0  # write transactions
+
+    def snapshot(self) -> tuple[int, int, int]:
+        return self.statements, self.reads, self.writes
+
+
+USAGE = Usage()
+
+
 class Database(ABC):
     """One storage engine. Open it with `open_database(url)`."""
 
@@ -119,6 +136,7 @@ class SqliteSession(Session):
         self._connection = connection
 
     async def execute(self, sql: str, params: Params = ()) -> int:
+        USAGE.statements += 1
         cursor = await self._connection.execute(sql, params)
         try:
             if _is_insert(sql):
@@ -128,14 +146,17 @@ class SqliteSession(Session):
             await cursor.close()
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        USAGE.statements += 1
         await self._connection.executemany(sql, rows)
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        USAGE.statements += 1
         async with self._connection.execute(sql, params) as cursor:
             row: sqlite3.Row | None = await cursor.fetchone()
             return row
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        USAGE.statements += 1
         async with self._connection.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
 
@@ -180,6 +201,7 @@ class SqliteDatabase(Database):
         # IMMEDIATE takes the write lock up front, so two processes never both read, then
         # both try to upgrade to writing and one fails half-way.
         async with self._lock:
+            USAGE.writes += 1
             await self.connection.execute("BEGIN IMMEDIATE")
             try:
                 yield SqliteSession(self.connection)
@@ -192,6 +214,7 @@ class SqliteDatabase(Database):
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Session]:
         async with self._lock:
+            USAGE.reads += 1
             await self.connection.execute("BEGIN")
             try:
                 yield SqliteSession(self.connection)
@@ -233,6 +256,7 @@ class PostgresSession(Session):
         self._database = database
 
     async def execute(self, sql: str, params: Params = ()) -> int:
+        USAGE.statements += 1
         statement = self._database.translate(sql)
         args = await self._arguments(statement, params)
         if statement.returns_id:
@@ -244,18 +268,21 @@ class PostgresSession(Session):
         return int(last) if last.isdigit() else 0
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        USAGE.statements += 1
         statement = self._database.translate(sql)
         arguments = [await self._arguments(statement, row) for row in rows]
         if arguments:
             await self._connection.executemany(statement.sql, arguments)
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        USAGE.statements += 1
         statement = self._database.translate(sql)
         args = await self._arguments(statement, params)
         row: Row | None = await self._connection.fetchrow(statement.sql, *args)
         return row
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        USAGE.statements += 1
         statement = self._database.translate(sql)
         args = await self._arguments(statement, params)
         return list(await self._connection.fetch(statement.sql, *args))
@@ -383,6 +410,7 @@ class PostgresDatabase(Database):
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:
+        USAGE.writes += 1
         async with self.pool.acquire() as connection, connection.transaction():
             # Writers one at a time, as SQLite's BEGIN IMMEDIATE: held until COMMIT.
             await connection.execute(
@@ -392,6 +420,7 @@ class PostgresDatabase(Database):
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Session]:
+        USAGE.reads += 1
         async with (
             self.pool.acquire() as connection,
             connection.transaction(isolation="repeatable_read", readonly=True),
