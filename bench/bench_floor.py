@@ -79,19 +79,27 @@ class Driver:
         await self._act("text", lambda: self.api.send_text(user, text))
 
     async def press(self, user: int, label: str | None = None, data: str | None = None) -> None:
-        for message in reversed(self.api.bot_messages(user)):
-            for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
-                for button in row:
-                    if (label is None or button["text"] == label) and (
-                        data is None or button.get("callback_data") == data
-                    ):
-                        message_id, callback = message["message_id"], button["callback_data"]
-                        await self._act(
-                            "button",
-                            lambda: self.api.press(user, message_id, callback),  # noqa: B023
-                        )
-                        return
-        raise AssertionError(f"no button {label or data!r}:\n{self.api.transcript(user)}")
+        """Press the newest such button, waiting for it if the bot is still answering."""
+
+        def find() -> tuple[int, str] | None:
+            for message in reversed(self.api.bot_messages(user)):
+                for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
+                    for button in row:
+                        if (label is None or button["text"] == label) and (
+                            data is None or button.get("callback_data") == data
+                        ):
+                            return message["message_id"], button["callback_data"]
+            return None
+
+        try:
+            await self.api.wait_until(lambda: find() is not None, timeout=10)
+        except TimeoutError:
+            raise AssertionError(
+                f"no button {label or data!r}:\n{self.api.transcript(user)}"
+            ) from None
+        found = find()
+        assert found is not None
+        await self._act("button", lambda: self.api.press(user, *found))
 
 
 Step = Callable[[Driver, int], Awaitable[None]]
@@ -187,7 +195,7 @@ class Block:
 def cpu_seconds(pid: int) -> float:
     """CPU time of the process's live threads, in nanoseconds' resolution (schedstat; the
     10 ms ticks of /proc/PID/stat are too coarse here). Both bots' threads live as long as
-    the process (the event loop, aiosqlite's connection thread, the executor's)."""
+    the process (the event loop, the executor's)."""
     total = 0
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:

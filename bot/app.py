@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 
-from telegram.error import TelegramError
 from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 from telegram.warnings import PTBUserWarning
@@ -33,6 +33,7 @@ from bot.handlers import (
     voting,
     waste,
 )
+from bot.intake import Intake
 from bot.menu import CommandRegistry
 from bot.persistence import DatabasePersistence
 from bot.ratelimit import InteractiveFirstRateLimiter
@@ -81,6 +82,7 @@ def build_application(
     application.commands = CommandRegistry()
     application.deep_links = DeepLinks()
     application.automation = Automation(application.services)
+    application.intake = Intake(application)
     register_features(application)
     return application
 
@@ -131,25 +133,21 @@ async def seed_default_programmes(db: Database, services: Services) -> None:
 
 @asynccontextmanager
 async def running(application: CivicApplication, poll_timeout: float = 10) -> AsyncIterator[None]:
-    """Start the application with long polling (as `run_polling` does) and stop it after."""
+    """Start the application with long polling into the durable intake, and stop it after."""
     await application.initialize()
     try:
         if application.post_init is not None:
             await application.post_init(application)
-        assert application.updater is not None
-
-        def polling_error(error: TelegramError) -> None:
-            # As run_polling does: polling errors go to the error handler.
-            application.create_task(application.process_error(update=None, error=error))
-
-        await application.updater.start_polling(
-            poll_interval=0, timeout=timedelta(seconds=poll_timeout), error_callback=polling_error
-        )
         await application.start()
+        stop = asyncio.Event()
+        polling = asyncio.create_task(application.intake.poll(poll_timeout, stop))
         try:
             yield
         finally:
-            await application.updater.stop()
+            stop.set()
+            polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await polling
             await application.stop()
     finally:
         await application.shutdown()

@@ -13,11 +13,11 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.config import Settings
 from bot.i18n import Translator, pick_language
+from bot.intake import CURRENT, Intake, Work
 from domain.people import Person
 from storage.clock import utcnow
 from storage.db import Database
 from storage.people import PeopleRepository
-from storage.ptbstate import PtbStateRepository
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +39,10 @@ class CivicApplication(Application[Any, Any, Any, Any, Any, Any]):
     commands: CommandRegistry
     deep_links: DeepLinks
     automation: Automation
+    intake: Intake
     updates_handled = 0  # a running count, for monitoring and for tests to wait on
 
     async def initialize(self) -> None:
-        # The database must be up before PTB loads persisted conversations from it.
         await self.services.db.connect()
         await self.services.db.migrate()
         await super().initialize()
@@ -51,74 +51,36 @@ class CivicApplication(Application[Any, Any, Any, Any, Any, Any]):
         await super().shutdown()
         await self.services.db.close()
 
-    async def process_update(self, update: object) -> None:
-        db = self.services.db
-        person = _person_of(update) if isinstance(update, Update) else None
-        if not db.shared or person is None:
-            await self._handle(update)
-            return
-        assert isinstance(update, Update)
-        # Other bot processes share the database: this person's updates are handled one at
-        # a time across all of them, each starting from the state the last one saved.
-        async with db.person_lock(person):
-            if await self._take_and_reload(update):
-                await self._handle(update)
-            else:
-                log.info("Update %d came again; a worker already took it", update.update_id)
-                self.updates_handled += 1
+    async def start(self) -> None:
+        await super().start()
+        await self.intake.start()
 
-    async def _handle(self, update: object) -> None:
-        await super().process_update(update)
-        # Persist conversation state at once rather than every N seconds, so a person
-        # mid-flow loses nothing when the process dies.
-        if self.persistence is not None:
-            await self.update_persistence()
-        self.updates_handled += 1
+    async def stop(self) -> None:
+        await self.intake.stop()
+        await super().stop()
 
-    async def _take_and_reload(self, update: Update) -> bool:
-        """Record the update as taken (False: a worker already took it) and load the
-        person's conversation states and user_data as the database has them, in one unit
-        of work."""
-        keys = _conversation_keys(update)
-        user = update.effective_user
-        async with self.services.db.transaction() as session:
-            repository = PtbStateRepository(session)
-            if not await repository.take_update(
-                update.update_id, self.services.clock(), self.services.settings.worker_name
-            ):
-                return False
-            stored = await repository.conversation_states(keys)
-            data = await repository.user_data(user.id) if user else {}
-        if user:
-            memory = self.user_data[user.id]  # created on first access, as PTB does
-            memory.clear()
-            memory.update(data)
-        # PTB keeps each ConversationHandler's states in this (internal) tracking dict;
-        # writing through `data` leaves them unmarked, so nothing is written back unchanged.
-        for name, states in self._conversation_handler_conversations.items():
-            for key in keys:
-                if (name, key) in stored:
-                    states.data[key] = stored[name, key]
-                else:
-                    states.data.pop(key, None)
-        return True
+    async def update_persistence(self) -> None:
+        """Nothing to do: each update's end saves that person's state (bot/intake.py), so
+        PTB's periodic and final runs would only write it again."""
 
+    def conversation_states(self) -> dict[str, Any]:
+        """Each persistent ConversationHandler's states, by its name (PTB's tracking dicts)."""
+        return self._conversation_handler_conversations
 
-def _person_of(update: Update) -> int | None:
-    if update.effective_user is not None:
-        return update.effective_user.id
-    return update.effective_chat.id if update.effective_chat is not None else None
-
-
-def _conversation_keys(update: Update) -> list[tuple[int, ...]]:
-    """Every key a ConversationHandler may file this update under (per chat and/or user)."""
-    chat = update.effective_chat.id if update.effective_chat else None
-    user = update.effective_user.id if update.effective_user else None
-    keys: list[tuple[int, ...]] = []
-    if chat is not None and user is not None:
-        keys.append((chat, user))
-    keys += [(one,) for one in (chat, user) if one is not None]
-    return list(dict.fromkeys(keys))
+    def forget(self, work: Work) -> None:
+        """The update is saved: drop the person's state from memory; the next update loads it
+        again (it may reach another worker)."""
+        if work.user_id is not None:
+            self._user_data.pop(work.user_id, None)
+            self._user_ids_to_be_updated_in_persistence.discard(work.user_id)
+        chat = work.update.effective_chat
+        if chat is not None:
+            self._chat_data.pop(chat.id, None)
+            self._chat_ids_to_be_updated_in_persistence.discard(chat.id)
+        for states in self._conversation_handler_conversations.values():
+            for key in work.keys:
+                states.data.pop(key, None)
+            states.pop_accessed_keys()
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -140,8 +102,15 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
 
 
 async def load_person(context: BotContext, user_id: int) -> Person | None:
+    """The person, read once per update: loaded with the update, again only after a write."""
+    work = CURRENT.get()
+    if work is not None and work.user_id == user_id and work.person_fresh:
+        return work.person
     async with context.services.db.reading() as session:
-        return await PeopleRepository(session).get(user_id)
+        person = await PeopleRepository(session).get(user_id)
+    if work is not None and work.user_id == user_id:
+        work.person, work.person_fresh = person, True
+    return person
 
 
 def language_for(update: Update, context: BotContext, person: Person | None) -> str:

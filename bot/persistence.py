@@ -15,10 +15,9 @@ UserData = dict[str, Any]
 
 
 class DatabasePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, Any]]):
-    """Stores conversation states and user_data; chat_data and bot_data are not used.
-
-    The application writes after every update (see `CivicApplication.process_update`), so a
-    crash loses at most the update being handled.
+    """Conversation states and user_data live in the database; chat_data and bot_data are not
+    used. Nothing is loaded at start-up: each update loads its person's state and saves what
+    changed when it is done (bot/intake.py), since any worker may handle the next one.
     """
 
     def __init__(self, db: Database) -> None:
@@ -31,10 +30,7 @@ class DatabasePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, An
         self.db = db
 
     async def get_user_data(self) -> dict[int, UserData]:
-        if self.db.shared:
-            return {}  # read per update instead (CivicApplication.process_update)
-        async with self.db.reading() as session:
-            return await PtbStateRepository(session).all_user_data()
+        return {}
 
     async def get_chat_data(self) -> dict[int, dict[Any, Any]]:
         return {}
@@ -46,10 +42,7 @@ class DatabasePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, An
         return None
 
     async def get_conversations(self, name: str) -> ConversationDict:
-        if self.db.shared:
-            return {}
-        async with self.db.reading() as session:
-            return dict(await PtbStateRepository(session).conversations(name))
+        return {}
 
     async def update_conversation(
         self, name: str, key: ConversationKey, new_state: object | None

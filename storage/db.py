@@ -4,9 +4,11 @@ SQLite (the default) is one long-lived connection behind an asyncio lock; Postgr
 (`DATABASE_URL=postgresql://…`) is an asyncpg pool shared with other bot processes. The
 repositories write one SQL text with `?` placeholders; the PostgreSQL session numbers them.
 
-Both engines give a unit of work the same guarantee: write transactions run one at a time
-(SQLite's BEGIN IMMEDIATE; on PostgreSQL a transaction-scoped advisory lock), so a
-repository's read-check-write stays correct however many bot processes share the database.
+On SQLite write transactions run one at a time (BEGIN IMMEDIATE). On PostgreSQL they run
+side by side at READ COMMITTED: a repository whose write depends on what it read takes the
+lock that keeps that read true (`Session.lock`, a transaction-scoped advisory lock per kind
+and id: a proposal, a ballot heading, …), or lets a unique constraint or a single UPDATE do
+the work; each such place says which invariant it protects.
 """
 
 from __future__ import annotations
@@ -14,15 +16,15 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import time
 import zlib
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Protocol
-
-import aiosqlite
 
 Params = Sequence[Any]
 Dialect = Literal["sqlite", "postgres"]
@@ -40,9 +42,16 @@ class Row(Protocol):
 
 # Advisory locks (pg_advisory_*) are two int4s: the first names the purpose, within this
 # installation's schema (installations sharing a database must not block each other).
-WRITE_LOCK = "write"  # every write transaction
-PERSON_LOCKS = "person"  # one person's updates, handled one at a time across processes
 TASK_LOCKS = "task"  # periodic work that one process at a time should do
+# What a repository locks to keep a read-check-write correct (`Session.lock`): each kind is
+# one lock space, its key the id of the thing.
+LOCK_KINDS = ("proposal", "heading", "panel", "person", "report", "broadcast", "counter")
+
+# Run by every write transaction before it commits, in the same transaction, when set in
+# the caller's context: the durable intake marks the update being handled as applied.
+WRITE_HOOK: ContextVar[Callable[[Session], Awaitable[None]] | None] = ContextVar(
+    "civicbot_write_hook", default=None
+)
 
 
 class Session(ABC):
@@ -67,16 +76,24 @@ class Session(ABC):
         row = await self.fetchone(sql, params)
         return None if row is None else row[0]
 
+    async def lock(self, kind: str, key: int) -> None:
+        """Hold until this unit of work ends: writers of the same `kind` and `key` wait for
+        each other. Take it before the read whose answer the write depends on. SQLite needs
+        none (its writers are one at a time); PostgreSQL takes a transaction-scoped
+        advisory lock."""
+        return None
+
 
 class Usage:
     """Running counts of what a process asks of its database (for benchmarks and logs)."""
 
-    __slots__ = ("reads", "statements", "writes")
+    __slots__ = ("longest_call", "reads", "statements", "writes")
 
     def __init__(self) -> None:
         self.statements = 0
         self.reads = 0  # read-only units
         self.writes = 0  # write transactions
+        self.longest_call = 0.0  # seconds: the longest SQLite call made on the event loop
 
     def snapshot(self) -> tuple[int, int, int]:
         return self.statements, self.reads, self.writes
@@ -109,14 +126,21 @@ class Database(ABC):
         """`async with db.reading() as session`: one snapshot for every statement inside."""
 
     @asynccontextmanager
-    async def person_lock(self, key: int) -> AsyncIterator[None]:
-        """Hold while one person's update is handled; other processes wait for it."""
-        yield
-
-    @asynccontextmanager
     async def exclusively(self, task: str) -> AsyncIterator[bool]:
         """Yields True in the one process that may do `task` now, False elsewhere."""
         yield True
+
+    async def listen(self, channel: str, wake: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+        """Call `wake` when another process notifies `channel`; returns how to stop."""
+
+        async def stop() -> None:
+            return None
+
+        return stop
+
+    async def notify(self, session: Session, channel: str) -> None:
+        """Wake the processes listening on `channel` once `session` commits."""
+        return None
 
     @abstractmethod
     async def migrate(self) -> list[int]:
@@ -129,36 +153,62 @@ class Database(ABC):
 
 
 # ----------------------------------------------------------------------------- SQLite
+# SQLite runs on the event loop, without a thread hop per call: our statements take
+# microseconds (an index lookup, a short write), and in WAL mode with synchronous=NORMAL a
+# COMMIT does not wait for the disk (only a checkpoint does). A thread per call, as
+# aiosqlite does, cost more than the SQL itself (issue 22: 3-5 hops per statement, 43 % of
+# the bot's CPU). What could block the loop is waited for asynchronously instead: another
+# process's write lock (busy_timeout is 0; BEGIN IMMEDIATE is retried) and VACUUM INTO
+# (run in a thread). `USAGE.longest_call` records the longest call, for the benchmarks.
+BUSY_RETRY = 0.005  # seconds between tries while another process holds the write lock
+BUSY_TIMEOUT = 5.0  # seconds before giving up, as busy_timeout=5000 did
+
+
 class SqliteSession(Session):
     dialect: Dialect = "sqlite"
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection) -> None:
         self._connection = connection
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         USAGE.statements += 1
-        cursor = await self._connection.execute(sql, params)
-        try:
-            if _is_insert(sql):
-                return cursor.lastrowid or 0
-            return cursor.rowcount
-        finally:
-            await cursor.close()
+        with _timed():
+            cursor = self._connection.execute(sql, params)
+            try:
+                if _is_insert(sql):
+                    return cursor.lastrowid or 0
+                return cursor.rowcount
+            finally:
+                cursor.close()
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         USAGE.statements += 1
-        await self._connection.executemany(sql, rows)
+        with _timed():
+            self._connection.executemany(sql, rows).close()
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         USAGE.statements += 1
-        async with self._connection.execute(sql, params) as cursor:
-            row: sqlite3.Row | None = await cursor.fetchone()
-            return row
+        with _timed():
+            cursor = self._connection.execute(sql, params)
+            try:
+                row: sqlite3.Row | None = cursor.fetchone()
+                return row
+            finally:
+                cursor.close()
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         USAGE.statements += 1
-        async with self._connection.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        with _timed():
+            return list(self._connection.execute(sql, params).fetchall())
+
+
+@contextmanager
+def _timed() -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        USAGE.longest_call = max(USAGE.longest_call, time.perf_counter() - started)
 
 
 class SqliteDatabase(Database):
@@ -170,31 +220,45 @@ class SqliteDatabase(Database):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.url = f"sqlite:///{path}"
-        self._connection: aiosqlite.Connection | None = None
+        self._connection: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
 
     async def connect(self) -> None:
         if self.path.parent and str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves (see `transaction`).
-        connection = await aiosqlite.connect(self.path, isolation_level=None)
+        # check_same_thread=False: VACUUM INTO runs in a thread (under our lock).
+        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         connection.row_factory = sqlite3.Row
-        await connection.execute("PRAGMA journal_mode=WAL")
-        await connection.execute("PRAGMA busy_timeout=5000")
-        await connection.execute("PRAGMA foreign_keys=ON")
-        await connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA busy_timeout=0")
+        connection.execute("PRAGMA foreign_keys=ON")
+        connection.execute("PRAGMA synchronous=NORMAL")
         self._connection = connection
 
     async def close(self) -> None:
         if self._connection is not None:
-            await self._connection.close()
+            self._connection.close()
             self._connection = None
 
     @property
-    def connection(self) -> aiosqlite.Connection:
+    def connection(self) -> sqlite3.Connection:
         if self._connection is None:
             raise RuntimeError("Database.connect() was not called")
         return self._connection
+
+    async def _begin(self, statement: str) -> None:
+        """BEGIN, waiting (without blocking the loop) while another process writes."""
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        while True:
+            try:
+                with _timed():
+                    self.connection.execute(statement)
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(BUSY_RETRY)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:
@@ -202,24 +266,31 @@ class SqliteDatabase(Database):
         # both try to upgrade to writing and one fails half-way.
         async with self._lock:
             USAGE.writes += 1
-            await self.connection.execute("BEGIN IMMEDIATE")
+            await self._begin("BEGIN IMMEDIATE")
             try:
-                yield SqliteSession(self.connection)
+                session = SqliteSession(self.connection)
+                yield session
+                hook = WRITE_HOOK.get()
+                if hook is not None:
+                    await hook(session)
             except BaseException:
-                await self.connection.execute("ROLLBACK")
+                if self.connection.in_transaction:
+                    self.connection.execute("ROLLBACK")
                 raise
             else:
-                await self.connection.execute("COMMIT")
+                with _timed():
+                    self.connection.execute("COMMIT")
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Session]:
         async with self._lock:
             USAGE.reads += 1
-            await self.connection.execute("BEGIN")
+            await self._begin("BEGIN")
             try:
                 yield SqliteSession(self.connection)
             finally:
-                await self.connection.execute("COMMIT")
+                if self.connection.in_transaction:
+                    self.connection.execute("COMMIT")
 
     async def migrate(self) -> list[int]:
         async with self.transaction() as session:
@@ -244,7 +315,7 @@ class SqliteDatabase(Database):
         if target.exists():
             raise FileExistsError(f"{target} already exists")
         async with self._lock:
-            await self.connection.execute("VACUUM INTO ?", (str(target),))
+            await asyncio.to_thread(self.connection.execute, "VACUUM INTO ?", (str(target),))
 
 
 # ------------------------------------------------------------------------- PostgreSQL
@@ -286,6 +357,10 @@ class PostgresSession(Session):
         statement = self._database.translate(sql)
         args = await self._arguments(statement, params)
         return list(await self._connection.fetch(statement.sql, *args))
+
+    async def lock(self, kind: str, key: int) -> None:
+        space = self._database._lock_space[kind]
+        await self._connection.execute("SELECT pg_advisory_xact_lock($1, $2)", space, _int32(key))
 
     async def _arguments(self, statement: Statement, params: Params) -> list[Any]:
         """SQLite takes any value for any column; asyncpg wants each parameter's own type,
@@ -411,12 +486,13 @@ class PostgresDatabase(Database):
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:
         USAGE.writes += 1
+        # READ COMMITTED; what a read-check-write needs, it locks (`Session.lock`).
         async with self.pool.acquire() as connection, connection.transaction():
-            # Writers one at a time, as SQLite's BEGIN IMMEDIATE: held until COMMIT.
-            await connection.execute(
-                "SELECT pg_advisory_xact_lock($1, 0)", self._lock_space[WRITE_LOCK]
-            )
-            yield PostgresSession(connection, self)
+            session = PostgresSession(connection, self)
+            yield session
+            hook = WRITE_HOOK.get()
+            if hook is not None:
+                await hook(session)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Session]:
@@ -427,15 +503,28 @@ class PostgresDatabase(Database):
         ):
             yield PostgresSession(connection, self)
 
-    @asynccontextmanager
-    async def person_lock(self, key: int) -> AsyncIterator[None]:
-        async with self.pool.acquire() as connection:
-            space = self._lock_space[PERSON_LOCKS]
-            await connection.execute("SELECT pg_advisory_lock($1, $2)", space, _int32(key))
-            try:
-                yield
-            finally:
-                await connection.execute("SELECT pg_advisory_unlock($1, $2)", space, _int32(key))
+    async def listen(self, channel: str, wake: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+        import asyncpg
+
+        connection = await asyncpg.connect(_asyncpg_dsn(self.url))
+        name = self._channel(channel)
+
+        def on_notice(*_: Any) -> None:
+            wake()
+
+        await connection.add_listener(name, on_notice)
+
+        async def stop() -> None:
+            await connection.close()
+
+        return stop
+
+    async def notify(self, session: Session, channel: str) -> None:
+        await session.execute("SELECT pg_notify(?, '')", (self._channel(channel),))
+
+    def _channel(self, channel: str) -> str:
+        # Installations sharing a database (one schema each) must not wake each other.
+        return f"civicbot_{self._lock_space[TASK_LOCKS] & 0xFFFFFFFF:x}_{channel}"
 
     @asynccontextmanager
     async def exclusively(self, task: str) -> AsyncIterator[bool]:
@@ -476,7 +565,7 @@ class PostgresDatabase(Database):
             schema = await connection.fetchval("SELECT current_schema()")
             self._lock_space = {
                 purpose: _int32(zlib.crc32(f"{schema}/{purpose}".encode()))
-                for purpose in (WRITE_LOCK, PERSON_LOCKS, TASK_LOCKS)
+                for purpose in (TASK_LOCKS, *LOCK_KINDS)
             }
             rows = await connection.fetch(
                 "SELECT table_name FROM information_schema.columns"

@@ -41,6 +41,15 @@ class PeopleRepository:
         row = await self.session.fetchone("SELECT * FROM people WHERE user_id = ?", (user_id,))
         return None if row is None else _person(row)
 
+    async def get_many(self, user_ids: list[int]) -> dict[int, Person]:
+        if not user_ids:
+            return {}
+        rows = await self.session.fetchall(
+            f"SELECT * FROM people WHERE user_id IN ({','.join('?' * len(user_ids))})",
+            user_ids,
+        )
+        return {row["user_id"]: _person(row) for row in rows}
+
     async def consent(self, user_id: int, language: str, now: datetime) -> Person:
         """Record consent; the first thing stored about anyone. Idempotent."""
         await self.session.execute(

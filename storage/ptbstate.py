@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
 from typing import Any
 
-from storage.clock import to_db
 from storage.db import Session
-
-# Telegram re-sends an unanswered update within minutes; a day is ample.
-HANDLED_UPDATES_KEPT = timedelta(days=1)
-HANDLED_UPDATES_PRUNE_EVERY = 1000
 
 
 class PtbStateRepository:
@@ -38,20 +32,6 @@ class PtbStateRepository:
         return {
             (row["name"], tuple(json.loads(row["key"]))): json.loads(row["state"]) for row in rows
         }
-
-    async def take_update(self, update_id: int, now: datetime, worker: str) -> bool:
-        """Record that `worker` is handling this update; False if some worker already took it."""
-        taken = await self.session.scalar(
-            "INSERT INTO handled_updates (update_id, handled_at, worker) VALUES (?, ?, ?)"
-            " ON CONFLICT (update_id) DO NOTHING RETURNING 1",
-            (update_id, to_db(now), worker),
-        )
-        if update_id % HANDLED_UPDATES_PRUNE_EVERY == 0:
-            await self.session.execute(
-                "DELETE FROM handled_updates WHERE handled_at < ?",
-                (to_db(now - HANDLED_UPDATES_KEPT),),
-            )
-        return taken is not None
 
     async def set_conversation(
         self, name: str, key: tuple[int | str, ...], state: object | None
@@ -84,6 +64,15 @@ class PtbStateRepository:
 
     async def drop_user_data(self, user_id: int) -> None:
         await self.session.execute("DELETE FROM ptb_user_data WHERE user_id = ?", (user_id,))
+
+    async def user_data_of(self, user_ids: list[int]) -> dict[int, dict[str, Any]]:
+        if not user_ids:
+            return {}
+        marks = ",".join("?" * len(user_ids))
+        rows = await self.session.fetchall(
+            f"SELECT user_id, data FROM ptb_user_data WHERE user_id IN ({marks})", user_ids
+        )
+        return {row["user_id"]: json.loads(row["data"]) for row in rows}
 
     async def user_data(self, user_id: int) -> dict[str, Any]:
         data = await self.session.scalar(

@@ -142,17 +142,15 @@ class Terminal:
 
 
 async def first_update_id(settings: Settings) -> int:
-    """Where this session's update ids start. Each session's local Bot API is new; on a
-    shared database (PostgreSQL) the bot skips an update whose id it handled in the last day
-    (a copy Telegram re-sent), so the ids continue after those of earlier sessions."""
+    """Where this session's update ids start. Each session's local Bot API is new; the bot
+    ignores an update whose id it recorded in the last day (a copy Telegram re-sent), so the
+    ids continue after those of earlier sessions."""
     db = open_database(settings.database_url)
-    if not db.shared:
-        return 1
     await db.connect()
     try:
         await db.migrate()
         async with db.reading() as session:
-            last = await session.scalar("SELECT MAX(update_id) FROM handled_updates")
+            last = await session.scalar("SELECT MAX(update_id) FROM updates")
     finally:
         await db.close()
     return int(last or 0) + 1

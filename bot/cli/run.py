@@ -7,6 +7,8 @@ share one port (SO_REUSEPORT: the kernel spreads connections among them) and one
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -19,6 +21,8 @@ from typing import Any
 
 from bot.app import build_application
 from bot.config import TOKEN_HELP, Settings
+from bot.context import CivicApplication
+from bot.intake import SECRET_HEADER, webhook_response
 from storage.db import open_database
 
 log = logging.getLogger(__name__)
@@ -87,33 +91,73 @@ def run(args: argparse.Namespace) -> int:
     if args.workers > 1:
         return supervise(args, settings)
     application = build_application(settings, settings.telegram_bot_token.get_secret_value())
-    if args.webhook and args.reuse_port:
-        application.run_webhook(
-            unix=_shared_port(args.listen, args.port),
-            url_path=WEBHOOK_PATH,
-            webhook_url=args.webhook,
-            secret_token=secret,
-        )
-    elif args.webhook:
-        application.run_webhook(
-            listen=args.listen,
-            port=args.port,
-            url_path=WEBHOOK_PATH,
-            webhook_url=args.webhook,
-            secret_token=secret,
-        )
+    if args.webhook:
+        listening = _listening_socket(args.listen, args.port, args.reuse_port)
+        asyncio.run(serve(application, webhook=(listening, args.webhook, secret)))
     else:
-        application.run_polling()
+        asyncio.run(serve(application))
     return 0
 
 
-def _shared_port(listen: str, port: int) -> socket.socket:
-    """A listening TCP socket others may bind too; PTB serves on it (its `unix` parameter
-    takes any socket object)."""
+async def serve(
+    application: CivicApplication, webhook: tuple[socket.socket, str, str] | None = None
+) -> None:
+    """Run until SIGINT or SIGTERM: long polling, or the webhook route on `webhook`'s socket
+    (both feed the durable intake, bot/intake.py); then stop what is in hand, cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, stop.set)
+    await application.initialize()
+    try:
+        if application.post_init is not None:
+            await application.post_init(application)
+        await application.start()
+        try:
+            if webhook is None:
+                polling = asyncio.create_task(application.intake.poll(stop=stop))
+                await stop.wait()
+                polling.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await polling
+            else:
+                sock, url, secret = webhook
+                server = webhook_server(application, sock)
+                await application.bot.set_webhook(url, secret_token=secret)
+                await stop.wait()
+                server.stop()
+        finally:
+            await application.stop()
+    finally:
+        await application.shutdown()
+
+
+def webhook_server(application: CivicApplication, sock: socket.socket) -> Any:
+    """A small HTTP server for `/telegram` (tornado, which python-telegram-bot's webhook
+    extra brings); the route itself is `bot.intake.webhook_response`, mountable elsewhere."""
+    from tornado.httpserver import HTTPServer
+    from tornado.web import Application, RequestHandler
+
+    class WebhookHandler(RequestHandler):
+        async def post(self) -> None:
+            status, text = await webhook_response(
+                application, self.request.body, self.request.headers.get(SECRET_HEADER)
+            )
+            self.set_status(status)
+            self.finish(text)
+
+    server = HTTPServer(Application([(rf"/{WEBHOOK_PATH}/?", WebhookHandler)]))
+    server.add_sockets([sock])
+    return server
+
+
+def _listening_socket(listen: str, port: int, shared: bool) -> socket.socket:
+    """A listening TCP socket; `shared`: others may bind it too (SO_REUSEPORT)."""
     family = socket.AF_INET6 if ":" in listen else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if shared:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((listen, port))
     sock.listen(128)
     sock.setblocking(False)

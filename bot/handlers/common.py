@@ -9,7 +9,7 @@ from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
 from bot.context import BotContext
-from storage.ptbstate import PtbStateRepository
+from bot.intake import needs_saving, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -98,19 +98,14 @@ async def ask(
 async def checkpoint(
     update: Update, context: BotContext, flow: tuple[str, object] | None = None
 ) -> None:
-    """Write the person's conversation data (and a conversation's next state) now.
-
-    PTB persists them only after the handler returns, i.e. after the person already saw the
-    reply; a crash in between would bring back the step, or the choices, from before it.
-    """
-    chat, user = update.effective_chat, update.effective_user
-    if chat is None or user is None:
+    """Save the person's conversation data (and a conversation's next state) now, before the
+    reply shows it: otherwise they are saved when the update is done, after the person saw
+    the reply, and a crash in between would bring back the step or choices from before it.
+    Writes nothing when nothing changed."""
+    if not needs_saving(context.civic, flow):
         return
-    async with context.services.db.transaction() as session:
-        repository = PtbStateRepository(session)
-        if flow is not None:
-            await repository.set_conversation(flow[0], (chat.id, user.id), flow[1])
-        await repository.set_user_data(user.id, dict(context.udata))
+    async with unit_of_work(context.civic, flow):
+        pass
 
 
 async def retire_question(update: Update, context: BotContext) -> None:

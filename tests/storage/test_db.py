@@ -16,11 +16,47 @@ NOW = datetime(2027, 3, 6, 6, 5, tzinfo=UTC)
 
 
 @pytest.mark.sqlite_only("SQLite pragmas")
-async def test_connection_uses_wal_busy_timeout_and_foreign_keys(db: Database) -> None:
+async def test_connection_uses_wal_and_foreign_keys_and_never_blocks_in_sqlite(
+    db: Database,
+) -> None:
     async with db.reading() as session:
         assert await session.scalar("PRAGMA journal_mode") == "wal"
-        assert await session.scalar("PRAGMA busy_timeout") == 5000
+        assert await session.scalar("PRAGMA synchronous") == 1  # NORMAL: no fsync per commit
+        # SQLite runs on the event loop: it must not sleep there waiting for a lock.
+        assert await session.scalar("PRAGMA busy_timeout") == 0
         assert await session.scalar("PRAGMA foreign_keys") == 1
+
+
+@pytest.mark.sqlite_only("SQLite's file lock")
+async def test_a_write_waits_for_another_process_without_blocking_the_loop(db: Database) -> None:
+    other = sqlite3.connect(db.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.001)
+
+    async def release() -> None:
+        await asyncio.sleep(0.2)
+        other.execute("INSERT INTO audit_log (at, action) VALUES ('t', 'other')")
+        other.execute("COMMIT")
+
+    running = asyncio.create_task(ticker())
+    releasing = asyncio.create_task(release())
+    try:
+        async with db.transaction() as session:
+            await session.execute("INSERT INTO audit_log (at, action) VALUES ('t', 'ours')")
+    finally:
+        running.cancel()
+        await releasing
+        other.close()
+    assert ticks > 20  # the loop kept running while our BEGIN IMMEDIATE waited
+    async with db.reading() as session:
+        actions = [r[0] for r in await session.fetchall("SELECT action FROM audit_log")]
+    assert actions == ["other", "ours"]
 
 
 async def test_migrations_are_numbered_recorded_and_applied_once(database_url: str) -> None:
@@ -53,9 +89,12 @@ async def test_a_failing_unit_of_work_leaves_nothing_behind(db: Database) -> Non
         assert await PeopleRepository(session).get(1) is None
 
 
-async def test_concurrent_units_of_work_do_not_interleave(db: Database) -> None:
+async def test_units_of_work_holding_one_lock_do_not_interleave(db: Database) -> None:
+    """What a read-check-write needs (`Session.lock`): same kind and key, one at a time."""
+
     async def bump(user_id: int) -> None:
         async with db.transaction() as session:
+            await session.lock("counter", 1)
             await PeopleRepository(session).consent(user_id, "ko", NOW)
             count = await session.scalar("SELECT COUNT(*) FROM people")
             await asyncio.sleep(0)  # let the others try to run in between

@@ -1,0 +1,432 @@
+"""Durable intake and concurrent handling, one person at a time (issues 21 and 22).
+
+Every update is recorded in the database (`storage/intake.py`) before Telegram is told we
+have it: the webhook answers 200 only after `receive` commits (`webhook_response`), and
+long polling moves its offset past a batch only after the batch is recorded (`poll`). Every
+worker process takes updates from that record:
+
+- one person's updates one at a time, in update_id order, across all workers (the next is
+  taken only when the one before is done); different people's at the same time, up to
+  `CONCURRENCY` per process;
+- the worker that received an update takes it at once while it has fewer than
+  `SELF_CLAIM` in hand; otherwise it leaves it waiting and every worker is woken to take it
+  (LISTEN/NOTIFY on PostgreSQL), so work spreads over workers whatever connections
+  Telegram's keep-alive favours;
+- a worker that dies leaves claims behind; a worker starting under the same name takes
+  them back at once, the others after `WORKER_TIMEOUT` without its heartbeat.
+
+An update is handled as one unit of work where it matters (`Work`): the person's
+conversation states and user_data are loaded with the claim, the first write transaction
+made on the update's behalf marks it applied (a copy taken over after a crash is then only
+finished, never applied twice), a flow step writes its answer with its next state
+(`unit_of_work`), and what changed after the last write is saved with the "done" mark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.warnings import PTBUserWarning
+
+from domain.people import Person
+from storage.db import WRITE_HOOK, Session
+from storage.intake import Claimed, UpdatesRepository
+from storage.people import PeopleRepository
+from storage.ptbstate import PtbStateRepository
+
+if TYPE_CHECKING:
+    from bot.context import CivicApplication
+
+log = logging.getLogger(__name__)
+# We ask for getUpdates by its raw name to record the JSON as Telegram sent it.
+warnings.filterwarnings("ignore", message=".*do_api_request.*getUpdates.*", category=PTBUserWarning)
+
+CONCURRENCY = 64  # updates handled at once per process (different people)
+SELF_CLAIM = 8  # a receiving worker takes the update itself while it has fewer in hand
+HEARTBEAT = 1.0  # seconds between a worker's heartbeats (shared databases)
+RESCAN = 1.0  # seconds between looks at the table when nothing woke the worker
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+CHANNEL = "updates"
+
+ConversationKey = tuple[int | str, ...]
+
+
+@dataclass
+class Work:
+    """One update in hand, and the person's state as the database has it."""
+
+    claimed: Claimed
+    update: Update
+    keys: list[ConversationKey]
+    user_id: int | None
+    saved_states: dict[tuple[str, ConversationKey], object] = field(default_factory=dict)
+    saved_user_data: str = "{}"
+    applied: bool = False
+    person: Person | None = None
+    person_fresh: bool = False  # `person` is what the database has now
+
+
+CURRENT: ContextVar[Work | None] = ContextVar("civicbot_current_update", default=None)
+
+
+def _json(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, default=str)
+
+
+def conversation_keys(update: Update) -> list[ConversationKey]:
+    """Every key a ConversationHandler may file this update under (per chat and/or user)."""
+    chat = update.effective_chat.id if update.effective_chat else None
+    user = update.effective_user.id if update.effective_user else None
+    keys: list[ConversationKey] = []
+    if chat is not None and user is not None:
+        keys.append((chat, user))
+    keys += [(one,) for one in (chat, user) if one is not None]
+    return list(dict.fromkeys(keys))
+
+
+class Intake:
+    def __init__(self, application: CivicApplication) -> None:
+        self.application = application
+        self.in_hand: dict[int, Work] = {}
+        self._finished: list[Work] = []
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+        self._stop_listening: Callable[[], Awaitable[None]] | None = None
+        self.running = False
+
+    @property
+    def services(self) -> Any:
+        return self.application.services
+
+    @property
+    def worker(self) -> str:
+        return str(self.services.settings.worker_name)
+
+    # ---------------------------------------------------------------- start and stop
+    async def start(self) -> None:
+        db = self.services.db
+        async with db.transaction() as session:
+            released = await UpdatesRepository(session).release_own(self.worker)
+        if released:
+            log.warning("Took back %d update(s) this worker had in hand when it stopped", released)
+        self.running = True
+        self._stopping.clear()
+        self._loops.append(asyncio.create_task(self._dispatch(), name="intake-dispatch"))
+        if db.shared:
+            self._stop_listening = await db.listen(CHANNEL, self._wake.set)
+            self._loops.append(asyncio.create_task(self._heartbeats(), name="intake-heartbeat"))
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop taking updates; let those in hand finish (and save them)."""
+        self.running = False
+        self._stopping.set()
+        self._wake.set()
+        if self._stop_listening is not None:
+            await self._stop_listening()
+            self._stop_listening = None
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=30)
+        # The loops end by themselves (cancelling one inside a unit of work would leave it
+        # half done).
+        if self._loops:
+            await asyncio.wait(self._loops, timeout=10)
+        for task in self._loops:
+            task.cancel()
+        self._loops.clear()
+        if self._finished:
+            async with self.services.db.transaction() as session:
+                await self._save_finished(session)
+
+    # ---------------------------------------------------------------- receiving
+    async def receive(self, payloads: list[dict[str, Any]]) -> None:
+        """Record updates (one unit of work); when this returns they are durable and may be
+        acknowledged. A single update is taken by this worker at once if it has room."""
+        if not payloads:
+            return
+        db = self.services.db
+        now = self.services.clock()
+        claimed: Claimed | None = None
+        async with db.transaction() as session:
+            repository = UpdatesRepository(session)
+            await repository.receive(payloads, now)
+            if len(payloads) == 1 and self.running and len(self.in_hand) < SELF_CLAIM:
+                claimed = await repository.claim_one(
+                    int(payloads[0]["update_id"]), self.worker, now
+                )
+                if claimed is not None:
+                    works = await self._load(session, [claimed])
+            if claimed is None and db.shared:
+                await db.notify(session, CHANNEL)
+        if claimed is not None:
+            self._start(works)
+        else:
+            self._wake.set()
+
+    # ---------------------------------------------------------------- taking and handling
+    async def _dispatch(self) -> None:
+        while self.running:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), RESCAN)
+            self._wake.clear()
+            if not self.running:
+                break
+            try:
+                await self._round()
+            except Exception:
+                log.exception("Taking updates failed; trying again")
+                await asyncio.sleep(0.5)
+
+    async def _round(self) -> None:
+        room = max(0, self._concurrency() - len(self.in_hand))
+        if not room and not self._finished:
+            return
+        now = self.services.clock()
+        async with self.services.db.transaction() as session:
+            await self._save_finished(session)
+            claimed = await UpdatesRepository(session).claim(self.worker, now, room)
+            works = await self._load(session, claimed) if claimed else []
+        self._start(works)
+        if len(claimed) == room and room:
+            self._wake.set()  # there may be more waiting
+
+    def _concurrency(self) -> int:
+        return CONCURRENCY
+
+    async def _load(self, session: Session, claimed: list[Claimed]) -> list[Work]:
+        """The people's conversation states, user_data and profile, as the database has them."""
+        bot = self.application.bot
+        works = []
+        for item in claimed:
+            update = Update.de_json(item.payload, bot)
+            user = update.effective_user.id if update.effective_user else None
+            works.append(Work(item, update, conversation_keys(update), user, applied=item.applied))
+        states = PtbStateRepository(session)
+        stored = await states.conversation_states(
+            [key for work in works for key in work.keys]  # type: ignore[misc]
+        )
+        users = [work.user_id for work in works if work.user_id is not None]
+        user_data = await states.user_data_of(users)
+        people = await PeopleRepository(session).get_many(users)
+        for work in works:
+            work.saved_states = {
+                (name, key): state for (name, key), state in stored.items() if key in work.keys
+            }
+            if work.user_id is not None:
+                work.saved_user_data = _json(user_data.get(work.user_id, {}))
+                work.person = people.get(work.user_id)
+                work.person_fresh = True
+        return works
+
+    def _start(self, works: list[Work]) -> None:
+        for work in works:
+            self.in_hand[work.claimed.update_id] = work
+            task = asyncio.create_task(self._handle(work), name=f"update-{work.claimed.update_id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, work: Work) -> None:
+        application = self.application
+        try:
+            self._restore(work)
+            if work.applied:
+                log.info(
+                    "Update %d was applied by a worker that stopped; finishing it",
+                    work.claimed.update_id,
+                )
+            else:
+                CURRENT.set(work)
+                WRITE_HOOK.set(self._write_hook(work))
+                await application.process_update(work.update)
+        except Exception:
+            log.exception("Handling update %d failed", work.claimed.update_id)
+        finally:
+            self._finished.append(work)
+            self._wake.set()
+
+    def _restore(self, work: Work) -> None:
+        """Put the person's saved state in PTB's memory (another worker may have moved it)."""
+        application = self.application
+        if work.user_id is not None:
+            memory = application.user_data[work.user_id]  # created on first access, as PTB does
+            memory.clear()
+            memory.update(json.loads(work.saved_user_data))
+        for name, states in application.conversation_states().items():
+            for key in work.keys:
+                if (name, key) in work.saved_states:
+                    states[key] = work.saved_states[name, key]
+                else:
+                    states.pop(key, None)
+
+    def _write_hook(self, work: Work) -> Callable[[Session], Awaitable[None]]:
+        async def on_write(session: Session) -> None:
+            work.person_fresh = False  # the write may have changed the person
+            if work.applied:
+                return
+            repository = UpdatesRepository(session)
+            if not await repository.mark_applied(
+                work.claimed.update_id, self.worker, self.services.clock()
+            ):
+                raise UpdateTakenOver(work.claimed.update_id)
+            work.applied = True
+
+        return on_write
+
+    def changes(
+        self, work: Work, override: tuple[str, object] | None = None
+    ) -> tuple[dict[tuple[str, ConversationKey], object | None], str | None]:
+        """What of the person's conversation states and user_data differs from what the
+        database has: (states by (name, key), user_data as JSON or None if unchanged).
+        `override`: a conversation's next state, set before the handler returns it."""
+        states: dict[tuple[str, ConversationKey], object | None] = {}
+        for name, tracked in self.application.conversation_states().items():
+            for key in work.keys:
+                state = tracked.get(key)
+                if override is not None and override[0] == name and key == work.keys[0]:
+                    state = override[1]
+                if state != work.saved_states.get((name, key)):
+                    states[name, key] = state
+        user_data = None
+        if work.user_id is not None:
+            encoded = _json(self.application.user_data.get(work.user_id, {}))
+            if encoded != work.saved_user_data:
+                user_data = encoded
+        return states, user_data
+
+    async def save_state(
+        self, session: Session, work: Work, override: tuple[str, object] | None = None
+    ) -> None:
+        """Write what changed (see `changes`) and remember it as saved."""
+        states, user_data = self.changes(work, override)
+        repository = PtbStateRepository(session)
+        for (name, key), state in states.items():
+            await repository.set_conversation(name, key, state)
+            if state is None:
+                work.saved_states.pop((name, key), None)
+            else:
+                work.saved_states[name, key] = state
+        if work.user_id is not None and user_data is not None:
+            await repository.set_user_data(work.user_id, json.loads(user_data))
+            work.saved_user_data = user_data
+
+    async def _save_finished(self, session: Session) -> None:
+        finished, self._finished = self._finished, []
+        repository = UpdatesRepository(session)
+        now = self.services.clock()
+        for work in finished:
+            if await repository.finish(work.claimed.update_id, self.worker, now):
+                await self.save_state(session, work)
+            else:
+                log.warning(
+                    "Update %d was taken over by another worker; its end is not saved here",
+                    work.claimed.update_id,
+                )
+        for work in finished:
+            self.in_hand.pop(work.claimed.update_id, None)
+            self.application.forget(work)
+            self.application.updates_handled += 1
+
+    async def _heartbeats(self) -> None:
+        while self.running:
+            try:
+                async with self.services.db.transaction() as session:
+                    released = await UpdatesRepository(session).heartbeat(
+                        self.worker, self.services.clock()
+                    )
+                if released:
+                    log.warning("Took over %d update(s) of a worker that stopped", released)
+                    self._wake.set()
+            except Exception:
+                log.exception("Heartbeat failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), HEARTBEAT)
+
+    # ---------------------------------------------------------------- long polling
+    async def poll(self, timeout: float = 10, stop: asyncio.Event | None = None) -> None:
+        """Long polling: each batch is recorded before the next request moves the offset past
+        it (Telegram forgets what is below the offset)."""
+        bot = self.application.bot
+        await bot.delete_webhook()
+        offset = 0
+        failures = 0
+        while stop is None or not stop.is_set():
+            try:
+                batch = await bot.do_api_request(
+                    "getUpdates",
+                    api_kwargs={"offset": offset, "timeout": timeout, "limit": 100},
+                    read_timeout=timeout + 10,
+                )
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except TelegramError as error:
+                failures += 1
+                log.warning("getUpdates failed (%s); trying again", error)
+                await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+                continue
+            if not batch:
+                continue
+            updates = [dict(item) for item in batch]
+            await self.receive(updates)
+            offset = max(int(item["update_id"]) for item in updates) + 1
+
+
+class UpdateTakenOver(RuntimeError):
+    """The update is another worker's now (this one was taken for dead): roll back."""
+
+    def __init__(self, update_id: int) -> None:
+        super().__init__(f"update {update_id} was taken over by another worker")
+
+
+def needs_saving(application: CivicApplication, flow: tuple[str, object] | None = None) -> bool:
+    """Whether the update being handled has state the database does not have yet."""
+    work = CURRENT.get()
+    if work is None:
+        return False
+    states, user_data = application.intake.changes(work, flow)
+    return bool(states) or user_data is not None
+
+
+@asynccontextmanager
+async def unit_of_work(
+    application: CivicApplication, flow: tuple[str, object] | None = None
+) -> AsyncIterator[Session]:
+    """A write transaction that also saves the person's conversation state (with `flow`,
+    that conversation's next state) and user_data: a step's answer and the step it leads to
+    commit together, or not at all."""
+    work = CURRENT.get()
+    async with application.services.db.transaction() as session:
+        yield session
+        if work is not None:
+            await application.intake.save_state(session, work, flow)
+
+
+async def webhook_response(
+    application: CivicApplication, body: bytes, secret: str | None
+) -> tuple[int, str]:
+    """The webhook route, for any web framework: (status, text). 200 only once the update is
+    recorded, so Telegram sends it again if we die first."""
+    expected = application.services.settings.webhook_secret
+    if expected is not None and secret != expected.get_secret_value():
+        return 403, "forbidden"
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return 400, "not JSON"
+    if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
+        return 400, "not an update"
+    await application.intake.receive([payload])
+    return 200, "ok"
