@@ -95,6 +95,9 @@ async def running_harness(
     logging.getLogger().addHandler(harness.errors)
     try:
         async with running(app, poll_timeout=0.5):
+            # The start-up rounds of the jobs (the first scheduler check, the first outbox
+            # batch) run before the test acts, as they would before anyone writes to a bot.
+            await asyncio.sleep(0.05)
             yield harness
     finally:
         logging.getLogger().removeHandler(harness.errors)
