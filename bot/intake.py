@@ -391,13 +391,26 @@ class UpdateTakenOver(RuntimeError):
         super().__init__(f"update {update_id} was taken over by another worker")
 
 
-def needs_saving(application: CivicApplication, flow: tuple[str, object] | None = None) -> bool:
-    """Whether the update being handled has state the database does not have yet."""
+def needs_saving(
+    application: CivicApplication,
+    flow: tuple[str, object] | None = None,
+    ignore: frozenset[str] = frozenset(),
+) -> bool:
+    """Whether the update being handled has state the database does not have yet, apart
+    from the user_data keys in `ignore` (saved when the update is done anyway)."""
     work = CURRENT.get()
     if work is None:
         return False
     states, user_data = application.intake.changes(work, flow)
-    return bool(states) or user_data is not None
+    if states:
+        return True
+    if user_data is None:
+        return False
+    saved = json.loads(work.saved_user_data)
+    now = json.loads(user_data)
+    return {k: v for k, v in saved.items() if k not in ignore} != {
+        k: v for k, v in now.items() if k not in ignore
+    }
 
 
 @asynccontextmanager

@@ -87,13 +87,15 @@ class Session(ABC):
 class Usage:
     """Running counts of what a process asks of its database (for benchmarks and logs)."""
 
-    __slots__ = ("longest_call", "reads", "statements", "writes")
+    __slots__ = ("lock_wait", "locks", "longest_call", "reads", "statements", "writes")
 
     def __init__(self) -> None:
         self.statements = 0
         self.reads = 0  # read-only units
         self.writes = 0  # write transactions
         self.longest_call = 0.0  # seconds: the longest SQLite call made on the event loop
+        self.locks = 0  # `Session.lock`s taken (PostgreSQL)
+        self.lock_wait = 0.0  # seconds spent waiting for them
 
     def snapshot(self) -> tuple[int, int, int]:
         return self.statements, self.reads, self.writes
@@ -360,7 +362,10 @@ class PostgresSession(Session):
 
     async def lock(self, kind: str, key: int) -> None:
         space = self._database._lock_space[kind]
+        started = time.perf_counter()
         await self._connection.execute("SELECT pg_advisory_xact_lock($1, $2)", space, _int32(key))
+        USAGE.lock_wait += time.perf_counter() - started
+        USAGE.locks += 1
 
     async def _arguments(self, statement: Statement, params: Params) -> list[Any]:
         """SQLite takes any value for any column; asyncpg wants each parameter's own type,

@@ -158,6 +158,9 @@ class ClaimedRow:
     attempts: int  # including this one
 
 
+OUTBOX_CLAIM = 1  # the `counter` lock claims hold
+
+
 async def claim(
     session: Session,
     *,
@@ -169,11 +172,13 @@ async def claim(
 ) -> tuple[list[ClaimedRow], int]:
     """Claim up to `limit` due rows to send, routing the due rows met on the way.
 
-    Call inside `db.transaction()`: writers run one at a time on both engines (on PostgreSQL,
-    across every worker), so no other worker can claim the same rows. Looks at up to `scan` due
-    rows (default 5 × `limit`), so a queue head of parked or unwanted rows is routed in bulk.
+    Call inside `db.transaction()`. Claims are taken one at a time across workers (the
+    `counter` lock OUTBOX_CLAIM, held to the commit), so no two workers claim the same row;
+    sending comes after the commit. Looks at up to `scan` due rows (default 5 × `limit`), so
+    a queue head of parked or unwanted rows is routed in bulk.
     Returns the claimed rows and how many were routed.
     """
+    await session.lock("counter", OUTBOX_CLAIM)
     rows = await session.fetchall(
         "SELECT o.id, o.user_id, o.category, o.urgent, o.payload, o.attempts,"
         " o.broadcast_id, p.active, s.mode FROM outbox o"

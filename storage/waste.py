@@ -206,15 +206,19 @@ _SETTABLE = frozenset(
 )  # fmt: skip
 
 
+RECEIPT_COUNTER = 1_000_000  # `counter` lock keys: this plus the receipt's year
+
+
 class WasteRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     # -- reports -------------------------------------------------------------------------
     async def create(self, new: NewReport, now: datetime, due_at: datetime) -> int:
-        """Insert with the year's next receipt number; the caller's BEGIN IMMEDIATE makes the
-        number race-free."""
+        """Insert with the year's next receipt number. Receipt numbers have no gaps and no
+        repeats: the year's counter is locked from reading the last number to the insert."""
         year = receipt_year(now)
+        await self.session.lock("counter", RECEIPT_COUNTER + year)
         sequence = 1 + int(
             await self.session.scalar(
                 "SELECT COALESCE(MAX(receipt_seq), 0) FROM waste_reports WHERE receipt_year = ?",

@@ -20,6 +20,7 @@ from bot.deeplinks import PAYLOAD_KEY
 from bot.flows.guard import flow, guarded
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.i18n import N_, Translator
+from bot.intake import unit_of_work
 from bot.menu import CommandRegistry, MenuCommand
 from domain.people import DISTRICTS, DISTRICTS_BY_CODE, Relation, find_district
 from storage.people import PeopleRepository
@@ -164,7 +165,7 @@ async def on_consent(update: Update, context: BotContext) -> str | int:
         return ConversationHandler.END
     services = context.services
     now = services.clock()
-    async with services.db.transaction() as session:
+    async with unit_of_work(context.civic, flow=(NAME, RELATION)) as session:
         await PeopleRepository(session).consent(update.effective_user.id, t.language, now)
     context.udata.pop("language", None)
     await edit_or_send(
@@ -183,7 +184,9 @@ async def on_relation(update: Update, context: BotContext) -> str | int:
     await answer(update)
     relation = Relation(query.data.rpartition(":")[2])
     services = context.services
-    async with services.db.transaction() as session:
+    following = None if relation is Relation.OTHER else DISTRICT
+    # The answer and the step it leads to commit together (issue 14 item 8).
+    async with unit_of_work(context.civic, flow=(NAME, following)) as session:
         await PeopleRepository(session).update(
             update.effective_user.id, services.clock(), relation=relation.value
         )
@@ -230,12 +233,14 @@ async def on_district_text(update: Update, context: BotContext) -> str | int:
 
 async def save_district(update: Update, context: BotContext, code: str | None) -> str | int:
     assert update.effective_user is not None
-    await retire_question(update, context)
     services = context.services
-    async with services.db.transaction() as session:
+    # The answer and the end of sign-up commit together, before the question loses its
+    # buttons: a crash in between leaves the question answerable (issue 14 item 8).
+    async with unit_of_work(context.civic, flow=(NAME, None)) as session:
         await PeopleRepository(session).update(
             update.effective_user.id, services.clock(), district=code
         )
+    await retire_question(update, context)
     t = await translator(update, context)
     if code is not None:
         name = DISTRICTS_BY_CODE[code].name(t.language)

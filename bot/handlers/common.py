@@ -101,8 +101,9 @@ async def checkpoint(
     """Save the person's conversation data (and a conversation's next state) now, before the
     reply shows it: otherwise they are saved when the update is done, after the person saw
     the reply, and a crash in between would bring back the step or choices from before it.
-    Writes nothing when nothing changed."""
-    if not needs_saving(context.civic, flow):
+    Writes nothing when nothing changed but which message holds the question (that is saved
+    when the update is done)."""
+    if not needs_saving(context.civic, flow, ignore=frozenset({QUESTION_KEY})):
         return
     async with unit_of_work(context.civic, flow):
         pass

@@ -66,6 +66,7 @@ async def grant(
     admin_ids: Collection[int],
 ) -> Result:
     async with db.transaction() as session:
+        await session.lock("person", user_id)  # a role only for a person who exists
         if role is Role.ADMIN:
             permitted = actor_id in admin_ids
             if not permitted:

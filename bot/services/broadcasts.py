@@ -91,6 +91,7 @@ async def confirm(
 ) -> Confirmed:
     """Queue the draft for its whole audience, once: a second confirm queues nothing."""
     async with db.transaction() as session:
+        await session.lock("broadcast", broadcast_id)  # its audience is queued once
         if not await allowed(session, actor_id, Role.ADMIN, admin_ids, "broadcast", now):
             return Confirmed(Result.FORBIDDEN)
         repository = BroadcastsRepository(session)
@@ -132,6 +133,7 @@ async def control(
     """Pause, resume or cancel a broadcast that is under way."""
     status, allowed_from = _MOVES[action]
     async with db.transaction() as session:
+        await session.lock("broadcast", broadcast_id)  # one status move at a time
         if not await allowed(session, actor_id, Role.ADMIN, admin_ids, f"broadcast {action}", now):
             return Result.FORBIDDEN
         repository = BroadcastsRepository(session)
@@ -162,6 +164,7 @@ async def settle(db: Database, broadcast_id: int, now: datetime) -> State | None
     """Where a broadcast stands; moves it to running once sending began and to done once
     nothing is left (exactly once, so one final report)."""
     async with db.transaction() as session:
+        await session.lock("broadcast", broadcast_id)  # done once: one final report
         repository = BroadcastsRepository(session)
         broadcast = await repository.get(broadcast_id)
         if broadcast is None:

@@ -196,6 +196,7 @@ async def apply(
 ) -> Applied:
     """One application per person per panel; the answers also update the person's profile."""
     async with db.transaction() as session:
+        await session.lock("panel", programme_id)  # applications only while open, counted once
         refusal = await check_can_apply(session, user_id, programme_id, now)
         programme = await panel(session, programme_id)
         if refusal is not None or programme is None:
@@ -231,6 +232,7 @@ async def apply(
 async def withdraw(db: Database, user_id: int, programme_id: int, now: datetime) -> Refusal | None:
     """Until the applicant list is fixed by the commitment; from the reserve list any time."""
     async with db.transaction() as session:
+        await session.lock("panel", programme_id)  # withdrawn only before the list is fixed
         repository = PanelsRepository(session)
         found = await repository.of_user(programme_id, user_id)
         if found is None or found.status is ApplicationStatus.WITHDRAWN:
@@ -329,6 +331,7 @@ async def commit(
     and the algorithm version, before any seed exists. Refused when no panel could be drawn
     from it, with the reasons, so a published commitment can always be drawn."""
     async with db.transaction() as session:
+        await session.lock("panel", programme_id)  # the list is fixed once
         programme = await admin_panel(
             session, admin_id, programme_id, "panel_commit", now, admin_ids
         )
@@ -421,6 +424,7 @@ async def draw(
     reserve, all in one unit of work. The lottery runs in a thread, outside the database."""
     seed = seed.strip()
     async with db.transaction() as session:
+        await session.lock("panel", programme_id)  # one draw per panel
         found = await admin_panel(session, admin_id, programme_id, "panel_draw", now, admin_ids)
         if isinstance(found, Refusal):
             return Drawn(found)
@@ -441,6 +445,7 @@ async def draw(
         # Only a different algorithm version gives other digests for the same inputs.
         return Drawn(Refusal.INFEASIBLE, problems=Problems((record.algorithm, ALGORITHM_VERSION)))
     async with db.transaction() as session:
+        await session.lock("panel", programme_id)  # one draw per panel
         programme = await panel(session, programme_id)
         repository = PanelsRepository(session)
         if programme is None or not await repository.save_result(
@@ -617,6 +622,8 @@ async def respond(
 
 
 async def replace(session: Session, vacated: Application, now: datetime) -> None:
+    # One replacement at a time per panel: each reserve is called for one seat.
+    await session.lock("panel", vacated.programme_id)
     programme = await panel(session, vacated.programme_id)
     record = await PanelsRepository(session).draw(vacated.programme_id)
     if programme is not None and record is not None:
@@ -717,6 +724,7 @@ async def fill(
     db: Database, admin_id: int, programme_id: int, now: datetime, admin_ids: Collection[int]
 ) -> Fill | Refusal:
     async with db.transaction() as session:
+        await session.lock("panel", programme_id)  # seats filled from the reserve once each
         programme = await admin_panel(session, admin_id, programme_id, "panel_fill", now, admin_ids)
         if isinstance(programme, Refusal):
             return programme

@@ -165,6 +165,9 @@ async def submit(
     db: Database, user_id: int, draft: Draft, now: datetime, minimum_age: int
 ) -> Submitted:
     async with db.transaction() as session:
+        # One author's submissions one at a time: a draft's key makes one proposal however
+        # often it is sent, and the per-author limits count what is already there.
+        await session.lock("person", user_id)
         person = await PeopleRepository(session).get(user_id)
         programmes = ProgrammesRepository(session)
         programme = await programmes.get(draft.programme_key)
@@ -221,6 +224,9 @@ def support_is_open(proposal: Proposal, programme: Programme, now: datetime) -> 
 async def support(db: Database, proposal_id: int, user_id: int, now: datetime) -> Outcome:
     """공감: one per person per proposal; supporters follow the proposal by default."""
     async with db.transaction() as session:
+        # One supporter at a time per proposal: support is added only while open, and the
+        # goal's status change (with its notices) happens exactly once.
+        await session.lock("proposal", proposal_id)
         if await PeopleRepository(session).get(user_id) is None:
             return Outcome.NOT_SIGNED_UP
         repository = ProposalsRepository(session)
@@ -246,6 +252,7 @@ async def support(db: Database, proposal_id: int, user_id: int, now: datetime) -
 async def withdraw_support(db: Database, proposal_id: int, user_id: int, now: datetime) -> Outcome:
     """Withdrawable while support is being collected; a reached goal stays reached."""
     async with db.transaction() as session:
+        await session.lock("proposal", proposal_id)  # support is withdrawn only while open
         repository = ProposalsRepository(session)
         proposal = await repository.get(proposal_id)
         if proposal is None:
@@ -360,6 +367,8 @@ async def review(
 ) -> Outcome:
     """An official's answer or decision; refused unless the role and the transition allow it."""
     async with db.transaction() as session:
+        # A decision moves the status from the one it read (one transition at a time).
+        await session.lock("proposal", proposal_id)
         repository = ProposalsRepository(session)
         proposal = await repository.get(proposal_id)
         if proposal is None:
@@ -399,6 +408,7 @@ async def review(
 async def withdraw(db: Database, proposal_id: int, user_id: int, now: datetime) -> Outcome:
     """The proposer withdraws; a debate's result stands, so a debated proposal keeps it."""
     async with db.transaction() as session:
+        await session.lock("proposal", proposal_id)  # as review: one transition at a time
         proposal = await ProposalsRepository(session).get(proposal_id)
         if proposal is None:
             return Outcome.NOT_FOUND
@@ -415,6 +425,7 @@ async def set_stance(
     db: Database, proposal_id: int, user_id: int, stance: Stance, now: datetime
 ) -> Outcome:
     async with db.transaction() as session:
+        await session.lock("proposal", proposal_id)  # a stance only while the debate is open
         if await PeopleRepository(session).get(user_id) is None:
             return Outcome.NOT_SIGNED_UP
         repository = ProposalsRepository(session)
@@ -432,15 +443,29 @@ async def set_stance(
     return Outcome.DONE
 
 
+async def locked_again(session: Session, listed: Proposal) -> Proposal | None:
+    """Lock a proposal found by a list, and read it again: None if its status moved on
+    since (a decision or a support came in between)."""
+    await session.lock("proposal", listed.id)
+    proposal = await ProposalsRepository(session).get(listed.id)
+    return proposal if proposal is not None and proposal.status is listed.status else None
+
+
 async def close_due(db: Database, now: datetime) -> int:
     """Apply deadlines: support windows that ended short, debates that ended. Idempotent."""
     changed = 0
     async with db.transaction() as session:
         repository = ProposalsRepository(session)
-        for proposal in await repository.expired_support_windows(now):
+        for listed in await repository.expired_support_windows(now):
+            proposal = await locked_again(session, listed)
+            if proposal is None:
+                continue
             await change_status(session, proposal, Status.NOT_REACHED, now, actor_id=None)
             changed += 1
-        for proposal in await repository.ended_debates(now):
+        for listed in await repository.ended_debates(now):
+            proposal = await locked_again(session, listed)
+            if proposal is None:
+                continue
             programme = await programme_of(session, proposal)
             counts = await repository.stance_counts(proposal.id)
             outcome = debate_outcome(
@@ -572,6 +597,8 @@ async def report(
 ) -> tuple[Outcome, bool]:
     """Report a proposal or comment; (outcome, hidden now)."""
     async with db.transaction() as session:
+        # The hiding threshold is reached once: reports of one target one at a time.
+        await session.lock("proposal", target_id if target != "comment" else -target_id)
         if await PeopleRepository(session).get(user_id) is None:
             return Outcome.NOT_SIGNED_UP, False
         repository = ProposalsRepository(session)

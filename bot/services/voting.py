@@ -184,6 +184,9 @@ async def cast(
 ) -> CastResult:
     """One ballot per person per heading; casting again replaces it until the stage closes."""
     async with db.transaction() as session:
+        # One person's ballots one at a time: of a group of headings they vote in one only.
+        # (The ballot and the voter roll are upserts on their unique keys.)
+        await session.lock("person", user_id)
         where = await locate(session, heading_id)
         if where is None:
             return CastResult(Refusal.NOT_FOUND)
@@ -254,6 +257,7 @@ class TallyRefusal(ValueError):
 
 async def run_tally(db: Database, heading_id: int, rule: str | None, now: datetime) -> Outcome:
     async with db.transaction() as session:
+        await session.lock("heading", heading_id)  # one result per heading at a time
         where = await locate(session, heading_id)
         if where is None:
             raise TallyRefusal("no such heading")
@@ -281,6 +285,7 @@ async def confirm(
 ) -> Refusal | None:
     """총회 approval: the result stands, statuses change, everyone concerned is told."""
     async with db.transaction() as session:
+        await session.lock("heading", heading_id)  # confirmed once, from the result read here
         if not await may_run_results(session, admin_id, admin_ids):
             await audit.record(session, admin_id, "refused", f"confirm:{heading_id}", now)
             return Refusal.FORBIDDEN

@@ -159,6 +159,9 @@ class Submitted:
 
 async def submit(db: Database, user_id: int, draft: Draft, now: datetime) -> Submitted:
     async with db.transaction() as session:
+        # One reporter's submissions one at a time: a draft's token gives one report however
+        # often it is sent, and the daily limit counts what is already there.
+        await session.lock("person", user_id)
         repository = WasteRepository(session)
         earlier = await repository.by_token(draft.token)
         if earlier is not None and earlier.reporter_id == user_id:
@@ -243,6 +246,7 @@ async def add_information(
     if not (addition.text or addition.files) or len(addition.files) > FILES_MAX:
         return Outcome.INVALID
     async with db.transaction() as session:
+        await session.lock("report", report_id)  # information only while the case is open
         repository = WasteRepository(session)
         report = await repository.get(report_id)
         if report is None or report.reporter_id != user_id:
@@ -390,7 +394,9 @@ async def _case_for(
     action: EventKind,
     to: Status | None = None,
 ) -> Report | Outcome:
-    """The case if this officer may act on it (and, with `to`, if it may move there now)."""
+    """The case if this officer may act on it (and, with `to`, if it may move there now).
+    The case is locked first: a status moves only from the one read here."""
+    await session.lock("report", report_id)
     report = await WasteRepository(session).get(report_id)
     if report is None:
         return Outcome.NOT_FOUND
