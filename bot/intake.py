@@ -9,7 +9,7 @@ worker process takes updates from that record:
   taken only when the one before is done); different people's at the same time, up to
   `CONCURRENCY` per process;
 - the worker that received an update takes it at once while it has fewer than
-  `SELF_CLAIM` in hand; otherwise it leaves it waiting and every worker is woken to take it
+  `SELF_CLAIM_SHARED` in hand; otherwise it leaves it waiting and every worker is woken to take it
   (LISTEN/NOTIFY on PostgreSQL), so work spreads over workers whatever connections
   Telegram's keep-alive favours;
 - a worker that dies leaves claims behind; a worker starting under the same name takes
@@ -53,7 +53,10 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message=".*do_api_request.*getUpdates.*", category=PTBUserWarning)
 
 CONCURRENCY = 64  # updates handled at once per process (different people)
-SELF_CLAIM = 8  # a receiving worker takes the update itself while it has fewer in hand
+# A receiving worker takes the update itself while it has fewer than this in hand; beyond,
+# it leaves it to whichever worker is free first. One process alone takes everything.
+SELF_CLAIM_SHARED = 4
+LOAD_SLACK = 2  # updates per beat a worker may be ahead of the least busy before it hands on
 HEARTBEAT = 1.0  # seconds between a worker's heartbeats (shared databases)
 RESCAN = 1.0  # seconds between looks at the table when nothing woke the worker
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -102,6 +105,9 @@ class Intake:
         self._finished: list[Work] = []
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._finished_count = 0  # updates finished since the last heartbeat
+        self._last_load = 0
+        self._least_elsewhere: int | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._stop_listening: Callable[[], Awaitable[None]] | None = None
@@ -149,7 +155,8 @@ class Intake:
         self._loops.clear()
         if self._finished:
             async with self.services.db.transaction() as session:
-                await self._save_finished(session)
+                finished = await self._save_finished(session)
+            self._forget(finished)
 
     # ---------------------------------------------------------------- receiving
     async def receive(self, payloads: list[dict[str, Any]]) -> None:
@@ -163,7 +170,7 @@ class Intake:
         async with db.transaction() as session:
             repository = UpdatesRepository(session)
             await repository.receive(payloads, now)
-            if len(payloads) == 1 and self.running and len(self.in_hand) < SELF_CLAIM:
+            if len(payloads) == 1 and self.running and not self._busier_than_others():
                 claimed = await repository.claim_one(
                     int(payloads[0]["update_id"]), self.worker, now
                 )
@@ -175,6 +182,17 @@ class Intake:
             self._start(works)
         else:
             self._wake.set()
+
+    def _busier_than_others(self) -> bool:
+        """Leave a received update to the others? When this worker has `SELF_CLAIM_SHARED`
+        in hand, or finished clearly more in its last beat than the least busy other worker
+        (one just started, say: Telegram's connections stay with the old ones)."""
+        if not self.services.db.shared:
+            return len(self.in_hand) >= CONCURRENCY
+        if len(self.in_hand) >= SELF_CLAIM_SHARED:
+            return True
+        least = self._least_elsewhere
+        return least is not None and self._last_load > least + LOAD_SLACK
 
     # ---------------------------------------------------------------- taking and handling
     async def _dispatch(self) -> None:
@@ -196,9 +214,10 @@ class Intake:
             return
         now = self.services.clock()
         async with self.services.db.transaction() as session:
-            await self._save_finished(session)
+            finished = await self._save_finished(session)
             claimed = await UpdatesRepository(session).claim(self.worker, now, room)
             works = await self._load(session, claimed) if claimed else []
+        self._forget(finished)
         self._start(works)
         if len(claimed) == room and room:
             self._wake.set()  # there may be more waiting
@@ -322,7 +341,8 @@ class Intake:
             await repository.set_user_data(work.user_id, json.loads(user_data))
             work.saved_user_data = user_data
 
-    async def _save_finished(self, session: Session) -> None:
+    async def _save_finished(self, session: Session) -> list[Work]:
+        """Inside the unit of work: mark the finished updates done, with their state."""
         finished, self._finished = self._finished, []
         repository = UpdatesRepository(session)
         now = self.services.clock()
@@ -334,18 +354,26 @@ class Intake:
                     "Update %d was taken over by another worker; its end is not saved here",
                     work.claimed.update_id,
                 )
+        return finished
+
+    def _forget(self, finished: list[Work]) -> None:
+        """After the commit: the finished updates' people are free for their next update."""
         for work in finished:
             self.in_hand.pop(work.claimed.update_id, None)
             self.application.forget(work)
             self.application.updates_handled += 1
+            self._finished_count += 1
 
     async def _heartbeats(self) -> None:
         while self.running:
             try:
+                load, self._finished_count = self._finished_count, 0
+                now = self.services.clock()
                 async with self.services.db.transaction() as session:
-                    released = await UpdatesRepository(session).heartbeat(
-                        self.worker, self.services.clock()
-                    )
+                    repository = UpdatesRepository(session)
+                    released = await repository.heartbeat(self.worker, now, load)
+                    self._least_elsewhere = await repository.least_load_elsewhere(self.worker, now)
+                self._last_load = load
                 if released:
                     log.warning("Took over %d update(s) of a worker that stopped", released)
                     self._wake.set()

@@ -131,13 +131,13 @@ class UpdatesRepository:
             (worker,),
         )
 
-    async def heartbeat(self, worker: str, now: datetime) -> int:
-        """This worker is alive; claims of workers silent for WORKER_TIMEOUT are released.
-        Returns how many were released."""
+    async def heartbeat(self, worker: str, now: datetime, load: int = 0) -> int:
+        """This worker is alive (and finished `load` updates since its last beat); claims of
+        workers silent for WORKER_TIMEOUT are released. Returns how many were released."""
         await self.session.execute(
-            "INSERT INTO workers (name, seen_at) VALUES (?, ?)"
-            " ON CONFLICT (name) DO UPDATE SET seen_at = excluded.seen_at",
-            (worker, to_db(now)),
+            "INSERT INTO workers (name, seen_at, load) VALUES (?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET seen_at = excluded.seen_at, load = excluded.load",
+            (worker, to_db(now), load),
         )
         return await self.session.execute(
             "UPDATE updates SET claimed_by = NULL, claimed_at = NULL"
@@ -145,6 +145,14 @@ class UpdatesRepository:
             " SELECT name FROM workers WHERE seen_at < ?)",
             (to_db(now - WORKER_TIMEOUT),),
         )
+
+    async def least_load_elsewhere(self, worker: str, now: datetime) -> int | None:
+        """The smallest load of the other live workers; None when this one is alone."""
+        value = await self.session.scalar(
+            "SELECT MIN(load) FROM workers WHERE name <> ? AND seen_at >= ?",
+            (worker, to_db(now - WORKER_TIMEOUT)),
+        )
+        return None if value is None else int(value)
 
     async def waiting(self) -> int:
         return int(

@@ -211,6 +211,7 @@ class LocalBotApi:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.answered_queries: dict[str, dict[str, Any]] = {}
         self.updates_pushed = 0
+        self.last_update_id = 0
         self.webhook_url = ""
         self.webhook_secret = ""
         self.webhook_max_connections = 40
@@ -309,6 +310,7 @@ class LocalBotApi:
     def push_update(self, payload: dict[str, Any]) -> int:
         update_id = next(self._update_ids)
         self.updates_pushed += 1
+        self.last_update_id = update_id
         self._updates.append({"update_id": update_id, **payload})
         self._poke()
         return update_id

@@ -19,9 +19,12 @@ CREATE TABLE updates (
 CREATE INDEX updates_waiting ON updates (person, update_id) WHERE done_at IS NULL;
 CREATE INDEX updates_done ON updates (done_at) WHERE done_at IS NOT NULL;
 
+-- Live workers: a heartbeat, and how many updates each finished in its last beat (a busier
+-- worker leaves what it receives to a less busy one: load spreads after a restart).
 CREATE TABLE workers (
     name TEXT PRIMARY KEY,
-    seen_at TEXT NOT NULL
+    seen_at TEXT NOT NULL,
+    load INTEGER NOT NULL DEFAULT 0
 );
 
 -- Replaced by `updates`.

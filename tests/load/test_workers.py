@@ -41,7 +41,9 @@ async def test_three_workers_share_the_load_and_the_database(
             await everyone_at_once(cluster.api, db, world, FIRST, CITIZENS)
             pushed = cluster.api.updates_pushed
             async with db.reading() as session:
-                handled = await session.fetchall("SELECT worker FROM handled_updates")
+                handled = await session.fetchall(
+                    "SELECT claimed_by AS worker FROM updates WHERE done_at IS NOT NULL"
+                )
                 transitions = await session.fetchall(
                     "SELECT stage_id, kind, COUNT(*) AS n FROM stage_transitions"
                     " GROUP BY stage_id, kind"

@@ -28,15 +28,18 @@ async def two_processes(database_url: str) -> AsyncIterator[tuple[Database, Data
     await second.close()
 
 
-async def test_a_write_waits_for_another_process_to_commit(
+async def test_a_locked_write_waits_for_another_process_to_commit(
     two_processes: tuple[Database, Database],
 ) -> None:
+    """`Session.lock`: a read-check-write under one kind and key waits for the other
+    process's unit of work holding it to commit, and then reads what it wrote."""
     first, second = two_processes
     order: list[str] = []
     holding = asyncio.Event()
 
     async def slow_writer() -> None:
         async with first.transaction() as session:
+            await session.lock("proposal", 7)
             count = await session.scalar("SELECT COUNT(*) FROM roles")
             holding.set()
             await asyncio.sleep(0.3)
@@ -49,8 +52,8 @@ async def test_a_write_waits_for_another_process_to_commit(
     async def second_writer() -> None:
         await holding.wait()
         async with second.transaction() as session:
+            await session.lock("proposal", 7)
             order.append("second began")
-            # Read-then-write sees the first writer's row: no lost update.
             count = await session.scalar("SELECT COUNT(*) FROM roles")
             await session.execute(
                 "INSERT INTO roles (user_id, role, granted_at) VALUES (?, 'moderator', 'x')",
@@ -64,25 +67,34 @@ async def test_a_write_waits_for_another_process_to_commit(
     assert sorted(ids) == [1, 2]
 
 
-async def test_one_persons_updates_wait_across_processes(
+async def test_writes_under_different_locks_or_none_do_not_wait(
     two_processes: tuple[Database, Database],
 ) -> None:
+    """The global write lock is gone: another proposal's writer, or a writer that needs no
+    lock, goes ahead while one holds its lock."""
     first, second = two_processes
-    events: list[str] = []
+    holding, done = asyncio.Event(), asyncio.Event()
+    order: list[str] = []
 
-    async def handle(db: Database, person: int, name: str, delay: float) -> None:
-        await asyncio.sleep(delay)
-        async with db.person_lock(person):
-            events.append(f"{name} start")
-            await asyncio.sleep(0.2)
-            events.append(f"{name} end")
+    async def holder() -> None:
+        async with first.transaction() as session:
+            await session.lock("proposal", 1)
+            holding.set()
+            await asyncio.wait_for(done.wait(), 5)
+            order.append("holder committed")
 
-    await asyncio.gather(handle(first, 42, "a", 0), handle(second, 42, "b", 0.05))
-    assert events == ["a start", "a end", "b start", "b end"]
-    events.clear()
-    # Different people do not wait for each other.
-    await asyncio.gather(handle(first, 42, "a", 0), handle(second, 43, "b", 0.05))
-    assert events == ["a start", "b start", "a end", "b end"]
+    async def others() -> None:
+        await holding.wait()
+        async with second.transaction() as session:
+            await session.lock("proposal", 2)
+            await session.execute("INSERT INTO audit_log (at, action) VALUES ('t', 'other')")
+        async with second.transaction() as session:
+            await session.execute("INSERT INTO audit_log (at, action) VALUES ('t', 'free')")
+        order.append("others committed")
+        done.set()
+
+    await asyncio.gather(holder(), others())
+    assert order == ["others committed", "holder committed"]
 
 
 async def test_periodic_work_runs_in_one_process_at_a_time(

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from telegram import Update
 
 from bot.app import build_application
 from bot.config import Settings
@@ -26,7 +25,14 @@ async def workers(settings: Settings) -> AsyncIterator[tuple[LocalBotApi, list[C
     if not settings.database_url.startswith("postgresql"):
         pytest.skip("an SQLite file serves one bot process; nothing to share")
     api = LocalBotApi()
-    apps = [build_application(settings, api.token, request=LocalRequest(api)) for _ in range(2)]
+    apps = [
+        build_application(
+            settings.model_copy(update={"worker_name": f"worker-{number}"}),
+            api.token,
+            request=LocalRequest(api),
+        )
+        for number in (1, 2)
+    ]
     for app in apps:
         await app.initialize()
         assert app.post_init is not None
@@ -46,8 +52,9 @@ async def deliver(api: LocalBotApi, app: CivicApplication) -> None:
 
 
 async def hand_over(update: dict[str, Any], app: CivicApplication) -> None:
+    """`app` receives the update (its webhook answered), takes it itself and handles it."""
     before = app.updates_handled
-    await app.update_queue.put(Update.de_json(update, app.bot))
+    await app.intake.receive([update])
     async with asyncio.timeout(10):
         while app.updates_handled == before:
             await asyncio.sleep(0.005)
@@ -99,6 +106,11 @@ async def test_an_update_sent_again_is_handled_once(
     api.send_text(ALICE, "/help")
     (update,) = api.pending_updates()
     api.confirm_update(update["update_id"])
-    for app in (first, second):
-        await hand_over(update, app)
+    await hand_over(update, first)
+    await second.intake.receive([update])  # the copy: recorded already, so not taken again
+    await asyncio.sleep(0.3)
     assert len(api.bot_messages(ALICE)) == 1
+    assert second.updates_handled == 0
+    async with first.services.db.reading() as session:
+        rows = await session.fetchall("SELECT claimed_by, done_at FROM updates")
+    assert [(row["claimed_by"], row["done_at"] is not None) for row in rows] == [("worker-1", True)]
