@@ -122,18 +122,24 @@ def presses(label: str | None = None, data: str | None = None) -> Step:
 async def to_submit(driver: Driver, user: int) -> None:
     """The proposal's remaining steps (photos, place, similar proposals…): Next until
     Submit, then Submit."""
-    all_of_seoul = False
-    for _ in range(15):
+    wanted = {"pp:submit", "pp:next", "pp:dist:all"}
+
+    def offered() -> set[str]:
         latest = driver.api.last_bot_message(user)
-        offered = {
-            button.get("callback_data")
+        return {
+            str(button.get("callback_data"))
             for row in (latest.get("reply_markup") or {}).get("inline_keyboard", [])
             for button in row
         }
-        if "pp:submit" in offered:
+
+    all_of_seoul = False
+    for _ in range(15):
+        await driver.api.wait_until(lambda: bool(offered() & wanted), timeout=10)
+        now = offered()
+        if "pp:submit" in now:
             await driver.press(user, data="pp:submit")
             return
-        if "pp:dist:all" in offered and not all_of_seoul:
+        if "pp:dist:all" in now and not all_of_seoul:
             all_of_seoul = True
             await driver.press(user, data="pp:dist:all")
         else:

@@ -2,8 +2,8 @@
 
     PYTHONPATH=. .venv/bin/python bench/bench_workers.py [--citizens N] [--configs ...]
 
-For each configuration — 1 worker on SQLite, 1 worker on PostgreSQL, 3 workers on
-PostgreSQL — starts `civicbot run --webhook` (with `--workers 3` for the last) on a fresh
+For each configuration — 1 worker on SQLite, 1, 2 and 3 workers on PostgreSQL — starts
+`civicbot run --webhook` (with `--workers N` for several) on a fresh
 database, behind the HTTP local Bot API delivering updates by webhook (40 connections at
 most, a chat's updates one after another, as Telegram does). N scripted citizens then, all at
 once, sign up, support two proposals, vote and report budget waste (tests/load/scenario.py,
@@ -15,7 +15,11 @@ update to the last reply) and the latency of each update — from the moment the
 it to the bot's first message or edit in that chat — at p50 and p95. Also the CPU time per
 update spent by the bot's processes and by this driver (the Bot API, webhook delivery and the
 citizens), read from /proc: on a machine with few cores the two compete, and
-`cores ÷ bot CPU per update` is what more cores could serve.
+`cores ÷ bot CPU per update` is what more cores could serve. PostgreSQL's CPU is that of
+every server process on the machine (keep the server otherwise quiet). Units of work per
+update (read-only and writing), and the time spent waiting for and holding the per-use-case
+locks (`Session.lock`), are what the workers log as they stop, over the updates handled.
+The last lines project updates/s on 8 free cores from bot + PostgreSQL CPU per update.
 
 PostgreSQL comes from CIVICBOT_BENCH_POSTGRES (default: the local server's `test` database);
 each run uses a scratch schema, dropped after.
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import statistics
 import tempfile
 import time
@@ -44,7 +49,16 @@ from tests.load.cluster import running_cluster
 from tests.load.scenario import THRESHOLD, everyone_at_once
 
 POSTGRES = os.environ.get("CIVICBOT_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-CONFIGS = {"sqlite-1": ("sqlite", 1), "postgres-1": ("postgres", 1), "postgres-3": ("postgres", 3)}
+CONFIGS = {
+    "sqlite-1": ("sqlite", 1),
+    "postgres-1": ("postgres", 1),
+    "postgres-2": ("postgres", 2),
+    "postgres-3": ("postgres", 3),
+}
+USE = re.compile(
+    r"Database use: (\d+) statements, (\d+) reads, (\d+) writes, (\d+) locks"
+    r" \(waited ([\d.]+) s, held ([\d.]+) s\)"
+)
 REPLIES = {"sendMessage", "editMessageText", "editMessageReplyMarkup", "sendPhoto", "sendDocument"}
 
 
@@ -81,6 +95,24 @@ class ReplyClock:
             self.last_reply = now
 
 
+def postgres_cpu_seconds() -> float:
+    """User + system CPU time of every PostgreSQL server process on this machine (other
+    users of the server count too: run this on a quiet server)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and its children (the workers), from /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -107,6 +139,11 @@ class Figures:
     p95_ms: float
     bot_cpu_ms: float
     driver_cpu_ms: float
+    postgres_cpu_ms: float = 0.0
+    transactions: float = 0.0  # per update: reads + writes, all the bot's processes
+    writes: float = 0.0
+    lock_wait_ms: float = 0.0
+    lock_held_ms: float = 0.0
 
     @property
     def per_second(self) -> float:
@@ -114,10 +151,20 @@ class Figures:
 
     def line(self) -> str:
         return (
-            f"{self.config:<11} {self.updates:>6} updates  {self.seconds:7.1f} s"
-            f"  {self.per_second:7.1f} updates/s  p50 {self.p50_ms:7.1f} ms"
-            f"  p95 {self.p95_ms:7.1f} ms  CPU per update: bot {self.bot_cpu_ms:5.1f} ms,"
-            f" driver {self.driver_cpu_ms:5.1f} ms"
+            f"{self.config:<11} {self.updates:>5} updates {self.seconds:6.1f} s"
+            f" {self.per_second:6.1f}/s  p50 {self.p50_ms:6.1f} ms  p95 {self.p95_ms:6.1f} ms"
+            f"  CPU/update: bot {self.bot_cpu_ms:4.1f} ms, PostgreSQL {self.postgres_cpu_ms:4.1f}"
+            f" ms, driver {self.driver_cpu_ms:4.1f} ms"
+            f"  transactions/update {self.transactions:4.2f}"
+            f" (writes {self.writes:4.2f})  lock wait {self.lock_wait_ms:5.2f} ms,"
+            f" held {self.lock_held_ms:5.2f} ms per update"
+        )
+
+    def projection(self, cores: int = 8) -> str:
+        per_update = (self.bot_cpu_ms + self.postgres_cpu_ms) / 1000
+        return (
+            f"{self.config:<11} on {cores} free cores (bot + PostgreSQL CPU only; Telegram is"
+            f" elsewhere): about {cores / per_update:,.0f} updates/s"
         )
 
 
@@ -146,20 +193,32 @@ async def measure(config: str, citizens: int, folder: Path) -> Figures:
         ) as cluster:
             clock = ReplyClock(cluster.api)
             bot_before, driver_before = cpu_seconds(cluster.process.pid), time.process_time()
+            postgres_before = postgres_cpu_seconds()
             await everyone_at_once(cluster.api, db, world, 500_001, citizens)
             bot_cpu = cpu_seconds(cluster.process.pid) - bot_before
             driver_cpu = time.process_time() - driver_before
+            postgres_cpu = postgres_cpu_seconds() - postgres_before
             assert clock.first_push is not None
             latencies = sorted(clock.latencies)
-            return Figures(
+            updates = len(latencies)
+            figures = Figures(
                 config,
-                len(latencies),
+                updates,
                 clock.last_reply - clock.first_push,
                 statistics.median(latencies) * 1000,
-                latencies[int(len(latencies) * 0.95)] * 1000,
-                bot_cpu / len(latencies) * 1000,
-                driver_cpu / len(latencies) * 1000,
+                latencies[int(updates * 0.95)] * 1000,
+                bot_cpu / updates * 1000,
+                driver_cpu / updates * 1000,
+                postgres_cpu / updates * 1000 if engine == "postgres" else 0.0,
             )
+        # Each worker logs what it asked of the database as it stops (start-up included).
+        uses = USE.findall((folder / "bot.log").read_text(encoding="utf-8", errors="replace"))
+        totals = [sum(float(use[index]) for use in uses) for index in range(6)]
+        figures.transactions = (totals[1] + totals[2]) / updates
+        figures.writes = totals[2] / updates
+        figures.lock_wait_ms = totals[4] / updates * 1000
+        figures.lock_held_ms = totals[5] / updates * 1000
+        return figures
     finally:
         await db.close()
         if admin is not None:
@@ -173,11 +232,15 @@ async def main() -> None:
     parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
     args = parser.parse_args()
     print(f"{args.citizens} citizens at once; {os.cpu_count()} CPUs")
+    results = []
     with tempfile.TemporaryDirectory() as scratch:
         for config in args.configs:
             folder = Path(scratch) / config
             folder.mkdir()
-            print((await measure(config, args.citizens, folder)).line(), flush=True)
+            results.append(await measure(config, args.citizens, folder))
+            print(results[-1].line(), flush=True)
+    for figures in results:
+        print(figures.projection())
 
 
 if __name__ == "__main__":

@@ -87,7 +87,15 @@ class Session(ABC):
 class Usage:
     """Running counts of what a process asks of its database (for benchmarks and logs)."""
 
-    __slots__ = ("lock_wait", "locks", "longest_call", "reads", "statements", "writes")
+    __slots__ = (
+        "lock_held",
+        "lock_wait",
+        "locks",
+        "longest_call",
+        "reads",
+        "statements",
+        "writes",
+    )
 
     def __init__(self) -> None:
         self.statements = 0
@@ -96,6 +104,14 @@ class Usage:
         self.longest_call = 0.0  # seconds: the longest SQLite call made on the event loop
         self.locks = 0  # `Session.lock`s taken (PostgreSQL)
         self.lock_wait = 0.0  # seconds spent waiting for them
+        self.lock_held = 0.0  # seconds from taking the first to the unit of work's end
+
+    def summary(self) -> str:
+        return (
+            f"{self.statements} statements, {self.reads} reads, {self.writes} writes,"
+            f" {self.locks} locks (waited {self.lock_wait:.3f} s, held {self.lock_held:.3f} s),"
+            f" longest SQLite call {self.longest_call * 1000:.2f} ms"
+        )
 
     def snapshot(self) -> tuple[int, int, int]:
         return self.statements, self.reads, self.writes
@@ -327,6 +343,7 @@ class PostgresSession(Session):
     def __init__(self, connection: Any, database: PostgresDatabase) -> None:
         self._connection = connection
         self._database = database
+        self.locked_at: float | None = None
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         USAGE.statements += 1
@@ -366,6 +383,8 @@ class PostgresSession(Session):
         await self._connection.execute("SELECT pg_advisory_xact_lock($1, $2)", space, _int32(key))
         USAGE.lock_wait += time.perf_counter() - started
         USAGE.locks += 1
+        if self.locked_at is None:
+            self.locked_at = time.perf_counter()
 
     async def _arguments(self, statement: Statement, params: Params) -> list[Any]:
         """SQLite takes any value for any column; asyncpg wants each parameter's own type,
@@ -492,12 +511,17 @@ class PostgresDatabase(Database):
     async def transaction(self) -> AsyncIterator[Session]:
         USAGE.writes += 1
         # READ COMMITTED; what a read-check-write needs, it locks (`Session.lock`).
-        async with self.pool.acquire() as connection, connection.transaction():
+        async with self.pool.acquire() as connection:
             session = PostgresSession(connection, self)
-            yield session
-            hook = WRITE_HOOK.get()
-            if hook is not None:
-                await hook(session)
+            try:
+                async with connection.transaction():
+                    yield session
+                    hook = WRITE_HOOK.get()
+                    if hook is not None:
+                        await hook(session)
+            finally:
+                if session.locked_at is not None:
+                    USAGE.lock_held += time.perf_counter() - session.locked_at
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Session]:

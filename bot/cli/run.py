@@ -23,7 +23,7 @@ from bot.app import build_application
 from bot.config import TOKEN_HELP, Settings
 from bot.context import CivicApplication
 from bot.intake import SECRET_HEADER, webhook_response
-from storage.db import open_database
+from storage.db import USAGE, open_database
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,7 @@ async def serve(
             await application.stop()
     finally:
         await application.shutdown()
+        log.info("Database use: %s", USAGE.summary())
 
 
 def webhook_server(application: CivicApplication, sock: socket.socket) -> Any:

@@ -262,3 +262,31 @@ async def test_the_sender_killed_mid_delivery_sends_nothing_twice_and_loses_noth
     assert unknown <= 10  # at most the batch in flight at the kill (OUTBOX_BATCH_SIZE)
     # Rows marked sent were delivered; in-flight ones may or may not have been.
     assert sent_rows <= len(delivered) <= sent_rows + unknown
+
+
+async def test_a_kill_in_polling_mode_loses_no_update(
+    server: LocalBotApiServer, database_url: str, tmp_path: Path
+) -> None:
+    """Updates the bot has confirmed to Telegram (its getUpdates offset moved past them) are
+    recorded first: killed with a backlog in hand, the next process handles all of it."""
+    api = server.api
+    process = await start(server, database_url, tmp_path)
+    people = range(7000, 7040)
+    try:
+        for person in people:
+            api.send_text(person, "/help")
+        last = api.last_update_id
+        await api.wait_until(lambda: api.delivered(last), timeout=15)
+        await kill(process)  # with most of them not answered yet
+        answered_before = sum(1 for person in people if api.bot_messages(person))
+        process = await start(server, database_url, tmp_path)
+        await api.wait_until(lambda: all(api.bot_messages(person) for person in people), timeout=30)
+        deadline = asyncio.get_running_loop().time() + 15
+        while await fetch_rows(database_url, "SELECT 1 FROM updates WHERE done_at IS NULL"):
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.1)
+    finally:
+        await kill(process)
+    assert answered_before < len(people)  # the kill did land with updates in hand
+    recorded = await fetch_rows(database_url, "SELECT COUNT(*) FROM updates")
+    assert recorded == [(len(people),)]
