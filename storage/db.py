@@ -58,6 +58,7 @@ class Session(ABC):
     """SQL access inside one unit of work (or one consistent read)."""
 
     dialect: Dialect
+    scope = ""  # which database: what a process keeps in memory is kept per database
 
     @abstractmethod
     async def execute(self, sql: str, params: Params = ()) -> int:
@@ -185,8 +186,9 @@ BUSY_TIMEOUT = 5.0  # seconds before giving up, as busy_timeout=5000 did
 class SqliteSession(Session):
     dialect: Dialect = "sqlite"
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, scope: str = "") -> None:
         self._connection = connection
+        self.scope = scope
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         USAGE.statements += 1
@@ -286,7 +288,7 @@ class SqliteDatabase(Database):
             USAGE.writes += 1
             await self._begin("BEGIN IMMEDIATE")
             try:
-                session = SqliteSession(self.connection)
+                session = SqliteSession(self.connection, self.url)
                 yield session
                 hook = WRITE_HOOK.get()
                 if hook is not None:
@@ -305,7 +307,7 @@ class SqliteDatabase(Database):
             USAGE.reads += 1
             await self._begin("BEGIN")
             try:
-                yield SqliteSession(self.connection)
+                yield SqliteSession(self.connection, self.url)
             finally:
                 if self.connection.in_transaction:
                     self.connection.execute("COMMIT")
@@ -343,6 +345,7 @@ class PostgresSession(Session):
     def __init__(self, connection: Any, database: PostgresDatabase) -> None:
         self._connection = connection
         self._database = database
+        self.scope = database.url
         self.locked_at: float | None = None
 
     async def execute(self, sql: str, params: Params = ()) -> int:

@@ -20,9 +20,47 @@ def _stage(row: Row) -> Stage:
     )
 
 
+# Programmes change rarely (an import, a new installation) and are read by most updates:
+# each process keeps them, per database, with the version they were read at. Every change
+# goes through `upsert`, which bumps `cache_versions.programmes` in the same unit of work, so
+# one small read tells whether what is kept is current (another process may have imported).
+_KEPT: dict[str, tuple[int, list[tuple[int, Programme]]]] = {}
+
+
+async def programmes_changed(session: Session) -> None:
+    """Bump the programmes' version: every process reads them again."""
+    await session.execute(
+        "INSERT INTO cache_versions (name, version) VALUES ('programmes', 1)"
+        " ON CONFLICT (name) DO UPDATE SET version = cache_versions.version + 1"
+    )
+
+
 class ProgrammesRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    async def _current(self) -> list[tuple[int, Programme]]:
+        """(id, programme) for every programme, in id order: kept, or read again when their
+        version moved."""
+        version = int(
+            await self.session.scalar(
+                "SELECT version FROM cache_versions WHERE name = 'programmes'"
+            )
+            or 0
+        )
+        kept = _KEPT.get(self.session.scope)
+        if kept is not None and kept[0] == version:
+            return kept[1]
+        rows = await self.session.fetchall("SELECT * FROM programmes ORDER BY id")
+        stage_rows = await self.session.fetchall(
+            "SELECT * FROM stages ORDER BY programme_id, position"
+        )
+        stages: dict[int, list[Stage]] = {}
+        for stage_row in stage_rows:
+            stages.setdefault(stage_row["programme_id"], []).append(_stage(stage_row))
+        current = [(row["id"], self._programme(row, stages.get(row["id"], []))) for row in rows]
+        _KEPT[self.session.scope] = (version, current)
+        return current
 
     async def upsert(self, programme: Programme, now: datetime) -> int:
         """Insert or replace a programme and its stages by key; returns its id.
@@ -31,6 +69,7 @@ class ProgrammesRepository:
         stays attached when its dates change.
         """
         description = programme.description
+        await programmes_changed(self.session)
         await self.session.execute(
             "INSERT INTO programmes (key, kind, name_ko, name_en, description_ko, description_en,"
             " settings, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -84,35 +123,19 @@ class ProgrammesRepository:
         return programme_id
 
     async def all(self) -> list[Programme]:
-        rows = await self.session.fetchall("SELECT * FROM programmes ORDER BY id")
-        stage_rows = await self.session.fetchall(
-            "SELECT * FROM stages ORDER BY programme_id, position"
-        )
-        stages: dict[int, list[Stage]] = {}
-        for stage_row in stage_rows:
-            stages.setdefault(stage_row["programme_id"], []).append(_stage(stage_row))
-        return [self._programme(row, stages.get(row["id"], [])) for row in rows]
+        return [programme for _, programme in await self._current()]
 
     async def get(self, key: str) -> Programme | None:
-        row = await self.session.fetchone("SELECT * FROM programmes WHERE key = ?", (key,))
-        if row is None:
-            return None
-        stage_rows = await self.session.fetchall(
-            "SELECT * FROM stages WHERE programme_id = ? ORDER BY position", (row["id"],)
-        )
-        return self._programme(row, [_stage(stage_row) for stage_row in stage_rows])
+        return next((p for _, p in await self._current() if p.key == key), None)
 
     async def id_of(self, key: str) -> int | None:
-        found = await self.session.scalar("SELECT id FROM programmes WHERE key = ?", (key,))
-        return None if found is None else int(found)
+        return next((i for i, p in await self._current() if p.key == key), None)
 
     async def by_id(self, programme_id: int) -> Programme | None:
-        key = await self.session.scalar("SELECT key FROM programmes WHERE id = ?", (programme_id,))
-        return None if key is None else await self.get(str(key))
+        return next((p for i, p in await self._current() if i == programme_id), None)
 
     async def count(self) -> int:
-        count: int = await self.session.scalar("SELECT COUNT(*) FROM programmes")
-        return count
+        return len(await self._current())
 
     @staticmethod
     def _programme(row: Row, stages: list[Stage]) -> Programme:

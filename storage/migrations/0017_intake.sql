@@ -27,5 +27,12 @@ CREATE TABLE workers (
     load INTEGER NOT NULL DEFAULT 0
 );
 
+-- Versions of what processes keep in memory: a change bumps its version in the same unit of
+-- work, so every process reads it again (storage/programmes.py).
+CREATE TABLE cache_versions (
+    name TEXT PRIMARY KEY,
+    version INTEGER NOT NULL
+);
+
 -- Replaced by `updates`.
 DROP TABLE handled_updates;

@@ -14,7 +14,7 @@ from domain.voting import BallotProblem, parse_ballot_file
 from storage.db import Database, Session
 from storage.panels import PanelsRepository
 from storage.people import PeopleRepository
-from storage.programmes import ProgrammesRepository
+from storage.programmes import ProgrammesRepository, programmes_changed
 from storage.proposals import ProposalsRepository
 from storage.voting import VotingRepository
 from tests.proposals.conftest import IN_PB_CALL, seed_programmes, sign_up
@@ -125,6 +125,7 @@ async def change_settings(session: Session, programme_key: str, **changes: objec
         "UPDATE programmes SET settings = ? WHERE key = ?",
         (json.dumps({**json.loads(text), **changes}, ensure_ascii=False), programme_key),
     )
+    await programmes_changed(session)  # as every change to programmes must
 
 
 async def test_budget_school_weight(db: Database, voting: dict[str, int]) -> None:
