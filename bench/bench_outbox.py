@@ -12,8 +12,10 @@ Builds a fresh SQLite database with N people (default 100,000) and one programme
    polling and jobs started) against the in-process local Bot API, and stops it; then starts
    `civicbot run` as a new process against the HTTP local Bot API, until it polls;
 3. claims and marks: the real sender (`OutboxSender.run_batch`) against the in-process local
-   Bot API stub, for a sample of rows, and the storage half alone (claim + record, no
-   Telegram) for a larger sample.
+   Bot API stub, for a sample of rows; the same over HTTP (PTB's default transport) to the
+   local Bot API served by this process, with the CPU per row this process spent (sender and
+   server together, so an upper bound for the sender); and the storage half alone (claim +
+   record, no Telegram) for a larger sample.
 """
 
 from __future__ import annotations
@@ -195,6 +197,34 @@ async def send_sample(path: Path, api: LocalBotApi, sample: int, batch: int) -> 
     return sent / elapsed
 
 
+async def send_over_http(path: Path, people: int, sample: int, batch: int) -> tuple[float, float]:
+    """The real sender over HTTP, with python-telegram-bot's default transport, to the local
+    Bot API served by this process: (rows/s, CPU ms per row of this process, the server's
+    share included)."""
+    api = LocalBotApi()
+    for user_id in range(1, people + 1):
+        api.user(user_id)
+    server = LocalBotApiServer(api)
+    await server.start()
+    db = SqliteDatabase(path)
+    await db.connect()
+    try:
+        async with Bot(api.token, base_url=server.base_url) as bot:
+            sender = OutboxSender(db, bot, settings_for(path, batch), lambda: NOW)
+            sent = 0
+            started, cpu = time.perf_counter(), time.process_time()
+            while sent < sample:
+                batch_sent = (await sender.run_batch()).sent
+                if not batch_sent:
+                    raise SystemExit(f"only {sent:,} rows left to send; use a smaller --sample")
+                sent += batch_sent
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    finally:
+        await db.close()
+        await server.stop()
+    return sent / elapsed, cpu / sent * 1000
+
+
 async def storage_sample(path: Path, sample: int, batch: int) -> float:
     """The database half alone: claim a batch, record it sent."""
     db = SqliteDatabase(path)
@@ -243,6 +273,12 @@ async def run(args: argparse.Namespace, path: Path) -> None:
     for batch in (10, 50):
         rate = await send_sample(path, api, args.sample, batch)
         print(f"claim+send+mark via local Bot API, batch {batch}: {rate:,.0f} rows/s")
+    for batch in (10, 50):
+        rate, cpu_ms = await send_over_http(path, args.people, args.sample // 4, batch)
+        print(
+            f"claim+send+mark over HTTP (PTB's default transport), batch {batch}:"
+            f" {rate:,.0f} rows/s, {cpu_ms:.2f} ms CPU per row (sender and Bot API server)"
+        )
     for batch in (10, 50):
         rate = await storage_sample(path, args.sample * 5, batch)
         print(f"claim+mark, storage only, batch {batch}: {rate:,.0f} rows/s")
