@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
+
+import pytest
 
 from domain.people import Relation
 from storage.people import PeopleRepository
@@ -222,3 +225,41 @@ async def test_errors_are_logged_and_the_person_told(harness: Harness) -> None:
     replies = await harness.say(ALICE, "/explode")
     assert any("시스템에 문제가 생겼습니다" in m["text"] for m in replies)
     assert any("boom" in str(r.exc_info[1]) for r in harness.errors.records if r.exc_info)
+
+
+async def test_the_district_and_the_end_of_sign_up_commit_together(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14 item 8: a step's answer and its next state are one unit of work, and the
+    question keeps its buttons until both are saved. A failure in the middle (here the
+    district's write; a crash does the same) leaves the question answerable."""
+    h = harness
+    await h.say(ALICE, "/start")
+    await h.press(ALICE, "동의합니다")
+    await h.press(ALICE, "서울에 살아요")
+    original = PeopleRepository.update
+
+    async def failing(self: PeopleRepository, user_id: int, now: Any, **fields: Any) -> Any:
+        if "district" in fields:
+            raise RuntimeError("the database went away")
+        return await original(self, user_id, now, **fields)
+
+    monkeypatch.setattr(PeopleRepository, "update", failing)
+    await h.press(ALICE, "마포구")
+    async with h.db.reading() as session:
+        person = await PeopleRepository(session).get(ALICE)
+        state = await session.scalar(
+            "SELECT state FROM ptb_conversations WHERE name = 'onboarding'"
+        )
+    assert person is not None and person.district is None
+    assert json.loads(state) == "district"  # neither the answer nor the next step was saved
+    question = next(m for m in h.api.bot_messages(ALICE) if "어느 자치구" in m.get("text", ""))
+    assert question.get("reply_markup")  # its buttons were not taken off
+
+    monkeypatch.setattr(PeopleRepository, "update", original)
+    await h.press(ALICE, "마포구")
+    assert "가입이 끝났습니다" in h.last_text(ALICE)
+    async with h.db.reading() as session:
+        person = await PeopleRepository(session).get(ALICE)
+        left = await session.scalar("SELECT COUNT(*) FROM ptb_conversations")
+    assert person is not None and person.district == "mapo" and left == 0
