@@ -41,7 +41,7 @@ from telegram.warnings import PTBUserWarning
 
 from domain.people import Person
 from storage.db import WRITE_HOOK, Session
-from storage.intake import Claimed, UpdatesRepository
+from storage.intake import Claimed, UpdatesRepository, person_of
 from storage.people import PeopleRepository
 from storage.ptbstate import PtbStateRepository
 
@@ -106,6 +106,10 @@ class Intake:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._finished_count = 0  # updates finished since the last heartbeat
+        # Whether updates may be waiting in the table for this worker to claim: one it left
+        # there, a wake-up from another worker, a rescan. Finishing alone needs no claim query
+        # when all that came was taken at once (the usual case with one process).
+        self._maybe_waiting = True
         self._last_load = 0
         self._least_elsewhere: int | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -132,7 +136,7 @@ class Intake:
         self._stopping.clear()
         self._loops.append(asyncio.create_task(self._dispatch(), name="intake-dispatch"))
         if db.shared:
-            self._stop_listening = await db.listen(CHANNEL, self._wake.set)
+            self._stop_listening = await db.listen(CHANNEL, self._woken)
             self._loops.append(asyncio.create_task(self._heartbeats(), name="intake-heartbeat"))
         self._wake.set()
 
@@ -172,7 +176,7 @@ class Intake:
             await repository.receive(payloads, now)
             if len(payloads) == 1 and self.running and not self._busier_than_others():
                 claimed = await repository.claim_one(
-                    int(payloads[0]["update_id"]), self.worker, now
+                    int(payloads[0]["update_id"]), person_of(payloads[0]), self.worker, now
                 )
                 if claimed is not None:
                     works = await self._load(session, [claimed])
@@ -181,7 +185,13 @@ class Intake:
         if claimed is not None:
             self._start(works)
         else:
+            self._maybe_waiting = True
             self._wake.set()
+
+    def _woken(self) -> None:
+        """Another worker left an update waiting (LISTEN/NOTIFY)."""
+        self._maybe_waiting = True
+        self._wake.set()
 
     def _busier_than_others(self) -> bool:
         """Leave a received update to the others? When this worker has `SELF_CLAIM_SHARED`
@@ -197,8 +207,10 @@ class Intake:
     # ---------------------------------------------------------------- taking and handling
     async def _dispatch(self) -> None:
         while self.running:
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), RESCAN)
+            except TimeoutError:
+                self._maybe_waiting = True
             self._wake.clear()
             if not self.running:
                 break
@@ -210,9 +222,12 @@ class Intake:
 
     async def _round(self) -> None:
         room = max(0, self._concurrency() - len(self.in_hand))
+        if not self._maybe_waiting:
+            room = 0
         if not room and not self._finished:
             return
         now = self.services.clock()
+        self._maybe_waiting = False
         async with self.services.db.transaction() as session:
             finished = await self._save_finished(session)
             claimed = await UpdatesRepository(session).claim(self.worker, now, room)
@@ -220,7 +235,8 @@ class Intake:
         self._forget(finished)
         self._start(works)
         if len(claimed) == room and room:
-            self._wake.set()  # there may be more waiting
+            self._maybe_waiting = True  # there may be more waiting
+            self._wake.set()
 
     def _concurrency(self) -> int:
         return CONCURRENCY
@@ -376,7 +392,7 @@ class Intake:
                 self._last_load = load
                 if released:
                     log.warning("Took over %d update(s) of a worker that stopped", released)
-                    self._wake.set()
+                    self._woken()
             except Exception:
                 log.exception("Heartbeat failed")
             with contextlib.suppress(TimeoutError):

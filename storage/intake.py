@@ -70,8 +70,13 @@ class UpdatesRepository:
             ],
         )
 
-    async def claim_one(self, update_id: int, worker: str, now: datetime) -> Claimed | None:
-        """Take this update if it is waiting and first in its person's line."""
+    async def claim_one(
+        self, update_id: int, person: int, worker: str, now: datetime
+    ) -> Claimed | None:
+        """Take this update if it is waiting and first in its person's line. The person is
+        locked first: two of their updates received at once (from two chats) are not both
+        taken."""
+        await self.session.lock("person", person)
         rows = await self.session.fetchall(
             f"UPDATE updates SET claimed_by = ?, claimed_at = ? WHERE update_id IN ("
             f" SELECT u.update_id FROM updates u WHERE u.update_id = ? AND u.done_at IS NULL"

@@ -42,7 +42,7 @@ async def test_one_persons_updates_are_taken_one_at_a_time_in_order(db: Database
         # Person 10's first and person 20's: their next waits for the one before.
         assert [(c.update_id, c.person) for c in first] == [(1, 10), (3, 20)]
         assert await intake.claim("w2", NOW, limit=10) == []
-        assert await intake.claim_one(2, "w2", NOW) is None
+        assert await intake.claim_one(2, 10, "w2", NOW) is None
         assert await intake.finish(1, "w1", NOW)
         (second,) = await intake.claim("w2", NOW, limit=10)
         assert second.update_id == 2 and second.payload == text(2, 10)
