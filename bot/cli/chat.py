@@ -17,6 +17,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import unquote_plus
 from zoneinfo import ZoneInfo
 
 from bot.app import build_application, running
@@ -90,6 +91,8 @@ class Terminal:
 
     def on_call(self, method: str, params: dict[str, Any], result: Any) -> None:
         self.last_activity = time.monotonic()
+        if method == "answerInlineQuery":
+            self.show_inline_results(params)
         if params.get("chat_id") != self.user_id or not isinstance(result, dict):
             return
         if method in ("sendMessage", "sendPhoto", "sendDocument"):
@@ -107,14 +110,16 @@ class Terminal:
             self.show(result, params, edited=True)
         elif method == "editMessageReplyMarkup":
             self.take_buttons(result)
-        elif method == "answerInlineQuery":
-            for result_ in params.get("results") or []:
-                content = result_.get("input_message_content") or {}
-                body = html.unescape(TAG.sub("", content.get("message_text", "")))
-                print(f"inline result (sent into the chat you pick):\n{body}", file=self.out)
-                for row in (result_.get("reply_markup") or {}).get("inline_keyboard", []):
-                    for button in row:
-                        print(f"   [{button['text']}] {button.get('url', '')}", file=self.out)
+
+    def show_inline_results(self, params: dict[str, Any]) -> None:
+        """Inline mode: what the bot offers to send into the chat the person picks."""
+        for found in params.get("results") or []:
+            content = found.get("input_message_content") or {}
+            body = html.unescape(TAG.sub("", content.get("message_text", "")))
+            print(f"inline result (sent into the chat you pick):\n{body}", file=self.out)
+            for row in (found.get("reply_markup") or {}).get("inline_keyboard", []):
+                for button in row:
+                    print(f"   [{button['text']}] {button.get('url', '')}", file=self.out)
 
     def show(self, message: dict[str, Any], params: dict[str, Any], edited: bool) -> None:
         body = message.get("text") or message.get("caption") or ""
@@ -197,7 +202,7 @@ class Terminal:
         if url.startswith(own):
             self.api.send_text(self.user_id, f"/start {url.removeprefix(own)}")
         else:
-            print(f"(opens {url})", file=self.out)
+            print(f"(opens {unquote_plus(url)})", file=self.out)
         return True
 
     async def settle(self, update_id: int, timeout: float = 15.0) -> None:

@@ -12,17 +12,19 @@ changes an answer with the same questions.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Final
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
 from bot.context import BotContext, person_and_translator, translator
 from bot.flows.guard import StepHandler, guided_steps
 from bot.flows.onboarding import RELATION_LABELS, district_keyboard
-from bot.handlers.common import answer, edit_or_send, retire_question, send
+from bot.handlers.common import QUESTION_KEY, answer, edit_or_send, retire_question, send
 from bot.handlers.common import ask as ask_question
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry
@@ -38,6 +40,8 @@ from domain.people import (
     find_district,
     parse_birth_year,
 )
+
+log = logging.getLogger(__name__)
 
 KEY: Final = "eligibility"  # in user_data while a question is out: which, and why
 PREFIX: Final = "el"
@@ -314,15 +318,25 @@ async def saved(
         return await ask_again(update, context, host)
     t = await translator(update, context)
     shown = t.gettext("Your answer: %(answer)s") % {"answer": answer_label(t, question, value)}
-    if update.callback_query is not None:
-        await edit_or_send(
-            update,
-            context,
-            question_text(t, question, services.settings.minimum_age) + "\n" + shown,
-        )
-    else:
-        await retire_question(update, context)
+    await show_answer(
+        update, context, question_text(t, question, services.settings.minimum_age) + "\n" + shown
+    )
     return await carry_on(update, context, host)
+
+
+async def show_answer(update: Update, context: BotContext, text: str) -> None:
+    """The question, answered: its message shows the answer and loses its buttons."""
+    if update.callback_query is not None:
+        await edit_or_send(update, context, text)
+        return
+    message_id = context.udata.pop(QUESTION_KEY, None)
+    chat = update.effective_chat
+    if not isinstance(message_id, int) or chat is None:
+        return
+    try:
+        await context.bot.edit_message_text(text, chat.id, message_id)
+    except BadRequest as error:
+        log.debug("question already changed: %s", error)
 
 
 async def carry_on(update: Update, context: BotContext, host: Host) -> object:

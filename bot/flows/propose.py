@@ -240,14 +240,21 @@ async def similar_question(context: BotContext, t: Translator) -> tuple[str, lis
 
 def preview_text(t: Translator, d: dict[str, Any]) -> str:
     field = FIELDS_BY_CODE[d["field"]].name(t.language)
-    districts = ", ".join(DISTRICTS_BY_CODE[c].name(t.language) for c in d.get("districts", []))
+    chosen = d.get("districts", [])
+    districts = (
+        t.gettext("All of Seoul")
+        if set(chosen) >= set(DISTRICTS_BY_CODE)
+        else ", ".join(DISTRICTS_BY_CODE[c].name(t.language) for c in chosen)
+    )
     where = t.gettext(SCOPE_LABELS[Scope(d["scope"])])
     if districts:
         where += f" ({districts})"
     if d.get("dong"):
         where += f" · {d['dong']}"
+    names = d.get("programme_names") or {}
     lines = [
         f"{d['title']}",
+        t.gettext("Programme: %(name)s") % {"name": names.get(t.language, d["programme"])},
         t.gettext("Field: %(field)s") % {"field": field},
         t.gettext("Where: %(where)s") % {"where": where},
     ]
@@ -350,6 +357,7 @@ async def choose_programme(update: Update, context: BotContext, key: str) -> str
         return await end(update, context)
     d = draft(context)
     d["programme"] = key
+    d["programme_names"] = {"ko": programme.name.ko, "en": programme.name.en}
     d["budget"] = service.rules_of(programme).is_budget
     d["district_track"] = programme.kind is ProgrammeKind.DISTRICT_PLAN
     d["step"] = PROGRAMME
@@ -606,6 +614,7 @@ async def transfer(update: Update, context: BotContext, key: str) -> str | int:
         return await go_to(update, context, DISTRICTS_STEP)
     d.update(
         programme=key,
+        programme_names={"ko": target.name.ko, "en": target.name.en},
         budget=service.rules_of(target).is_budget,
         district_track=True,
         # One dong stays one dong; one district (however chosen) is a district proposal.

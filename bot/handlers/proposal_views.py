@@ -48,8 +48,9 @@ def refusal_text(t: Translator, refusal: Refusal, **values: Any) -> str:
             " the project."
         ),
         Refusal.TOO_FEW_DISTRICTS: t.gettext(
-            "A city-wide proposal must benefit at least two districts; one benefiting a"
-            " single district belongs to that district."
+            "A city-wide participatory budget proposal must benefit at least two districts;"
+            " one for a single district or one of its neighbourhoods belongs to that"
+            " district's track (구단위)."
         ),
         Refusal.DAILY_LIMIT: t.gettext(
             "You have reached today's limit of proposals. Please try again tomorrow."
@@ -107,8 +108,14 @@ def card_text(t: Translator, proposal: Proposal, rules: ProposalRules, now: date
         if proposal.field in FIELDS_BY_CODE
         else proposal.field
     )
-    districts = ", ".join(
-        DISTRICTS_BY_CODE[c].name(t.language) for c in proposal.districts if c in DISTRICTS_BY_CODE
+    districts = (
+        t.gettext("All of Seoul")
+        if set(proposal.districts) >= set(DISTRICTS_BY_CODE)
+        else ", ".join(
+            DISTRICTS_BY_CODE[c].name(t.language)
+            for c in proposal.districts
+            if c in DISTRICTS_BY_CODE
+        )
     )
     place = " · ".join(part for part in (field, districts, proposal.dong or "") if part)
     status = t.gettext(service.STATUS_LABELS[proposal.status])
@@ -140,21 +147,24 @@ def deep_link(bot_username: str, proposal_id: int) -> str:
     return f"https://t.me/{bot_username}?start=p_{proposal_id}"
 
 
-def share_url(t: Translator, proposal: Proposal, bot_username: str) -> str:
+def share_url(t: Translator, proposal: Proposal, bot_username: str, support_open: bool) -> str:
     """Telegram's share sheet: the person picks any chat and sends the link with a line."""
-    text = t.gettext("Support “%(title)s” (공감): every supporter counts.") % {
-        "title": proposal.title
-    }
+    text = (
+        t.gettext("Support “%(title)s” (공감): every supporter counts.")
+        if support_open
+        else t.gettext("Have a look at “%(title)s” on 시민참여봇.")
+    ) % {"title": proposal.title}
     query = urlencode({"url": deep_link(bot_username, proposal.id), "text": text})
     return f"https://t.me/share/url?{query}"
 
 
 def share_buttons(
-    t: Translator, proposal: Proposal, bot_username: str, inline_mode: bool
+    t: Translator, proposal: Proposal, bot_username: str, inline_mode: bool, support_open: bool
 ) -> list[InlineKeyboardButton]:
     """Send the proposal into another chat: by Telegram's share sheet, and (where the bot
-    has inline mode on) as a card with a "support it" button, through inline mode."""
-    buttons = [InlineKeyboardButton(t.gettext("Share"), url=share_url(t, proposal, bot_username))]
+    has inline mode on) as a card with a button back to it, through inline mode."""
+    url = share_url(t, proposal, bot_username, support_open)
+    buttons = [InlineKeyboardButton(t.gettext("Share"), url=url)]
     if inline_mode:
         buttons.append(
             InlineKeyboardButton(
@@ -202,7 +212,7 @@ def card_keyboard(
             InlineKeyboardButton(t.gettext("History"), callback_data=f"pr:hist:{pid}"),
         ]
     )
-    rows.append(share_buttons(t, proposal, bot_username, inline_mode))
+    rows.append(share_buttons(t, proposal, bot_username, inline_mode, support_open))
     extra = [InlineKeyboardButton(t.gettext("Report"), callback_data=f"pr:rep:{pid}")]
     if proposal.photos:
         extra.insert(0, InlineKeyboardButton(t.gettext("Photos"), callback_data=f"pr:ph:{pid}"))

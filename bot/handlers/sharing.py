@@ -48,6 +48,11 @@ async def article(
     rules = service.rules_of(programme)
     now = context.services.clock()
     link = deep_link(context.bot.username, proposal.id)
+    label = (
+        t.gettext("Go and support it (공감)")
+        if service.support_is_open(proposal, programme, now)
+        else t.gettext("Open it in 시민참여봇")
+    )
     return InlineQueryResultArticle(
         id=f"p{proposal.id}",
         title=proposal.title,
@@ -55,9 +60,7 @@ async def article(
         input_message_content=InputTextMessageContent(
             card_text(t, proposal, rules, now), parse_mode=ParseMode.HTML
         ),
-        reply_markup=InlineKeyboardMarkup(
-            [[InlineKeyboardButton(t.gettext("Go and support it (공감)"), url=link)]]
-        ),
+        reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(label, url=link)]]),
     )
 
 

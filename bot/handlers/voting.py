@@ -163,7 +163,9 @@ async def vote_command(update: Update, context: BotContext) -> None:
         if entry.stage.ends_at is not None:
             line += "\n  " + t.gettext("closes %(end)s") % {"end": t.when(entry.stage.ends_at)}
         if entry.voted and entry.eligibility.refusal is not None:
-            line += "\n  " + t.gettext("cast before you moved; it stays valid")
+            line += "\n  " + t.gettext(
+                "Your ballot stays valid, but it is no longer yours to change (%(reason)s)."
+            ) % {"reason": not_yours(t, entry, minimum_age)}
         else:
             rows.append(
                 [
