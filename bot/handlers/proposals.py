@@ -85,6 +85,9 @@ ACTION_OUTCOMES = {
     ("wdy", service.Outcome.CLOSED): N_(
         "This proposal can no longer be withdrawn at its stage; see its history."
     ),
+    ("com", service.Outcome.CLOSED): N_(
+        "Comments are closed: this proposal was withdrawn, merged or not accepted."
+    ),
 }
 
 
@@ -331,7 +334,7 @@ async def on_comment_text(update: Update, context: BotContext) -> str | int:
     await retire_question(update, context)
     context.udata.pop("comment", None)
     if outcome is not service.Outcome.DONE:
-        await say_outcome(update, context, outcome)
+        await say_outcome(update, context, outcome, "com")
         return ConversationHandler.END
     await send(update, context, t.gettext("Your comment is posted."))
     await show_comments(update, context, proposal_id)

@@ -4,6 +4,11 @@ database except through the bot."""
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import sys
+from asyncio.subprocess import PIPE
+from pathlib import Path
 from typing import Any
 
 from tests.harness import Harness, said
@@ -53,3 +58,22 @@ async def deliver(h: Harness) -> None:
 def buttons(message: dict[str, Any]) -> list[str]:
     rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
     return [button["text"] for row in rows for button in row]
+
+
+CIVICBOT = str(Path(sys.executable).with_name("civicbot"))
+
+
+async def official_runs(h: Harness, *args: str) -> str:
+    """An official's command on the server (`civicbot …`), on the bot's own database."""
+    environment = dict(os.environ, DATABASE_URL=h.app.services.settings.database_url)
+    process = await asyncio.create_subprocess_exec(
+        CIVICBOT, *args, env=environment, stdout=PIPE, stderr=PIPE
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return out.decode()
+
+
+def proposal_id_in(text: str) -> int:
+    """The number in "제안 #12이 게시되었습니다" and the like."""
+    return int(re.search(r"#(\d+)", text).group(1))  # type: ignore[union-attr]

@@ -41,7 +41,9 @@ async def test_share_sheet_and_inline_mode(harness: Harness) -> None:
     card = h.api.bot_messages(ALICE)[-1]
     row = next(r for r in card["reply_markup"]["inline_keyboard"] if "url" in r[0])
     share = parse_qs(urlsplit(row[0]["url"]).query)
-    assert urlsplit(row[0]["url"]).netloc == "t.me" and share["url"] == [LINK.format(id=proposal_id)]
+    assert urlsplit(row[0]["url"]).netloc == "t.me" and share["url"] == [
+        LINK.format(id=proposal_id)
+    ]
     assert "“한강공원 그늘막 설치” 제안에 공감해 주세요" in share["text"][0]
     assert row[1]["switch_inline_query"] == f"p_{proposal_id}"
     # The button opens inline mode with the card, to send into the chat the person picks.
