@@ -226,7 +226,12 @@ async def ask(
     question = missing[0]
     t = await translator(update, context)
     pending = context.udata.get(KEY)
-    first = not isinstance(pending, dict) or pending.get("host") != host.name
+    # A round of questions is introduced once; a later question of it is not.
+    first = not isinstance(pending, dict) or (
+        pending.get("host"),
+        pending.get("action"),
+        pending.get("en"),
+    ) != (host.name, purpose.action, purpose.name_en)
     context.udata[KEY] = {
         "host": host.name,
         "question": question.value,

@@ -167,3 +167,31 @@ async def test_cancel_in_the_middle_of_the_questions_keeps_the_ballot(harness: H
     await h.press(ALICE, "광역 사업")
     await answer_pb_questions(h, ALICE)
     assert "선택함: 4. 경로당 냉방" in json.dumps(h.api.bot_messages(ALICE)[-1], ensure_ascii=False)
+
+
+async def test_a_panel_asks_the_relation_a_stopped_sign_up_never_got(harness: Harness) -> None:
+    h = harness
+    h.set_now(datetime(2027, 3, 20, 3, 0, tzinfo=UTC))  # 서울시민회의 is recruiting
+    await h.say(ALICE, "/start")
+    await h.press(ALICE, "동의합니다")
+    await h.say(ALICE, "/cancel")  # stopped before the relation
+    await h.say(ALICE, "/panels")
+    replies = await h.press(ALICE, "신청하기: 2027 서울시민회의")
+    assert "2027 서울시민회의에 신청하기 전에 2가지만 여쭤볼게요" in said(replies)
+    assert "서울과 어떤 관계인가요?" in said(replies)
+    await h.press(ALICE, "서울에서 공부해요")
+    replies = await h.press(ALICE, "아니요, 해당하지 않습니다")
+    assert "성별을 알려 주세요" in said(replies)
+    person = await profile_of(h, ALICE)
+    assert person.relation is Relation.STUDENT  # type: ignore[attr-defined]
+    # Someone connected to Seoul in none of these ways is told why, and nothing more asked.
+    await sign_up(h, BOB, relation="other")
+    await h.say(BOB, "/panels")
+    replies = await h.press(BOB, "신청하기: 2027 서울시민회의")
+    text = said(replies)
+    assert (
+        "서울에 살거나 일하거나 공부하는 분이 참여할 수 있는데, 해당하지 않는다고 답하셨어요"
+        in text
+    )
+    assert "출자·출연한 기관의 임직원인가요?" not in text
+    assert not h.errors.records
