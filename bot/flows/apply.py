@@ -33,7 +33,7 @@ from domain.panels import (
     Refusal,
     age_band,
 )
-from domain.people import Requirements, find_district
+from domain.people import Requirements
 from domain.programmes import Action, Programme
 
 FLOW_NAME = N_("applying to a panel")
@@ -278,20 +278,14 @@ async def on_text(update: Update, context: BotContext) -> str | int:
     d = draft(context)
     step = d.get("step")
     t = await translator(update, context)
-    year = this_year(context)
     if step == BIRTH_YEAR:
-        if not (text.isdigit() and len(text) == 4 and 1900 <= int(text) <= year):
-            await send(update, context, t.gettext("Please type a year of four digits, e.g. 1987."))
+        birth_year = await asking.typed_birth_year(update, context, text)
+        if birth_year is None:
             return await go_to(update, context, BIRTH_YEAR)
-        d["birth_year"] = int(text)
+        d["birth_year"] = birth_year
     elif step == DISTRICT_STEP:
-        district = find_district(text)
+        district = await asking.typed_district(update, context, text)
         if district is None:
-            await send(
-                update,
-                context,
-                t.gettext("I don't know a district called “%(name)s”.") % {"name": text[:50]},
-            )
             return await go_to(update, context, DISTRICT_STEP)
         d["district"] = district.code
     else:

@@ -34,6 +34,7 @@ from domain.panels import GENDERS
 from domain.panels import Refusal as PanelRefusal
 from domain.people import (
     DISTRICTS_BY_CODE,
+    District,
     Ineligible,
     Question,
     Relation,
@@ -365,6 +366,28 @@ async def on_button(update: Update, context: BotContext, host: Host) -> object:
     return await saved(update, context, host, question, None if value == "none" else value)
 
 
+async def typed_birth_year(update: Update, context: BotContext, text: str) -> int | None:
+    """A year of birth as typed, or None after saying how to type one."""
+    year = parse_birth_year(text, service.this_year(context.services.clock()))
+    if year is None:
+        t = await translator(update, context)
+        await send(update, context, t.gettext("Please type a year of four digits, e.g. 1987."))
+    return year
+
+
+async def typed_district(update: Update, context: BotContext, text: str) -> District | None:
+    """A district as typed ("강남구", "강남", "Gangnam-gu"), or None after saying so."""
+    district = find_district(text)
+    if district is None:
+        t = await translator(update, context)
+        await send(
+            update,
+            context,
+            t.gettext("I don't know a district called “%(name)s”.") % {"name": text[:50]},
+        )
+    return district
+
+
 async def on_text(update: Update, context: BotContext, host: Host) -> object:
     assert update.message is not None and update.message.text is not None
     assert update.effective_user is not None
@@ -372,19 +395,13 @@ async def on_text(update: Update, context: BotContext, host: Host) -> object:
     question = current_question(context)
     t = await translator(update, context)
     if question is Question.BIRTH_YEAR:
-        year = parse_birth_year(text, service.this_year(context.services.clock()))
+        year = await typed_birth_year(update, context, text)
         if year is None:
-            await send(update, context, t.gettext("Please type a year of four digits, e.g. 1987."))
             return await ask_again(update, context, host)
         return await saved(update, context, host, question, str(year))
     if question is Question.DISTRICT:
-        district = find_district(text)
+        district = await typed_district(update, context, text)
         if district is None:
-            await send(
-                update,
-                context,
-                t.gettext("I don't know a district called “%(name)s”.") % {"name": text[:50]},
-            )
             return await ask_again(update, context, host)
         return await saved(update, context, host, question, district.code)
     if question is Question.BUDGET_SCHOOL:

@@ -34,7 +34,7 @@ from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand, entry_points
 from bot.services import people as people_service
 from bot.services import proposals as service
-from domain.people import DISTRICTS, DISTRICTS_BY_CODE, find_district
+from domain.people import DISTRICTS, DISTRICTS_BY_CODE
 from domain.programmes import Programme, ProgrammeKind
 from domain.proposals import (
     DESCRIPTION_MAX,
@@ -429,13 +429,8 @@ async def on_text(update: Update, context: BotContext) -> str:
             return await go_to(update, context, DESCRIPTION)
         d["description"] = text
     elif step == DISTRICTS_STEP and d.get("scope") != Scope.CITY.value:
-        district = find_district(text)
+        district = await asking.typed_district(update, context, text)
         if district is None:
-            await send(
-                update,
-                context,
-                t.gettext("I don't know a district called “%(name)s”.") % {"name": text[:50]},
-            )
             return await go_to(update, context, DISTRICTS_STEP)
         d["districts"] = [district.code]
         await retire_question(update, context)

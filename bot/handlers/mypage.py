@@ -26,6 +26,10 @@ def heading(text: str) -> str:
     return f"<b>{escape(text)}</b>"
 
 
+def section(t: Translator, title: str, empty: bool) -> list[str]:
+    return ["", heading(title), *([t.gettext("None yet.")] if empty else [])]
+
+
 def rows_of(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKeyboardButton]]:
     return [buttons[i : i + width] for i in range(0, len(buttons), width)]
 
@@ -40,9 +44,7 @@ def proposal_sections(
         (t.gettext("Proposals I support"), page.supported),
         (t.gettext("Proposals I follow"), page.followed),
     ):
-        lines += ["", heading(title)]
-        if not items:
-            lines.append(t.gettext("None yet."))
+        lines += section(t, title, not items)
         for proposal in items[:SHOWN]:
             lines.append(summary_line(t, proposal))
             if proposal.id not in {p.id for p in shown}:
@@ -54,9 +56,7 @@ def proposal_sections(
 def ballot_section(
     t: Translator, page: service.MyPage
 ) -> tuple[list[str], list[InlineKeyboardButton]]:
-    lines = ["", heading(t.gettext("My ballots"))]
-    if not page.ballots:
-        lines.append(t.gettext("None yet."))
+    lines = section(t, t.gettext("My ballots"), not page.ballots)
     buttons = []
     for ballot in page.ballots[:SHOWN]:
         name = ballot.heading.name(t.language)
@@ -76,9 +76,7 @@ def ballot_section(
 def application_section(
     t: Translator, page: service.MyPage
 ) -> tuple[list[str], list[InlineKeyboardButton]]:
-    lines = ["", heading(t.gettext("My panel applications"))]
-    if not page.applications:
-        lines.append(t.gettext("None yet."))
+    lines = section(t, t.gettext("My panel applications"), not page.applications)
     buttons = []
     for programme, application in page.applications[:SHOWN]:
         name = programme.name.get(t.language)
