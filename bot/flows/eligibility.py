@@ -151,7 +151,8 @@ def intro(t: Translator, purpose: Purpose, count: int) -> str:
 def question_text(t: Translator, question: Question, minimum_age: int) -> str:
     if question is Question.RELATION:
         return t.gettext(
-            "How are you connected to Seoul? It is open to people who live, work or study in Seoul."
+            "How are you connected to Seoul? Participatory budgeting and citizen panels are"
+            " open to people who live, work or study here."
         )
     if question is Question.DISTRICT:
         return t.gettext(
@@ -166,8 +167,8 @@ def question_text(t: Translator, question: Question, minimum_age: int) -> str:
     if question is Question.NOT_OFFICIAL:
         return t.gettext(
             "Are you an official of the city or a district, or an employee of a body they fund"
-            " or invest in? The city's ordinance keeps them out of participatory budget"
-            " proposals and votes."
+            " or invest in? By the city's rules they cannot take part in participatory budgeting"
+            " or in most citizen panels."
         )
     if question is Question.GENDER:
         return t.gettext("Your gender? It is used only for the quotas of citizen panels.")

@@ -61,7 +61,7 @@ def profile_text(t: Translator, person: Person, budget_school: bool) -> str:
         t.gettext("Gender: %(value)s") % {"value": value(Question.GENDER, person.gender)},
         t.gettext("Official of the city or a district, or of a body they fund: %(value)s")
         % {"value": official},
-        t.gettext("예산학교: %(value)s")
+        t.gettext("Budget school (예산학교): %(value)s")
         % {
             "value": t.gettext("completed the course")
             if budget_school
