@@ -72,12 +72,12 @@ STILL_POSSIBLE: Final = {
         " your answer was a mistake, change it in /profile."
     ),
     Ineligible.TOO_YOUNG: N_(
-        "You can still propose to 민주주의 서울, support proposals (공감) and report wasted"
-        " public money. If your year of birth is wrong, change it in /profile."
+        "You can still propose to Democracy Seoul (민주주의 서울), support proposals (공감)"
+        " and report wasted public money. If your year of birth is wrong, change it in /profile."
     ),
     Ineligible.OFFICIAL: N_(
-        "You can still propose to 민주주의 서울, support proposals (공감) and report wasted"
-        " public money. If your answer was a mistake, change it in /profile."
+        "You can still propose to Democracy Seoul (민주주의 서울), support proposals (공감)"
+        " and report wasted public money. If your answer was a mistake, change it in /profile."
     ),
     Ineligible.OTHER_DISTRICT: N_(
         "If you moved, change your district in /profile: from then on your new district's"
@@ -246,7 +246,7 @@ async def ask(
         lines.append(
             intro(t, purpose, len(missing))
             + " "
-            + t.gettext("Your answer is kept for every programme; change it any time in /profile.")
+            + t.gettext("Answers are kept for every programme; change them any time in /profile.")
         )
     lines.append(question_text(t, question, context.services.settings.minimum_age))
     rows = question_buttons(t, question)

@@ -175,6 +175,8 @@ async def vote_command(update: Update, context: BotContext) -> None:
                 ]
             )
         lines.append(line)
+    if len(lines) == 1:
+        lines.append(t.gettext("None you can cast."))
     if by_district:
         lines += [
             "",
