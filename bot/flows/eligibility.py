@@ -47,8 +47,9 @@ log = logging.getLogger(__name__)
 KEY: Final = "eligibility"  # in user_data while a question is out: which, and why
 PREFIX: Final = "el"
 
-# What the host flow was doing, for the first question's introduction.
-VOTE, PROPOSE, APPLY, PROFILE = "vote", "propose", "apply", "profile"
+# What the host flow was doing, for the first question's introduction; ANSWER_ONLY: the person
+# asked to give or change this answer, so it needs none.
+VOTE, PROPOSE, APPLY, ANSWER_ONLY = "vote", "propose", "apply", "answer"
 REFUSALS: Final = {
     Ineligible.NOT_CONNECTED: N_(
         "%(programme)s is open to people who live, work or study in Seoul, and you told us you"
@@ -60,7 +61,7 @@ REFUSALS: Final = {
     ),
     Ineligible.OFFICIAL: N_(
         "Officials of the city and its districts, and employees of bodies they fund or invest"
-        " in, cannot take part in %(programme)s (the city's ordinance)."
+        " in, cannot take part in %(programme)s (the city's rules)."
     ),
     Ineligible.OTHER_DISTRICT: N_(
         "%(programme)s is a vote for the people of %(district)s, and your district is %(yours)s."
@@ -242,7 +243,7 @@ async def ask(
         "en": purpose.name_en,
     }
     lines = []
-    if first and purpose.action != PROFILE:
+    if first and purpose.action != ANSWER_ONLY:
         lines.append(
             intro(t, purpose, len(missing))
             + " "

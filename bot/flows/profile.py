@@ -118,7 +118,7 @@ async def change(update: Update, context: BotContext) -> object:
     question = Question(query.data.rpartition(":")[2])
     context.udata[CHANGING] = question.value
     return await eligibility.ask(
-        update, context, HOST, (question,), eligibility.Purpose(eligibility.PROFILE)
+        update, context, HOST, (question,), eligibility.Purpose(eligibility.ANSWER_ONLY)
     )
 
 

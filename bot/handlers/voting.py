@@ -350,7 +350,8 @@ async def on_tell_district(update: Update, context: BotContext) -> object:
     """From /vote: the district's own ballot shows once the district is known."""
     await answer(update)
     context.udata[RESUME] = {"do": "list"}
-    purpose = asking.Purpose(asking.VOTE, "자치구 투표", "your district's vote")
+    # The button said what this is for: the question comes without an introduction.
+    purpose = asking.Purpose(asking.ANSWER_ONLY)
     return await asking.ask(update, context, HOST, (Question.DISTRICT,), purpose)
 
 

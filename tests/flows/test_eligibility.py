@@ -138,7 +138,7 @@ async def test_a_pb_proposal_asks_then_the_draft_carries_on(harness: Harness) ->
     await h.press(BOB, "2027 시민참여예산 광역제안형")
     await h.say(BOB, "1980")
     replies = await h.press(BOB, "네, 해당합니다")
-    assert "조례에 따라 2027 시민참여예산 광역제안형에 참여할 수 없어요" in said(replies)
+    assert "규정에 따라 2027 시민참여예산 광역제안형에 참여할 수 없어요" in said(replies)
     replies = await h.say(BOB, "/cancel")
     assert "취소할 진행 중인 단계가 없습니다" in said(replies)
     person = await profile_of(h, BOB)

@@ -127,7 +127,7 @@ async def test_the_flow_explains_and_asks_again(harness: Harness) -> None:
     assert "작은 패널에 신청하기 전에 1가지만 여쭤볼게요" in said(replies)
     assert "출자·출연한 기관의 임직원인가요? 이분들은 규정에 따라" in said(replies)
     replies = await h.press(CAROL, "네, 해당합니다")
-    assert "조례에 따라 작은 패널에 참여할 수 없어요" in said(replies)
+    assert "규정에 따라 작은 패널에 참여할 수 없어요" in said(replies)
     assert CAROL not in await applications(h, ids["small-panel"])
     async with h.db.reading() as session:
         person = await PeopleRepository(session).get(CAROL)
