@@ -224,8 +224,9 @@ async def begin(update: Update, context: BotContext, programme_id: int) -> str |
             session, update.effective_user.id, programme_id, services.clock()
         )
         programme = await service.panel(session, programme_id)
-    # Missing answers are asked; the service refuses them only until they are given.
-    if refusal not in (None, Refusal.NOT_CONNECTED, Refusal.BUDGET_SCHOOL) or programme is None:
+    # What the answers decide is the eligibility step's: it asks what is missing, or says why not.
+    asked = (None, Refusal.NOT_CONNECTED, Refusal.OFFICIAL, Refusal.BUDGET_SCHOOL)
+    if refusal not in asked or programme is None:
         return await refuse_and_end(update, context, refusal or Refusal.NOT_FOUND)
     async with services.db.reading() as session:
         person, found = await people_service.eligibility(
