@@ -4,7 +4,6 @@ answer given in any flow or in /profile. No Telegram here; the web side calls th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -49,15 +48,9 @@ class Invalid(ValueError):
     """An answer that is not one of the question's answers (a forged button, a typo)."""
 
 
-@dataclass(frozen=True)
-class Saved:
-    person: Person
-    before: Person  # the answers as they were, e.g. to say "from 마포구 to 강남구"
-
-
 async def save_answer(
     db: Database, user_id: int, question: Question, value: str | None, now: datetime
-) -> Saved:
+) -> Person:
     """Save one answer. The declaration has two answers, stored as the time each was given;
     giving one clears the other. 예산학교 completion is recorded by a course code
     (`bot.services.panels.redeem_code`), not here."""
@@ -88,10 +81,7 @@ async def save_answer(
     else:
         raise Invalid(question)
     async with db.transaction() as session:
-        people = PeopleRepository(session)
-        before = await people.get(user_id)
-        if before is None:
-            raise Invalid("not signed up")
-        person = await people.update(user_id, now, **fields)
-    assert person is not None
-    return Saved(person, before)
+        person = await PeopleRepository(session).update(user_id, now, **fields)
+    if person is None:
+        raise Invalid("not signed up")
+    return person
