@@ -82,10 +82,9 @@ async def vote_command(update: Update, context: BotContext) -> None:
     await answer(update)
     t = await translator(update, context)
     assert update.effective_user is not None
+    now = context.services.clock()
     async with context.services.db.reading() as session:
-        found = await service.open_headings(
-            session, update.effective_user.id, context.services.clock()
-        )
+        found = await service.open_headings(session, update.effective_user.id, now)
     if not found:
         await send(update, context, t.gettext("No vote is open right now. See /programmes."))
         return
@@ -98,7 +97,7 @@ async def vote_command(update: Update, context: BotContext) -> None:
             f"• {entry.programme.name.get(t.language)} — {entry.heading.name(t.language)} ({state})"
         )
         if closes is not None:
-            line += "\n  " + t.gettext("closes %(end)s") % {"end": t.when(closes)}
+            line += "\n  " + t.gettext("open until %(end)s") % {"end": t.deadline(closes, now)}
         lines.append(line)
         rows.append(
             [

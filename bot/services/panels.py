@@ -506,7 +506,7 @@ async def invite(
         "You were drawn for %(panel)s! Will you serve as a member? Please answer by"
         " %(deadline)s. If you decline or do not answer, the next person on the reserve list"
         " is invited."
-    ) % {"panel": programme.name.get(t.language), "deadline": t.when(respond_by)}
+    ) % {"panel": programme.name.get(t.language), "deadline": t.deadline(respond_by, now)}
     await enqueue(
         session,
         user_id=person.user_id,
@@ -1039,7 +1039,7 @@ async def create_member_vote(
             }
             if not stage.is_open(now):
                 text += "\n" + t.gettext("Voting opens %(start)s.") % {
-                    "start": t.when(stage.starts_at)
+                    "start": t.opening(stage.starts_at, now)
                 }
             button = Button(text=t.gettext("Vote"), callback_data=f"vt:h:{heading_id}:0")
             return text, ((button,),)
@@ -1161,10 +1161,11 @@ async def unfinished_applications(session: Session, due: ReminderDue) -> int:
             continue
         t = Translator(row["language"])
         text = t.gettext(
-            "Your application to %(panel)s is not finished; recruitment closes %(end)s (%(left)s)."
+            "Your application to %(panel)s is not finished; recruitment is open until %(end)s"
+            " (%(left)s)."
         ) % {
             "panel": due.programme.name.get(t.language),
-            "end": t.when(due.deadline),
+            "end": t.deadline(due.deadline, due.now),
             "left": t.left(due.now, due.deadline),
         }
         button = Button(

@@ -71,7 +71,7 @@ async def test_typed_district_and_unknown_district(harness: Harness) -> None:
     await harness.press(ALICE, "동의합니다")
     await harness.press(ALICE, "서울에서 일해요")
     replies = await harness.say(ALICE, "가나다구")
-    assert "“가나다구”(이)라는 자치구를 찾지 못했습니다" in said(replies)
+    assert "“가나다구”라는 자치구를 찾지 못했습니다" in said(replies)
     assert "어느 자치구" in replies[-1]["text"]  # asked again
     await harness.say(ALICE, "Gangnam-gu")
     async with harness.db.reading() as session:

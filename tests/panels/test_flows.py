@@ -192,8 +192,8 @@ async def test_quotas_commitment_seed_draw_and_invitations(harness: Harness) -> 
     view = said(replies)
     assert "남성: 1명 (할당 2–2) — 1명 부족" in view
     assert "모자란 집단 (홍보 대상): 남성 (1)" in view
-    assert "남성 Male: 최솟값을 2에서 1(으)로 낮추기" not in view  # names are localised
-    assert "남성: 최솟값을 2에서 1(으)로 낮추기" in view
+    assert "남성 Male: 최솟값을 2에서 1로 낮추기" not in view  # names are localised
+    assert "남성: 최솟값을 2에서 1로 낮추기" in view
     await apply_all(h.db, panel, {u: answers("male") for u in MEN[1:]})
     await h.press(ADMIN, "이전")
     replies = await h.press(ADMIN, "공약값 공개")
@@ -213,7 +213,7 @@ async def test_quotas_commitment_seed_draw_and_invitations(harness: Harness) -> 
     replies = await h.say(ADMIN, "두 줄\u2028시드")
     assert "200자 이내의 한 줄" in said(replies)
     replies = await h.say(ADMIN, "로또 1161회 2 8 9 15 29 36")
-    assert "시드 “로또 1161회 2 8 9 15 29 36”(으)로 추첨할까요?" in said(replies)
+    assert "시드 “로또 1161회 2 8 9 15 29 36”으로 추첨할까요?" in said(replies)
     replies = await h.press(ADMIN, "지금 추첨")
     assert "추첨을 마치고 공개했습니다" in said(replies) and record.commitment in said(replies)
     found = await applications(h, panel)

@@ -67,7 +67,8 @@ async def test_a_citizen_reports_waste_step_by_step(harness: Harness) -> None:
         assert part in preview, part
     replies = await harness.press(ALICE, "제출")
     assert "접수번호: W-2027-000001" in said(replies)
-    assert "답변 기한은 2027년 4월 9일 (금)" in said(replies)
+    # 30 working days from Wed 10 Mar 2027, the day of receipt included.
+    assert "답변 기한은 4월 20일(화) 24:00" in said(replies)
     (report,) = await reports(harness)
     assert report.reporter_id == ALICE and report.reporter_name == "시민"
     assert report.reporter_username is None  # no contact consent: no handle kept
@@ -146,7 +147,7 @@ async def test_bad_input_at_every_kind_of_step(harness: Harness) -> None:
     assert "2–100자" in said(replies)
     await harness.press(ALICE, "모르겠어요")
     replies = await harness.say(ALICE, "아틀란티스구")
-    assert "“아틀란티스구”(이)라는 자치구를 찾지 못했습니다." in said(replies)
+    assert "“아틀란티스구”라는 자치구를 찾지 못했습니다." in said(replies)
     # A forged district and a button of an earlier question change nothing.
     question = harness.api.bot_messages(ALICE)[-1]["message_id"]
     await harness.press_data(ALICE, question, "rp:dist:atlantis")

@@ -39,7 +39,7 @@ async def test_a_report_gets_the_years_next_receipt_number_and_a_deadline(
     first = await submit(ready)
     second = await submit(ready, OTHER)
     assert (first.receipt, second.receipt) == ("W-2027-000001", "W-2027-000002")
-    assert first.status is Status.RECEIVED and first.due_at == NOW + timedelta(days=30)
+    assert first.status is Status.RECEIVED and first.due_at == datetime(2027, 4, 20, 15, tzinfo=UTC)  # 30 working days, 24:00 KST
     assert first.file_count == 1 and first.reporter_name == "김시민"
     # 00:30 on 1 January in Seoul is still 31 December in UTC: the new year's numbering.
     new_year = datetime(2027, 12, 31, 15, 30, tzinfo=UTC)
@@ -97,7 +97,7 @@ actions = ["report"]
     async with ready.transaction() as session:
         await ProgrammesRepository(session).upsert(programme, NOW)
     report = await submit(ready)
-    assert report.due_at == NOW + timedelta(days=10)
+    assert report.due_at == datetime(2027, 3, 23, 15, tzinfo=UTC)  # 10 working days
     assert (await service.submit(ready, REPORTER, draft(), NOW)).refusal is Refusal.DAILY_LIMIT
 
 
@@ -306,7 +306,7 @@ async def test_officers_are_reminded_before_the_deadline_once_per_offset(
     assert await remind(ready, due - timedelta(hours=9), OFFSETS, ADMINS) == 0
     deadlines = [(u, t) for u, category, t in await outbox(ready) if category == "deadlines"]
     assert {u for u, _ in deadlines} == {TRANSPORT_OFFICER, MAPO_OFFICER, CENTRE_OFFICER, ADMIN}
-    assert deadlines[0][1].startswith("신고 W-2027-000001의 답변 기한은 2027년 4월 9일 (금)")
+    assert deadlines[0][1].startswith("신고 W-2027-000001의 답변 기한은 4월 20일(화) 24:00")
     assert "10시간 남음" in deadlines[0][1]
     # An answered case needs no reminder.
     rid = unassigned.id
