@@ -7,6 +7,7 @@ when the ballot is cast. Choices in progress are kept in the person's conversati
 
 from __future__ import annotations
 
+import asyncio
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -14,7 +15,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.ext import CallbackQueryHandler
 
 from bot.automation import ReminderDue
-from bot.charts import results_chart
+from bot.charts import ChartProject, results_chart
 from bot.context import BotContext, CivicApplication, translator
 from bot.handlers.common import answer, checkpoint, edit_or_send, send
 from bot.i18n import N_, Translator
@@ -398,7 +399,7 @@ async def on_results(update: Update, context: BotContext) -> None:
         f"<b>{escape(heading.name(t.language))}</b>",
         t.gettext("Rule: %(rule)s · online ballots %(online)s · offline votes %(offline)s")
         % {
-            "rule": outcome.result.rule,
+            "rule": t.gettext(service.RULE_NAMES.get(outcome.result.rule, outcome.result.rule)),
             "online": f"{outcome.online:,}",
             "offline": f"{outcome.offline:,}",
         },
@@ -415,13 +416,18 @@ async def on_results(update: Update, context: BotContext) -> None:
         mark = t.gettext("selected") if item.key in selected else ""
         votes = f"{outcome.votes.get(item.key, 0):,.0f}"
         lines.append(f"{item.key} {escape(item.title[:40])} — {votes} {mark}".rstrip())
-    chart = results_chart(
-        [i.key for i in heading.items],
-        outcome.votes,
-        {i.key: i.cost for i in heading.items},
+    chart = await asyncio.to_thread(
+        results_chart,
+        t,
+        f"{where.programme.name.get(t.language)}\n{heading.name(t.language)}",
+        [
+            ChartProject(i.key, i.title, outcome.votes.get(i.key, 0.0), i.cost)
+            for i in heading.items
+        ],
         selected,
         heading.budget or 0,
-        heading.key,
+        not confirmed,
+        services.clock(),
     )
     await context.bot.send_photo(update.effective_chat.id, chart)
     keyboard = None

@@ -97,7 +97,8 @@ async def test_results_chart_and_confirmation(harness: Harness) -> None:
     png = harness.api.files[photo["photo"][0]["file_id"]].content
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     table = replies[-1]["text"]
-    assert "선정 방식: greedy" in table and "온라인 투표 1" in table
+    assert "선정 방식: 득표순 선정" in table and "온라인 투표 1" in table
+    assert "greedy" not in table
     replies = await harness.press(ADMIN, "결과 확정 (총회 승인)")
     assert "결과를 확정했습니다" in said(replies)
     replies = await harness.press_data(VOTER, message_id, f"vt:r:{ids['city']}")

@@ -39,7 +39,8 @@ async def test_a_report_gets_the_years_next_receipt_number_and_a_deadline(
     first = await submit(ready)
     second = await submit(ready, OTHER)
     assert (first.receipt, second.receipt) == ("W-2027-000001", "W-2027-000002")
-    assert first.status is Status.RECEIVED and first.due_at == datetime(2027, 4, 20, 15, tzinfo=UTC)  # 30 working days, 24:00 KST
+    # 30 working days from Wed 10 Mar, that day included: the end (24:00 KST) of Tue 20 Apr.
+    assert first.status is Status.RECEIVED and first.due_at == datetime(2027, 4, 20, 15, tzinfo=UTC)
     assert first.file_count == 1 and first.reporter_name == "김시민"
     # 00:30 on 1 January in Seoul is still 31 December in UTC: the new year's numbering.
     new_year = datetime(2027, 12, 31, 15, 30, tzinfo=UTC)
