@@ -308,9 +308,8 @@ async def quota_view(
             pool = pool_of(rules, applied)
             seats, quotas = seats_and_quotas(rules, pool)
     problems = await asyncio.to_thread(explain, pool, quotas, seats) if pool else Problems()
-    return QuotaView(
-        programme, seats, len(pool), tuple(strata(quotas, pool)), problems, record is not None
-    )
+    found = tuple(strata(quotas, pool, rules))
+    return QuotaView(programme, seats, len(pool), found, problems, record is not None)
 
 
 @dataclass(frozen=True)
@@ -728,7 +727,8 @@ async def fill(
         seated = await repository.in_status(programme_id, SEATED)
     pool = {a.id: a for a in record.pool}
     members = [pool[a.pseudonym] for a in seated if a.pseudonym in pool]
-    return Fill(programme, record.seats, counts, tuple(strata(record.quotas, members)), True)
+    by_stratum = tuple(strata(record.quotas, members, rules_of(programme)))
+    return Fill(programme, record.seats, counts, by_stratum, True)
 
 
 # -- the published record --------------------------------------------------------------------

@@ -190,10 +190,15 @@ async def test_quotas_commitment_seed_draw_and_invitations(harness: Harness) -> 
     await h.press(ADMIN, "작은 패널")
     replies = await h.press(ADMIN, "할당 대비 신청자")
     view = said(replies)
-    assert "남성: 1명 (할당 2–2) — 1명 부족" in view
-    assert "모자란 집단 (홍보 대상): 남성 (1)" in view
+    assert "• 남성: 1명, 최소 2명 (1명 부족)" in view  # the short strata come first
+    assert "성별: 여성 3 (2–2) · 남성 1 (2–2)" in view
     assert "남성 Male: 최솟값을 2에서 1로 낮추기" not in view  # names are localised
     assert "남성: 최솟값을 2에서 1로 낮추기" in view
+    replies = await h.press(ADMIN, "전체 표 (CSV)")
+    table = h.api.files[replies[-1]["document"]["file_id"]].content.decode("utf-8-sig")
+    assert table.splitlines() == [
+        "기준,집단,신청자,최소,최대,부족", "성별,여성,3,2,2,0", "성별,남성,1,2,2,1",
+    ]  # fmt: skip
     await apply_all(h.db, panel, {u: answers("male") for u in MEN[1:]})
     await h.press(ADMIN, "이전")
     replies = await h.press(ADMIN, "공약값 공개")
