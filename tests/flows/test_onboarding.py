@@ -26,7 +26,7 @@ async def onboard(h: Harness, user_id: int = ALICE) -> None:
 
 async def test_full_onboarding_in_korean_stores_the_answers(harness: Harness) -> None:
     replies = await harness.say(ALICE, "/start")
-    assert "개인정보 처리방침에 동의" in replies[-1]["text"]
+    assert "개인정보 수집·이용에 동의해 주세요" in replies[-1]["text"]
     assert await people_count(harness) == 0  # nothing stored before consent
 
     await harness.press(ALICE, "동의합니다")
@@ -51,7 +51,7 @@ async def test_english_client_gets_english_and_can_switch_language_before_consen
     replies = await harness.say(ALICE, "/start")
     assert "Do you agree?" in replies[-1]["text"]
     replies = await harness.press(ALICE, "한국어")
-    assert "동의하십니까?" in replies[-1]["text"]  # the same message, edited in place
+    assert "동의하시나요?" in replies[-1]["text"]  # the same message, edited in place
     assert len(harness.api.bot_messages(ALICE)) == 1
     await harness.press(ALICE, "동의합니다")
     async with harness.db.reading() as session:
@@ -191,7 +191,12 @@ async def test_privacy_mydata_and_deleteme(harness: Harness) -> None:
     assert "저장된 정보가 없습니다" in said(replies)
     await onboard(harness)
     replies = await harness.say(ALICE, "/privacy")
-    assert "개인정보 처리방침" in said(replies)
+    notice = said(replies)
+    # What PIPA asks a notice to state, the controller from the settings' defaults.
+    for part in ("개인정보처리자: 서울특별시", "문의·요청: 02-120", "수집·이용 목적:", "수집 항목:",
+                 "보유 기간: /deleteme로 삭제하실 때까지", "동의를 거부할 권리:",
+                 "제안, 공감, 시민참여단 신청, 투표, 신고는 할 수 없어요"):  # fmt: skip
+        assert part in notice, part
 
     replies = await harness.say(ALICE, "/mydata")
     document = replies[-1]["document"]
@@ -222,3 +227,22 @@ async def test_errors_are_logged_and_the_person_told(harness: Harness) -> None:
     replies = await harness.say(ALICE, "/explode")
     assert any("시스템에 문제가 생겼습니다" in m["text"] for m in replies)
     assert any("boom" in str(r.exc_info[1]) for r in harness.errors.records if r.exc_info)
+
+
+async def test_the_privacy_notice_in_english_names_the_configured_controller(
+    harness: Harness,
+) -> None:
+    harness.app.services.settings.privacy_controller_en = "Mapo-gu Office"
+    harness.app.services.settings.privacy_contact = "privacy@mapo.example"
+    harness.api.user(ALICE, language_code="en")
+    replies = await harness.say(ALICE, "/start")
+    assert "Controller: Mapo-gu Office (privacy@mapo.example)" in said(replies)
+    assert "You may refuse: then nothing is stored" in said(replies)
+    notice = said(await harness.say(ALICE, "/privacy"))
+    parts = (
+        "Controller: Mapo-gu Office", "requests about your data: privacy@mapo.example",
+        "Purpose:", "Items:", "Retention: until you erase your data with /deleteme",
+        "Your right to refuse:", "you cannot propose, support, apply to a panel, vote",
+    )  # fmt: skip
+    for part in parts:
+        assert part in notice, part
