@@ -151,7 +151,7 @@ async def test_the_whole_handling_chain_tells_the_reporter_at_every_step(ready: 
     assert "담당 부서: 서울시 도시교통실" in texts[0]
     assert "처리 결과: 인정" in texts[2] and "절감액: 3억 원" in texts[2]
     assert "교체 계약을 취소하고" in texts[2]
-    assert "예산절약성과금 500만 원 지급이 결정되었습니다." in texts[3]
+    assert "예산절약성과금 500만 원 지급이 결정됐어요." in texts[3]
     assert "종결" in texts[4]
     actions = [action for _, action, subject in await audit_actions(ready)]
     assert actions == [
@@ -212,7 +212,7 @@ async def test_a_substantiated_report_closes_only_after_the_reward_decision(
         service.Outcome.DONE
     )
     reporter_texts = [text for user, _, text in await outbox(ready) if user == REPORTER]
-    assert "예산절약성과금은 지급하지 않기로 결정되었습니다." in reporter_texts[-1]
+    assert "예산절약성과금은 지급하지 않기로 결정됐어요." in reporter_texts[-1]
     assert await service.close(ready, rid, officer, NOW, ADMINS) is service.Outcome.DONE
 
 
@@ -275,7 +275,7 @@ async def test_the_reporter_adds_information_while_the_case_is_open(ready: Datab
     )
     assert (await get(ready, report.id)).file_count == 2  # photo 1 was already there
     officer_texts = [t for user, _, t in await outbox(ready) if user == TRANSPORT_OFFICER]
-    assert officer_texts[-1] == "신고인이 W-2027-000001에 정보를 추가했습니다."
+    assert officer_texts[-1] == "신고인이 W-2027-000001에 정보를 추가했어요."
     view = await service.reporter_view(ready, report.id, REPORTER)
     assert view is not None and view.history[-1].note == "계약서 사본을 첨부합니다."
     assert await service.add_information(
