@@ -55,7 +55,8 @@ async def test_settings_from_the_main_menu_and_before_sign_up(fast: Settings) ->
         replies = await h.press(BOB, "알림 설정")
         assert "<b>알림 설정</b>" in said(replies)
         replies = await h.press_data(BOB, replies[-1]["message_id"], "ntf:set:direct:off")
-        assert "지난 버튼이라 더 이상 쓸 수 없어요" in said(replies)  # forged: DIRECT is not settable
+        # Forged: DIRECT is not settable.
+        assert "지난 버튼이라 더 이상 쓸 수 없어요" in said(replies)
         async with h.db.reading() as session:
             assert await session.scalar("SELECT COUNT(*) FROM notification_settings") == 0
 
