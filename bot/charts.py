@@ -86,18 +86,6 @@ class ChartProject:
     cost: int
 
 
-def results_chart(
-    t: Translator,
-    title: str,
-    projects: Sequence[ChartProject],
-    selected: Collection[str],
-    budget: int,
-    interim: bool,
-    at: datetime,
-) -> bytes:
-    return png(results_figure(t, title, projects, selected, budget, interim, at))
-
-
 def results_figure(
     t: Translator,
     title: str,
@@ -187,14 +175,6 @@ def bar_chart(axes: Axes, labels: Sequence[str], values: Sequence[int], colour: 
     axes.set_yticks(list(range(len(labels))), list(labels))
     axes.invert_yaxis()
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-
-
-def waste_chart(
-    t: Translator,
-    by_status: Sequence[tuple[str, int]],
-    by_district: Sequence[tuple[str, int]],
-) -> bytes:
-    return png(waste_figure(t, by_status, by_district))
 
 
 def waste_figure(

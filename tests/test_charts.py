@@ -13,10 +13,9 @@ from bot.charts import (
     chart_font,
     money_ticks,
     png,
-    results_chart,
     results_figure,
     short_title,
-    waste_chart,
+    waste_figure,
 )
 from bot.i18n import LANGUAGES, Translator
 
@@ -46,7 +45,7 @@ def glyph_warnings(draw: object) -> list[str]:
 def test_the_results_chart_draws_every_glyph(language: str, interim: bool) -> None:
     t = Translator(language)
     title = TITLES[language]
-    draw = lambda: results_chart(t, title, PROJECTS, ["P03"], 4 * 10**9, interim, AT)  # noqa: E731
+    draw = lambda: png(results_figure(t, title, PROJECTS, ["P03"], 4 * 10**9, interim, AT))  # noqa: E731
     assert glyph_warnings(draw) == []
 
 
@@ -55,7 +54,7 @@ def test_the_waste_chart_draws_every_glyph(language: str) -> None:
     t = Translator(language)
     by_status = [(t.gettext("Received"), 3), (t.gettext("Under investigation"), 1)]
     by_district = [("강남구" if language == "ko" else "Gangnam-gu", 2)]
-    assert glyph_warnings(lambda: waste_chart(t, by_status, by_district)) == []
+    assert glyph_warnings(lambda: png(waste_figure(t, by_status, by_district))) == []
 
 
 def test_the_glyph_check_catches_a_font_without_hangul() -> None:

@@ -15,7 +15,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.ext import CallbackQueryHandler
 
 from bot.automation import ReminderDue
-from bot.charts import ChartProject, results_chart
+from bot.charts import ChartProject, png, results_figure
 from bot.context import BotContext, CivicApplication, translator
 from bot.handlers.common import answer, checkpoint, edit_or_send, send
 from bot.i18n import N_, Translator
@@ -416,18 +416,14 @@ async def on_results(update: Update, context: BotContext) -> None:
         mark = t.gettext("selected") if item.key in selected else ""
         votes = f"{outcome.votes.get(item.key, 0):,.0f}"
         lines.append(f"{item.key} {escape(item.title[:40])} — {votes} {mark}".rstrip())
+    projects = [
+        ChartProject(i.key, i.title, outcome.votes.get(i.key, 0), i.cost) for i in heading.items
+    ]
+    title = f"{where.programme.name.get(t.language)}\n{heading.name(t.language)}"
+    budget, interim, at = heading.budget or 0, not confirmed, services.clock()
+    # Drawing takes a moment; other people's updates go on meanwhile.
     chart = await asyncio.to_thread(
-        results_chart,
-        t,
-        f"{where.programme.name.get(t.language)}\n{heading.name(t.language)}",
-        [
-            ChartProject(i.key, i.title, outcome.votes.get(i.key, 0.0), i.cost)
-            for i in heading.items
-        ],
-        selected,
-        heading.budget or 0,
-        not confirmed,
-        services.clock(),
+        lambda: png(results_figure(t, title, projects, selected, budget, interim, at))
     )
     await context.bot.send_photo(update.effective_chat.id, chart)
     keyboard = None

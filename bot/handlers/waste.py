@@ -13,7 +13,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
 from bot.automation import one_worker_at_a_time
-from bot.charts import waste_chart
+from bot.charts import png, waste_figure
 from bot.context import BotContext, CivicApplication, translator
 from bot.flows.guard import flow, guarded
 from bot.flows.report import keep_file, new_files, refusal_text, yes_or_no
@@ -230,11 +230,9 @@ def render_chart(stats: Statistics, language: str) -> bytes:
     """A PNG with two bar charts, in the viewer's language: reports by status and by
     district (top 10)."""
     t = Translator(language)
-    return waste_chart(
-        t,
-        [(t.gettext(service.STATUS_LABELS[s]), stats.by_status[s]) for s in Status],
-        [(district_name(t, code), count) for code, count in stats.by_district[:10]],
-    )
+    by_status = [(t.gettext(service.STATUS_LABELS[s]), stats.by_status[s]) for s in Status]
+    by_district = [(district_name(t, code), count) for code, count in stats.by_district[:10]]
+    return png(waste_figure(t, by_status, by_district))
 
 
 def counts_line(parts: list[tuple[str, int]]) -> str:
