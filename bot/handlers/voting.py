@@ -10,6 +10,7 @@ asked if missing (`bot.flows.eligibility`), and the ballot carries on where it w
 
 from __future__ import annotations
 
+import asyncio
 from html import escape
 from typing import Any
 
@@ -18,7 +19,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.ext import CallbackQueryHandler, ConversationHandler
 
 from bot.automation import ReminderDue
-from bot.charts import results_chart
+from bot.charts import ChartProject, png, results_figure
 from bot.context import BotContext, CivicApplication, person_and_translator, translator
 from bot.flows import eligibility as asking
 from bot.flows.guard import end_flow, flow
@@ -142,10 +143,9 @@ async def vote_command(update: Update, context: BotContext) -> None:
     t = await translator(update, context)
     assert update.effective_user is not None
     minimum_age = context.services.settings.minimum_age
+    now = context.services.clock()
     async with context.services.db.reading() as session:
-        found = await service.open_headings(
-            session, update.effective_user.id, context.services.clock(), minimum_age
-        )
+        found = await service.open_headings(session, update.effective_user.id, now, minimum_age)
     if not found:
         await send(update, context, t.gettext("No vote is open right now. See /programmes."))
         return
@@ -161,7 +161,9 @@ async def vote_command(update: Update, context: BotContext) -> None:
             f"• {entry.programme.name.get(t.language)} — {entry.heading.name(t.language)} ({state})"
         )
         if entry.stage.ends_at is not None:
-            line += "\n  " + t.gettext("closes %(end)s") % {"end": t.when(entry.stage.ends_at)}
+            line += "\n  " + t.gettext("open until %(end)s") % {
+                "end": t.deadline(entry.stage.ends_at, now)
+            }
         if entry.voted and entry.eligibility.refusal is not None:
             line += "\n  " + t.gettext(
                 "Your ballot stays valid, but it is no longer yours to change (%(reason)s)."
@@ -612,7 +614,7 @@ async def on_results(update: Update, context: BotContext) -> None:
         f"<b>{escape(heading.name(t.language))}</b>",
         t.gettext("Rule: %(rule)s · online ballots %(online)s · offline votes %(offline)s")
         % {
-            "rule": outcome.result.rule,
+            "rule": t.gettext(service.RULE_NAMES.get(outcome.result.rule, outcome.result.rule)),
             "online": f"{outcome.online:,}",
             "offline": f"{outcome.offline:,}",
         },
@@ -629,13 +631,14 @@ async def on_results(update: Update, context: BotContext) -> None:
         mark = t.gettext("selected") if item.key in selected else ""
         votes = f"{outcome.votes.get(item.key, 0):,.0f}"
         lines.append(f"{item.key} {escape(item.title[:40])} — {votes} {mark}".rstrip())
-    chart = results_chart(
-        [i.key for i in heading.items],
-        outcome.votes,
-        {i.key: i.cost for i in heading.items},
-        selected,
-        heading.budget or 0,
-        heading.key,
+    projects = [
+        ChartProject(i.key, i.title, outcome.votes.get(i.key, 0), i.cost) for i in heading.items
+    ]
+    title = f"{where.programme.name.get(t.language)}\n{heading.name(t.language)}"
+    budget, interim, at = heading.budget or 0, not confirmed, services.clock()
+    # Drawing takes a moment; other people's updates go on meanwhile.
+    chart = await asyncio.to_thread(
+        lambda: png(results_figure(t, title, projects, selected, budget, interim, at))
     )
     await context.bot.send_photo(update.effective_chat.id, chart)
     keyboard = None
