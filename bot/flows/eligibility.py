@@ -150,32 +150,33 @@ def intro(t: Translator, purpose: Purpose, count: int) -> str:
 
 
 def question_text(t: Translator, question: Question, minimum_age: int) -> str:
+    """Why it is asked, then the question (one per message, the question last)."""
     if question is Question.RELATION:
         return t.gettext(
-            "How are you connected to Seoul? Participatory budgeting and citizen panels are"
-            " open to people who live, work or study here."
+            "Participatory budgeting and citizen panels are open to people who live, work or"
+            " study in Seoul. How are you connected to Seoul?"
         )
     if question is Question.DISTRICT:
         return t.gettext(
-            "Which district (자치구) do you live, work or study in? Pick one or type its name,"
-            " e.g. 강남구. Some votes are only for the people of one district."
+            "Some votes are only for the people of one district. Pick your district below or"
+            " type its name, e.g. 강남구. Which district (자치구) do you live, work or study in?"
         )
     if question is Question.BIRTH_YEAR:
         return t.gettext(
-            "What year were you born? Type four digits, e.g. 1987. Participatory budgeting is"
-            " open from the age of %(age)d."
+            "Participatory budgeting is open from the age of %(age)d. Type the year you were"
+            " born, in four digits (e.g. 1987)."
         ) % {"age": minimum_age}
     if question is Question.NOT_OFFICIAL:
         return t.gettext(
-            "Are you an official of the city or a district, or an employee of a body they fund"
-            " or invest in? By the city's rules they cannot take part in participatory budgeting"
-            " or in most citizen panels."
+            "By the city's rules, officials of the city or a district and employees of bodies"
+            " they fund or invest in cannot take part in participatory budgeting or in most"
+            " citizen panels. Are you one of them?"
         )
     if question is Question.GENDER:
-        return t.gettext("Your gender? It is used only for the quotas of citizen panels.")
+        return t.gettext("It is used only for the quotas of citizen panels. What is your gender?")
     return t.gettext(
         "This is open only to graduates of the 예산학교 (budget school). Type the course code"
-        " you were given, e.g. ABCD2345."
+        " you were given (e.g. ABCD2345)."
     )
 
 

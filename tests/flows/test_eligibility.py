@@ -35,10 +35,10 @@ async def test_a_vote_asks_what_it_needs_then_opens_the_ballot(harness: Harness)
     await h.say(ALICE, "/vote")
     replies = await h.press(ALICE, "광역 사업")
     question = said(replies)
-    assert "광역 사업 투표에 앞서 2가지만 여쭤볼게요" in question
-    assert "/profile 에서 언제든 바꿀 수 있어요" in question
+    assert "광역 사업 투표에 앞서 질문 2개만 드릴게요" in question
+    assert "/profile에서 언제든 바꿀 수 있어요" in question
     replies = await h.say(ALICE, "87")
-    assert "네 자리 연도로" in said(replies) and "태어난 해를" in h.last_text(ALICE)
+    assert "연도를 네 자리로" in said(replies) and "태어난 해를" in h.last_text(ALICE)
     after = await answer_pb_questions(h, ALICE, "1987")
     assert "선택: 0개 (최대 3개)" in after  # the ballot, right after the last answer
     person = await profile_of(h, ALICE)
@@ -59,9 +59,9 @@ async def test_the_ballot_is_kept_while_answers_are_asked_at_submit(harness: Har
     # Choices made on a ballot message from before the vote needed these answers.
     await h.press_data(ALICE, stale, f"vt:t:{ids['city']}:2")
     replies = await h.press_data(ALICE, stale, f"vt:s:{ids['city']}")
-    assert "광역 사업 투표에 앞서 2가지만" in said(replies)
+    assert "광역 사업 투표에 앞서 질문 2개만" in said(replies)
     after = await answer_pb_questions(h, ALICE)
-    assert "투표가 접수되었습니다" in after
+    assert "투표를 제출했어요" in after
     assert await service.current_choices(h.db, ALICE, ids["city"]) == ["c"]
     assert not h.errors.records
 
@@ -77,7 +77,7 @@ async def test_too_young_is_told_why_once_and_what_is_left(harness: Harness) -> 
     assert "14세부터(태어난 해 기준) 참여할 수 있어서 아직은 참여할 수 없어요" in text
     assert "민주주의 서울에 제안하고" in text and "/profile" in text
     assert buttons(replies[-1]) == ["내 정보"]
-    assert "출자·출연한 기관의 임직원인가요?" not in text  # nothing more is asked
+    assert "여기에 해당하시나요?" not in text  # nothing more is asked
     replies = await h.say(BOB, "/vote")
     listing = said(replies)
     assert "참여할 수 없는 투표:" in listing and "광역 사업 — 14세부터" in listing
@@ -129,7 +129,7 @@ async def test_a_pb_proposal_asks_then_the_draft_carries_on(harness: Harness) ->
     await sign_up(h, ALICE)
     await h.say(ALICE, "/propose")
     replies = await h.press(ALICE, "2027 시민참여예산 광역제안형")
-    assert "2027 시민참여예산 광역제안형에 제안하기 전에 2가지만" in said(replies)
+    assert "2027 시민참여예산 광역제안형에 제안하기 전에 질문 2개만" in said(replies)
     after = await answer_pb_questions(h, ALICE)
     assert "제안 제목" in after  # the draft goes on where it was
     # An official is told why, once, and the flow ends.
@@ -140,7 +140,7 @@ async def test_a_pb_proposal_asks_then_the_draft_carries_on(harness: Harness) ->
     replies = await h.press(BOB, "네, 해당합니다")
     assert "규정에 따라 2027 시민참여예산 광역제안형에 참여할 수 없어요" in said(replies)
     replies = await h.say(BOB, "/cancel")
-    assert "취소할 진행 중인 단계가 없습니다" in said(replies)
+    assert "그만둘 진행 중인 단계가 없어요" in said(replies)
     person = await profile_of(h, BOB)
     assert person.declared_official_at is not None  # type: ignore[attr-defined]
     assert person.relation is Relation.RESIDENT  # type: ignore[attr-defined]
@@ -160,7 +160,7 @@ async def test_cancel_in_the_middle_of_the_questions_keeps_the_ballot(harness: H
     await h.press_data(ALICE, stale, f"vt:t:{ids['city']}:3")
     await h.press_data(ALICE, stale, f"vt:s:{ids['city']}")
     replies = await h.say(ALICE, "/programmes")  # a command mid-question
-    assert "지금은 투표 준비 중입니다" in said(replies)
+    assert "지금은 투표 준비 중이에요" in said(replies)
     replies = await h.press(ALICE, "취소")
     assert "고른 사업은 그대로 두었으니" in said(replies)
     await h.say(ALICE, "/vote")
@@ -177,11 +177,11 @@ async def test_a_panel_asks_the_relation_a_stopped_sign_up_never_got(harness: Ha
     await h.say(ALICE, "/cancel")  # stopped before the relation
     await h.say(ALICE, "/panels")
     replies = await h.press(ALICE, "신청하기: 2027 서울시민회의")
-    assert "2027 서울시민회의에 신청하기 전에 2가지만 여쭤볼게요" in said(replies)
+    assert "2027 서울시민회의에 신청하기 전에 질문 2개만 드릴게요" in said(replies)
     assert "서울과 어떤 관계인가요?" in said(replies)
     await h.press(ALICE, "서울에서 공부해요")
     replies = await h.press(ALICE, "아니요, 해당하지 않습니다")
-    assert "성별을 알려 주세요" in said(replies)
+    assert "성별이 어떻게 되시나요?" in said(replies)
     person = await profile_of(h, ALICE)
     assert person.relation is Relation.STUDENT  # type: ignore[attr-defined]
     # Someone connected to Seoul in none of these ways is told why, and nothing more asked.
@@ -193,5 +193,5 @@ async def test_a_panel_asks_the_relation_a_stopped_sign_up_never_got(harness: Ha
         "서울에 살거나 일하거나 공부하는 분이 참여할 수 있는데, 해당하지 않는다고 답하셨어요"
         in text
     )
-    assert "출자·출연한 기관의 임직원인가요?" not in text
+    assert "여기에 해당하시나요?" not in text
     assert not h.errors.records

@@ -247,7 +247,7 @@ async def test_start_asks_again_for_a_skipped_district(harness: Harness) -> None
     await harness.say(ALICE, "강서구")
     assert await district_of(harness) == "gangseo"
     replies = await harness.say(ALICE, "/start")
-    assert "다시 오신 것을 환영합니다" in said(replies)
+    assert "다시 오신 것을 환영해요" in said(replies)
 
 
 async def test_start_resumes_a_district_lost_in_a_crash(harness: Harness) -> None:

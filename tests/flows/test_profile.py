@@ -36,7 +36,7 @@ async def person(h: Harness) -> object:
 async def test_the_profile_shows_every_answer_and_changes_each(harness: Harness) -> None:
     h = harness
     replies = await h.say(ALICE, "/profile")
-    assert "먼저 /start 로 가입해 주세요" in said(replies)
+    assert "먼저 /start로 가입해 주세요" in said(replies)
     await sign_up(h, ALICE)
     replies = await h.say(ALICE, "/profile")
     shown = said(replies)
@@ -46,7 +46,7 @@ async def test_the_profile_shows_every_answer_and_changes_each(harness: Harness)
         "자치구: 마포구",
         "태어난 해: 아직 답하지 않음",
         "성별: 아직 답하지 않음",
-        "공무원·출자출연기관 임직원: 아직 답하지 않음",
+        "공무원·출자·출연기관 임직원: 아직 답하지 않음",
         "예산학교: 수료 기록 없음",
         "개인정보 처리방침 동의:",
     ):
@@ -56,12 +56,12 @@ async def test_the_profile_shows_every_answer_and_changes_each(harness: Harness)
     assert "서울과의 관계: 서울에서 일해요" in said(replies)
     await h.press(ALICE, "태어난 해 바꾸기")
     replies = await h.say(ALICE, "3000")
-    assert "네 자리 연도로" in said(replies)
+    assert "연도를 네 자리로" in said(replies)
     replies = await h.say(ALICE, "1975")
     assert "태어난 해: 1975" in said(replies)
     await h.press(ALICE, "공무원 여부 바꾸기")
     replies = await h.press(ALICE, "네, 해당합니다")
-    assert "공무원·출자출연기관 임직원: 해당한다고 답함" in said(replies)
+    assert "공무원·출자·출연기관 임직원: 해당한다고 답함" in said(replies)
     await h.press(ALICE, "공무원 여부 바꾸기")
     await h.press(ALICE, "아니요, 해당하지 않습니다")
     await h.press(ALICE, "성별 바꾸기")
@@ -125,7 +125,7 @@ async def test_moving_changes_the_ballots_not_yet_cast_only(harness: Harness) ->
     await h.press(ALICE, "1. 구로 체육관")
     await h.press(ALICE, "확인하고 제출")
     replies = await h.press(ALICE, "투표 제출")
-    assert "투표가 접수되었습니다" in said(replies)
+    assert "투표를 제출했어요" in said(replies)
     assert not h.errors.records
 
 

@@ -37,7 +37,7 @@ async def answer_pb_questions(h: Harness, user_id: int, birth_year: str = "1990"
     """The answers participatory budgeting needs, asked on demand; returns what came after."""
     assert "태어난 해를 네 자리로" in h.last_text(user_id)
     await h.say(user_id, birth_year)
-    assert "출자·출연한 기관의 임직원인가요?" in h.last_text(user_id)
+    assert "여기에 해당하시나요?" in h.last_text(user_id)
     return said(await h.press(user_id, "아니요, 해당하지 않습니다"))
 
 

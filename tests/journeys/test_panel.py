@@ -25,9 +25,9 @@ async def test_apply_to_a_panel_and_to_the_committee(harness: Harness) -> None:
     assert "2027 서울시민회의" in said(replies)
     replies = await h.press(ALICE, "신청하기: 2027 서울시민회의")
     # The declaration was never asked: asked now, once, before the application.
-    assert "2027 서울시민회의에 신청하기 전에 1가지만 여쭤볼게요" in said(replies)
+    assert "2027 서울시민회의에 신청하기 전에 질문 1개만 드릴게요" in said(replies)
     replies = await h.press(ALICE, "아니요, 해당하지 않습니다")
-    assert "성별을 알려 주세요" in said(replies)
+    assert "성별이 어떻게 되시나요?" in said(replies)
     await h.press(ALICE, "여성")
     await h.say(ALICE, "1968")
     replies = await h.press(ALICE, "✓ 노원구")  # from her sign-up
@@ -35,7 +35,7 @@ async def test_apply_to_a_panel_and_to_the_committee(harness: Harness) -> None:
     preview = h.last_text(ALICE)
     assert "연령대: 50대" in preview and "자치구: 노원구" in preview
     replies = await h.press(ALICE, "신청서 보내기")
-    assert "신청이 접수되었습니다" in said(replies)
+    assert "신청을 접수했어요" in said(replies)
 
     # The committee takes 예산학교 graduates: the course code is asked right there.
     await h.say(OFFICIAL, "/paneladmin")
@@ -52,7 +52,7 @@ async def test_apply_to_a_panel_and_to_the_committee(harness: Harness) -> None:
     await h.press(ALICE, "✓ 노원구")
     await h.press(ALICE, "동의합니다")
     replies = await h.press(ALICE, "신청서 보내기")
-    assert "신청이 접수되었습니다" in said(replies)
+    assert "신청을 접수했어요" in said(replies)
 
     async with h.db.reading() as session:
         applications = await PanelsRepository(session).by_user(ALICE)

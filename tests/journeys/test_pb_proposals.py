@@ -26,7 +26,7 @@ async def test_city_wide_proposal_and_one_moved_to_its_district(harness: Harness
     replies = await h.say(ALICE, "/propose")
     assert "어느 사업에 제안하시나요" in said(replies)
     replies = await h.press(ALICE, "2027 시민참여예산 광역제안형")
-    assert "제안하기 전에 2가지만 여쭤볼게요" in said(replies)
+    assert "제안하기 전에 질문 2개만 드릴게요" in said(replies)
     assert "제안 제목" in await answer_pb_questions(h, ALICE, "1979")
     await h.say(ALICE, "한강 수상버스 정류장 그늘막")
     await h.say(ALICE, "한강 수상버스를 기다리는 곳에 그늘이 없습니다. 그늘막을 설치해 주세요.")
@@ -37,7 +37,7 @@ async def test_city_wide_proposal_and_one_moved_to_its_district(harness: Harness
     await h.press(ALICE, "완료")
     await h.press(ALICE, "일반사업")
     replies = await h.say(ALICE, "45억")
-    assert "40억 원 미만이어야 합니다" in said(replies)  # the cap, explained
+    assert "40억 원 미만이어야 해요" in said(replies)  # the cap, explained
     await h.say(ALICE, "3억 5천만")
     await h.press(ALICE, "완료")
     await h.press(ALICE, "건너뛰기")

@@ -106,7 +106,7 @@ async def test_vote_in_the_city_wide_and_a_district_heading(harness: Harness) ->
         queue = buttons(h.api.bot_messages(OFFICIAL)[-1])
         await h.press(OFFICIAL, next(b for b in queue if b.startswith("환경")))
         await h.press(OFFICIAL, f"#{proposal_id}")
-        await h.press(OFFICIAL, "투표 안건으로 상정")
+        await h.press(OFFICIAL, "시민투표 대상으로 올리기")
     async with h.db.reading() as session:
         statuses = {
             (await ProposalsRepository(session).get(pid)).status  # type: ignore[union-attr]
@@ -127,27 +127,27 @@ async def test_vote_in_the_city_wide_and_a_district_heading(harness: Harness) ->
     assert buttons(replies[-1])[:2] == ["광역 사업", "마포구 사업"]
     assert "구로구 사업 — 구로구 주민 투표" in listing  # named, with why it is not hers
     replies = await h.press(CAROL, "광역 사업")
-    assert "광역 사업 투표에 앞서 2가지만 여쭤볼게요" in said(replies)
+    assert "광역 사업 투표에 앞서 질문 2개만 드릴게요" in said(replies)
     ballot = await answer_pb_questions(h, CAROL, "1994")
     assert "한강공원 그늘숲 — 6억 원" in ballot and "어린이 물놀이터 — 3억 5,000만 원" in ballot
     await h.press(CAROL, "1. 한강공원 그늘숲")
     await h.press(CAROL, "2. 어린이 물놀이터")
     first = await submit_ballot(h, CAROL)
-    assert "투표가 접수되었습니다" in first
+    assert "투표를 제출했어요" in first
 
     await h.say(CAROL, "/vote")
     replies = await h.press(CAROL, "마포구 사업")
     assert "선택: 0개 (최대 1개)" in said(replies)  # no question this time
     await h.press(CAROL, "2. 성산동 어린이 도서관")
-    assert "투표가 접수되었습니다" in await submit_ballot(h, CAROL)
+    assert "투표를 제출했어요" in await submit_ballot(h, CAROL)
 
     # She changes her city-wide ballot once; the last one counts.
     await h.say(CAROL, "/vote")
     await h.press(CAROL, "광역 사업")
     await h.press(CAROL, "선택함: 1. 한강공원 그늘숲")
     changed = await submit_ballot(h, CAROL)
-    assert "투표를 바꿨습니다" in changed
-    receipt = changed.split("영수증 번호: ")[1].split(".")[0]
+    assert "투표를 바꿨어요" in changed
+    receipt = changed.split("투표 확인 번호: ")[1].split(".")[0]
 
     assert await voting_service.current_choices(h.db, CAROL, city) == [f"p{fountain}"]
     assert await voting_service.current_choices(h.db, CAROL, mapo) == ["m2"]
@@ -157,6 +157,6 @@ async def test_vote_in_the_city_wide_and_a_district_heading(harness: Harness) ->
     assert [c["online"] for c in counts] == [1, 1, 0]
     replies = await h.say(CAROL, "/my")
     page = said(replies)
-    assert "광역 사업 — 2027 시민참여예산 광역제안형" in page and f"영수증 {receipt}" in page
+    assert "광역 사업 — 2027 시민참여예산 광역제안형" in page and f"투표 확인 번호 {receipt}" in page
     assert "마포구 사업 — 2027 시민참여예산 광역제안형" in page
     assert not h.errors.records

@@ -65,16 +65,16 @@ async def test_forged_and_out_of_rule_ballots_are_refused(harness: Harness) -> N
     await harness.press_data(GURO, message_id, f"vt:t:{ids['mapo']}:0")
     replies = await harness.press_data(GURO, message_id, f"vt:s:{ids['mapo']}")
     assert "마포구 사업은 마포구 주민 투표인데, 알려 주신 자치구는 구로구예요." in said(replies)
-    assert "이사했다면 /profile 에서 자치구를 바꿔 주세요" in said(replies)
+    assert "이사했다면 /profile에서 자치구를 바꿔 주세요" in said(replies)
     replies = await harness.press_data(GURO, message_id, f"vt:t:{ids['city']}:99")
     assert last_alert(harness) == "이 투표에 없는 사업이에요. 지금 투표 화면을 다시 보여 드릴게요."
     assert "광역 사업" in said(replies)  # the ballot as it is, to carry on from
     replies = await harness.press_data(GURO, message_id, "vt:s:77777")
-    assert "이 투표는 더 이상 없어요. 진행 중인 투표는 /vote 에서" in said(replies)
+    assert "이 투표는 더 이상 없어요. 진행 중인 투표는 /vote에서" in said(replies)
     harness.set_now(AFTER_VOTE)
     await harness.press_data(GURO, message_id, f"vt:t:{ids['city']}:0")
     assert last_alert(harness) == (
-        "지금은 이 투표를 할 수 없어요. 진행 중인 투표는 /vote 에서 볼 수 있어요."
+        "지금은 이 투표를 할 수 없어요. 진행 중인 투표는 /vote에서 볼 수 있어요."
     )
     async with harness.db.reading() as session:
         assert await session.scalar("SELECT COUNT(*) FROM ballots") == 0
