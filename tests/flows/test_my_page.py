@@ -56,7 +56,7 @@ async def test_my_page_lists_everything_with_links(harness: Harness) -> None:
     # Their own proposal, whose card offers "팔로우 취소", is among the follows too.
     assert f"#{mine.proposal_id}" in followed_part and f"#{theirs.proposal_id}" in followed_part
     assert "광역 사업 — 2027 시민참여예산 광역제안형" in rest
-    assert f"2027년 7월 25일 (일) 오후 12:00 투표 · 투표 확인 번호 {cast.receipt}" in rest
+    assert f"2027년 7월 25일 (일) 오후 12:00에 투표 · 투표 확인 번호 {cast.receipt}" in rest
     assert "작은 패널 — 신청함, 추첨 대기" in rest
     assert report.receipt in rest
     links = buttons(replies[-1])
