@@ -106,10 +106,11 @@ class Intake:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._finished_count = 0  # updates finished since the last heartbeat
-        # Whether updates may be waiting in the table for this worker to claim: one it left
-        # there, a wake-up from another worker, a rescan. Finishing alone needs no claim query
-        # when all that came was taken at once (the usual case with one process).
-        self._maybe_waiting = True
+        # Updates this process left waiting in the table (its person was busy, or a polled
+        # batch): with one process, finishing an update needs no claim query unless some are
+        # (the usual case). Several processes claim on every round, and rescan every RESCAN.
+        self._left_waiting = 0
+        self._last_claim = 0.0
         self._last_load = 0
         self._least_elsewhere: int | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -185,12 +186,11 @@ class Intake:
         if claimed is not None:
             self._start(works)
         else:
-            self._maybe_waiting = True
+            self._left_waiting += len(payloads)
             self._wake.set()
 
     def _woken(self) -> None:
         """Another worker left an update waiting (LISTEN/NOTIFY)."""
-        self._maybe_waiting = True
         self._wake.set()
 
     def _busier_than_others(self) -> bool:
@@ -207,10 +207,8 @@ class Intake:
     # ---------------------------------------------------------------- taking and handling
     async def _dispatch(self) -> None:
         while self.running:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), RESCAN)
-            except TimeoutError:
-                self._maybe_waiting = True
             self._wake.clear()
             if not self.running:
                 break
@@ -222,21 +220,23 @@ class Intake:
 
     async def _round(self) -> None:
         room = max(0, self._concurrency() - len(self.in_hand))
-        if not self._maybe_waiting:
+        rescan = asyncio.get_running_loop().time() - self._last_claim >= RESCAN
+        if not (self.services.db.shared or self._left_waiting or rescan):
             room = 0
         if not room and not self._finished:
             return
         now = self.services.clock()
-        self._maybe_waiting = False
         async with self.services.db.transaction() as session:
             finished = await self._save_finished(session)
             claimed = await UpdatesRepository(session).claim(self.worker, now, room)
             works = await self._load(session, claimed) if claimed else []
+        if room:
+            self._last_claim = asyncio.get_running_loop().time()
+            self._left_waiting = max(0, self._left_waiting - len(claimed))
         self._forget(finished)
         self._start(works)
         if len(claimed) == room and room:
-            self._maybe_waiting = True  # there may be more waiting
-            self._wake.set()
+            self._wake.set()  # there may be more waiting
 
     def _concurrency(self) -> int:
         return CONCURRENCY

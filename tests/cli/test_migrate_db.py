@@ -319,6 +319,9 @@ async def test_the_bot_runs_on_the_moved_database(
     )
     async with running_harness(settings) as h:
         h.set_now(IN_PB_CALL)
+        # They were writing a proposal when the database moved: the flow is still there.
+        assert "제안 제목" in said(await h.say(AUTHOR, "/my"))
+        await h.say(AUTHOR, "/cancel")
         assert TITLE in said(await h.say(AUTHOR, "/my"))
         # The person is known: no consent screen, no sign-up again.
         assert "그늘막 확대" in said(await h.say(OTHER_AUTHOR, "/my"))

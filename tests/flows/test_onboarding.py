@@ -291,26 +291,31 @@ async def test_start_asks_again_for_a_skipped_district(harness: Harness) -> None
     assert "다시 오신 것을 환영해요" in said(replies)
 
 
-async def test_start_resumes_a_district_lost_in_a_crash(harness: Harness) -> None:
-    """The worker dies after the district buttons are taken off and before the answer is
-    saved (issue 14): the person is left signed up without a district. /start asks for it
-    again, and a deep link they came with still opens afterwards."""
-    killed: list[str] = []
+async def test_start_resumes_a_district_lost_in_a_crash(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker dies while the district is being saved (issue 14): the person is signed up
+    without a district. The answer and the end of sign-up commit together, so the question
+    keeps its buttons (`test_the_district_and_the_end_of_sign_up_commit_together`); and
+    /start asks for it again, and a deep link they came with still opens afterwards."""
+    original = PeopleRepository.update
 
-    def die_after_the_buttons_go(method: str, params: object, result: object) -> None:
-        if method == "editMessageReplyMarkup" and not killed:
-            killed.append(method)
+    async def die_saving_the_district(
+        self: PeopleRepository, user_id: int, now: Any, **fields: Any
+    ) -> Any:
+        if "district" in fields:
             raise RuntimeError("worker killed")
+        return await original(self, user_id, now, **fields)
 
     await harness.say(ALICE, "/start")
     await harness.press(ALICE, "동의합니다")
     await harness.press(ALICE, "서울에서 공부해요")
-    harness.api.listeners.append(die_after_the_buttons_go)
+    monkeypatch.setattr(PeopleRepository, "update", die_saving_the_district)
     await harness.say(ALICE, "관악구")
-    harness.api.listeners.remove(die_after_the_buttons_go)
-    assert killed and await district_of(harness) is None
+    monkeypatch.setattr(PeopleRepository, "update", original)
+    assert await district_of(harness) is None
     question = next(m for m in harness.api.bot_messages(ALICE) if "어느 자치구" in m["text"])
-    assert "reply_markup" not in question  # the buttons are gone with the answer
+    assert "reply_markup" in question  # still answerable: nothing of the step was saved
     harness.errors.records.clear()
 
     opened: list[str] = []
