@@ -42,6 +42,7 @@ class Claimed:
     applied: bool  # a worker that died had already applied it: only finish it
 
 
+UPDATES_CLAIM = 2  # the `counter` lock batch claims hold (storage/outbox.py has 1)
 _CLAIMED_COLUMNS = "update_id, person, payload, applied_at"
 # A person's next update may be taken only when every earlier one is done.
 _FIRST_OF_ITS_PERSON = (
@@ -88,11 +89,12 @@ class UpdatesRepository:
 
     async def claim(self, worker: str, now: datetime, limit: int) -> list[Claimed]:
         """Take up to `limit` waiting updates, each the first in its person's line, oldest
-        first. On PostgreSQL two workers may pick the same row at once; the second finds it
-        claimed once the first commits (the row's `claimed_by IS NULL` is checked again
-        after its lock is released) and skips it."""
+        first. Claims are taken one at a time across workers (the `counter` lock
+        UPDATES_CLAIM, held to the commit): two claims locking the same rows in different
+        orders would deadlock."""
         if limit <= 0:
             return []
+        await self.session.lock("counter", UPDATES_CLAIM)
         rows = await self.session.fetchall(
             f"UPDATE updates SET claimed_by = ?, claimed_at = ? WHERE update_id IN ("
             f" SELECT u.update_id FROM updates u WHERE u.done_at IS NULL"
