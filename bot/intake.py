@@ -13,7 +13,7 @@ worker process takes updates from that record:
   (LISTEN/NOTIFY on PostgreSQL), so work spreads over workers whatever connections
   Telegram's keep-alive favours;
 - a worker that dies leaves claims behind; a worker starting under the same name takes
-  them back at once, the others after `WORKER_TIMEOUT` without its heartbeat.
+  them back at once, the others after `WORKER_TIMEOUT` (15 s) without its heartbeat.
 
 An update is handled as one unit of work where it matters (`Work`): the person's
 conversation states and user_data are loaded with the claim, the first write transaction

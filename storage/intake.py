@@ -16,7 +16,8 @@ from storage.db import Session
 DONE_KEPT = timedelta(days=1)
 PRUNE_EVERY = 1000  # update ids: prune done rows once every this many
 # A worker whose heartbeat is older than this is taken for dead: its claims go to others.
-WORKER_TIMEOUT = timedelta(seconds=5)
+# Long enough that a live worker on a busy machine does not lose its claims.
+WORKER_TIMEOUT = timedelta(seconds=15)
 
 # Kinds of update whose content names the person ("from"), or only the chat.
 _PERSON_FIELDS = ("from", "user", "voter_chat", "chat")
@@ -42,7 +43,6 @@ class Claimed:
     applied: bool  # a worker that died had already applied it: only finish it
 
 
-UPDATES_CLAIM = 2  # the `counter` lock batch claims hold (storage/outbox.py has 1)
 _CLAIMED_COLUMNS = "update_id, person, payload, applied_at"
 # A person's next update may be taken only when every earlier one is done.
 _FIRST_OF_ITS_PERSON = (
@@ -89,17 +89,18 @@ class UpdatesRepository:
 
     async def claim(self, worker: str, now: datetime, limit: int) -> list[Claimed]:
         """Take up to `limit` waiting updates, each the first in its person's line, oldest
-        first. Claims are taken one at a time across workers (the `counter` lock
-        UPDATES_CLAIM, held to the commit): two claims locking the same rows in different
-        orders would deadlock."""
+        first. On PostgreSQL the candidates are locked as they are chosen, skipping rows
+        another worker's claim holds (SKIP LOCKED): claims never wait for each other, nor
+        deadlock (two claims locking the same rows in different orders did). SQLite's
+        writers are one at a time anyway."""
         if limit <= 0:
             return []
-        await self.session.lock("counter", UPDATES_CLAIM)
+        skip_locked = " FOR UPDATE SKIP LOCKED" if self.session.dialect == "postgres" else ""
         rows = await self.session.fetchall(
             f"UPDATE updates SET claimed_by = ?, claimed_at = ? WHERE update_id IN ("
             f" SELECT u.update_id FROM updates u WHERE u.done_at IS NULL"
             f" AND u.claimed_by IS NULL AND {_FIRST_OF_ITS_PERSON}"
-            f" ORDER BY u.update_id LIMIT ?)"
+            f" ORDER BY u.update_id LIMIT ?{skip_locked})"
             f" AND claimed_by IS NULL RETURNING {_CLAIMED_COLUMNS}",
             (worker, to_db(now), limit),
         )
@@ -146,10 +147,13 @@ class UpdatesRepository:
             " ON CONFLICT (name) DO UPDATE SET seen_at = excluded.seen_at, load = excluded.load",
             (worker, to_db(now), load),
         )
+        # Rows another transaction holds are left for the next beat (SKIP LOCKED): two
+        # workers releasing the same rows in different orders would deadlock.
+        skip_locked = " FOR UPDATE SKIP LOCKED" if self.session.dialect == "postgres" else ""
         return await self.session.execute(
-            "UPDATE updates SET claimed_by = NULL, claimed_at = NULL"
-            " WHERE done_at IS NULL AND claimed_by IN ("
-            " SELECT name FROM workers WHERE seen_at < ?)",
+            "UPDATE updates SET claimed_by = NULL, claimed_at = NULL WHERE update_id IN ("
+            " SELECT update_id FROM updates WHERE done_at IS NULL AND claimed_by IN ("
+            f" SELECT name FROM workers WHERE seen_at < ?){skip_locked})",
             (to_db(now - WORKER_TIMEOUT),),
         )
 
