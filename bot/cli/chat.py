@@ -14,6 +14,7 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -87,6 +88,9 @@ class Terminal:
         self.inline: list[tuple[int, str, str]] = []
         self.keyboard: list[str] = []
         self.last_activity = time.monotonic()
+        # Whether the bot has no update in hand (set by `chat`); the offset moves past an
+        # update once it is recorded, before it is handled.
+        self.idle: Callable[[], bool] = lambda: True
         api.listeners.append(self.on_call)
 
     def on_call(self, method: str, params: dict[str, Any], result: Any) -> None:
@@ -210,7 +214,11 @@ class Terminal:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-            if self.api.delivered(update_id) and time.monotonic() - self.last_activity > 0.3:
+            if (
+                self.api.delivered(update_id)
+                and self.idle()
+                and time.monotonic() - self.last_activity > 0.3
+            ):
                 return
 
 
@@ -256,6 +264,7 @@ async def chat(
     clock = Clock(start)
     application.services.clock = clock
     terminal = Terminal(api, user_id, out, clock)
+    terminal.idle = lambda: not application.intake.in_hand
     loop = asyncio.get_running_loop()
     print(INTRO.format(user_id=user_id), file=out)
     try:
