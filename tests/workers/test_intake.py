@@ -6,13 +6,10 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import defaultdict
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
-from storage.db import Database, open_database
+from storage.db import Database
 from storage.intake import WORKER_TIMEOUT, UpdatesRepository, person_of
 
 NOW = datetime(2027, 3, 6, 6, 5, tzinfo=UTC)
@@ -92,19 +89,6 @@ async def test_a_restarted_worker_takes_its_own_claims_back_at_once(db: Database
         (again,) = await intake.claim("w1", NOW, limit=10)
         # It had been applied: the worker only finishes it, never applies it twice.
         assert again.applied
-
-
-@pytest.fixture
-async def two_processes(database_url: str) -> AsyncIterator[tuple[Database, Database]]:
-    first, second = open_database(database_url), open_database(database_url)
-    if not first.shared:
-        pytest.skip("an SQLite file serves one bot process; nothing to share")
-    await first.connect()
-    await first.migrate()
-    await second.connect()
-    yield first, second
-    await first.close()
-    await second.close()
 
 
 async def test_workers_racing_for_updates_keep_each_persons_order(

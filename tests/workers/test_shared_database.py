@@ -4,28 +4,11 @@ person's updates one at a time, periodic work done by one process at a time."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
-
 from bot.automation import one_worker_at_a_time
-from storage.db import Database, open_database
-
-
-@pytest.fixture
-async def two_processes(database_url: str) -> AsyncIterator[tuple[Database, Database]]:
-    """Two connections to one database, as two bot processes have."""
-    first, second = open_database(database_url), open_database(database_url)
-    if not first.shared:
-        pytest.skip("an SQLite file serves one bot process; nothing to share")
-    await first.connect()
-    await first.migrate()
-    await second.connect()
-    yield first, second
-    await first.close()
-    await second.close()
+from storage.db import Database
 
 
 async def test_a_locked_write_waits_for_another_process_to_commit(
