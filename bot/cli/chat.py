@@ -16,18 +16,25 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import quote
 
 from bot.app import build_application, running
 from bot.config import Settings
 from bot.localapi.core import LocalBotApi
 from bot.localapi.server import LocalBotApiServer
+from bot.web.auth import sign_init_data
+from bot.web.server import WebServer, bind, local_url
 from storage.db import open_database
 
 TAG = re.compile(r"<[^>]+>")
 INTRO = """\
 시민참여봇 — local chat (no Telegram needed). You are user {user_id}.
 Type messages or /commands; type a number to press a listed button.
-Also: ':photo', ':location LAT LON', ':contact PHONE', '=TEXT' sends TEXT as typed, ':quit'.
+Also: ':photo', ':location LAT LON', ':contact PHONE', '=TEXT' sends TEXT as typed, ':app'
+(a fresh Mini App link), ':quit'.
+"""
+WEB = """Web pages: {url}/
+Mini App as you (as Telegram would open it): {app}
 """
 
 
@@ -167,11 +174,23 @@ async def chat(settings: Settings, user_id: int, language: str, stdin: TextIO, o
         update={"telegram_api_base_url": server.base_url, "telegram_api_file_url": server.file_url}
     )
     application = build_application(settings, api.token)
+    try:
+        sock = bind(settings.web_listen, settings.web_port)
+    except OSError:  # taken (another session?): any free port will do here
+        sock = bind(settings.web_listen, 0)
+    application.web_url = local_url(sock)
+    web = WebServer(application, sock)
+
+    def app_link() -> str:
+        signed = sign_init_data(api.token, user_id, language, application.services.clock())
+        return f"{application.web_url}/app#tgWebAppData={quote(signed)}"
+
     terminal = Terminal(api, user_id, out)
     loop = asyncio.get_running_loop()
     print(INTRO.format(user_id=user_id), file=out)
+    print(WEB.format(url=application.web_url, app=app_link()), file=out)
     try:
-        async with running(application, poll_timeout=1):
+        async with running(application, poll_timeout=1), web.running():
             first = terminal.submit("/start")
             if first is not None:
                 await terminal.settle(first)
@@ -180,6 +199,9 @@ async def chat(settings: Settings, user_id: int, language: str, stdin: TextIO, o
                 line = await loop.run_in_executor(None, stdin.readline)
                 if not line or line.strip() in (":quit", ":q"):
                     break
+                if line.strip() == ":app":
+                    print(app_link(), file=out)
+                    continue
                 print(f"you: {line.rstrip()}", file=out)
                 update_id = terminal.submit(line)
                 if update_id is not None:

@@ -23,6 +23,7 @@ from bot.handlers.waste import my_reports_section
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
 from bot.services import proposals as service
+from bot.services.my_page import my_page
 from domain.people import DISTRICTS, DISTRICTS_BY_CODE
 from domain.programmes import Action, ProgrammeKind
 from domain.proposals import (
@@ -578,15 +579,11 @@ async def my_command(update: Update, context: BotContext) -> None:
     t = await translator(update, context)
     user = update.effective_user
     assert user is not None
-    async with context.services.db.reading() as session:
-        repository = ProposalsRepository(session)
-        mine = await repository.by_author(user.id)
-        supported = await repository.supported_by(user.id)
-        followed = await repository.followed_by(user.id)
+    page = await my_page(context.services.db, user.id, context.services.clock())
     sections = [
-        (t.gettext("My proposals"), mine),
-        (t.gettext("Proposals I support"), supported),
-        (t.gettext("Proposals I follow"), [p for p in followed if p.author_id != user.id]),
+        (t.gettext("My proposals"), page.mine),
+        (t.gettext("Proposals I support"), page.supported),
+        (t.gettext("Proposals I follow"), page.followed),
     ]
     lines = [t.gettext("My page")]
     shown: list[Proposal] = []
