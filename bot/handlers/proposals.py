@@ -24,6 +24,7 @@ from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
 from bot.services import proposals as service
 from bot.services.my_page import my_page
+from bot.web.links import webapp_button
 from domain.people import DISTRICTS, DISTRICTS_BY_CODE
 from domain.programmes import Action, ProgrammeKind
 from domain.proposals import (
@@ -603,6 +604,9 @@ async def my_command(update: Update, context: BotContext) -> None:
         reports_text, report_buttons = await my_reports_section(session, user.id, t)
     lines += ["", reports_text]
     rows += [report_buttons[i : i + 3] for i in range(0, len(report_buttons), 3)]
+    app = webapp_button(context.civic.web_url, t.gettext("My page with photos and maps"), "my")
+    if app is not None:
+        rows.append([app])
     await send(
         update,
         context,

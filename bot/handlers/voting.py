@@ -20,6 +20,7 @@ from bot.handlers.common import answer, checkpoint, edit_or_send, send
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
 from bot.services import voting as service
+from bot.web.links import webapp_button
 from domain.voting import BallotProblem, Heading, HeadingKind, check_toggle, spent, toggle
 from storage.db import Session
 from storage.voting import VotingRepository
@@ -107,6 +108,9 @@ async def vote_command(update: Update, context: BotContext) -> None:
                 )
             ]
         )
+    app = webapp_button(context.civic.web_url, t.gettext("Vote with project cards"))
+    if app is not None:
+        rows.append([app])
     await send(update, context, "\n".join(lines), reply_markup=InlineKeyboardMarkup(rows))
 
 

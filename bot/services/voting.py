@@ -113,12 +113,13 @@ def eligibility(
         ProgrammeKind.DELIBERATIVE_BUDGET,
         ProgrammeKind.DISTRICT_PLAN,
     )
+    # Residence rule: a district's heading is for that district's people only. Checked first:
+    # no answer the voter could still give changes it.
+    if heading.district is not None and person.district != heading.district:
+        return Refusal.WRONG_DISTRICT
     year = (now.astimezone(proposal_service.SEOUL)).year
     if budget_vote and not pb_eligibility(person, year, minimum_age).allowed:
         return Refusal.INELIGIBLE
-    # Residence rule: a district's heading is for that district's people only.
-    if heading.district is not None and person.district != heading.district:
-        return Refusal.WRONG_DISTRICT
     return None
 
 
