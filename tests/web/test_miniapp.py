@@ -62,8 +62,13 @@ async def test_a_vote_in_the_mini_app_asks_what_it_needs_and_the_chat_shows_it(w
         data={"choice": ["a", "c"], "birth_year": "1987", "not_official": "yes"},
         headers=me,
     )
-    assert ko("Your ballot is in. Receipt: %(code)s. You can change it until the vote closes;"
-              " the last one counts.").split("%")[0] in cast.text
+    assert (
+        ko(
+            "Your ballot is in. Receipt: %(code)s. You can change it until the vote closes;"
+            " the last one counts."
+        ).split("%")[0]
+        in cast.text
+    )
     assert await voting.current_choices(h.db, VOTER, city) == ["a", "c"]
 
     # The chat shows the same ballot, and a change there is what the page shows next.
