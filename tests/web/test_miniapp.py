@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
+import httpx
 
 from bot.config import Settings
 from bot.i18n import Translator
@@ -13,9 +13,9 @@ from bot.services import proposals as proposal_service
 from bot.services import voting
 from bot.web.app import create_web_app
 from domain.proposals import Scope
-from tests.harness import said
+from tests.harness import running_harness, said
 from tests.voting.conftest import DURING_VOTE
-from tests.web.conftest import Web, onboard, open_ballots
+from tests.web.conftest import PUBLIC_URL, Web, onboard, open_ballots
 
 VOTER, OTHER = 7101, 7102
 ko = Translator("ko").gettext
@@ -222,14 +222,8 @@ async def test_support_from_the_page_is_the_chats_support(web: Web) -> None:
     assert f"/app/proposals/{pid}" in listing.text
 
 
-@pytest.mark.parametrize("limit", ["2/minute"])
-async def test_writes_are_limited_per_person(settings: Settings, limit: str) -> None:
-    from tests.harness import running_harness
-    from tests.web.conftest import PUBLIC_URL
-
-    import httpx
-
-    settings = settings.model_copy(update={"web_write_limit": limit})
+async def test_writes_are_limited_per_person(settings: Settings) -> None:
+    settings = settings.model_copy(update={"web_write_limit": "2/minute"})
     async with running_harness(settings) as h:
         await onboard(h, VOTER)
         await onboard(h, OTHER)

@@ -18,7 +18,14 @@ from bot.services import voting
 from bot.services import waste as waste_service
 from domain.pabulib import parse_pabulib
 from domain.proposals import Scope
-from tests.panels.conftest import ADMIN, ADMINS, AFTER_RECRUITMENT, answers, seed_panels
+from tests.panels.conftest import (
+    ADMIN,
+    ADMINS,
+    AFTER_RECRUITMENT,
+    answers,
+    apply_all,
+    seed_panels,
+)
 from tests.proposals.conftest import sign_up
 from tests.voting.conftest import AFTER_VOTE, DURING_VOTE
 from tests.web.conftest import Web, onboard, open_ballots
@@ -87,8 +94,6 @@ async def test_the_draw_page_gives_the_command_that_reproduces_the_panel(
     panel = ids["small-panel"]
     people = {900 + n: answers(gender="female" if n % 2 else "male") for n in range(7)}
     await sign_up(h.db, *people)
-    from tests.panels.conftest import apply_all
-
     await apply_all(h.db, panel, people)
     committed = await panel_service.commit(h.db, ADMIN, panel, AFTER_RECRUITMENT, ADMINS)
     assert committed.refusal is None
