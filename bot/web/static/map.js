@@ -64,10 +64,10 @@
   function point(element) {
     var map = baseMap(element);
     var at = [Number(element.dataset.lat), Number(element.dataset.lon)];
+    map.setView(at, 13);
     getDistricts("/map/districts.geojson").then(function (shapes) {
       L.geoJSON(shapes, { style: { color: "#4a5866", weight: 1, fillColor: "#e8edf2", fillOpacity: 0.6 } }).addTo(map);
       L.circleMarker(at, { radius: 9, color: "#0b5cad", fillColor: "#3d8bfd", fillOpacity: 0.95 }).addTo(map);
-      map.setView(at, 13);
       element.dataset.ready = "1";
     });
   }
