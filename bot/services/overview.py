@@ -37,23 +37,27 @@ async def programmes(db: Database, key: str | None = None) -> list[ProgrammeOver
     """Every programme (or the one with `key`) with its ballots and its draw record."""
     found = []
     async with db.reading() as session:
-        repository = ProgrammesRepository(session)
-        listed = await repository.all()
-        voting = VotingRepository(session)
+        listed = await ProgrammesRepository(session).all()
+        stage_ids = {
+            (row["programme_key"], row["key"]): (row["programme_id"], row["id"])
+            for row in await session.fetchall(
+                "SELECT s.id, s.key, s.programme_id, g.key AS programme_key FROM stages s"
+                " JOIN programmes g ON g.id = s.programme_id"
+            )
+        }
+        headings = await VotingRepository(session).all_headings()
         panels = PanelsRepository(session)
         for programme in listed:
             if key is not None and programme.key != key:
                 continue
-            programme_id = await repository.id_of(programme.key)
-            assert programme_id is not None
+            programme_id = None
             ballots = []
             for stage in programme.stages:
-                stage_id = await session.scalar(
-                    "SELECT id FROM stages WHERE programme_id = ? AND key = ?",
-                    (programme_id, stage.key),
-                )
-                for heading_id, heading in await voting.headings(int(stage_id)):
-                    ballots.append(Ballot(heading_id, heading, stage))
+                programme_id, stage_id = stage_ids[programme.key, stage.key]
+                ballots += [
+                    Ballot(hid, heading, stage) for hid, heading in headings.get(stage_id, [])
+                ]
+            assert programme_id is not None
             draw = (
                 await panels.draw(programme_id) if programme.kind is ProgrammeKind.PANEL else None
             )

@@ -33,6 +33,7 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
+        auto_reload=False,  # templates change with a new release, not while serving
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -1,5 +1,5 @@
 """Browser tests: Debian's chromium driven by Playwright (never a browser Playwright
-downloads), one browser per test session, against the real application serving its pages
+downloads), one browser for all of them, against the real application serving its pages
 on a free port in a thread of its own.
 
 Without /usr/bin/chromium the tests are skipped with the reason (`make test` installs it
@@ -21,7 +21,7 @@ import pytest
 from bot.config import Settings
 from bot.web.auth import sign_init_data
 from bot.web.server import WebServer, bind, local_url
-from tests.conftest import scratch_database
+from tests.conftest import postgres_unreachable, scratch_database
 from tests.harness import Harness, running_harness
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -35,8 +35,11 @@ PHONE = {"width": 360, "height": 740}
 T = TypeVar("T")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One browser for the browser tests (they live in one module and one xdist group).
+    Module-scoped: Playwright's sync API keeps an event loop running in this thread, which
+    the asyncio tests that a worker runs afterwards must not meet."""
     if not CHROMIUM.exists():
         reason = (
             f"Debian's chromium is not installed at {CHROMIUM}: run `apt-get install chromium`"
@@ -47,6 +50,7 @@ def browser() -> Iterator[Any]:
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
+    postgres_unreachable()  # asks with asyncio.run: before Playwright's loop runs here
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         yield launched

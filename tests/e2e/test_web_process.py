@@ -66,7 +66,9 @@ async def test_run_serves_the_pages_and_sets_the_menu_button(
     assert process.returncode == 0, output.decode()
 
 
-async def test_a_taken_web_port_is_refused_with_a_way_out(database_url: str, tmp_path: Path) -> None:
+async def test_a_taken_web_port_is_refused_with_a_way_out(
+    database_url: str, tmp_path: Path
+) -> None:
     taken = free_port()
     blocker = await asyncio.start_server(lambda r, w: None, "127.0.0.1", taken)
     env = dict(os.environ)
