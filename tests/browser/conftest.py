@@ -150,9 +150,11 @@ def page(browser: Any, engine: str, request: pytest.FixtureRequest) -> Iterator[
     errors: list[str] = []
     opened.on(
         "console",
-        lambda m: errors.append(f"{m.text} {m.location.get('url', '')}")
-        if m.type == "error" and not expected_404(m.location.get("url", ""))
-        else None,
+        lambda m: (
+            errors.append(f"{m.text} {m.location.get('url', '')}")
+            if m.type == "error" and not expected_404(m.location.get("url", ""))
+            else None
+        ),
     )
     opened.on("pageerror", lambda e: errors.append(str(e)))
     opened.expected_errors = []  # what a test provokes on purpose, e.g. "status of 401"
