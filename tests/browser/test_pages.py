@@ -238,3 +238,36 @@ def test_the_draw_page_command_reproduces_the_panel(
     assert len(chances) == 8 and abs(sum(float(c.rstrip("%")) for c in chances) - 400) < 1
     fits_the_phone(page)
     screenshot(page, "draw", engine)
+
+
+def test_inside_telegram_the_theme_and_the_main_button_are_telegrams(
+    site: LiveSite, page: Any, engine: str
+) -> None:
+    """Telegram's client as its Mini App script sees it on Android: it posts events to
+    window.TelegramWebviewProxy and sends theme colours in the address."""
+    site.h.set_now(DURING_VOTE)
+    site.run(lambda h: onboard(h, VOTER))
+    city = site.run(open_ballots)["city"]
+    page.add_init_script(
+        "window.posted = []; window.TelegramWebviewProxy ="
+        " {postEvent: function (kind, data) { window.posted.push([kind, data]); }};"
+    )
+    theme = {"bg_color": "#17212b", "text_color": "#f5f5f5", "button_color": "#5288c1"}
+    page.goto(
+        f"{site.url}/app/ballot/{city}#tgWebAppData={quote(site.init_data(VOTER))}"
+        f"&tgWebAppVersion=8.0&tgWebAppPlatform=android"
+        f"&tgWebAppThemeParams={quote(json.dumps(theme))}"
+    )
+    page.wait_for_selector("form#ballot")
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(23, 33, 43)"
+    posted = page.evaluate("window.posted")
+    buttons = [json.loads(data) for kind, data in posted if kind == "web_app_setup_main_button"]
+    assert buttons[-1]["is_visible"] and buttons[-1]["text"] == ko.gettext("Review and submit")
+    assert ["web_app_ready", None] in [[kind, None] for kind, _ in posted]
+    page.get_by_label("3. 공공 와이파이").check()
+    screenshot(page, "app-ballot-in-telegram", engine)
+    page.evaluate("window.Telegram.WebView.receiveEvent('main_button_pressed')")
+    page.wait_for_selector("text=" + ko.gettext("Review your ballot"))
+    posted = page.evaluate("window.posted")
+    buttons = [json.loads(data) for kind, data in posted if kind == "web_app_setup_main_button"]
+    assert buttons[-1]["text"] == ko.gettext("Submit my ballot")
