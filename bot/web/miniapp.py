@@ -190,6 +190,26 @@ def missing_answers(site: Site, visit: Visit) -> set[str]:
     return eligibility.missing(visit.person, site.now(), site.services.settings.minimum_age)
 
 
+def ask_answers(
+    request: Request,
+    site: Site,
+    visit: Visit,
+    heading_id: int,
+    choices: list[str],
+    problem: str = "",
+) -> Response:
+    """The PB questions the person has not answered, with the ballot kept in the form."""
+    return site.render(
+        request,
+        "app/answers.html",
+        visit.t,
+        heading_id=heading_id,
+        choices=choices,
+        missing=missing_answers(site, visit),
+        problem=problem,
+    )
+
+
 async def cast(
     request: Request, site: Site, visit: Visit, heading_id: int | None, choices: list[str]
 ) -> Response:
@@ -212,15 +232,7 @@ async def cast(
         note = problem_text(t, where.heading, result.problem)
         return await ballot_view(request, site, visit, heading_id, choices, note)
     if result.refusal is voting.Refusal.INELIGIBLE and missing_answers(site, visit):
-        return site.render(
-            request,
-            "app/answers.html",
-            t,
-            heading_id=heading_id,
-            choices=choices,
-            missing=missing_answers(site, visit),
-            problem="",
-        )
+        return ask_answers(request, site, visit, heading_id, choices)
     if result.refusal is voting.Refusal.NOT_SIGNED_UP:
         return site.render(request, "app/sign_up.html", t, status_code=403)
     if result.refusal is not None:
@@ -256,6 +268,8 @@ async def answers(request: Request, site: Site, visit: Visit) -> Response:
     """The PB answers the vote needs, then the ballot is cast as it was."""
     t = visit.t
     heading_id = parse_id(request.path_params["id"])
+    if heading_id is None:
+        return message(request, site, visit, t.gettext(REFUSALS[voting.Refusal.NOT_FOUND]), 404)
     form = await request.form()
     choices = chosen(form)
     problem = await eligibility.answer(
@@ -268,15 +282,8 @@ async def answers(request: Request, site: Site, visit: Visit) -> Response:
     if problem is eligibility.AnswerProblem.NOT_SIGNED_UP:
         return site.render(request, "app/sign_up.html", t, status_code=403)
     if problem is not None:
-        return site.render(
-            request,
-            "app/answers.html",
-            t,
-            heading_id=heading_id,
-            choices=choices,
-            missing=missing_answers(site, visit),
-            problem=t.gettext(ANSWER_PROBLEMS[problem]),
-        )
+        note = t.gettext(ANSWER_PROBLEMS[problem])
+        return ask_answers(request, site, visit, heading_id, choices, note)
     visit = await site.visit(request)  # with the answers just stored
     person = visit.person
     assert person is not None

@@ -19,7 +19,6 @@ import pytest
 
 from bot.i18n import Translator
 from bot.services import panels as panel_service
-from bot.services import proposals as proposal_service
 from bot.services import voting
 from domain.proposals import Scope
 from tests.browser.conftest import LiveSite, fits_the_phone, screenshot
@@ -34,7 +33,7 @@ from tests.panels.conftest import (
 )
 from tests.proposals.conftest import sign_up
 from tests.voting.conftest import AFTER_VOTE, DURING_VOTE
-from tests.web.conftest import onboard, open_ballots
+from tests.web.conftest import onboard, open_ballots, propose
 
 pytestmark = pytest.mark.xdist_group("browser")  # one browser for all: one worker runs them
 
@@ -138,24 +137,17 @@ async def arrange_public(h: Harness) -> dict[str, int]:
     await sign_up(h.db, 801, 802, 803, 804)
     for user_id, choices in ((801, ["a", "c"]), (802, ["a"]), (803, ["d", "c"]), (804, ["a"])):
         await voting.cast(h.db, user_id, ids["city"], choices, DURING_VOTE, 14)
-    submitted = await proposal_service.submit(
-        h.db,
+    ids["proposal"] = await propose(
+        h,
         801,
-        proposal_service.Draft(
-            programme_key="democracy-seoul",
-            title="망원동 골목 가로등",
-            description="밤에 골목이 어두워요. 가로등을 더 달아 주세요.",
-            field="safety",
-            scope=Scope.DISTRICT,
-            districts=("mapo",),
-            latitude=37.5556,
-            longitude=126.9104,
-        ),
-        DURING_VOTE,
-        14,
+        title="망원동 골목 가로등",
+        description="밤에 골목이 어두워요. 가로등을 더 달아 주세요.",
+        field="safety",
+        scope=Scope.DISTRICT,
+        districts=("mapo",),
+        latitude=37.5556,
+        longitude=126.9104,
     )
-    assert submitted.proposal_id is not None
-    ids["proposal"] = submitted.proposal_id
     h.set_now(AFTER_VOTE)
     return ids
 

@@ -6,14 +6,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import httpx
 import pytest
 
 from bot.config import Settings
-from bot.services import voting
+from bot.services import proposals, voting
 from bot.web.app import create_web_app
 from bot.web.auth import sign_init_data
+from domain.proposals import Scope
 from tests.harness import Harness, running_harness
 from tests.voting.conftest import ballot_file
 
@@ -49,6 +51,24 @@ async def onboard(h: Harness, user_id: int, district: str = "마포구") -> None
     await h.press(user_id, "동의합니다")
     await h.press(user_id, "서울에 살아요")
     await h.press(user_id, district)
+
+
+async def propose(h: Harness, author: int, **changes: Any) -> int:
+    """A 민주주의 서울 proposal by `author` (through the service the chat's flow ends in)."""
+    fields: dict[str, Any] = {
+        "programme_key": "democracy-seoul",
+        "title": "한강공원 쓰레기통 확충",
+        "description": "주말마다 한강공원 쓰레기가 넘쳐요. 분리수거함을 늘려 주세요.",
+        "field": "environment",
+        "scope": Scope.CITY,
+        "districts": ("mapo", "yeongdeungpo"),
+    }
+    fields.update(changes)
+    submitted = await proposals.submit(
+        h.db, author, proposals.Draft(**fields), h.app.services.clock(), 14
+    )
+    assert submitted.proposal_id is not None, submitted
+    return submitted.proposal_id
 
 
 async def open_ballots(h: Harness) -> dict[str, int]:

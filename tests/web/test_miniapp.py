@@ -9,13 +9,11 @@ import httpx
 
 from bot.config import Settings
 from bot.i18n import Translator
-from bot.services import proposals as proposal_service
 from bot.services import voting
 from bot.web.app import create_web_app
-from domain.proposals import Scope
 from tests.harness import running_harness, said
 from tests.voting.conftest import DURING_VOTE
-from tests.web.conftest import PUBLIC_URL, Web, onboard, open_ballots
+from tests.web.conftest import PUBLIC_URL, Web, onboard, open_ballots, propose
 
 VOTER, OTHER = 7101, 7102
 ko = Translator("ko").gettext
@@ -176,23 +174,7 @@ async def test_support_from_the_page_is_the_chats_support(web: Web) -> None:
     h = web.h
     await onboard(h, VOTER)
     await onboard(h, OTHER)
-    now = h.app.services.clock()
-    submitted = await proposal_service.submit(
-        h.db,
-        OTHER,
-        proposal_service.Draft(
-            programme_key="democracy-seoul",
-            title="한강공원 쓰레기통 확충",
-            description="주말마다 한강공원 쓰레기가 넘쳐요. 분리수거함을 늘려 주세요.",
-            field="environment",
-            scope=Scope.CITY,
-            districts=("mapo", "yeongdeungpo"),
-        ),
-        now,
-        14,
-    )
-    pid = submitted.proposal_id
-    assert pid is not None
+    pid = await propose(h, OTHER)
     me = web.headers(VOTER)
     card = await web.client.get(f"/app/f/proposals/{pid}", headers=me)
     assert "공감 0 / 500" in card.text and 'value="support"' in card.text

@@ -13,7 +13,6 @@ from bot.cli import main
 from bot.i18n import Translator
 from bot.localapi.core import UploadedFile, placeholder_png
 from bot.services import panels as panel_service
-from bot.services import proposals as proposal_service
 from bot.services import voting
 from bot.services import waste as waste_service
 from domain.pabulib import parse_pabulib
@@ -28,7 +27,7 @@ from tests.panels.conftest import (
 )
 from tests.proposals.conftest import sign_up
 from tests.voting.conftest import AFTER_VOTE, DURING_VOTE
-from tests.web.conftest import Web, onboard, open_ballots
+from tests.web.conftest import Web, onboard, open_ballots, propose
 
 CITIZEN = 987_654_321  # an id and name that must never appear on a public page
 NAME, HANDLE = "Jiwoo Hiddenname", "jiwoo_private"
@@ -139,24 +138,18 @@ async def test_public_pages_name_nobody(web: Web) -> None:
     await onboard(h, CITIZEN)
     now = h.app.services.clock()
     h.api.files["photo-web"] = UploadedFile("p.png", placeholder_png(2))
-    submitted = await proposal_service.submit(
-        h.db,
+    pid = await propose(
+        h,
         CITIZEN,
-        proposal_service.Draft(
-            programme_key="democracy-seoul",
-            title="망원동 골목 가로등",
-            description="밤에 골목이 어두워요. 가로등을 더 달아 주세요.",
-            field="safety",
-            scope=Scope.DISTRICT,
-            districts=("gangnam",),
-            photos=("photo-web",),
-            latitude=37.5556,
-            longitude=126.9104,  # 망원동, 마포구
-        ),
-        now,
-        14,
+        title="망원동 골목 가로등",
+        description="밤에 골목이 어두워요. 가로등을 더 달아 주세요.",
+        field="safety",
+        scope=Scope.DISTRICT,
+        districts=("gangnam",),
+        photos=("photo-web",),
+        latitude=37.5556,
+        longitude=126.9104,  # 망원동, 마포구
     )
-    pid = submitted.proposal_id
     report = await waste_service.submit(
         h.db,
         CITIZEN,
@@ -173,7 +166,7 @@ async def test_public_pages_name_nobody(web: Web) -> None:
         ),
         now,
     )
-    assert pid is not None and report.report is not None
+    assert report.report is not None
     pages = ["/", "/proposals", f"/proposals/{pid}", "/map", "/map/pins.json", "/waste"]
     pages += ["/programmes/democracy-seoul", "/app", "/map/districts.geojson"]
     for path in pages:
