@@ -16,8 +16,9 @@ free port). This process then sends, C at a time:
 - `POST /app/f/ballot/ID/submit` — a ballot cast through the Mini App with signed initData, one
   per voter (each a new voter or a replaced ballot), through `bot.services.voting.cast`.
 
-Reported: requests per second (requests ÷ wall time) and latency p50 / p95 as the client saw
-it. The client (httpx) runs on the same 2 cores as the server, so the figures are a floor.
+Reported: requests per second (requests ÷ wall time), latency p50 / p95 as the client saw it,
+and the server process's CPU time per request (from /proc). The client (httpx) runs on the
+same 2 cores as the server, so rates are a floor; `cores ÷ CPU per request` is the ceiling.
 PostgreSQL comes from CIVICBOT_BENCH_POSTGRES (default: the local server's `test` database);
 each run uses a scratch schema, dropped after.
 """
@@ -41,6 +42,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from bench.bench_workers import cpu_seconds
 from bot.localapi.core import LocalBotApi
 from bot.localapi.server import LocalBotApiServer
 from bot.services import voting
@@ -135,7 +137,7 @@ async def database(engine: str, folder: Path) -> AsyncIterator[str]:
 @contextlib.asynccontextmanager
 async def bot_process(
     url: str, api: LocalBotApiServer, folder: Path, cache_seconds: float
-) -> AsyncIterator[str]:
+) -> AsyncIterator[tuple[str, int]]:
     port = free_port()
     env = dict(os.environ)
     env.update(
@@ -160,16 +162,22 @@ async def bot_process(
                     if (await client.get(f"{base}/healthz")).status_code == 200:
                         break
                 await asyncio.sleep(0.1)
-        yield base
+        yield base, process.pid
     finally:
         process.send_signal(signal.SIGINT)
         await asyncio.wait_for(process.wait(), timeout=60)
 
 
 async def load(
-    base: str, requests: int, concurrency: int, send: Callable[[httpx.AsyncClient, int], object]
-) -> tuple[float, float, float]:
-    """(requests/s, p50 ms, p95 ms) for `requests` calls, `concurrency` at a time."""
+    server: tuple[str, int],
+    requests: int,
+    concurrency: int,
+    send: Callable[[httpx.AsyncClient, int], object],
+) -> str:
+    """ "requests/s | p50 ms | p95 ms | server CPU ms per request" for `requests` calls,
+    `concurrency` at a time."""
+    base, pid = server
+    cpu_before = cpu_seconds(pid)
     latencies: list[float] = []
     counter = iter(range(requests))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -185,8 +193,9 @@ async def load(
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         wall = time.perf_counter() - began
+    cpu = (cpu_seconds(pid) - cpu_before) / requests * 1000
     cuts = statistics.quantiles(latencies, n=100)
-    return requests / wall, cuts[49] * 1000, cuts[94] * 1000
+    return f"{requests / wall:,.0f} | {cuts[49] * 1000:.1f} | {cuts[94] * 1000:.1f} | {cpu:.2f}"
 
 
 async def measure(engine: str, args: argparse.Namespace, folder: Path) -> list[str]:
@@ -222,21 +231,18 @@ async def measure(engine: str, args: argparse.Namespace, folder: Path) -> list[s
                     headers={"Authorization": f"tma {signed[voter]}"},
                 )
 
-            async with bot_process(url, server, folder, 15) as base:
+            async with bot_process(url, server, folder, 15) as running:
                 for name, send in (
                     ("GET /healthz (reference)", health),
                     ("GET /results/ID (cached 15 s)", results),
                     ("POST ballot submit (Mini App)", submit),
                 ):
-                    rate, p50, p95 = await load(base, args.requests, args.concurrency, send)
-                    rows.append(f"| {engine} | {name} | {rate:,.0f} | {p50:.1f} | {p95:.1f} |")
-            async with bot_process(url, server, folder, 0) as base:
+                    figures = await load(running, args.requests, args.concurrency, send)
+                    rows.append(f"| {engine} | {name} | {figures} |")
+            async with bot_process(url, server, folder, 0) as running:
                 count = max(args.requests // 10, 50)
-                rate, p50, p95 = await load(base, count, args.concurrency, results)
-                rows.append(
-                    f"| {engine} | GET /results/ID (recounted each time) | {rate:,.0f} |"
-                    f" {p50:.1f} | {p95:.1f} |"
-                )
+                figures = await load(running, count, args.concurrency, results)
+                rows.append(f"| {engine} | GET /results/ID (recounted each time) | {figures} |")
     finally:
         await server.stop()
     return rows
@@ -256,8 +262,8 @@ async def main() -> None:
         f" submit again through the Mini App; {args.requests:,} requests per line,"
         f" {args.concurrency} at a time"
     )
-    print("| engine | request | requests/s | p50 ms | p95 ms |")
-    print("|---|---|---:|---:|---:|")
+    print("| engine | request | requests/s | p50 ms | p95 ms | server CPU ms/request |")
+    print("|---|---|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as scratch:
         for engine in args.engines.split(","):
             for row in await measure(engine, args, Path(scratch)):

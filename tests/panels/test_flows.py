@@ -192,8 +192,8 @@ async def test_quotas_commitment_seed_draw_and_invitations(harness: Harness) -> 
     view = said(replies)
     assert "남성: 1명 (할당 2–2) — 1명 부족" in view
     assert "모자란 집단 (홍보 대상): 남성 (1)" in view
-    assert "남성 Male: 최솟값을 2에서 1(으)로 낮추기" not in view  # names are localised
-    assert "남성: 최솟값을 2에서 1(으)로 낮추기" in view
+    assert "남성 Male: 최솟값을 2에서 1로 낮추기" not in view  # names are localised
+    assert "남성: 최솟값을 2에서 1로 낮추기" in view
     await apply_all(h.db, panel, {u: answers("male") for u in MEN[1:]})
     await h.press(ADMIN, "이전")
     replies = await h.press(ADMIN, "공약값 공개")
