@@ -62,7 +62,10 @@ def fragment(write: bool = False) -> Callable[[Fragment], Callable[[Request], Aw
                     request, "app/too_many.html", visit.t, status_code=429,
                     headers={"Retry-After": "60"},
                 )  # fmt: skip
-            return await handler(request, site, visit)
+            response = await handler(request, site, visit)
+            # A person's own page: kept by no cache on the way.
+            response.headers["Cache-Control"] = "no-store"
+            return response
 
         return endpoint
 

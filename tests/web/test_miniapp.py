@@ -146,7 +146,8 @@ async def test_forged_stale_and_other_bot_init_data_are_refused(web: Web) -> Non
             )
             assert answer.status_code == 401, (name, path)
             assert text in answer.text, (name, path)
-    assert (await web.client.get("/app/f/home", headers={"Authorization": good})).status_code == 200
+    allowed = await web.client.get("/app/f/home", headers={"Authorization": good})
+    assert allowed.status_code == 200 and allowed.headers["cache-control"] == "no-store"
     async with h.db.reading() as session:
         assert await session.scalar("SELECT COUNT(*) FROM ballots") == 0
 
