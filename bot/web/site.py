@@ -3,6 +3,7 @@ signed-in viewer of the Mini App, request limits and the caches."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ class Site:
     env: jinja2.Environment = field(default_factory=_environment)
     limits: RequestLimits = field(init=False)
     _results: dict[int, tuple[float, voting.Results]] = field(default_factory=dict)
+    _counting: dict[int, asyncio.Lock] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         settings = self.services.settings
@@ -152,16 +154,27 @@ class Site:
     # -- cached counts -------------------------------------------------------------------
     async def results(self, heading_id: int) -> voting.Results | None:
         """Live results are recounted at most every RESULTS_CACHE_SECONDS; final ones stay."""
+        found = self._fresh(heading_id)
+        if found is not None:
+            return found
+        # One recount at a time per heading: readers arriving meanwhile take its result.
+        async with self._counting.setdefault(heading_id, asyncio.Lock()):
+            found = self._fresh(heading_id)
+            if found is not None:
+                return found
+            counted = await voting.results(self.services.db, heading_id, self.now())
+            if counted is not None:
+                expires = time.monotonic() + self.services.settings.results_cache_seconds
+                self._results[heading_id] = (expires, counted)
+            return counted
+
+    def _fresh(self, heading_id: int) -> voting.Results | None:
         found = self._results.get(heading_id)
         if found is not None and (
             found[1].state is voting.ResultState.FINAL or time.monotonic() < found[0]
         ):
             return found[1]
-        counted = await voting.results(self.services.db, heading_id, self.now())
-        if counted is not None:
-            expires = time.monotonic() + self.services.settings.results_cache_seconds
-            self._results[heading_id] = (expires, counted)
-        return counted
+        return None
 
 
 __all__ = ["AuthFailure", "Site", "Visit"]
