@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     web_read_limit: str = "300/minute"
     # Live results are recounted at most this often (seconds); final ones are kept.
     results_cache_seconds: float = Field(default=15.0, ge=0)
+    # The privacy notice (PIPA): who controls the data, and where people reach them.
+    privacy_controller_ko: str = Field(default="서울특별시", min_length=1, max_length=200)
+    privacy_controller_en: str = Field(
+        default="Seoul Metropolitan Government", min_length=1, max_length=200
+    )
+    # Shown as it is in both languages: a phone number, an e-mail or a web address.
+    privacy_contact: str = Field(default="02-120", min_length=1, max_length=200)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -126,6 +133,9 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise ValueError(f"unknown timezone {value!r}") from error
         return value
+
+    def privacy_controller(self, language: str) -> str:
+        return self.privacy_controller_ko if language == "ko" else self.privacy_controller_en
 
     @property
     def tz(self) -> ZoneInfo:

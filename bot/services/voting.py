@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 from bot.notifications.hooks import ReminderDue
 from bot.notifications.texts import reminder_text
 from bot.services import proposals as proposal_service
@@ -593,3 +593,12 @@ async def remind_non_voters(session: Session, due: ReminderDue, minimum_age: int
             )
             queued += added is not None
     return queued
+
+
+# The tally rules as a person reads them (never the engine's word on a Korean screen).
+RULE_NAMES: Final = {
+    "greedy": N_("Greedy"),
+    "seoul": N_("Seoul's rule: the least-voted projects drop out"),
+    "mes": N_("Equal shares"),
+    "mes+greedy": N_("Equal shares, then greedy"),
+}

@@ -13,10 +13,10 @@ from typing import Any, Final
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from bot.charts import results_chart
+from bot.charts import ChartProject, png, results_figure
 from bot.handlers.proposals import SORT_LABELS, SORTS, STATUS_GROUP_LABELS, STATUS_GROUPS
 from bot.handlers.waste import render_chart
-from bot.i18n import N_, Translator
+from bot.i18n import Translator
 from bot.services import overview, panels, voting, waste
 from bot.services import proposals as proposal_service
 from bot.web.ids import parse_id
@@ -32,11 +32,6 @@ from storage.panels import DrawRecord
 from storage.proposals import Filters, Proposal, ProposalsRepository
 
 PAGE: Final = 10
-RULE_LABELS: Final = {
-    "greedy": N_("Greedy"),
-    "mes": N_("Equal shares"),
-    "mes+greedy": N_("Equal shares, then greedy"),
-}
 CSV: Final = "text/csv; charset=utf-8"
 
 
@@ -292,36 +287,45 @@ async def results_page(request: Request) -> Response:
         receipt=code,
         receipt_counted=checked,
         states=voting.ResultState,
-        rule=t.gettext(RULE_LABELS[counted.rule]) if counted.rule in RULE_LABELS else counted.rule,
+        rule=t.gettext(voting.RULE_NAMES.get(counted.rule, counted.rule)),
         downloadable=counted.state in (voting.ResultState.CLOSED, voting.ResultState.FINAL),
     )
 
 
-_CHARTS: dict[int, tuple[int, bytes]] = {}
+_CHARTS: dict[tuple[int, str], tuple[int, bytes]] = {}
 
 
 async def results_chart_png(request: Request) -> Response:
+    """The results chart (bot/charts.py) in the reader's language, drawn once per count."""
     site = site_of(request)
+    t = site.public_translator(request)
     heading_id = parse_id(request.path_params["id"])
     counted = await site.results(heading_id) if heading_id is not None else None
     if counted is None or not counted.where.heading.items:
-        return not_found(request)
-    cached = _CHARTS.get(counted.heading_id)
+        return not_found(request, t)
+    key = (counted.heading_id, t.language)
+    cached = _CHARTS.get(key)
     if cached is None or cached[0] != id(counted):
         refused = await limited(request)
         if refused is not None:
             return refused
-        heading = counted.where.heading
-        png = await asyncio.to_thread(
-            results_chart,
-            [i.key for i in heading.items],
-            counted.votes,
-            {i.key: i.cost for i in heading.items},
-            list(counted.selected),
-            heading.budget or 0,
-            heading.key,
-        )
-        cached = _CHARTS[counted.heading_id] = (id(counted), png)
+        where = counted.where
+        heading = where.heading
+        projects = [
+            ChartProject(i.key, i.title, counted.votes.get(i.key, 0.0), i.cost)
+            for i in heading.items
+        ]
+        title = f"{where.programme.name.get(t.language)}\n{heading.name(t.language)}"
+        final = counted.state is voting.ResultState.FINAL
+        figure = await asyncio.to_thread(
+            lambda: png(
+                results_figure(
+                    t, title, projects, counted.selected, heading.budget or 0, not final,
+                    counted.counted_at,
+                )
+            )
+        )  # fmt: skip
+        cached = _CHARTS[key] = (id(counted), figure)
     return Response(cached[1], media_type="image/png", headers={"Cache-Control": "max-age=15"})
 
 

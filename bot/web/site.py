@@ -141,6 +141,7 @@ class Site:
             "site": self,
             "path": request.url.path,
             "canonical": self.absolute(request, request.url.path),
+            "now": self.now(),
             **values,
         }
         body = self.env.get_template(template).render(context)

@@ -68,8 +68,10 @@ def test_a_vote_in_the_mini_app_is_seen_and_changed_in_the_chat(
     left = page.locator("#ballot-left")
     assert left.inner_text() == ko.gettext("Money left: %(money)s") % {"money": ko.money(400)}
     page.get_by_label("2. 한강 자전거길").check()
-    assert left.inner_text() == "예산을 100 원 넘어요"
-    assert page.locator("#ballot-count").inner_text() == "선택: 2개 (최대 3개)"
+    over = ko.gettext("Over the budget by %(money)s") % {"money": ko.money(100)}
+    assert left.inner_text() == over
+    counter = ko.gettext("Chosen: %(count)d of at most %(max)d") % {"count": 2, "max": 3}
+    assert page.locator("#ballot-count").inner_text() == counter
     screenshot(page, "app-ballot", engine)
     page.get_by_role("button", name=ko.gettext("Review and submit")).click()
     page.wait_for_selector(".warn")  # the domain's rule, checked on the server

@@ -62,7 +62,7 @@ async def test_results_are_marked_interim_then_final_with_the_table_chart_and_fi
     assert chart.headers["content-type"] == "image/png" and chart.content[:4] == b"\x89PNG"
 
     counted = await web.client.get(f"/results/{city}", params={"receipt": receipt.lower()})
-    assert "이 영수증 번호의 투표가 집계되어 있어요" in counted.text
+    assert ko("Yes: the ballot with this receipt is counted.") in counted.text
     unknown = await web.client.get(f"/results/{city}", params={"receipt": "0000000000"})
     assert "집계되어 있지 않아요" in unknown.text
 

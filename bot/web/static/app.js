@@ -114,14 +114,14 @@
       boxes.forEach(function (box) {
         if (box.checked) { chosen += 1; spent += Number(box.dataset.cost || 0); }
       });
-      if (count) count.textContent = form.dataset.countText.replace("{count}", chosen).replace("{max}", max);
+      if (count) count.textContent = form.dataset.countText.replace("%(count)d", chosen).replace("%(max)d", max);
       if (budget !== null && meter && left) {
         meter.value = Math.min(spent, budget);
         var over = spent > budget;
         tally.classList.toggle("over", over);
         left.textContent = over
-          ? form.dataset.overText.replace("{money}", money(spent - budget, form.dataset.lang))
-          : form.dataset.leftText.replace("{money}", money(budget - spent, form.dataset.lang));
+          ? form.dataset.overText.replace("%(money)s", money(spent - budget, form.dataset.lang))
+          : form.dataset.leftText.replace("%(money)s", money(budget - spent, form.dataset.lang));
       }
       if (tally) tally.classList.toggle("full", chosen >= max);
       if (status) status.textContent = count ? count.textContent : "";
