@@ -189,20 +189,21 @@ class VotingRepository:
         )
         return [r[0] for r in rows]
 
-    async def voted_by(self, user_id: int) -> list[tuple[int, datetime]]:
-        """(heading id, when the person last voted there), newest first."""
-        rows = await self.session.fetchall(
-            "SELECT heading_id, last_voted_at FROM voter_roll WHERE user_id = ?"
-            " ORDER BY last_voted_at DESC",
-            (user_id,),
-        )
-        return [(r["heading_id"], from_db(r["last_voted_at"])) for r in rows]
-
     async def has_voted(self, heading_id: int, user_id: int) -> bool:
         found = await self.session.scalar(
             "SELECT 1 FROM voter_roll WHERE heading_id = ? AND user_id = ?", (heading_id, user_id)
         )
         return found is not None
+
+    async def voted_by(self, user_id: int) -> list[tuple[int, datetime]]:
+        """The headings this person is on the roll of, with when they last voted, newest
+        first (for their own page)."""
+        rows = await self.session.fetchall(
+            "SELECT heading_id, last_voted_at FROM voter_roll WHERE user_id = ?"
+            " ORDER BY last_voted_at DESC, heading_id",
+            (user_id,),
+        )
+        return [(r["heading_id"], from_db(r["last_voted_at"])) for r in rows]
 
     # -- results -------------------------------------------------------------------------
     async def save_result(

@@ -10,23 +10,25 @@ ballot is cast by `bot.services.voting.cast`, 공감 by `bot.services.proposals.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Final
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bot.flows.eligibility import question_text
+from bot.flows.onboarding import RELATION_LABELS
 from bot.handlers.proposals import OUTCOME_TEXTS
 from bot.handlers.voting import ANSWER_LABELS, REFUSALS, problem_text
 from bot.i18n import N_, Translator
-from bot.services import eligibility, panels, voting, waste
+from bot.services import mypage, panels, people, voting, waste
 from bot.services import proposals as proposal_service
-from bot.services.my_page import my_page
 from bot.web.auth import AuthFailure
 from bot.web.ids import parse_id
 from bot.web.public import list_context, proposal_details, proposal_filters, proposal_page_of
 from bot.web.site import Site, Visit
-from domain.people import pb_eligibility
+from domain.people import DISTRICTS, Question
 from domain.voting import BallotProblem, Heading, HeadingKind, check_ballot, spent
 
 Fragment = Callable[[Request, Site, Visit], Awaitable[Response]]
@@ -127,10 +129,8 @@ async def ballot_view(
     if choices is None:
         choices = await voting.current_choices(site.services.db, visit.viewer.user_id, heading_id)
     heading = where.heading
-    # A missing PB answer is asked when the ballot is submitted, not held against the voter.
-    blocking = refusal is not None and not (
-        refusal is voting.Refusal.INELIGIBLE and missing_answers(site, visit)
-    )
+    # A missing answer is asked when the ballot is submitted, not held against the voter.
+    blocking = refusal is not None and refusal is not voting.Refusal.NEEDS_ANSWERS
     return site.render(
         request,
         "app/ballot.html",
@@ -170,7 +170,7 @@ async def review(request: Request, site: Site, visit: Visit) -> Response:
     choices = chosen(await request.form())
     problem = check_ballot(where.heading, choices)
     if problem is not None:
-        note = problem_text(t, where.heading, problem)
+        note = problem_text(t, where.heading, problem, choices)
         if problem is BallotProblem.UNKNOWN_ITEM:
             choices = [c for c in choices if where.heading.item(c) is not None]
         return await ballot_view(request, site, visit, heading_id, choices, note)
@@ -187,13 +187,45 @@ async def review(request: Request, site: Site, visit: Visit) -> Response:
     )
 
 
-def missing_answers(site: Site, visit: Visit) -> set[str]:
-    if visit.person is None:
-        return set()
-    return eligibility.missing(visit.person, site.now(), site.services.settings.minimum_age)
+@dataclass(frozen=True)
+class AnswerField:
+    """One question of the answers form: the chat's words, and how it is answered here."""
+
+    name: str
+    text: str
+    kind: str  # "choice" (radio buttons), "district" (a list) or "year"
+    options: tuple[tuple[str, str], ...] = ()
 
 
-def ask_answers(
+def answer_field(t: Translator, question: Question, minimum_age: int) -> AnswerField | None:
+    text = question_text(t, question, minimum_age)
+    if question is Question.RELATION:
+        options = tuple((r.value, t.gettext(label)) for r, label in RELATION_LABELS.items())
+        return AnswerField(question.value, text, "choice", options)
+    if question is Question.DISTRICT:
+        options = tuple((d.code, d.name(t.language)) for d in DISTRICTS)
+        return AnswerField(question.value, text, "district", options)
+    if question is Question.BIRTH_YEAR:
+        return AnswerField(question.value, text, "year")
+    if question is Question.NOT_OFFICIAL:
+        options = (("no", t.gettext("No, I am not")), ("yes", t.gettext("Yes, I am")))
+        return AnswerField(question.value, text, "choice", options)
+    return None  # 예산학교 completion and the like: a course code, in the chat
+
+
+async def missing_answers(site: Site, visit: Visit, heading_id: int) -> tuple[Question, ...]:
+    """The answers this heading needs that the person has not given (the chat's check)."""
+    minimum_age = site.services.settings.minimum_age
+    async with site.services.db.reading() as session:
+        where = await voting.locate(session, heading_id)
+        if where is None:
+            return ()
+        needs = voting.requirements(where.programme, where.heading, minimum_age)
+        _, found = await people.eligibility(session, visit.viewer.user_id, needs, site.now())
+    return found.missing
+
+
+async def ask_answers(
     request: Request,
     site: Site,
     visit: Visit,
@@ -201,14 +233,21 @@ def ask_answers(
     choices: list[str],
     problem: str = "",
 ) -> Response:
-    """The PB questions the person has not answered, with the ballot kept in the form."""
+    """The questions the vote needs, with the ballot kept in the form; what the page cannot
+    ask (a course code) is left to the chat."""
+    missing = await missing_answers(site, visit, heading_id)
+    minimum_age = site.services.settings.minimum_age
+    fields = [answer_field(visit.t, q, minimum_age) for q in missing]
+    if not fields or None in fields:
+        text = visit.t.gettext(REFUSALS[voting.Refusal.NEEDS_ANSWERS])
+        return site.render(request, "app/message.html", visit.t, status_code=409, text=text)
     return site.render(
         request,
         "app/answers.html",
         visit.t,
         heading_id=heading_id,
         choices=choices,
-        missing=missing_answers(site, visit),
+        fields=fields,
         problem=problem,
     )
 
@@ -232,10 +271,10 @@ async def cast(
         async with site.services.db.reading() as session:
             where = await voting.locate(session, heading_id)
         assert where is not None
-        note = problem_text(t, where.heading, result.problem)
+        note = problem_text(t, where.heading, result.problem, choices)
         return await ballot_view(request, site, visit, heading_id, choices, note)
-    if result.refusal is voting.Refusal.INELIGIBLE and missing_answers(site, visit):
-        return ask_answers(request, site, visit, heading_id, choices)
+    if result.refusal is voting.Refusal.NEEDS_ANSWERS:
+        return await ask_answers(request, site, visit, heading_id, choices)
     if result.refusal is voting.Refusal.NOT_SIGNED_UP:
         return site.render(request, "app/sign_up.html", t, status_code=403)
     if result.refusal is not None:
@@ -257,42 +296,30 @@ async def submit(request: Request, site: Site, visit: Visit) -> Response:
     return await cast(request, site, visit, heading_id, chosen(form))
 
 
-ANSWER_PROBLEMS: Final = {
-    eligibility.AnswerProblem.BAD_YEAR: N_("Please type a year of four digits, e.g. 1987."),
-    eligibility.AnswerProblem.NO_DECLARATION: N_(
-        "Participatory budget votes are not open to officials of the city, its districts or"
-        " bodies they fund; please confirm you are not one."
-    ),
-}
-
-
 @fragment(write=True)
 async def answers(request: Request, site: Site, visit: Visit) -> Response:
-    """The PB answers the vote needs, then the ballot is cast as it was."""
+    """The answers the vote needs (saved as the chat saves them), then the ballot is cast as
+    it was chosen."""
     t = visit.t
     heading_id = parse_id(request.path_params["id"])
     if heading_id is None:
         return message(request, site, visit, t.gettext(REFUSALS[voting.Refusal.NOT_FOUND]), 404)
     form = await request.form()
     choices = chosen(form)
-    problem = await eligibility.answer(
-        site.services.db,
-        visit.viewer.user_id,
-        site.now(),
-        str(form.get("birth_year", "")),
-        form.get("not_official") == "yes",
-    )
-    if problem is eligibility.AnswerProblem.NOT_SIGNED_UP:
-        return site.render(request, "app/sign_up.html", t, status_code=403)
-    if problem is not None:
-        note = t.gettext(ANSWER_PROBLEMS[problem])
-        return ask_answers(request, site, visit, heading_id, choices, note)
-    visit = await site.visit(request)  # with the answers just stored
-    person = visit.person
-    assert person is not None
-    year = site.now().astimezone(eligibility.SEOUL).year
-    if not pb_eligibility(person, year, site.services.settings.minimum_age).allowed:
-        return message(request, site, visit, t.gettext(REFUSALS[voting.Refusal.INELIGIBLE]), 409)
+    minimum_age = site.services.settings.minimum_age
+    for question in await missing_answers(site, visit, heading_id):
+        given = form.get(question.value)
+        try:
+            await people.save_answer(
+                site.services.db,
+                visit.viewer.user_id,
+                question,
+                str(given).strip() if given is not None else None,
+                site.now(),
+            )
+        except people.Invalid:
+            problem = question_text(t, question, minimum_age)
+            return await ask_answers(request, site, visit, heading_id, choices, problem)
     return await cast(request, site, visit, heading_id, choices)
 
 
@@ -366,7 +393,8 @@ async def my(request: Request, site: Site, visit: Visit) -> Response:
     if visit.person is None:
         return site.render(request, "app/sign_up.html", visit.t, status_code=403)
     t = visit.t
-    page = await my_page(site.services.db, visit.viewer.user_id, site.now())
+    async with site.services.db.reading() as session:
+        page = await mypage.my_page(session, visit.viewer.user_id, site.now())
     return site.render(
         request,
         "app/my.html",

@@ -82,8 +82,8 @@ def test_a_vote_in_the_mini_app_is_seen_and_changed_in_the_chat(
     screenshot(page, "app-review", engine)
     page.get_by_role("button", name=ko.gettext("Submit my ballot")).click()
     # Signed up in the chat without the PB answers: asked here, then the ballot goes in.
-    page.get_by_label(ko.gettext("Year of birth")).fill("1987")
-    page.locator("input[name=not_official]").check()
+    page.locator("input[name=birth_year]").fill("1987")
+    page.locator("input[name=not_official][value=no]").check()
     screenshot(page, "app-answers", engine)
     page.get_by_role("button", name=ko.gettext("Save and submit my ballot")).click()
     page.wait_for_selector(".receipt code")
@@ -108,7 +108,7 @@ def test_a_vote_in_the_mini_app_is_seen_and_changed_in_the_chat(
     assert not page.get_by_label("1. 어린이 놀이터").is_checked()
     assert page.get_by_label("3. 공공 와이파이").is_checked()
     page.get_by_role("link", name=ko.gettext("My page")).first.click()
-    page.wait_for_selector("text=" + ko.gettext("My votes"))
+    page.wait_for_selector("text=" + ko.gettext("My ballots"))
     assert "광역 사업" in page.locator("#app").inner_text()
     screenshot(page, "app-my", engine)
 

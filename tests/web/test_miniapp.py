@@ -8,9 +8,12 @@ from datetime import timedelta
 import httpx
 
 from bot.config import Settings
+from bot.flows.eligibility import question_text
+from bot.handlers.voting import REFUSALS
 from bot.i18n import Translator
 from bot.services import voting
 from bot.web.app import create_web_app
+from domain.people import Question
 from tests.harness import running_harness, said
 from tests.voting.conftest import DURING_VOTE
 from tests.web.conftest import PUBLIC_URL, Web, onboard, open_ballots, propose
@@ -36,7 +39,10 @@ async def test_a_vote_in_the_mini_app_asks_what_it_needs_and_the_chat_shows_it(w
     over = await web.client.post(
         f"/app/f/ballot/{city}/review", data={"choice": ["a", "b"]}, headers=me
     )
-    assert ko("That would go over the budget: %(budget)s.") % {"budget": "1,000 원"} in over.text
+    too_much = ko(
+        "Your choices cost %(spent)s, %(over)s over the budget of %(budget)s. Remove a project."
+    )
+    assert too_much % {"spent": "1,100 원", "over": "100 원", "budget": "1,000 원"} in over.text
     review = await web.client.post(
         f"/app/f/ballot/{city}/review", data={"choice": ["a", "c"]}, headers=me
     )
@@ -47,26 +53,25 @@ async def test_a_vote_in_the_mini_app_asks_what_it_needs_and_the_chat_shows_it(w
     asked = await web.client.post(
         f"/app/f/ballot/{city}/submit", data={"choice": ["a", "c"]}, headers=me
     )
-    assert "태어난 해" in asked.text and 'name="not_official"' in asked.text
+    birth_year = question_text(Translator("ko"), Question.BIRTH_YEAR, 14)
+    assert birth_year in asked.text and 'name="not_official"' in asked.text
     assert await voting.current_choices(h.db, VOTER, city) == []
     wrong = await web.client.post(
         f"/app/f/ballot/{city}/answers",
-        data={"choice": ["a", "c"], "birth_year": "87", "not_official": "yes"},
+        data={"choice": ["a", "c"], "birth_year": "87", "not_official": "no"},
         headers=me,
     )
-    assert ko("Please type a year of four digits, e.g. 1987.") in wrong.text
+    assert f'<p class="warn" role="alert">{birth_year}</p>' in wrong.text
     cast = await web.client.post(
         f"/app/f/ballot/{city}/answers",
-        data={"choice": ["a", "c"], "birth_year": "1987", "not_official": "yes"},
+        data={"choice": ["a", "c"], "birth_year": "1987", "not_official": "no"},
         headers=me,
     )
-    assert (
-        ko(
-            "Your ballot is in. Receipt: %(code)s. You can change it until the vote closes;"
-            " the last one counts."
-        ).split("%")[0]
-        in cast.text
+    receipt = ko(
+        "Your ballot is in. Receipt: %(code)s. You can change it until the vote closes;"
+        " the last one counts."
     )
+    assert receipt.split("%")[0] in cast.text
     assert await voting.current_choices(h.db, VOTER, city) == ["a", "c"]
 
     # The chat shows the same ballot, and a change there is what the page shows next.
@@ -89,7 +94,7 @@ async def test_a_vote_in_the_mini_app_asks_what_it_needs_and_the_chat_shows_it(w
     assert 'value="c" data-cost="300" checked' in page.text
     assert 'value="a" data-cost="600" checked' not in page.text
     mine = await web.client.get("/app/f/my", headers=me)
-    assert "광역 사업" in mine.text and "나의 투표" in mine.text
+    assert "광역 사업" in mine.text and ko("My ballots") in mine.text
     assert not h.errors.records
 
 
@@ -101,12 +106,12 @@ async def test_ballot_refusals_are_the_chats(web: Web) -> None:
     me = web.headers(VOTER)
     # Another district's heading: the residence rule, in the chat's words.
     page = await web.client.get(f"/app/f/ballot/{ids['mapo']}", headers=me)
-    assert ko("This ballot is for the residents of another district.") in page.text
+    assert ko(REFUSALS[voting.Refusal.WRONG_DISTRICT]) in page.text
     # A project that is not on the ballot is never stored.
     forged = await web.client.post(
         f"/app/f/ballot/{ids['city']}/review", data={"choice": ["a", "zzz"]}, headers=me
     )
-    assert ko("That project is not on this ballot.") in forged.text
+    assert ko("That project is not on this ballot. Here is the ballot as it is now.") in forged.text
     # Before sign-up: the way to the chat.
     stranger = await web.client.get("/app/f/home", headers=web.headers(OTHER))
     assert stranger.status_code == 403 and "https://t.me/civicbot_local" in stranger.text
