@@ -16,7 +16,7 @@ from bot.i18n import Translator, pick_language
 from bot.intake import CURRENT, Intake, Work
 from domain.people import Person
 from storage.clock import utcnow
-from storage.db import Database
+from storage.db import USAGE, Database
 from storage.people import PeopleRepository
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,8 @@ class CivicApplication(Application[Any, Any, Any, Any, Any, Any]):
     deep_links: DeepLinks
     automation: Automation
     intake: Intake
+    # Where the web side is reached (bot/web); https: the chat offers the Mini App.
+    web_url = ""
     updates_handled = 0  # a running count, for monitoring and for tests to wait on
 
     async def initialize(self) -> None:
@@ -50,6 +52,7 @@ class CivicApplication(Application[Any, Any, Any, Any, Any, Any]):
     async def shutdown(self) -> None:
         await super().shutdown()
         await self.services.db.close()
+        log.info("Database use: %s", USAGE.summary())
 
     async def start(self) -> None:
         await super().start()

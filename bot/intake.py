@@ -1,7 +1,7 @@
 """Durable intake and concurrent handling, one person at a time (issues 21 and 22).
 
 Every update is recorded in the database (`storage/intake.py`) before Telegram is told we
-have it: the webhook answers 200 only after `receive` commits (`webhook_response`), and
+have it: the webhook route (`bot/web/app.py`) answers 200 only after `receive` commits, and
 long polling moves its offset past a batch only after the batch is recorded (`poll`). Every
 worker process takes updates from that record:
 
@@ -59,7 +59,6 @@ SELF_CLAIM_SHARED = 4
 LOAD_SLACK = 2  # updates per beat a worker may be ahead of the least busy before it hands on
 HEARTBEAT = 1.0  # seconds between a worker's heartbeats (shared databases)
 RESCAN = 1.0  # seconds between looks at the table when nothing woke the worker
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 CHANNEL = "updates"
 
 ConversationKey = tuple[int | str, ...]
@@ -469,21 +468,3 @@ async def unit_of_work(
         yield session
         if work is not None:
             await application.intake.save_state(session, work, flow)
-
-
-async def webhook_response(
-    application: CivicApplication, body: bytes, secret: str | None
-) -> tuple[int, str]:
-    """The webhook route, for any web framework: (status, text). 200 only once the update is
-    recorded, so Telegram sends it again if we die first."""
-    expected = application.services.settings.webhook_secret
-    if expected is not None and secret != expected.get_secret_value():
-        return 403, "forbidden"
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return 400, "not JSON"
-    if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
-        return 400, "not an update"
-    await application.intake.receive([payload])
-    return 200, "ok"

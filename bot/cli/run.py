@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,9 +19,9 @@ from typing import Any
 
 from bot.app import build_application
 from bot.config import TOKEN_HELP, Settings
-from bot.context import CivicApplication
-from bot.intake import SECRET_HEADER, webhook_response
-from storage.db import USAGE, open_database
+from bot.web.app import Webhook
+from bot.web.server import bind, public_url_for, serve_polling, serve_webhook
+from storage.db import open_database
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +36,11 @@ WORKERS_HELP = (
     " SQLite file serves one process). Move an existing SQLite database with `civicbot"
     " migrate-db --from sqlite:///… --to postgresql://…`."
 )
+PORT_HELP = (
+    "Cannot listen on {listen}:{port} ({error}). The bot serves its web pages there: choose"
+    " another address with --listen/--port (webhook) or WEB_LISTEN/WEB_PORT (polling; 0 picks"
+    " a free port)."
+)
 RESTART_DELAY = 1.0  # seconds before a worker that died is started again
 
 
@@ -49,8 +52,12 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         help="receive updates at this public HTTPS URL instead of polling, e.g."
         " https://bot.example.org/telegram (the path must end in /telegram)",
     )
-    parser.add_argument("--listen", default="127.0.0.1", help="address to listen on (webhook)")
-    parser.add_argument("--port", type=int, default=8443, help="port to listen on (webhook)")
+    parser.add_argument(
+        "--listen", default="127.0.0.1", help="address to listen on (webhook and web pages)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=8443, help="port to listen on (webhook and web pages)"
+    )
     parser.add_argument(
         "--workers",
         type=int,
@@ -91,78 +98,21 @@ def run(args: argparse.Namespace) -> int:
     if args.workers > 1:
         return supervise(args, settings)
     application = build_application(settings, settings.telegram_bot_token.get_secret_value())
-    if args.webhook:
-        listening = _listening_socket(args.listen, args.port, args.reuse_port)
-        asyncio.run(serve(application, webhook=(listening, args.webhook, secret)))
-    else:
-        asyncio.run(serve(application))
-    return 0
-
-
-async def serve(
-    application: CivicApplication, webhook: tuple[socket.socket, str, str] | None = None
-) -> None:
-    """Run until SIGINT or SIGTERM: long polling, or the webhook route on `webhook`'s socket
-    (both feed the durable intake, bot/intake.py); then stop what is in hand, cleanly."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(number, stop.set)
-    await application.initialize()
+    listen, port = args.listen, args.port
+    if not args.webhook:
+        listen, port = settings.web_listen, settings.web_port
     try:
-        if application.post_init is not None:
-            await application.post_init(application)
-        await application.start()
-        try:
-            if webhook is None:
-                polling = asyncio.create_task(application.intake.poll(stop=stop))
-                await stop.wait()
-                polling.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await polling
-            else:
-                sock, url, secret = webhook
-                server = webhook_server(application, sock)
-                await application.bot.set_webhook(url, secret_token=secret)
-                await stop.wait()
-                server.stop()
-        finally:
-            await application.stop()
-    finally:
-        await application.shutdown()
-        log.info("Database use: %s", USAGE.summary())
-
-
-def webhook_server(application: CivicApplication, sock: socket.socket) -> Any:
-    """A small HTTP server for `/telegram` (tornado, which python-telegram-bot's webhook
-    extra brings); the route itself is `bot.intake.webhook_response`, mountable elsewhere."""
-    from tornado.httpserver import HTTPServer
-    from tornado.web import Application, RequestHandler
-
-    class WebhookHandler(RequestHandler):
-        async def post(self) -> None:
-            status, text = await webhook_response(
-                application, self.request.body, self.request.headers.get(SECRET_HEADER)
-            )
-            self.set_status(status)
-            self.finish(text)
-
-    server = HTTPServer(Application([(rf"/{WEBHOOK_PATH}/?", WebhookHandler)]))
-    server.add_sockets([sock])
-    return server
-
-
-def _listening_socket(listen: str, port: int, shared: bool) -> socket.socket:
-    """A listening TCP socket; `shared`: others may bind it too (SO_REUSEPORT)."""
-    family = socket.AF_INET6 if ":" in listen else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if shared:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((listen, port))
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
+        sock = bind(listen, port, reuse_port=bool(args.webhook and args.reuse_port))
+    except OSError as error:
+        print(PORT_HELP.format(listen=listen, port=port, error=error), file=sys.stderr)
+        return 2
+    application.web_url = public_url_for(settings.public_url, args.webhook, sock)
+    if args.webhook:
+        webhook = Webhook(WEBHOOK_PATH, secret)
+        asyncio.run(serve_webhook(application, sock, args.webhook, webhook))
+    else:
+        asyncio.run(serve_polling(application, sock))
+    return 0
 
 
 def supervise(args: argparse.Namespace, settings: Settings) -> int:
