@@ -35,7 +35,7 @@ from bot.handlers import (
 )
 from bot.menu import CommandRegistry
 from bot.persistence import DatabasePersistence
-from bot.ratelimit import InteractiveFirstRateLimiter
+from bot.ratelimit import SharedRateLimiter
 from domain.programmes import default_programmes
 from storage.db import Database, open_database
 from storage.programmes import ProgrammesRepository
@@ -63,14 +63,7 @@ def build_application(
         .context_types(ContextTypes(context=BotContext))
         .persistence(DatabasePersistence(database))
         .defaults(Defaults(tzinfo=settings.tz))
-        .rate_limiter(
-            InteractiveFirstRateLimiter(
-                rate=settings.send_rate,
-                # Room the outbox leaves for replies even while it sends at full rate.
-                reserve=max(settings.send_rate - settings.broadcast_rate, 1),
-                max_retries=3,
-            )
-        )
+        .rate_limiter(SharedRateLimiter(settings.send_rate, settings.broadcast_rate))
         .post_init(_post_init)  # type: ignore[arg-type]
     )
     if request is not None:

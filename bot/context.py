@@ -13,6 +13,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.config import Settings
 from bot.i18n import Translator, pick_language
+from bot.ids import clamp_update
 from domain.people import Person
 from storage.clock import utcnow
 from storage.db import Database
@@ -52,6 +53,8 @@ class CivicApplication(Application[Any, Any, Any, Any, Any, Any]):
         await self.services.db.close()
 
     async def process_update(self, update: object) -> None:
+        if isinstance(update, Update):
+            update = clamp_update(update, self.bot)  # ids from outside: bot/ids.py
         db = self.services.db
         person = _person_of(update) if isinstance(update, Update) else None
         if not db.shared or person is None:

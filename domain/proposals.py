@@ -11,9 +11,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
 
+from domain.ids import MAX_ID
 from domain.programmes import ProgrammeKind
 
 TITLE_MAX: Final = 80
@@ -243,7 +245,10 @@ def parse_won(text: str) -> int | None:
         # Units must come largest first ("3억 5천만"), a bare number only last.
         if unit >= previous_unit or (unit == 1 and "." in number):
             return None
-        total += round(float(number) * unit)
+        # Exact (no float), and nothing beyond what an amount column holds (issue 17).
+        total += round(Decimal(number) * unit)
+        if total > MAX_ID:
+            return None
         previous_unit = unit
         position = match.end()
     if position == 0 or cleaned[position:].strip():

@@ -20,6 +20,7 @@ from bot.handlers.panels import answers_lines, refusal_text, value_name
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry
 from bot.services import panels as service
+from domain.ids import is_number
 from domain.panels import (
     AGE_BAND,
     DISTRICT,
@@ -249,7 +250,7 @@ async def on_text(update: Update, context: BotContext) -> str | int:
     t = await translator(update, context)
     year = this_year(context)
     if step == BIRTH_YEAR:
-        if not (text.isdigit() and len(text) == 4 and 1900 <= int(text) <= year):
+        if not (is_number(text) and len(text) == 4 and 1900 <= int(text) <= year):
             await send(update, context, t.gettext("Please type a year of four digits, e.g. 1987."))
             return await go_to(update, context, BIRTH_YEAR)
         d["birth_year"] = int(text)
