@@ -222,23 +222,22 @@ async def ask_cancel(update: Update, context: BotContext, broadcast_id: int, ask
         services.db, update.effective_user.id, broadcast_id, services.clock(),
         services.settings.admin_ids,
     )  # fmt: skip
-    await answer(update)
     if result is service.Result.FORBIDDEN:
+        await answer(update)
         await send(update, context, t.gettext("This is for administrators only."))
         return
     state = await service.settle(services.db, broadcast_id, services.clock())
-    if result is not service.Result.DONE or state is None:
-        await edit_or_send(
-            update,
-            context,
-            t.gettext("Broadcast #%(id)d is no longer under way.") % {"id": broadcast_id},
-        )
+    if result is not service.Result.DONE or state is None or not ask:
+        text = (
+            t.gettext("Broadcast #%(id)d is not cancelled.")
+            if result is service.Result.DONE
+            else t.gettext("Broadcast #%(id)d is no longer under way.")
+        ) % {"id": broadcast_id}
+        await answer(update, text)
+        if not ask:  # pressed on the question: it becomes the answer
+            await edit_or_send(update, context, text)
         return
-    if not ask:
-        await edit_or_send(
-            update, context, t.gettext("Broadcast #%(id)d is not cancelled.") % {"id": broadcast_id}
-        )
-        return
+    await answer(update)
     remaining = state.progress.remaining
     question = t.ngettext(
         "Cancel broadcast #%(id)d? The %(count)s person who has not received it yet will not"
