@@ -130,4 +130,11 @@ async def test_typed_ids_out_of_range_are_answered_as_unknown_ones(harness: Harn
         return same_answer(await h.say(ADMIN, number))
 
     assert await grant_to(HUGE) == await grant_to(UNKNOWN)
+
+    async def merge_into(number: str) -> list[str | None]:
+        await h.say(ADMIN, "/cancel")
+        await h.press_data(ADMIN, h.api.bot_messages(ADMIN)[-1]["message_id"], "rv:a:1:merge")
+        return same_answer(await h.say(ADMIN, number))
+
+    assert await merge_into(HUGE) == await merge_into(UNKNOWN)
     assert not h.errors.records, [r.getMessage() for r in h.errors.records]
