@@ -245,10 +245,8 @@ def parse_won(text: str) -> int | None:
         # Units must come largest first ("3억 5천만"), a bare number only last.
         if unit >= previous_unit or (unit == 1 and "." in number):
             return None
-        # Exact (no float), and nothing beyond what an amount column holds (issue 17).
+        # Exact: a float overflows on a long string of digits (issue 17).
         total += round(Decimal(number) * unit)
-        if total > MAX_ID:
-            return None
         previous_unit = unit
         position = match.end()
     if position == 0 or cleaned[position:].strip():
@@ -257,7 +255,10 @@ def parse_won(text: str) -> int | None:
 
 
 def check_cost(cost: int, kind: ProjectKind, rules: ProposalRules) -> Refusal | None:
-    """Caps are strict upper bounds: the seeds say "미만" (under)."""
+    """Caps are strict upper bounds: the seeds say "미만" (under). No cost is beyond what the
+    cost column holds (issue 17)."""
+    if cost > MAX_ID:
+        return Refusal.COST_NOT_A_NUMBER
     cap = rules.cap(kind)
     if cap is not None and cost >= cap:
         return Refusal.OVER_CAP

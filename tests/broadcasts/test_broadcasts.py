@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from telegram import Bot
 
+from bot import automation
 from bot.config import Settings
 from bot.handlers import broadcasts as status
 from bot.i18n import Translator
@@ -38,6 +39,14 @@ from tests.proposals.conftest import seed_programmes, sign_up
 
 NOON = datetime(2027, 2, 10, 3, 0, tzinfo=UTC)  # noon in Seoul, in the PB proposal call
 SUPER = frozenset({9000})
+
+
+@pytest.fixture
+def manual_sender(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests that run the sender's batches by hand: the bot's own sender job, which claims
+    the next batch as soon as one is recorded, finds nothing at start-up and then waits an
+    hour instead of racing them. Ask for it before `harness`."""
+    monkeypatch.setattr(automation, "SENDER_IDLE_SECONDS", 3600.0)
 
 
 async def drain(h: Harness) -> None:
@@ -223,7 +232,7 @@ async def test_a_second_confirm_queues_nobody_twice(db: Database) -> None:
     ]
 
 
-async def test_pause_resume_cancel(harness: Harness) -> None:
+async def test_pause_resume_cancel(manual_sender: None, harness: Harness) -> None:
     h = harness
     h.set_now(NOON)
     await seed_programmes(h.db)
@@ -342,7 +351,9 @@ async def test_blocked_people_become_inactive(harness: Harness) -> None:
     assert state is not None and (state.progress.sent, state.progress.failed) == (2, 1)
 
 
-async def test_retry_after_holds_the_refused_message_not_the_broadcast(harness: Harness) -> None:
+async def test_retry_after_holds_the_refused_message_not_the_broadcast(
+    manual_sender: None, harness: Harness
+) -> None:
     h = harness
     h.set_now(NOON)
     await seed_programmes(h.db)
