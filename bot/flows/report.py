@@ -489,7 +489,7 @@ async def submit(update: Update, context: BotContext) -> str | int:
             "An answer is due by %(due)s. You will be told at every step, and you can add"
             " information until the case is closed."
         )
-        % {"receipt": report.receipt, "due": t.day(report.due_at)},
+        % {"receipt": report.receipt, "due": t.deadline(report.due_at, now)},
         InlineKeyboardMarkup(
             [
                 [

@@ -119,7 +119,7 @@ def card_text(t: Translator, proposal: Proposal, rules: ProposalRules, now: date
         lines.append(t.gettext("Progress: %(percent)d%%") % {"percent": proposal.progress})
     if proposal.status is Status.IN_DEBATE and proposal.debate_ends_at is not None:
         lines.append(
-            t.gettext("Public debate until %(end)s") % {"end": t.when(proposal.debate_ends_at)}
+            t.gettext("Public debate until %(end)s") % {"end": t.deadline(proposal.debate_ends_at)}
         )
     description = proposal.description
     if len(description) > CARD_DESCRIPTION:

@@ -7,6 +7,7 @@ when the ballot is cast. Choices in progress are kept in the person's conversati
 
 from __future__ import annotations
 
+import asyncio
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -14,7 +15,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.ext import CallbackQueryHandler
 
 from bot.automation import ReminderDue
-from bot.charts import results_chart
+from bot.charts import ChartProject, png, results_figure
 from bot.context import BotContext, CivicApplication, translator
 from bot.handlers.common import answer, checkpoint, edit_or_send, send
 from bot.i18n import N_, Translator
@@ -82,10 +83,9 @@ async def vote_command(update: Update, context: BotContext) -> None:
     await answer(update)
     t = await translator(update, context)
     assert update.effective_user is not None
+    now = context.services.clock()
     async with context.services.db.reading() as session:
-        found = await service.open_headings(
-            session, update.effective_user.id, context.services.clock()
-        )
+        found = await service.open_headings(session, update.effective_user.id, now)
     if not found:
         await send(update, context, t.gettext("No vote is open right now. See /programmes."))
         return
@@ -98,7 +98,7 @@ async def vote_command(update: Update, context: BotContext) -> None:
             f"• {entry.programme.name.get(t.language)} — {entry.heading.name(t.language)} ({state})"
         )
         if closes is not None:
-            line += "\n  " + t.gettext("closes %(end)s") % {"end": t.when(closes)}
+            line += "\n  " + t.gettext("open until %(end)s") % {"end": t.deadline(closes, now)}
         lines.append(line)
         rows.append(
             [
@@ -399,7 +399,7 @@ async def on_results(update: Update, context: BotContext) -> None:
         f"<b>{escape(heading.name(t.language))}</b>",
         t.gettext("Rule: %(rule)s · online ballots %(online)s · offline votes %(offline)s")
         % {
-            "rule": outcome.result.rule,
+            "rule": t.gettext(service.RULE_NAMES.get(outcome.result.rule, outcome.result.rule)),
             "online": f"{outcome.online:,}",
             "offline": f"{outcome.offline:,}",
         },
@@ -416,13 +416,14 @@ async def on_results(update: Update, context: BotContext) -> None:
         mark = t.gettext("selected") if item.key in selected else ""
         votes = f"{outcome.votes.get(item.key, 0):,.0f}"
         lines.append(f"{item.key} {escape(item.title[:40])} — {votes} {mark}".rstrip())
-    chart = results_chart(
-        [i.key for i in heading.items],
-        outcome.votes,
-        {i.key: i.cost for i in heading.items},
-        selected,
-        heading.budget or 0,
-        heading.key,
+    projects = [
+        ChartProject(i.key, i.title, outcome.votes.get(i.key, 0), i.cost) for i in heading.items
+    ]
+    title = f"{where.programme.name.get(t.language)}\n{heading.name(t.language)}"
+    budget, interim, at = heading.budget or 0, not confirmed, services.clock()
+    # Drawing takes a moment; other people's updates go on meanwhile.
+    chart = await asyncio.to_thread(
+        lambda: png(results_figure(t, title, projects, selected, budget, interim, at))
     )
     await context.bot.send_photo(update.effective_chat.id, chart)
     keyboard = None

@@ -14,10 +14,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 from bot.notifications.hooks import ReminderDue
 from bot.notifications.texts import reminder_text
 from bot.services import proposals as proposal_service
+from domain.ids import is_number, to_id
 from domain.notifications import Button, Category, Payload
 from domain.pabulib import PBInstance
 from domain.people import Person, pb_eligibility
@@ -294,9 +295,9 @@ async def confirm(
         selected = set(result["selected"])
         proposals = ProposalsRepository(session)
         for item in where.heading.items:
-            if not item.key.startswith(PROPOSAL_ITEM) or not item.key[1:].isdigit():
+            if not item.key.startswith(PROPOSAL_ITEM) or not is_number(item.key[1:]):
                 continue
-            proposal = await proposals.get(int(item.key[1:]))
+            proposal = await proposals.get(to_id(item.key[1:]))
             if proposal is None or proposal.status is not Status.ON_BALLOT:
                 continue
             status = Status.SELECTED if item.key in selected else Status.NOT_SELECTED
@@ -438,3 +439,12 @@ async def remind_non_voters(session: Session, due: ReminderDue, minimum_age: int
             )
             queued += added is not None
     return queued
+
+
+# The tally rules as a person reads them (never the engine's word on a Korean screen).
+RULE_NAMES: Final = {
+    "greedy": N_("Greedy"),
+    "seoul": N_("Seoul's rule: the least-voted projects drop out"),
+    "mes": N_("Equal shares"),
+    "mes+greedy": N_("Equal shares, then greedy"),
+}

@@ -132,8 +132,8 @@ async def test_compose_preview_confirm_deliver_and_report(harness: Harness) -> N
     assert len(h.api.bot_messages(9000)) == before + 1
     text = h.last_text(9000)
     # Mapo: 9000, 1, 2 (Korean), 3 (English); 5 turned announcements off; 4 is in Gangnam.
-    assert "한국어 버전(3명):\n마포구 주민 여러분, 투표가 시작됩니다." in text
-    assert "English 버전(1명):\nResidents of Mapo, voting has started." in text
+    assert "한국어 버전 (3명):\n마포구 주민 여러분, 투표가 시작됩니다." in text
+    assert "English 버전 (1명):\nResidents of Mapo, voting has started." in text
     assert "위에서 보낸 사진과 함께 보내요." in text
     assert f"아래 버튼: ‘제안 보기’ → 제안 #{proposal_id}" in text
     assert text.endswith("4명에게 보낼까요?")
@@ -150,7 +150,7 @@ async def test_compose_preview_confirm_deliver_and_report(harness: Harness) -> N
 
     await status.refresh(h.app)
     edited = h.api.chats[9000].messages[status_message["message_id"]]
-    assert "4 / 4 발송 · 실패 0 · 남음 0" in edited["text"] and "완료" in edited["text"]
+    assert "4 / 4 발송 · 실패 0 · 남은 0" in edited["text"] and "완료" in edited["text"]
     assert "reply_markup" not in edited  # nothing left to pause or cancel
     assert "발송: 4" in h.last_text(9000)  # the final report
     await status.refresh(h.app)  # a finished broadcast is reported once
@@ -273,7 +273,7 @@ async def test_status_buttons_in_the_chat_and_refusals_are_audited(harness: Harn
     await service.set_status_message(h.db, broadcast_id, 9000, sent.message_id)
 
     # A citizen cannot start a broadcast, nor pause one with a forged button.
-    assert "관리자만 쓸 수 있습니다." in said(await h.say(1, "/broadcast"))
+    assert "관리자만 쓸 수 있어요." in said(await h.say(1, "/broadcast"))
     refusal = h.api.bot_messages(1)[-1]  # a message of theirs to press on
     await h.press_data(1, refusal["message_id"], f"bcs:pause:{broadcast_id}")
     state = await service.settle(h.db, broadcast_id, NOON)
@@ -306,11 +306,12 @@ async def test_status_buttons_in_the_chat_and_refusals_are_audited(harness: Harn
     assert state is not None and state.broadcast.status is Status.PAUSED
     await h.press_data(9000, sent.message_id, f"bcs:cancel:{broadcast_id}")
     replies = await h.press(9000, "네, 취소해요")
-    assert "취소했어요" in said(replies) and "미발송(공지 끔, 탈퇴 또는 취소): 3" in said(replies)
+    assert "취소했어요" in said(replies)
+    assert "미발송 (공지 알림 끔, 탈퇴 또는 취소): 3" in said(replies)
     assert not h.api.bot_messages(2)
     # A forged confirmation from someone else is refused and audited like every control.
     await h.press_data(1, refusal["message_id"], f"bcs:cancel:{broadcast_id}")
-    assert h.last_text(1) == "관리자만 쓸 수 있습니다."
+    assert h.last_text(1) == "관리자만 쓸 수 있어요."
 
 
 async def test_restart_mid_broadcast_sends_nobody_twice(settings: Settings) -> None:

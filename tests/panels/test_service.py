@@ -535,7 +535,7 @@ async def test_unfinished_applications_are_reminded_before_recruitment_closes(
         assert await service.unfinished_applications(session, due(recruitment)) == 1
         assert await service.unfinished_applications(session, due(recruitment)) == 0  # once
     ((user_id, payload),) = await outbox_rows(db, "reminder:")
-    assert user_id == 1 and "작은 패널 신청을 아직 마치지 않으셨습니다" in str(payload["text"])
+    assert user_id == 1 and "작은 패널 신청을 아직 마치지 않았어요" in str(payload["text"])
     assert payload["buttons"][0][0]["callback_data"] == f"ap:start:{panel}"  # type: ignore[index]
 
 

@@ -119,7 +119,7 @@ async def test_typed_ids_out_of_range_are_answered_as_unknown_ones(harness: Harn
     unknown = await h.say(ADMIN, UNKNOWN)
     huge = await h.say(ADMIN, HUGE)
     assert same_answer(huge) == same_answer(unknown)
-    assert "그 번호에 해당하는 것이 없습니다." in h.texts(ADMIN)
+    assert Translator("ko").gettext("There is nothing with that number.") in h.texts(ADMIN)
     assert same_answer(await h.say(ADMIN, "9" * 4000)) == same_answer(unknown)
     await h.say(ADMIN, "/cancel")
 

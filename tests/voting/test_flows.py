@@ -35,11 +35,11 @@ async def test_choose_within_the_rules_submit_and_change(harness: Harness) -> No
     assert replies[-1]["message_id"] == ballot["message_id"]  # edited in place
     assert "남은 예산: 400 원" in replies[-1]["text"]
     await harness.press(VOTER, "2. 한강 자전거길")
-    assert last_alert(harness) == "예산을 넘습니다: 1,000 원."
+    assert last_alert(harness) == "예산을 넘어요 (예산 1,000 원)."
     await harness.press(VOTER, "3. 공공 와이파이")
     await harness.press(VOTER, "확인하고 제출")
     replies = await harness.press(VOTER, "투표 제출")
-    assert "투표가 접수되었습니다. 영수증 번호:" in said(replies)
+    assert "투표를 제출했어요. 투표 확인 번호:" in said(replies)
     replies = await harness.say(VOTER, "/vote")
     assert "광역 사업 (투표함)" in said(replies)
     replies = await harness.press(VOTER, "광역 사업")
@@ -47,7 +47,7 @@ async def test_choose_within_the_rules_submit_and_change(harness: Harness) -> No
     await harness.press(VOTER, "선택함: 1. 어린이 놀이터")
     await harness.press(VOTER, "확인하고 제출")
     replies = await harness.press(VOTER, "투표 제출")
-    assert "투표를 바꿨습니다" in said(replies)
+    assert "투표를 바꿨어요" in said(replies)
     assert await service.current_choices(harness.db, VOTER, 1) == ["c"]
     assert not harness.errors.records
 
@@ -58,14 +58,14 @@ async def test_forged_and_out_of_rule_ballots_are_refused(harness: Harness) -> N
     message_id = harness.api.bot_messages(GURO)[-1]["message_id"]
     await harness.press_data(GURO, message_id, f"vt:t:{ids['mapo']}:0")
     await harness.press_data(GURO, message_id, f"vt:s:{ids['mapo']}")
-    assert last_alert(harness) == "다른 자치구 주민을 위한 투표입니다."
+    assert last_alert(harness) == "다른 자치구 주민을 위한 투표예요."
     await harness.press_data(GURO, message_id, f"vt:t:{ids['city']}:99")
-    assert last_alert(harness) == "없는 투표입니다."
+    assert last_alert(harness) == "없는 투표예요."
     await harness.press_data(GURO, message_id, "vt:s:77777")
-    assert last_alert(harness) == "없는 투표입니다."
+    assert last_alert(harness) == "없는 투표예요."
     harness.set_now(AFTER_VOTE)
     await harness.press_data(GURO, message_id, f"vt:t:{ids['city']}:0")
-    assert last_alert(harness) == "지금은 투표할 수 없습니다."
+    assert last_alert(harness) == "지금은 투표할 수 없어요."
     async with harness.db.reading() as session:
         assert await session.scalar("SELECT COUNT(*) FROM ballots") == 0
     assert not harness.errors.records
@@ -86,10 +86,10 @@ async def test_results_chart_and_confirmation(harness: Harness) -> None:
     await service.cast(harness.db, VOTER, ids["city"], ["b", "c"], DURING_VOTE, 14)
     harness.set_now(AFTER_VOTE)
     replies = await harness.say(VOTER, "/results")
-    assert "관리자만 쓸 수 있습니다" in said(replies)
+    assert "관리자만 쓸 수 있어요" in said(replies)
     message_id = harness.api.bot_messages(VOTER)[-1]["message_id"]
     replies = await harness.press_data(VOTER, message_id, f"vt:r:{ids['city']}")
-    assert "아직 결과가 확정되지 않았습니다" in said(replies)
+    assert "아직 결과가 확정되지 않았어요" in said(replies)
 
     await harness.say(ADMIN, "/results")
     replies = await harness.press(ADMIN, "광역 사업")
@@ -97,11 +97,12 @@ async def test_results_chart_and_confirmation(harness: Harness) -> None:
     png = harness.api.files[photo["photo"][0]["file_id"]].content
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     table = replies[-1]["text"]
-    assert "선정 방식: greedy" in table and "온라인 투표 1" in table
+    assert "선정 방식: 득표순 선정" in table and "온라인 투표 1" in table
+    assert "greedy" not in table
     replies = await harness.press(ADMIN, "결과 확정 (총회 승인)")
-    assert "결과를 확정했습니다" in said(replies)
+    assert "결과를 확정했어요" in said(replies)
     replies = await harness.press_data(VOTER, message_id, f"vt:r:{ids['city']}")
-    assert "확정되었습니다" in said(replies)
+    assert "확정됐어요" in said(replies)
 
 
 async def test_people_who_have_not_voted_are_reminded_before_the_vote_closes(

@@ -165,7 +165,7 @@ async def test_tally_confirm_statuses_and_notices(db: Database, voting: dict[str
     assert proposal is not None and proposal.status is Status.SELECTED
     told = {row["user_id"] for row in notices}
     assert set(range(1, 15)) <= told  # every voter, and the proposer
-    assert any("결과가 확정되었습니다" in row["payload"] for row in notices)
+    assert any("결과가 확정됐어요" in row["payload"] for row in notices)
 
 
 async def test_offline_counts_only_with_greedy(db: Database, voting: dict[str, int]) -> None:
