@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -50,9 +51,15 @@ def manual_sender(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def drain(h: Harness) -> None:
-    """Send everything due now through the bot's own sender."""
-    while (await h.app.automation.sender.run_batch()).worked:
-        pass
+    """Send everything due now through the bot's own sender. Its job may be sending a batch
+    at the same time: wait until that one is recorded too."""
+    while True:
+        while (await h.app.automation.sender.run_batch()).worked:
+            pass
+        async with h.db.reading() as session:
+            if not await session.scalar("SELECT COUNT(*) FROM outbox WHERE status = 'claimed'"):
+                return
+        await asyncio.sleep(0.02)
 
 
 async def join(h: Harness, *user_ids: int, language: str = "ko", district: str = "mapo") -> None:
