@@ -23,7 +23,14 @@ from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.handlers.privacy import privacy_command
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
-from domain.people import DISTRICTS, DISTRICTS_BY_CODE, Relation, find_district
+from domain.people import (
+    DISTRICTS,
+    DISTRICTS_BY_CODE,
+    Question,
+    Relation,
+    find_district,
+    sign_up_missing,
+)
 from storage.people import PeopleRepository
 
 CONSENT, RELATION, DISTRICT = "consent", "relation", "district"
@@ -98,13 +105,14 @@ async def ask_relation(update: Update, context: BotContext) -> None:
     )
 
 
-def district_keyboard(t: Translator, prefix: str) -> InlineKeyboardMarkup:
+def district_keyboard(t: Translator, prefix: str, skip: bool = True) -> InlineKeyboardMarkup:
     buttons = [
         InlineKeyboardButton(district.name(t.language), callback_data=f"{prefix}:{district.code}")
         for district in DISTRICTS
     ]
     rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
-    rows.append([InlineKeyboardButton(t.gettext("Skip"), callback_data=f"{prefix}:skip")])
+    if skip:
+        rows.append([InlineKeyboardButton(t.gettext("Skip"), callback_data=f"{prefix}:skip")])
     return InlineKeyboardMarkup(rows)
 
 
@@ -130,10 +138,16 @@ async def start(update: Update, context: BotContext) -> str | int:
         # They had blocked the bot and came back: notifications may flow again.
         async with context.services.db.transaction() as session:
             await PeopleRepository(session).set_active(person.user_id, True)
-    if person is not None and person.relation is None:
+    missing = sign_up_missing(person) if person is not None else ()
+    if Question.RELATION in missing:
         # Agreed earlier but stopped before the questions: go on from there.
         await ask_relation(update, context)
         return RELATION
+    if Question.DISTRICT in missing:
+        # Skipped, cancelled, or lost when a crash came between the buttons and the save.
+        await send(update, context, t.gettext("Welcome back! Your sign-up has no district yet."))
+        await ask_district(update, context)
+        return DISTRICT
     if person is not None:
         await send(
             update,

@@ -44,8 +44,7 @@ REFUSALS = {
         " it, send /budgetschool followed by your course code."
     ),
     Refusal.NOT_CONNECTED: N_(
-        "Panels are open to people who live, work or study in Seoul. Check your answers with"
-        " /start."
+        "Panels are open to people who live, work or study in Seoul. See your answers in /profile."
     ),
     Refusal.TOO_YOUNG: N_("You are below the minimum age for this panel."),
     Refusal.OFFICIAL: N_(

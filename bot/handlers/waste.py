@@ -25,7 +25,7 @@ from bot.menu import CommandRegistry, MenuCommand
 from bot.services import waste as service
 from domain.waste import FILES_MAX, NOTE_MAX, OPEN, Status, check_note
 from storage.db import Session
-from storage.waste import Statistics
+from storage.waste import Report, Statistics
 
 
 # -- the reporter's view --------------------------------------------------------------------
@@ -71,7 +71,10 @@ async def my_reports_section(
     session: Session, user_id: int, t: Translator
 ) -> tuple[str, list[InlineKeyboardButton]]:
     """The person's reports for "my page" (HTML), and a button to open each."""
-    reports = await service.my_reports(session, user_id)
+    return reports_section(await service.my_reports(session, user_id), t)
+
+
+def reports_section(reports: list[Report], t: Translator) -> tuple[str, list[InlineKeyboardButton]]:
     lines = [bold(t.gettext("My budget-waste reports"))]
     if not reports:
         lines.append(t.gettext("None yet."))

@@ -169,6 +169,8 @@ async def check_can_apply(
         return Refusal.CLOSED
     if not connected(person):
         return Refusal.NOT_CONNECTED
+    if rules_of(programme).exclude_officials and person.declared_official_at is not None:
+        return Refusal.OFFICIAL  # they said so (e.g. in /profile), whatever a draft says
     if rules_of(programme).requires_budget_school and not await VotingRepository(
         session
     ).completed_budget_school(user_id):
@@ -224,6 +226,7 @@ async def apply(
             profile["district"] = answers.district
         if answers.not_official and person is not None and not person.declared_not_official_at:
             profile["declared_not_official_at"] = now
+            profile["declared_official_at"] = None
         await people.update(user_id, now, **profile)
     return Applied(None, application_id, name)
 

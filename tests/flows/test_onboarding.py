@@ -229,6 +229,63 @@ async def test_errors_are_logged_and_the_person_told(harness: Harness) -> None:
     assert any("boom" in str(r.exc_info[1]) for r in harness.errors.records if r.exc_info)
 
 
+async def district_of(h: Harness, user_id: int = ALICE) -> str | None:
+    async with h.db.reading() as session:
+        person = await PeopleRepository(session).get(user_id)
+    assert person is not None
+    return person.district
+
+
+async def test_start_asks_again_for_a_skipped_district(harness: Harness) -> None:
+    await harness.say(ALICE, "/start")
+    await harness.press(ALICE, "동의합니다")
+    await harness.press(ALICE, "서울에 살아요")
+    await harness.press(ALICE, "건너뛰기")
+    replies = await harness.say(ALICE, "/start")
+    assert "가입 정보에 아직 자치구가 없어요" in said(replies)
+    assert "어느 자치구" in replies[-1]["text"]  # not "welcome back" and the menu
+    await harness.say(ALICE, "강서구")
+    assert await district_of(harness) == "gangseo"
+    replies = await harness.say(ALICE, "/start")
+    assert "다시 오신 것을 환영해요" in said(replies)
+
+
+async def test_start_resumes_a_district_lost_in_a_crash(harness: Harness) -> None:
+    """The worker dies after the district buttons are taken off and before the answer is
+    saved (issue 14): the person is left signed up without a district. /start asks for it
+    again, and a deep link they came with still opens afterwards."""
+    killed: list[str] = []
+
+    def die_after_the_buttons_go(method: str, params: object, result: object) -> None:
+        if method == "editMessageReplyMarkup" and not killed:
+            killed.append(method)
+            raise RuntimeError("worker killed")
+
+    await harness.say(ALICE, "/start")
+    await harness.press(ALICE, "동의합니다")
+    await harness.press(ALICE, "서울에서 공부해요")
+    harness.api.listeners.append(die_after_the_buttons_go)
+    await harness.say(ALICE, "관악구")
+    harness.api.listeners.remove(die_after_the_buttons_go)
+    assert killed and await district_of(harness) is None
+    question = next(m for m in harness.api.bot_messages(ALICE) if "어느 자치구" in m["text"])
+    assert "reply_markup" not in question  # the buttons are gone with the answer
+    harness.errors.records.clear()
+
+    opened: list[str] = []
+
+    async def open_proposal(update: object, context: object, rest: str) -> None:
+        opened.append(rest)
+
+    harness.app.deep_links.add("p_", open_proposal)
+    replies = await harness.say(ALICE, "/start p_7")
+    assert "가입 정보에 아직 자치구가 없어요" in said(replies)
+    await harness.press(ALICE, "관악구")
+    assert await district_of(harness) == "gwanak"
+    assert opened == ["7"]
+    assert not harness.errors.records
+
+
 async def test_the_privacy_notice_in_english_names_the_configured_controller(
     harness: Harness,
 ) -> None:

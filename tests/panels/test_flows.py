@@ -8,6 +8,7 @@ import asyncio
 from bot.services import panels as service
 from domain.panels import ApplicationStatus
 from storage.panels import PanelsRepository
+from storage.people import PeopleRepository
 from tests.harness import Harness, said
 from tests.panels.conftest import (
     ADMIN,
@@ -21,7 +22,7 @@ from tests.panels.conftest import (
 )
 from tests.proposals.conftest import sign_up
 
-ALICE, BOB = 701, 702
+ALICE, BOB, CAROL = 701, 702, 703
 WOMEN, MEN = (711, 712, 713), (721, 722, 723)
 
 
@@ -74,8 +75,7 @@ async def test_apply_with_every_feature_then_withdraw(harness: Harness) -> None:
     assert "✓ 마포구" in buttons(replies[-1])
     replies = await h.say(ALICE, "노원")
     assert "주거 형태" in said(replies)
-    await h.press(ALICE, "임차")
-    await h.press(ALICE, "아니요, 해당하지 않습니다")
+    await h.press(ALICE, "임차")  # the declaration is in the profile: not asked again
     assert "회의와 투표에 참여해요" in h.last_text(ALICE) and "추첨" in h.last_text(ALICE)
     replies = await h.press(ALICE, "동의합니다")
     preview = said(replies)
@@ -113,45 +113,61 @@ async def test_the_flow_explains_and_asks_again(harness: Harness) -> None:
     assert "성별이 어떻게 되시나요?" in said(replies)
     await h.press(ALICE, "남성")
     await h.press(ALICE, "1990년 그대로")
-    await h.press(ALICE, "아니요, 해당하지 않습니다")
     await h.press(ALICE, "동의합니다")
     send = h.api.bot_messages(ALICE)[-1]["message_id"]
     await h.press_data(ALICE, send, "ap:send")
     replies = await h.press_data(ALICE, send, "ap:send")  # a double tap
     assert "지난 버튼이라 더 이상 쓸 수 없어요" in said(replies)
     assert list(await applications(h, ids["small-panel"])) == [ALICE]
-    # Declaring to be an official ends the application with the reason.
-    await h.say(BOB, "/panels")
-    await h.press(BOB, "신청하기: 작은 패널")
-    await h.press(BOB, "남성")
-    await h.press(BOB, "1990년 그대로")
-    replies = await h.press(BOB, "네, 해당합니다")
-    assert "공무원과 시·구 출자·출연기관 임직원은" in said(replies)
-    assert BOB not in await applications(h, ids["small-panel"])
+    # The declaration, never given, is asked before the application; an official is told
+    # why they cannot apply, and the answer is kept (issue 14).
+    await sign_up(h.db, CAROL, eligible_for_pb=False)
+    await h.say(CAROL, "/panels")
+    replies = await h.press(CAROL, "신청하기: 작은 패널")
+    assert "작은 패널에 신청하기 전에 질문 1개만 드릴게요" in said(replies)
+    assert "대부분의 시민참여단에 참여할 수 없어요. 여기에 해당하시나요?" in said(replies)
+    replies = await h.press(CAROL, "네, 해당합니다")
+    assert "규정에 따라 작은 패널에 참여할 수 없어요" in said(replies)
+    assert CAROL not in await applications(h, ids["small-panel"])
+    async with h.db.reading() as session:
+        person = await PeopleRepository(session).get(CAROL)
+    assert person is not None and person.declared_official_at is not None
     assert not h.errors.records
 
 
 async def test_budget_school_code_opens_the_committee(harness: Harness) -> None:
     h = harness
     await prepared(h)
-    await h.say(ALICE, "/panels")
-    replies = await h.press(ALICE, "신청하기: 예산학교 패널")
-    assert "예산학교 수료자만 신청할 수 있어요" in said(replies)
     replies = await h.say(ADMIN, "/paneladmin")
     await h.press(ADMIN, "예산학교 과정 코드")
     await h.press(ADMIN, "코드 발급")
     replies = await h.say(ADMIN, "2027 예산학교 1기")
     code = said(replies).rpartition("새 과정 코드: ")[2].strip()
     assert len(code) == 8
-    replies = await h.say(ALICE, "/budgetschool")
-    assert "/budgetschool ABCD2345" in said(replies)
-    replies = await h.say(ALICE, "/budgetschool NOTACODE")
-    assert "올바르지 않거나 마감된 과정 코드" in said(replies)
-    replies = await h.say(ALICE, f"/budgetschool {code}")
-    assert "예산학교 수료를 등록했어요" in said(replies)
+    # Asked for right there, the code lets the application carry on (issue 14).
     await h.say(ALICE, "/panels")
     replies = await h.press(ALICE, "신청하기: 예산학교 패널")
+    assert "예산학교 수료자만 신청할 수 있어요. 수료할 때 받은 과정 코드를" in said(replies)
+    replies = await h.say(ALICE, "NOTACODE")
+    assert "유효하지 않거나 마감된 과정 코드예요" in said(replies)
+    replies = await h.say(ALICE, code.lower())
+    assert "예산학교 수료를 기록했어요" in said(replies)
     assert "성별이 어떻게 되시나요?" in said(replies)
+    # Who has not completed it is told what to do, once; /budgetschool works too.
+    await h.say(BOB, "/panels")
+    await h.press(BOB, "신청하기: 예산학교 패널")
+    replies = await h.press(BOB, "수료하지 않았어요")
+    assert "/budgetschool 다음에 코드를 붙여 보낸 뒤 다시 신청해 주세요" in said(replies)
+    replies = await h.say(BOB, "/budgetschool")
+    assert "/budgetschool ABCD2345" in said(replies)
+    replies = await h.say(BOB, "/budgetschool NOTACODE")
+    assert "올바르지 않거나 마감된 과정 코드" in said(replies)
+    replies = await h.say(BOB, f"/budgetschool {code}")
+    assert "예산학교 수료를 등록했어요" in said(replies)
+    await h.say(BOB, "/panels")
+    replies = await h.press(BOB, "신청하기: 예산학교 패널")
+    assert "성별이 어떻게 되시나요?" in said(replies)
+    assert not h.errors.records
 
 
 async def test_forged_admin_buttons_are_refused_and_audited(harness: Harness) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -65,8 +66,16 @@ async def test_a_citizen_submits_a_proposal_step_by_step(harness: Harness) -> No
     assert proposal.status is Status.PUBLISHED and proposal.scope is Scope.CITY  # type: ignore[attr-defined]
     assert proposal.districts == ("mapo", "yeongdeungpo")  # type: ignore[attr-defined]
     assert proposal.latitude == 37.52 and len(proposal.photos) == 1  # type: ignore[attr-defined]
-    share = card["reply_markup"]["inline_keyboard"][-2][0]
-    assert share["url"] == f"https://t.me/civicbot_local?start=p_{proposal.id}"  # type: ignore[attr-defined]
+    # Sharing sends the proposal into another chat (issue 14): Telegram's share sheet with the
+    # deep link, and inline mode with the card.
+    (
+        share,
+        to_a_chat,
+    ) = next(row for row in card["reply_markup"]["inline_keyboard"] if "url" in row[0])
+    link = f"https://t.me/civicbot_local?start=p_{proposal.id}"  # type: ignore[attr-defined]
+    assert share["url"].startswith("https://t.me/share/url?")
+    assert parse_qs(urlsplit(share["url"]).query)["url"] == [link]
+    assert to_a_chat["switch_inline_query"] == f"p_{proposal.id}"  # type: ignore[attr-defined]
     assert not harness.errors.records
 
 

@@ -75,6 +75,16 @@ async def test_a_deep_link_with_a_huge_number_before_and_after_sign_up(
     assert not h.errors.records, [r.getMessage() for r in h.errors.records]
 
 
+async def test_an_inline_query_for_a_huge_proposal_number_finds_nothing(harness: Harness) -> None:
+    h = harness
+    await prepare(h)
+    assert [r["id"] for r in await h.inline(PEOPLE[0], "p_1")] == ["p1"]
+    for query in (f"p_{UNKNOWN}", f"p_{HUGE}", f"p_{'9' * 60}", "p_²", "p_１"):
+        found = await h.inline(PEOPLE[0], query)
+        assert [r["id"] for r in found] == (["p1"] if query == "p_１" else []), query
+    assert not h.errors.records, [r.getMessage() for r in h.errors.records]
+
+
 async def test_button_ids_out_of_range_are_answered_as_unknown_ones(database_url: str) -> None:
     """Every kind of button with an id, forged by a citizen and by the admin, once with an
     unknown id and once with one out of range: the same answer each time."""

@@ -4,8 +4,8 @@ Each example starts the real application on a fresh database with proposals, an 
 and a few signed-up people, then plays a random sequence of texts in any script and length,
 commands, main-menu labels, stale and forged button data (other people's messages, other
 stages' ids, oversized data), photos, locations, contacts and edited messages. Numbers too big
-for any database column (issue 17) come in deep links, button data and typed text, with long
-digit strings of every length a message can hold. After each
+for any database column (issue 17) come in deep links, button data, typed text and inline
+queries, with long digit strings of every length a message can hold. After each
 sequence:
 
 * nothing reached the error handler (no exception in any handler);
@@ -113,6 +113,8 @@ action = st.one_of(
     st.tuples(st.just("location"), person, st.none()),
     st.tuples(st.just("contact"), person, st.none()),
     st.tuples(st.just("edit"), person, texts),
+    # `@bot …` from any chat: proposals by text or by `p_<id>`, ids of every size included.
+    st.tuples(st.just("inline"), person, texts | digit_strings.map("p_{}".format)),
 )
 
 
@@ -168,6 +170,8 @@ async def play(h: Harness, steps: list[tuple[str, int, object]]) -> None:
             await h._act(user, lambda u=user: api.send_location(u, 37.5, 127.0))
         elif kind == "contact":
             await h._act(user, lambda u=user: api.send_contact(u, "+821012345678"))
+        elif kind == "inline":
+            await h.inline(user, str(value))
         elif kind == "edit":
             own = [m for m in api.chats[user].messages.values() if m["from"]["id"] == user]
             if own:

@@ -94,6 +94,12 @@ async def test_refusals_whatever_the_client_sends(db: Database, voting: dict[str
     assert (await service.cast(db, 40, mapo, ["m1"], DURING_VOTE, 14)).refusal is (
         service.Refusal.WRONG_DISTRICT
     )
+    # Answers never given are asked by the flow; the server refuses until they are.
+    assert (await service.cast(db, 50, city, ["a"], DURING_VOTE, 14)).refusal is (
+        service.Refusal.NEEDS_ANSWERS
+    )
+    async with db.transaction() as session:
+        await PeopleRepository(session).update(50, DURING_VOTE, declared_official_at=DURING_VOTE)
     assert (await service.cast(db, 50, city, ["a"], DURING_VOTE, 14)).refusal is (
         service.Refusal.INELIGIBLE
     )
