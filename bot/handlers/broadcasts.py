@@ -192,9 +192,7 @@ async def on_control(update: Update, context: BotContext) -> None:
         services.db, update.effective_user.id, int(raw_id), command, services.clock(),
         services.settings.admin_ids,
     )  # fmt: skip
-    if result is service.Result.FORBIDDEN:
-        await answer(update)
-        await send(update, context, t.gettext("This is for administrators only."))
+    if await refused(update, context, t, result):
         return
     await answer(update, None if result is service.Result.DONE else t.gettext("Already done."))
     if action == "stop":
@@ -212,6 +210,17 @@ async def on_control(update: Update, context: BotContext) -> None:
         await report(context.civic, context.bot, state)
 
 
+async def refused(
+    update: Update, context: BotContext, t: Translator, result: service.Result
+) -> bool:
+    """A press from someone who may not (the service has audited it): say so."""
+    if result is not service.Result.FORBIDDEN:
+        return False
+    await answer(update)
+    await send(update, context, t.gettext("This is for administrators only."))
+    return True
+
+
 async def ask_cancel(update: Update, context: BotContext, broadcast_id: int, ask: bool) -> None:
     """Cancel asks first, in a message of its own (the status message keeps being edited):
     cancelling cannot be undone. `ask` False: the admin chose to keep sending."""
@@ -222,9 +231,7 @@ async def ask_cancel(update: Update, context: BotContext, broadcast_id: int, ask
         services.db, update.effective_user.id, broadcast_id, services.clock(),
         services.settings.admin_ids,
     )  # fmt: skip
-    if result is service.Result.FORBIDDEN:
-        await answer(update)
-        await send(update, context, t.gettext("This is for administrators only."))
+    if await refused(update, context, t, result):
         return
     state = await service.settle(services.db, broadcast_id, services.clock())
     if result is not service.Result.DONE or state is None or not ask:
