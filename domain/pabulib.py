@@ -74,10 +74,16 @@ class Vote:
 
 @dataclass(frozen=True, slots=True)
 class PBInstance:
+    """An election; money (budget, costs) in whole multiples of 1/unit of its currency.
+
+    ``unit`` is 1 unless the file wrote amounts with decimals ("827838.5" gives unit 10).
+    """
+
     budget: int
     projects: dict[str, Project]
     votes: list[Vote]
     meta: dict[str, str] = field(default_factory=dict)
+    unit: int = 1
 
 
 def read_pabulib(path: str | Path) -> PBInstance:

@@ -39,7 +39,7 @@ from domain.tally import (
 )
 
 PABUTOOLS_SAT = {Sat.COST: Cost_Sat, Sat.CARDINALITY: Cardinality_Sat}
-PABUTOOLS_RULES = ("greedy", "mes", "mes+greedy")
+PABUTOOLS_RULES = ("greedy", "mes", "mes+greedy", "mes+add1", "mes+add1+greedy")
 
 
 def pabutools_election(instance: PBInstance) -> tuple[Instance, object]:
@@ -66,12 +66,19 @@ def pabutools_selection(instance: PBInstance, rule: str, sat: Sat) -> list[str]:
         outcome = greedy_utilitarian_welfare(election, profile, sat_class=sat_class)
     elif rule == "mes":
         outcome = method_of_equal_shares(election, profile, sat_class=sat_class)
+    elif rule == "mes+add1":
+        outcome = method_of_equal_shares(
+            election, profile, sat_class=sat_class, voter_budget_increment=1
+        )
     else:
+        mes_params: dict[str, object] = {"sat_class": sat_class}
+        if rule == "mes+add1+greedy":
+            mes_params["voter_budget_increment"] = 1
         outcome = completion_by_rule_combination(
             election,
             profile,
             [method_of_equal_shares, greedy_utilitarian_welfare],
-            [{"sat_class": sat_class}, {"sat_class": Cost_Sat}],
+            [mes_params, {"sat_class": Cost_Sat}],
         )
     return [project.name for project in outcome]
 
@@ -84,8 +91,10 @@ def canonical(selected: list[str], instance: PBInstance) -> list[str]:
     return sorted(selected[:free]) + selected[free:]
 
 
-def assert_matches_pabutools(instance: PBInstance) -> None:
-    for rule in PABUTOOLS_RULES:
+def assert_matches_pabutools(
+    instance: PBInstance, rules: Sequence[str] = PABUTOOLS_RULES
+) -> None:
+    for rule in rules:
         for sat in Sat:
             ours = tally(instance, rule, sat)
             theirs = pabutools_selection(instance, rule, sat)
@@ -147,7 +156,26 @@ def test_larger_seeded_elections_match_pabutools(seed: int) -> None:
         approved = tuple(rng.choices(ids, popularity, k=rng.randint(1, 5)))
         votes.append(Vote(f"v{i}", approved, rng.choice(WEIGHTS) if seed % 2 else 1.0))
     projects = {pid: Project(pid, cost) for pid, cost in costs.items()}
-    assert_matches_pabutools(PBInstance(rng.randint(1, sum(costs.values())), projects, votes))
+    instance = PBInstance(rng.randint(1, sum(costs.values())), projects, votes)
+    # pabutools' Add1 runs MES once per unit of money: too slow for these costs (see below).
+    assert_matches_pabutools(instance, ("greedy", "mes", "mes+greedy"))
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_add1_on_seeded_elections_matches_pabutools(seed: int) -> None:
+    # Dozens of voters, costs in the hundreds: pabutools raises the share a few hundred times
+    # at most, while the outcome changes several times on the way.
+    rng = random.Random(1000 + seed)
+    ids = [str(i) for i in range(rng.randint(4, 14))]
+    popularity = [rng.random() ** 2 for _ in ids]
+    costs = {pid: rng.randint(1, 300) for pid in ids}
+    votes = [
+        Vote(f"v{i}", tuple(rng.choices(ids, popularity, k=rng.randint(1, 4))))
+        for i in range(rng.randint(20, 90))
+    ]
+    projects = {pid: Project(pid, cost) for pid, cost in costs.items()}
+    instance = PBInstance(rng.randint(1, sum(costs.values())), projects, votes)
+    assert_matches_pabutools(instance, ("mes+add1", "mes+add1+greedy"))
 
 
 def test_greedy_takes_most_votes_first_and_skips_what_no_longer_fits() -> None:
@@ -334,7 +362,7 @@ def test_unknown_rules_projects_and_weights_are_refused() -> None:
     instance = election(10, {"A": 5}, [("A",)])
     with pytest.raises(ValueError, match="unknown rule 'approval'"):
         tally(instance, "approval")
-    assert set(RULES) == {"greedy", "seoul", "mes", "mes+greedy"}
+    assert set(RULES) == {"greedy", "seoul", "mes", "mes+greedy", "mes+add1", "mes+add1+greedy"}
     with pytest.raises(ValueError, match="unknown project 'B'"):
         greedy(election(10, {"A": 5}, [("B",)]))
     weightless = PBInstance(10, instance.projects, [Vote("v", ("A",), 0.0)])
