@@ -156,81 +156,95 @@ class _Run:
         self.rich_weight: list[int] = []
         self._exact_prices: dict[int, Fraction] = {}
         self.rounds: list[MESRound] = []
-        self.last_chance: dict[int, tuple[int, float]] = {}
+        self.failed_at: int | None = None
+        self.affordable_at_failure: list[int] = []
 
     # -- running -------------------------------------------------------------------------------
 
-    def run(self, reference: _Run | None = None) -> bool:
-        """Run to the end; with `reference`, stop early (False) unless certified (True)."""
+    def run(self, reference: _Run | None = None) -> None:
+        """Run to the end. With `reference` (a run at a lower share), also check round by round
+        that the reference's outcome holds at every share in between (see the module doc):
+        `failed_at` is the first round where that is not certain (None if it holds), and
+        `affordable_at_failure` the projects its supporters could still pay for then."""
         remaining = list(self.candidates)
         while remaining:
-            expected = None
-            if reference is not None:
-                if len(self.winners) == len(reference.winners):
-                    return not self.any_affordable(remaining)
-                expected = len(self.winners)
-            choice = self.choose(remaining, reference, expected)
+            round_ = len(self.winners)
+            if reference is not None and self.failed_at is None:
+                if round_ == len(reference.winners):
+                    if self.any_affordable(remaining):
+                        self.fail(remaining)
+                        continue
+                    return
+                choice = self.choose(remaining, reference, round_)
+                if choice is not None and choice < 0:
+                    self.fail(remaining)
+                    continue
+            else:
+                choice = self.choose(remaining, None, None)
             if choice is None:
-                return reference is None or len(self.winners) == len(reference.winners)
-            if choice < 0:
-                return False
+                break
             remaining.remove(choice)
             self.pay(choice)
-        return reference is None or len(self.winners) == len(reference.winners)
+        if reference is not None and self.failed_at is None:
+            if len(self.winners) != len(reference.winners):
+                self.fail(remaining)
 
-    def choose(self, remaining: list[int], reference: _Run | None, expected: int | None) -> int | None:
-        """The next project (None: nothing is affordable; -1: certification failed)."""
-        order = sorted(remaining, key=lambda p: (self.bound[p], p))
-        if reference is not None and expected is not None:
-            threshold = reference.rhos_f[expected]
-            target = reference.winners[expected]
+    def fail(self, remaining: list[int]) -> None:
+        self.failed_at = len(self.winners)
+        money = np.bincount(
+            self.ballots.projects,
+            weights=(self.weight_f * self.budget)[self.ballots.entry_group],
+            minlength=len(self.cost_f),
+        )
+        self.affordable_at_failure = [
+            p for p in remaining if money[p] >= self.cost_f[p] * (1 - _TOLERANCE)
+        ]
+
+    def choose(self, remaining: list[int], reference: _Run | None, round_: int | None) -> int | None:
+        """The next winner (None: nothing is affordable).
+
+        With `reference`, the reference's winner of `round_` if no other project could beat it
+        at any share between the two runs' (see the module doc), else -1.
+        """
+        if reference is not None and round_ is not None:
+            threshold: float | None = reference.rhos_f[round_]
+            target = reference.winners[round_]
         else:
-            threshold = None
-            target = -1
+            threshold, target = None, -1
+        priced: list[tuple[float, int]] = []
         best = np.inf
-        near: list[tuple[int, float]] = []
-        for p in order:
-            limit = threshold if threshold is not None else best
+        for p in sorted(remaining, key=lambda p: (self.bound[p], p)):
+            limit = best if threshold is None else threshold
             if self.bound[p] > limit * (1 + _TOLERANCE):
                 break
-            priced = self.float_price(p)
-            if priced is None:
+            price = self.float_price(p)
+            if price is None:
                 remaining.remove(p)
                 continue
-            rho = priced / self.utility[p]
+            rho = price / self.utility[p]
             self.bound[p] = max(self.bound[p], rho * (1 - _TOLERANCE))
-            if threshold is not None:
-                if rho <= threshold * (1 + _TOLERANCE):
-                    near.append((p, rho))
+            priced.append((rho, p))
+            best = min(best, rho)
+        if threshold is None:
+            near = [p for rho, p in priced if rho <= best * (1 + _TOLERANCE)]
+            if len(near) <= 1:
+                return near[0] if near else None
+            exact = [(self.exact_rho_now(p), p) for p in near]
+            return min((rho, p) for rho, p in exact if rho is not None)[1]
+        assert reference is not None and round_ is not None
+        near = [p for rho, p in priced if rho <= threshold * (1 + _TOLERANCE)]
+        if target not in near:
+            return -1  # in theory never; floats too close to call: not certain
+        exact_threshold = reference.exact_rho(round_)
+        for p in near:
+            if p == target:
                 continue
-            if rho < best * (1 - _TOLERANCE):
-                near = [(q, r) for q, r in near if r <= rho * (1 + _TOLERANCE)]
-                best = rho
-            if rho <= best * (1 + _TOLERANCE):
-                near.append((p, rho))
-                best = min(best, rho)
-        if threshold is not None:
-            assert reference is not None and expected is not None
-            if target not in remaining or all(p != target for p, _ in near):
-                # The expected winner must still be affordable at no higher price.
-                if target not in remaining or self.float_price(target) is None:
-                    return -1
-            exact_threshold = reference.exact_rho(expected)
-            for p, _ in near:
-                if p == target:
-                    continue
-                rho_exact = self.exact_rho_now(p)
-                if rho_exact is not None and (
-                    rho_exact < exact_threshold or (rho_exact == exact_threshold and p < target)
-                ):
-                    return -1
-            return target
-        if not near:
-            return None
-        if len(near) == 1:
-            return near[0][0]
-        exact = [(self.exact_rho_now(p), p) for p, _ in near]
-        return min((rho, p) for rho, p in exact if rho is not None)[1]
+            rho_exact = self.exact_rho_now(p)
+            if rho_exact is not None and (
+                rho_exact < exact_threshold or (rho_exact == exact_threshold and p < target)
+            ):
+                return -1
+        return target
 
     def any_affordable(self, remaining: list[int]) -> bool:
         return any(self.float_price(p) is not None for p in list(remaining))
@@ -505,6 +519,23 @@ def add1(
             p in run.winners or cost + costs[p] > budget for p in candidates
         )
 
+    def never_stops(low: _Run, high: _Run) -> bool:
+        """No share from `low`'s to `high`'s (a run certified against `low`) stops Add1.
+
+        The first `failed_at` winners of `low` win the same rounds at every share in between,
+        and later rounds can only buy projects affordable when certification failed; if all
+        of those together still leave room for some other project, no outcome in between is
+        exhaustive or over budget, whatever it is exactly.
+        """
+        if high.failed_at is None:
+            pool = set(low.winners)
+        else:
+            pool = set(low.winners[: high.failed_at]) | set(high.affordable_at_failure)
+        most = sum(costs[p] for p in pool)
+        return most <= budget and any(
+            most + costs[p] <= budget for p in candidates if p not in pool
+        )
+
     def at(k: int) -> _Run:
         run = _Run(ballots, utility, candidates, start + k * step)
         run.run()
@@ -522,9 +553,9 @@ def add1(
                 jump = 2
                 break
             trial = _Run(ballots, utility, candidates, start + (k + jump) * step)
-            if trial.run(reference=current):
-                # Same outcome on [k, k + jump]: nothing in between stops.
-                previous, current = current, trial
+            trial.run(reference=current)
+            if never_stops(current, trial):
+                previous, current = None, trial
                 k += jump
                 jump *= 2
                 break
