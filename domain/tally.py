@@ -160,6 +160,48 @@ class Explanation:
     completed: list[str]  # added afterwards by greedy completion, in order
     rejected: list[RejectedProject]
 
+    def as_dict(self) -> dict[str, object]:
+        """Plain JSON-ready data (money as numbers in the election's money)."""
+        return {
+            "sat": self.sat.value,
+            "start_share": _number(self.start_share),
+            "share": _number(self.share),
+            "selected": [
+                {
+                    "project": p.project,
+                    "cost": _number(p.cost),
+                    "supporters": p.supporters,
+                    "paid_in_full": p.full_payers,
+                    "paid_all_they_had": p.partial_payers,
+                    "had_nothing_left": p.broke,
+                    "price_per_supporter": round(p.price, 2),
+                    "share_left": round(p.share_left, 4),
+                    "effective_votes": round(p.effective_votes, 2),
+                }
+                for p in self.paid
+            ],
+            "completed": list(self.completed),
+            "rejected": [
+                {
+                    "project": r.project,
+                    "cost": _number(r.cost),
+                    "supporters": r.supporters,
+                    "reason": r.reason,
+                    "beaten_by": r.beaten_by,
+                    "price_per_supporter": None if r.price is None else round(r.price, 2),
+                    "winner_price_per_supporter": (
+                        None if r.winner_price is None else round(r.winner_price, 2)
+                    ),
+                    "supporters_money": round(r.money, 2),
+                }
+                for r in self.rejected
+            ],
+        }
+
+
+def _number(value: Fraction) -> int | float:
+    return value.numerator if value.denominator == 1 else float(value)
+
 
 class SeoulRuleError(ValueError):
     """The Seoul rule cannot be applied within its configured shares."""
