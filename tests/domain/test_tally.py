@@ -25,7 +25,7 @@ from pabutools.rules import (
     method_of_equal_shares,
 )
 
-from domain.pabulib import PBInstance, Project, Vote, write_pabulib
+from domain.pabulib import PBInstance, Project, Vote, parse_pabulib, write_pabulib
 from domain.tally import (
     RULES,
     Sat,
@@ -368,3 +368,33 @@ def test_unknown_rules_projects_and_weights_are_refused() -> None:
     weightless = PBInstance(10, instance.projects, [Vote("v", ("A",), 0.0)])
     with pytest.raises(ValueError, match="positive"):
         mes(weightless)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_decimal_money_matches_pabutools(seed: int) -> None:
+    # Some pabulib files write money with decimals (Warsaw 2017: "budget;969245.38"); the
+    # rules run on exact multiples and Add1 still adds one whole unit of money per step.
+    rng = random.Random(seed)
+    ids = [str(i) for i in range(rng.randint(3, 8))]
+    costs = {pid: f"{rng.randint(1, 60)}.{rng.choice(['5', '25', '05', '0'])}" for pid in ids}
+    votes = [
+        f"v{i};{','.join(sorted(set(rng.choices(ids, k=rng.randint(1, 3)))))}"
+        for i in range(rng.randint(5, 40))
+    ]
+    text = "\n".join(
+        [
+            "META",
+            "key;value",
+            f"budget;{rng.randint(20, 150)}.75",
+            "vote_type;approval",
+            "PROJECTS",
+            "project_id;cost",
+            *(f"{pid};{cost}" for pid, cost in costs.items()),
+            "VOTES",
+            "voter_id;vote",
+            *votes,
+        ]
+    )
+    instance = parse_pabulib(text)
+    assert instance.unit > 1
+    assert_matches_pabutools(instance)
