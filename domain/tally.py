@@ -145,6 +145,7 @@ class RejectedProject:
     beaten_by: str | None = None
     price: float | None = None
     winner_price: float | None = None
+    winner_cost: Fraction | None = None
     money: float = 0.0
 
 
@@ -192,11 +193,18 @@ class Explanation:
                     "winner_price_per_supporter": (
                         None if r.winner_price is None else round(r.winner_price, 2)
                     ),
+                    "effective_votes": _effective(r.cost, r.price),
+                    "winner_effective_votes": _effective(r.winner_cost, r.winner_price),
                     "supporters_money": round(r.money, 2),
                 }
                 for r in self.rejected
             ],
         }
+
+
+def _effective(cost: Fraction | None, price: float | None) -> float | None:
+    """equalshares.net's effective vote count: how many full shares the price stands for."""
+    return None if cost is None or not price else round(float(cost) / price, 2)
 
 
 def _number(value: Fraction) -> int | float:
@@ -418,6 +426,7 @@ class _Election:
                         beaten_by=self.ids[why.beaten_by],
                         price=(why.price or 0.0) / unit,
                         winner_price=(why.winner_price or 0.0) / unit,
+                        winner_cost=Fraction(self.costs[why.beaten_by], unit),
                         money=why.money / unit,
                     )
                 )
