@@ -30,6 +30,7 @@ from bot.handlers import (
     programmes,
     proposals,
     review,
+    tally_explain,
     voting,
     waste,
 )
@@ -97,6 +98,7 @@ def register_features(application: CivicApplication) -> None:
     proposals.register(application, registry)
     review.register(application, registry)
     voting.register(application, registry)
+    tally_explain.register(application)
     panels.register(application, registry)
     panel_admin.register(application, registry)
     waste.register(application, registry)

@@ -200,7 +200,9 @@ class _Run:
             p for p in remaining if money[p] >= self.cost_f[p] * (1 - _TOLERANCE)
         ]
 
-    def choose(self, remaining: list[int], reference: _Run | None, round_: int | None) -> int | None:
+    def choose(
+        self, remaining: list[int], reference: _Run | None, round_: int | None
+    ) -> int | None:
         """The next winner (None: nothing is affordable).
 
         With `reference`, the reference's winner of `round_` if no other project could beat it
@@ -258,8 +260,9 @@ class _Run:
         total = float(weight @ budget)
         if total < cost * (1 - _TOLERANCE):
             return None
-        if total <= cost * (1 + _TOLERANCE) and self.exact_total(groups, len(self.winners)) < (
-            self.ballots.costs[project]
+        if (
+            total <= cost * (1 + _TOLERANCE)
+            and self.exact_total(groups, len(self.winners)) < (self.ballots.costs[project])
         ):
             return None
         return _solve_price(budget, weight, cost, float(self.support_weight[project]))
@@ -292,16 +295,18 @@ class _Run:
             paid_poor = float(self.weight_f[poor][alive] @ self.budget[poor][alive])
             left = np.maximum(self.budget[rich] - price, 0.0) / float(self.share)
             rich_count = int(counts[rich].sum())
+            partial_count = int(counts[poor][alive].sum())
+            payers = rich_count + partial_count
             self.rounds.append(
                 MESRound(
                     project=project,
                     price=price,
                     rho=price / self.utility[project],
                     full_payers=rich_count,
-                    partial_payers=int(counts[poor][alive].sum()),
+                    partial_payers=partial_count,
                     partial_paid=paid_poor,
                     broke=int(counts[poor][~alive].sum()),
-                    share_left=float(counts[rich] @ left) / max(rich_count, 1) if rich_count else 0.0,
+                    share_left=float(counts[rich] @ left) / payers if payers else 0.0,
                 )
             )
         self.winners.append(project)

@@ -298,7 +298,10 @@ def _rows(lines: list[str]) -> Iterator[tuple[int, list[str]]]:
             return
         except csv.Error as exc:
             raise PabulibError(f"unreadable row ({exc})", line) from exc
-        if reader.line_num > line and sum(t.count('"') for t in lines[line - 1 : reader.line_num]) % 2:
+        if (
+            reader.line_num > line
+            and sum(t.count('"') for t in lines[line - 1 : reader.line_num]) % 2
+        ):
             # The reader ran to the end of the file inside quotes.
             raise PabulibError("a quoted field opened on this line is never closed", line)
         if row and not (len(row) == 1 and not row[0].strip()):
@@ -411,7 +414,8 @@ def _parse_votes(
             if approvals[field_] is None:
                 _approvals(field_, projects, voter_id, line)  # raises, with the line
     if weight_col < 0 and not extra:
-        return list(map(Vote, ids, map(approvals.__getitem__, fields)))
+        chosen = {f: a or () for f, a in approvals.items()}
+        return list(map(Vote, ids, map(chosen.__getitem__, fields)))
     votes: list[Vote] = []
     for line, row, voter_id, field_ in zip(numbers, rows, ids, fields, strict=True):
         weight = 1.0

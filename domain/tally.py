@@ -20,9 +20,10 @@ Rules (`RULES`):
   Wieliczka example), whatever satisfaction MES used. MES often leaves money unspent; greedy
   then adds what still fits, most votes first.
 * ``mes+add1`` — MES as the cities that adopted it run it (Wieliczka and Świecie 2023,
-  Assen 2024; Aarau 2023 too, on points): "Add1" completion raises every voter's equal share by one unit of money at a time and
-  keeps the last outcome that fits the budget (or the first exhaustive one); pabutools'
-  ``method_of_equal_shares(..., voter_budget_increment=1)``. See `domain.equal_shares`.
+  Assen 2024; Aarau 2023 too, on points): "Add1" completion raises every voter's equal share
+  by one unit of money at a time and keeps the last outcome that fits the budget (or the
+  first exhaustive one); pabutools' ``method_of_equal_shares(..., voter_budget_increment=1)``.
+  See `domain.equal_shares`.
 * ``mes+add1+greedy`` — ``mes+add1``, then greedy by votes on what is left, as ``mes+greedy``
   completes MES (``completion_by_rule_combination`` of the two).
 
@@ -292,8 +293,8 @@ def seoul_elimination(
     if dropped_cost > high * budget:
         raise SeoulRuleError(
             f"the rule drops projects costing {_money(dropped_cost, election.unit)} won, more "
-            f"than {float(high):.0%} of the budget {_money(budget, election.unit)}: shorten the candidate list or raise the "
-            "maximum share"
+            f"than {float(high):.0%} of the budget {_money(budget, election.unit)}: shorten "
+            "the candidate list or raise the maximum share"
         )
     return election.result("seoul", ranked[kept:][::-1])
 
@@ -430,7 +431,9 @@ class _Election:
                         money=why.money / unit,
                     )
                 )
-        start = Fraction(self.budget, self.total_weight * unit) if self.total_weight else Fraction(0)
+        start = (
+            Fraction(self.budget, self.total_weight * unit) if self.total_weight else Fraction(0)
+        )
         return Explanation(
             rule=rule,
             sat=sat,
@@ -505,7 +508,7 @@ def _supporter_counts(ballots: Ballots) -> list[int]:
     counts = np.bincount(
         ballots.projects, weights=ballots.count[ballots.entry_group], minlength=len(ballots.costs)
     )
-    return [int(round(c)) for c in counts]
+    return [round(c) for c in counts]
 
 
 def _money(amount: int, unit: int) -> str:

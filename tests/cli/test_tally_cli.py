@@ -146,7 +146,8 @@ def test_malformed_file_names_file_and_line(
     assert code == 2
     assert out == ""
     assert (
-        err == f"{path}:12: cost of project 'C' must be a non-negative amount of money, not '20만'\n"
+        err
+        == f"{path}:12: cost of project 'C' must be a non-negative amount of money, not '20만'\n"
     )
 
 

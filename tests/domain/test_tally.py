@@ -91,9 +91,7 @@ def canonical(selected: list[str], instance: PBInstance) -> list[str]:
     return sorted(selected[:free]) + selected[free:]
 
 
-def assert_matches_pabutools(
-    instance: PBInstance, rules: Sequence[str] = PABUTOOLS_RULES
-) -> None:
+def assert_matches_pabutools(instance: PBInstance, rules: Sequence[str] = PABUTOOLS_RULES) -> None:
     for rule in rules:
         for sat in Sat:
             ours = tally(instance, rule, sat)
