@@ -18,18 +18,20 @@ from bot.automation import Automation
 from bot.config import Settings
 from bot.context import BotContext, CivicApplication, Services
 from bot.deeplinks import DeepLinks
-from bot.flows import apply, broadcast, onboarding, propose, report
+from bot.flows import apply, broadcast, onboarding, profile, propose, report
 from bot.handlers import (
     admin,
     basics,
     broadcasts,
     errors,
+    mypage,
     panel_admin,
     panels,
     privacy,
     programmes,
     proposals,
     review,
+    sharing,
     tally_explain,
     voting,
     waste,
@@ -90,12 +92,15 @@ def register_features(application: CivicApplication) -> None:
     registry = application.commands
     # Conversations first: inside a flow, its steps decide what input means.
     onboarding.register(application, registry)
+    profile.register(application, registry)
     propose.register(application, registry)
     report.register(application, registry)
     apply.register(application, registry)
     broadcast.register(application, registry)
     basics.register(application, registry)
     proposals.register(application, registry)
+    mypage.register(application, registry)
+    sharing.register(application)
     review.register(application, registry)
     voting.register(application, registry)
     tally_explain.register(application)

@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(default=5, ge=1)
     # Seconds between checks for stages to open or close, reminders and digests to queue.
     automation_interval: float = Field(default=30.0, gt=0)
+    # The privacy notice (PIPA): who controls the data, and where people reach them.
+    privacy_controller_ko: str = Field(default="서울특별시", min_length=1, max_length=200)
+    privacy_controller_en: str = Field(
+        default="Seoul Metropolitan Government", min_length=1, max_length=200
+    )
+    # Shown as it is in both languages: a phone number, an e-mail or a web address.
+    privacy_contact: str = Field(default="02-120", min_length=1, max_length=200)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -92,6 +99,9 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise ValueError(f"unknown timezone {value!r}") from error
         return value
+
+    def privacy_controller(self, language: str) -> str:
+        return self.privacy_controller_ko if language == "ko" else self.privacy_controller_en
 
     @property
     def tz(self) -> ZoneInfo:

@@ -12,7 +12,7 @@ import io
 import math
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Final
@@ -32,6 +32,10 @@ SEOUL: Final = ZoneInfo("Asia/Seoul")
 # The pattern Korean readers expect: "2027년 3월 6일 (토) 오후 3:05".
 _DATETIME_PATTERNS: Final = {"ko": "y년 M월 d일 (E) aaaa h:mm", "en": "EEE d MMM y, h:mm a"}
 _DATE_PATTERNS: Final = {"ko": "y년 M월 d일 (E)", "en": "EEE d MMM y"}
+# Deadlines and starts as the city writes them: "12월 14일(월) 24:00", 24-hour times.
+_DAY_PATTERNS: Final = {"ko": "M월 d일(E)", "en": "EEE d MMM"}
+_DAY_WITH_YEAR_PATTERNS: Final = {"ko": "y년 M월 d일(E)", "en": "EEE d MMM y"}
+_TIME_PATTERNS: Final = {"ko": "HH:mm", "en": "h:mm a"}
 
 
 def N_(message: str) -> str:
@@ -91,22 +95,26 @@ _PARTICLES: Final = {
     "(이)라고": "이라고",
     "(이)나": "이나",
 }
+PLACEHOLDER: Final = r"%\(\w+\)[#0\- +]*\d*(?:\.\d+)?[sdifr]"
+# What may stand between a placeholder and its particle: closing quotes and markup
+# ("“%(name)s”(이)라는", "<b>%(title)s</b>(을)를").
+CLOSERS: Final = r"(?:</\w+>|[”’\"'»」』)\]])*"
 _PLACEHOLDER_PARTICLE: Final = re.compile(
-    r"(%\((\w+)\)[#0\- +]*\d*(?:\.\d+)?[sdifr])("
+    f"({PLACEHOLDER})({CLOSERS})("
     + "|".join(re.escape(token) for token in sorted(_PARTICLES, key=len, reverse=True))
     + ")"
 )
 
 
 @cache
-def _particle_slots(template: str) -> tuple[str, tuple[tuple[str, str, str], ...]]:
+def _particle_slots(template: str) -> tuple[str, tuple[tuple[str, str, str, str], ...]]:
     """The template with each placeholder-and-particle replaced by a slot of its own, and
-    per slot: its key, the placeholder to fill, and the particle to attach."""
-    slots: list[tuple[str, str, str]] = []
+    per slot: its key, the placeholder to fill, what closes it, and the particle to attach."""
+    slots: list[tuple[str, str, str, str]] = []
 
     def slot(match: re.Match[str]) -> str:
         key = f"__particle_{len(slots)}"
-        slots.append((key, match.group(1), _PARTICLES[match.group(3)]))
+        slots.append((key, match.group(1), match.group(2), _PARTICLES[match.group(3)]))
         return f"%({key})s"
 
     return _PLACEHOLDER_PARTICLE.sub(slot, template), tuple(slots)
@@ -119,8 +127,9 @@ def attach_particles(template: str, values: Mapping[str, object]) -> str:
     if not slots:
         return template % values
     filled = dict(values)
-    for key, placeholder, particle in slots:
-        filled[key] = postfix(placeholder % values, particle)
+    for key, placeholder, closer, particle in slots:
+        word = placeholder % values
+        filled[key] = word + closer + postfix(word, particle)[len(word) :]
     return rewritten % filled
 
 
@@ -162,6 +171,35 @@ class Translator:
         return format_datetime(
             moment, _DATE_PATTERNS[self.language], tzinfo=self.tz, locale=self.language
         )
+
+    def deadline(self, moment: datetime, now: datetime | None = None) -> str:
+        """A deadline as the city writes it: one at midnight is 24:00 of the day before
+        ("12월 14일(월) 24:00" / "the end of Mon 14 Dec"), any other is "12월 14일(월) 18:00"
+        / "Mon 14 Dec, 6:00 PM". Messages put it after 까지 / "until", "by". The year is
+        left out when it is `now`'s year."""
+        local = moment.astimezone(self.tz)
+        if local.time() == time(0):
+            day = self._day(local - timedelta(days=1), now)
+            return self.gettext("the end of %(day)s") % {"day": day}
+        return self._day_and_time(local, now)
+
+    def opening(self, moment: datetime, now: datetime | None = None) -> str:
+        """When something starts: the day alone at midnight ("12월 15일(화)" / "Tue 15 Dec"),
+        otherwise with the time ("12월 15일(화) 09:00" / "Tue 15 Dec, 9:00 AM")."""
+        local = moment.astimezone(self.tz)
+        if local.time() == time(0):
+            return self._day(local, now)
+        return self._day_and_time(local, now)
+
+    def _day(self, local: datetime, now: datetime | None) -> str:
+        same_year = now is not None and now.astimezone(self.tz).year == local.year
+        patterns = _DAY_PATTERNS if same_year else _DAY_WITH_YEAR_PATTERNS
+        return format_datetime(local, patterns[self.language], locale=self.language)
+
+    def _day_and_time(self, local: datetime, now: datetime | None) -> str:
+        clock = format_datetime(local, _TIME_PATTERNS[self.language], locale=self.language)
+        separator = " " if self.language == "ko" else ", "
+        return f"{self._day(local, now)}{separator}{clock}"
 
     def left(self, now: datetime, until: datetime) -> str:
         """Time left to a deadline: "9일 남음" / "9 days left", hours on the last day."""

@@ -31,7 +31,7 @@ Callback = Callable[[Update, BotContext], Awaitable[object]]
 
 # The order of SPEC §10; commands of features not listed here come after, as registered.
 COMMAND_ORDER = (
-    "start", "help", "menu", "propose", "proposals", "my", "vote", "panels", "report",
+    "start", "help", "menu", "propose", "proposals", "my", "profile", "vote", "panels", "report",
     "programmes", "settings", "language", "privacy", "mydata", "deleteme", "cancel", "admin",
 )  # fmt: skip
 

@@ -245,6 +245,18 @@ class PanelRules:
         extra = next((e for e in self.extra_features if e.key == feature), None)
         return () if extra is None else tuple(option.code for option in extra.options)
 
+    def city_order(self, quota: Quota) -> tuple[int, int, str, str]:
+        """Sort key: the programme's features in order, each feature's values as the city
+        lists them (`options`); anything unknown last, alphabetically."""
+        features = self.quota_features
+        values = self.options(quota.feature)
+        return (
+            features.index(quota.feature) if quota.feature in features else len(features),
+            values.index(quota.value) if quota.value in values else len(values),
+            quota.feature,
+            quota.value,
+        )
+
     def extra(self, key: str) -> ExtraFeature | None:
         return next((e for e in self.extra_features if e.key == key), None)
 
@@ -403,9 +415,14 @@ class Stratum:
         return max(0, self.quota.min - self.applicants)
 
 
-def strata(quotas: Iterable[Quota], pool: Iterable[Applicant]) -> list[Stratum]:
+def strata(
+    quotas: Iterable[Quota], pool: Iterable[Applicant], rules: PanelRules | None = None
+) -> list[Stratum]:
+    """Applicants per quota, in the city's order when the rules are given (features as the
+    programme lists them; districts as the city lists them, age bands youngest first)."""
     held = Counter((f, v) for a in pool for f, v in a.features.items())
-    return [Stratum(q, held[q.feature, q.value]) for q in sorted(quotas)]
+    ordered = sorted(quotas, key=rules.city_order) if rules is not None else sorted(quotas)
+    return [Stratum(q, held[q.feature, q.value]) for q in ordered]
 
 
 def replacement_quotas(

@@ -199,6 +199,7 @@ class Refusal(StrEnum):
     COST_NOT_A_NUMBER = "cost_not_a_number"
     OVER_CAP = "over_cap"
     TOO_FEW_DISTRICTS = "too_few_districts"
+    ONE_DISTRICT_ONLY = "one_district_only"  # the district track takes one district's needs
     DAILY_LIMIT = "daily_limit"
     STAGE_CLOSED = "stage_closed"
     INELIGIBLE = "ineligible"
@@ -259,10 +260,22 @@ def check_cost(cost: int, kind: ProjectKind, rules: ProposalRules) -> Refusal | 
     return None
 
 
-def check_districts(scope: Scope, districts: Iterable[str], rules: ProposalRules) -> Refusal | None:
-    """A city-wide PB proposal must benefit at least `minimum_districts` districts (or all)."""
+def check_districts(
+    scope: Scope,
+    districts: Iterable[str],
+    rules: ProposalRules,
+    kind: ProgrammeKind = ProgrammeKind.PROPOSALS,
+) -> Refusal | None:
+    """Where a proposal may apply (SPEC §3, §4), whichever way the scope was chosen:
+    - a city-wide PB proposal must benefit at least `minimum_districts` districts; one for a
+      single district (or one of its dong) belongs to that district's track (구단위), so
+      the scopes "one district" and "one dong" are refused there too;
+    - a proposal to the district track (구단위·동단위) is for one district.
+    """
     chosen = set(districts)
-    if scope is Scope.CITY and rules.minimum_districts and chosen:
+    if kind is ProgrammeKind.DISTRICT_PLAN and (scope is Scope.CITY or len(chosen) > 1):
+        return Refusal.ONE_DISTRICT_ONLY
+    if rules.minimum_districts and (scope is not Scope.CITY or chosen):
         if len(chosen) < rules.minimum_districts:
             return Refusal.TOO_FEW_DISTRICTS
     return None

@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from domain.proposals import parse_won
+from domain.workdays import working_days_deadline
 
 SEOUL: Final = ZoneInfo("Asia/Seoul")
 
@@ -112,7 +113,8 @@ class WasteRules:
         return cls(**{key: value for key, value in settings.items() if key in known})
 
     def answer_due(self, received_at: datetime) -> datetime:
-        return received_at + timedelta(days=self.answer_deadline_days)
+        """The end of the answer period, counted in working days (domain.workdays)."""
+        return working_days_deadline(received_at, self.answer_deadline_days)
 
 
 def is_overdue(status: Status, due_at: datetime, now: datetime) -> bool:

@@ -11,7 +11,16 @@ from storage.db import Row, Session
 
 # Fields a person may change through the bot; anything else is set by its own method.
 EDITABLE = frozenset(
-    {"language", "relation", "district", "gender", "birth_year", "dong", "declared_not_official_at"}
+    {
+        "language",
+        "relation",
+        "district",
+        "gender",
+        "birth_year",
+        "dong",
+        "declared_not_official_at",
+        "declared_official_at",
+    }
 )
 
 
@@ -26,6 +35,7 @@ def _person(row: Row) -> Person:
         birth_year=row["birth_year"],
         dong=row["dong"],
         declared_not_official_at=maybe_from_db(row["declared_not_official_at"]),
+        declared_official_at=maybe_from_db(row["declared_official_at"]),
         phone_hmac=row["phone_hmac"],
         active=bool(row["active"]),
         created_at=from_db(row["created_at"]),

@@ -184,6 +184,16 @@ class VotingRepository:
         )
         return found is not None
 
+    async def voted_by(self, user_id: int) -> list[tuple[int, datetime]]:
+        """The headings this person is on the roll of, with when they last voted, newest
+        first (for their own page)."""
+        rows = await self.session.fetchall(
+            "SELECT heading_id, last_voted_at FROM voter_roll WHERE user_id = ?"
+            " ORDER BY last_voted_at DESC, heading_id",
+            (user_id,),
+        )
+        return [(r["heading_id"], from_db(r["last_voted_at"])) for r in rows]
+
     # -- results -------------------------------------------------------------------------
     async def save_result(
         self, heading_id: int, rule: str, selected: list[str], now: datetime

@@ -63,6 +63,15 @@ class Harness:
     async def press_data(self, user_id: int, message_id: int, data: str) -> list[dict[str, Any]]:
         return await self._act(user_id, lambda: self.api.press(user_id, message_id, data))
 
+    async def inline(self, user_id: int, query: str) -> list[dict[str, Any]]:
+        """Type `@bot query` in any chat; returns the results the bot offered."""
+        self.api.user(user_id)
+        before = self.app.updates_handled
+        query_id = self.api.inline_query(user_id, query)
+        await self._settle(before)
+        results: list[dict[str, Any]] = self.api.inline_answers[query_id]["results"]
+        return results
+
     async def send_photo(self, user_id: int) -> list[dict[str, Any]]:
         return await self._act(user_id, lambda: self.api.send_photo(user_id))
 

@@ -46,3 +46,16 @@ def test_the_translator_attaches_particles_in_korean_only() -> None:
     assert Translator("en").gettext(message) % {"id": 1} == (
         "Your proposal #1 is published. Share it to gather support!"
     )
+
+
+@pytest.mark.parametrize(
+    ("template", "value", "expected"),
+    [
+        ("“%(name)s”(이)라는 자치구", "가나다구", "“가나다구”라는 자치구"),
+        ("“%(name)s”(이)라는 자치구", "서울", "“서울”이라는 자치구"),
+        ("시드 “%(seed)s”(으)로 추첨", "로또 1161회", "시드 “로또 1161회”로 추첨"),
+        ("<b>%(title)s</b>(을)를 골랐어요", "공원", "<b>공원</b>을 골랐어요"),
+    ],
+)
+def test_particles_after_a_closing_quote_or_tag(template: str, value: str, expected: str) -> None:
+    assert attach_particles(template, {"name": value, "seed": value, "title": value}) == expected

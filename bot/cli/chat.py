@@ -14,20 +14,27 @@ import re
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import unquote_plus
+from zoneinfo import ZoneInfo
 
 from bot.app import build_application, running
 from bot.config import Settings
 from bot.localapi.core import LocalBotApi
 from bot.localapi.server import LocalBotApiServer
+from storage.clock import utcnow
 from storage.db import open_database
+
+SEOUL = ZoneInfo("Asia/Seoul")
 
 TAG = re.compile(r"<[^>]+>")
 INTRO = """\
 시민참여봇 — local chat (no Telegram needed). You are user {user_id}.
 Type messages or /commands; type a number to press a listed button.
 Also: ':photo', ':location LAT LON', ':contact PHONE', '=TEXT' sends TEXT as typed, ':quit'.
+':at 2027-07-25T12:00' moves the bot's clock (Seoul time) to try a stage of the yearly cycle.
 """
 
 
@@ -38,23 +45,54 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--fresh", action="store_true", help="use a throw-away database instead of DATABASE_URL"
     )
+    parser.add_argument(
+        "--at",
+        type=seoul_time,
+        help="start the bot's clock at this Seoul time, e.g. 2027-07-25T12:00 (it then runs on)",
+    )
     parser.set_defaults(func=run)
+
+
+def seoul_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=SEOUL)
+
+
+class Clock:
+    """The bot's clock: real time, or running on from a moment chosen to try a stage."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.offset = timedelta(0)
+        if start is not None:
+            self.move_to(start)
+
+    def move_to(self, moment: datetime) -> None:
+        self.offset = moment - utcnow()
+
+    def __call__(self) -> datetime:
+        return utcnow() + self.offset
 
 
 class Terminal:
     """Prints what the bot does and turns typed lines into a person's updates."""
 
-    def __init__(self, api: LocalBotApi, user_id: int, out: TextIO) -> None:
+    def __init__(
+        self, api: LocalBotApi, user_id: int, out: TextIO, clock: Clock | None = None
+    ) -> None:
         self.api = api
+        self.clock = clock or Clock()
         self.user_id = user_id
         self.out = out
-        self.inline: list[tuple[int, str, str]] = []  # (message_id, label, callback_data)
+        # (message_id, label, what pressing does): callback data, or "url:…", "inline:…"
+        self.inline: list[tuple[int, str, str]] = []
         self.keyboard: list[str] = []
         self.last_activity = time.monotonic()
         api.listeners.append(self.on_call)
 
     def on_call(self, method: str, params: dict[str, Any], result: Any) -> None:
         self.last_activity = time.monotonic()
+        if method == "answerInlineQuery":
+            self.show_inline_results(params)
         if params.get("chat_id") != self.user_id or not isinstance(result, dict):
             return
         if method in ("sendMessage", "sendPhoto", "sendDocument"):
@@ -73,6 +111,16 @@ class Terminal:
         elif method == "editMessageReplyMarkup":
             self.take_buttons(result)
 
+    def show_inline_results(self, params: dict[str, Any]) -> None:
+        """Inline mode: what the bot offers to send into the chat the person picks."""
+        for found in params.get("results") or []:
+            content = found.get("input_message_content") or {}
+            body = html.unescape(TAG.sub("", content.get("message_text", "")))
+            print(f"inline result (sent into the chat you pick):\n{body}", file=self.out)
+            for row in (found.get("reply_markup") or {}).get("inline_keyboard", []):
+                for button in row:
+                    print(f"   [{button['text']}] {button.get('url', '')}", file=self.out)
+
     def show(self, message: dict[str, Any], params: dict[str, Any], edited: bool) -> None:
         body = message.get("text") or message.get("caption") or ""
         if str(params.get("parse_mode", "")).upper() == "HTML":
@@ -89,9 +137,7 @@ class Terminal:
     def take_buttons(self, message: dict[str, Any]) -> None:
         rows = (message.get("reply_markup") or {}).get("inline_keyboard")
         self.inline = [
-            (message["message_id"], b["text"], b.get("callback_data", ""))
-            for row in rows or []
-            for b in row
+            (message["message_id"], b["text"], action(b)) for row in rows or [] for b in row
         ] or [entry for entry in self.inline if entry[0] != message["message_id"]]
 
     def print_choices(self) -> None:
@@ -113,7 +159,8 @@ class Terminal:
             number = int(line) - 1
             if number < len(self.inline):
                 message_id, _, data = self.inline[number]
-                self.api.press(self.user_id, message_id, data)
+                if not self.follow(data):
+                    self.api.press(self.user_id, message_id, data)
             else:
                 self.api.send_text(self.user_id, self.keyboard[number - len(self.inline)])
         elif line.startswith(":photo"):
@@ -125,12 +172,38 @@ class Terminal:
             except (IndexError, ValueError):
                 print("usage: :location LATITUDE LONGITUDE", file=self.out)
                 return None
+        elif line.startswith(":at"):
+            try:
+                self.clock.move_to(seoul_time(line.partition(" ")[2].strip()))
+            except ValueError:
+                print("usage: :at 2027-07-25T12:00 (Seoul time)", file=self.out)
+            else:
+                print(
+                    f"(the bot's clock now reads {self.clock():%Y-%m-%d %H:%M} UTC)", file=self.out
+                )
+            return None
         elif line.startswith(":contact"):
             self.api.send_contact(self.user_id, line.partition(" ")[2] or "+821012345678")
         else:
             self.api.send_text(self.user_id, line)
         new = set(self.api.pending_update_ids()) - set(before)
         return max(new) if new else None
+
+    def follow(self, data: str) -> bool:
+        """A link button: a deep link into this bot is opened as Telegram would (/start with
+        its payload); an inline-mode button asks the bot for its cards; others are shown."""
+        if data.startswith("inline:"):
+            self.api.inline_query(self.user_id, data.removeprefix("inline:"))
+            return True
+        if not data.startswith("url:"):
+            return False
+        url = data.removeprefix("url:")
+        own = f"https://t.me/{self.api.me['username']}?start="
+        if url.startswith(own):
+            self.api.send_text(self.user_id, f"/start {url.removeprefix(own)}")
+        else:
+            print(f"(opens {unquote_plus(url)})", file=self.out)
+        return True
 
     async def settle(self, update_id: int, timeout: float = 15.0) -> None:
         """Wait until the bot took the update and has been quiet for a moment."""
@@ -158,7 +231,22 @@ async def first_update_id(settings: Settings) -> int:
     return int(last or 0) + 1
 
 
-async def chat(settings: Settings, user_id: int, language: str, stdin: TextIO, out: TextIO) -> None:
+def action(button: dict[str, Any]) -> str:
+    if "url" in button:
+        return f"url:{button['url']}"
+    if "switch_inline_query" in button:
+        return f"inline:{button['switch_inline_query']}"
+    return str(button.get("callback_data", ""))
+
+
+async def chat(
+    settings: Settings,
+    user_id: int,
+    language: str,
+    stdin: TextIO,
+    out: TextIO,
+    start: datetime | None = None,
+) -> None:
     api = LocalBotApi(first_update_id=await first_update_id(settings))
     api.user(user_id, first_name="You", language_code=language)
     server = LocalBotApiServer(api)
@@ -167,7 +255,9 @@ async def chat(settings: Settings, user_id: int, language: str, stdin: TextIO, o
         update={"telegram_api_base_url": server.base_url, "telegram_api_file_url": server.file_url}
     )
     application = build_application(settings, api.token)
-    terminal = Terminal(api, user_id, out)
+    clock = Clock(start)
+    application.services.clock = clock
+    terminal = Terminal(api, user_id, out, clock)
     loop = asyncio.get_running_loop()
     print(INTRO.format(user_id=user_id), file=out)
     try:
@@ -200,7 +290,7 @@ def run(args: argparse.Namespace) -> int:
                 update={"database_url": f"sqlite:///{Path(scratch) / 'chat.sqlite3'}"}
             )
         try:
-            asyncio.run(chat(settings, args.user_id, args.language, sys.stdin, sys.stdout))
+            asyncio.run(chat(settings, args.user_id, args.language, sys.stdin, sys.stdout, args.at))
         except KeyboardInterrupt:
             pass
     return 0

@@ -1,6 +1,8 @@
 """Applying to a citizen panel, one question per message (SPEC §5): what the panel's quotas
-need (gender, birth year → age band, district, the panel's own features), the declaration
-that the person is not an official, and agreement to the duties and schedule.
+need (gender, birth year → age band, district, the panel's own features) and agreement to the
+duties and schedule. What the panel asks of the person before that — a connection to Seoul,
+the declaration that they are not an official, a 예산학교 course code — is asked on demand
+(`bot.flows.eligibility`) if it was never given, and is kept for every programme.
 
 The draft lives in the person's conversation data (it survives a restart); every step has
 Back and Cancel, and `bot.services.panels.apply` checks everything again on submission.
@@ -13,13 +15,15 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
-from bot.context import BotContext, CivicApplication, person_and_translator, translator
+from bot.context import BotContext, CivicApplication, translator
+from bot.flows import eligibility as asking
 from bot.flows.guard import StepHandler, discard_flow, end_flow, flow, guided_steps
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.handlers.panels import answers_lines, refusal_text, value_name
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry
 from bot.services import panels as service
+from bot.services import people as people_service
 from domain.panels import (
     AGE_BAND,
     DISTRICT,
@@ -29,14 +33,15 @@ from domain.panels import (
     Refusal,
     age_band,
 )
-from domain.people import find_district
+from domain.people import Requirements
 from domain.programmes import Action, Programme
 
 FLOW_NAME = N_("applying to a panel")
 DRAFT = service.DRAFT_KEY
-GENDER_STEP, BIRTH_YEAR, DISTRICT_STEP, EXTRA, DECLARATION, DUTIES, PREVIEW = (
-    "gender", "birth_year", "district", "extra", "declaration", "duties", "preview",
+GENDER_STEP, BIRTH_YEAR, DISTRICT_STEP, EXTRA, DUTIES, PREVIEW = (
+    "gender", "birth_year", "district", "extra", "duties", "preview",
 )  # fmt: skip
+APPLYING_TO = "panel_applying_to"  # the panel whose answers are being asked on demand
 
 
 def draft(context: BotContext) -> dict[str, Any]:
@@ -57,8 +62,6 @@ def steps(rules: PanelRules) -> list[str]:
     if DISTRICT in rules.features:
         order.append(DISTRICT_STEP)
     order += [f"{EXTRA}:{extra.key}" for extra in rules.extra_features]
-    if rules.exclude_officials:
-        order.append(DECLARATION)
     return [*order, DUTIES, PREVIEW]
 
 
@@ -130,15 +133,6 @@ async def ask_step(update: Update, context: BotContext, step: str) -> str | int:
         assert extra is not None
         text = extra.name(t.language)
         rows = choices(t, rules, extra.key, d.get("extra", {}).get(extra.key), "ap:x")
-    elif step == DECLARATION:
-        text = t.gettext(
-            "Are you an official of the city or a district, or an employee of a body they fund"
-            " or invest in?"
-        )
-        rows = [
-            [InlineKeyboardButton(t.gettext("No, I am not"), callback_data="ap:decl:no")],
-            [InlineKeyboardButton(t.gettext("Yes, I am"), callback_data="ap:decl:yes")],
-        ]
     elif step == DUTIES:
         text = duties_text(t, programme)
         rows = [[InlineKeyboardButton(t.gettext("I agree"), callback_data="ap:agree")]]
@@ -208,24 +202,51 @@ async def refuse_and_end(update: Update, context: BotContext, refusal: Refusal) 
 # -- entry -----------------------------------------------------------------------------------
 async def start(update: Update, context: BotContext) -> str | int:
     query = update.callback_query
-    assert query is not None and query.data is not None and update.effective_user is not None
+    assert query is not None and query.data is not None
     await answer(update)
-    programme_id = int(query.data.rpartition(":")[2])
-    person, _ = await person_and_translator(update, context)
+    return await begin(update, context, int(query.data.rpartition(":")[2]))
+
+
+def requirements(rules: PanelRules) -> Requirements:
+    """What a panel asks before its own questions (SPEC §2, §5)."""
+    return Requirements(
+        connected=True,
+        not_official=rules.exclude_officials,
+        budget_school=rules.requires_budget_school,
+    )
+
+
+async def begin(update: Update, context: BotContext, programme_id: int) -> str | int:
+    assert update.effective_user is not None
     services = context.services
     async with services.db.reading() as session:
         refusal = await service.check_can_apply(
             session, update.effective_user.id, programme_id, services.clock()
         )
-    if refusal is not None:
-        return await refuse_and_end(update, context, refusal)
+        programme = await service.panel(session, programme_id)
+    # What the answers decide is the eligibility step's: it asks what is missing, or says why not.
+    asked = (None, Refusal.NOT_CONNECTED, Refusal.OFFICIAL, Refusal.BUDGET_SCHOOL)
+    if refusal not in asked or programme is None:
+        return await refuse_and_end(update, context, refusal or Refusal.NOT_FOUND)
+    async with services.db.reading() as session:
+        person, found = await people_service.eligibility(
+            session, update.effective_user.id, requirements(service.rules_of(programme)),
+            services.clock(),
+        )  # fmt: skip
+    t = await translator(update, context)
+    if found.refusal is not None:
+        await asking.refuse(update, context, found.refusal, programme.name.get(t.language))
+        return await end(update, context)
+    if found.missing:
+        context.udata[APPLYING_TO] = programme_id
+        purpose = asking.Purpose(asking.APPLY, programme.name.ko, programme.name.en)
+        return await asking.ask(update, context, HOST, found.missing, purpose)
     existing = context.udata.get(DRAFT)
     if (
         isinstance(existing, dict)
         and existing.get("programme") == programme_id
         and existing.get("step")
     ):
-        t = await translator(update, context)
         await send(update, context, t.gettext("You have an unfinished application; let's go on."))
         return await go_to(update, context, existing["step"])
     assert person is not None
@@ -234,10 +255,21 @@ async def start(update: Update, context: BotContext) -> str | int:
         "gender": person.gender,
         "birth_year": person.birth_year,
         "district": person.district,
+        "not_official": person.declared_not_official_at is not None,
         "extra": {},
     }
     order = await current_steps(context)
     return await go_to(update, context, order[0])
+
+
+async def resume(update: Update, context: BotContext) -> str | int:
+    """The answers the panel needs are in: on to its own questions."""
+    return await begin(update, context, int(context.udata.pop(APPLYING_TO, 0)))
+
+
+async def leave(update: Update, context: BotContext) -> int:
+    context.udata.pop(APPLYING_TO, None)
+    return await end(update, context)
 
 
 # -- answers -----------------------------------------------------------------------------------
@@ -247,20 +279,14 @@ async def on_text(update: Update, context: BotContext) -> str | int:
     d = draft(context)
     step = d.get("step")
     t = await translator(update, context)
-    year = this_year(context)
     if step == BIRTH_YEAR:
-        if not (text.isdigit() and len(text) == 4 and 1900 <= int(text) <= year):
-            await send(update, context, t.gettext("Please type a year of four digits, e.g. 1987."))
+        birth_year = await asking.typed_birth_year(update, context, text)
+        if birth_year is None:
             return await go_to(update, context, BIRTH_YEAR)
-        d["birth_year"] = int(text)
+        d["birth_year"] = birth_year
     elif step == DISTRICT_STEP:
-        district = find_district(text)
+        district = await asking.typed_district(update, context, text)
         if district is None:
-            await send(
-                update,
-                context,
-                t.gettext("I don't know a district called “%(name)s”.") % {"name": text[:50]},
-            )
             return await go_to(update, context, DISTRICT_STEP)
         d["district"] = district.code
     else:
@@ -283,7 +309,7 @@ async def on_button(update: Update, context: BotContext) -> str | int:
         return await refuse_and_end(update, context, Refusal.NOT_FOUND)
     rules = service.rules_of(programme)
     expected = {"g": GENDER_STEP, "keep": BIRTH_YEAR, "d": DISTRICT_STEP, "x": EXTRA,
-                "decl": DECLARATION, "agree": DUTIES, "send": PREVIEW}  # fmt: skip
+                "agree": DUTIES, "send": PREVIEW}  # fmt: skip
     if expected.get(action) != step.partition(":")[0]:
         # A button from an earlier question: show the current one again.
         return await go_to(update, context, step)
@@ -295,10 +321,6 @@ async def on_button(update: Update, context: BotContext) -> str | int:
         d["district"] = value
     elif action == "x" and value in rules.options(step.partition(":")[2]):
         d.setdefault("extra", {})[step.partition(":")[2]] = value
-    elif action == "decl":
-        if value == "yes":
-            return await refuse_and_end(update, context, Refusal.OFFICIAL)
-        d["not_official"] = True
     elif action == "agree":
         d["agreed"] = True
     elif action == "send":
@@ -361,12 +383,15 @@ async def ask_current(update: Update, context: BotContext) -> str | int:
     return await go_to(update, context, draft(context).get("step") or BIRTH_YEAR)
 
 
+HOST = asking.Host("apply", FLOW_NAME, resume, cancel, leave)
+
+
 def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
     step = guided_steps("ap", back, cancel, ask_current, FLOW_NAME, registry)
 
     text: StepHandler = MessageHandler(filters.TEXT & ~filters.COMMAND, on_text)
     buttons: StepHandler = CallbackQueryHandler(
-        on_button, pattern=r"^ap:(g|d|x|decl):[a-z0-9_]{1,20}$|^ap:(keep|agree|send)$"
+        on_button, pattern=r"^ap:(g|d|x):[a-z0-9_]{1,20}$|^ap:(keep|agree|send)$"
     )
     return flow(
         entry_points=[CallbackQueryHandler(start, pattern=r"^ap:start:\d{1,12}$")],
@@ -375,9 +400,9 @@ def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
             BIRTH_YEAR: step(buttons, text),
             DISTRICT_STEP: step(buttons, text),
             EXTRA: step(buttons),
-            DECLARATION: step(buttons),
             DUTIES: step(buttons),
             PREVIEW: step(buttons),
+            **asking.states(HOST, registry),
         },
         name="apply",
     )

@@ -46,6 +46,14 @@ SEGMENT_LABELS = {
     Segment.NOT_VOTED: N_("People who have not voted in a stage"),
     Segment.FOLLOWERS: N_("People following a proposal"),
 }
+# The question for each audience that takes a value: it names what is chosen.
+VALUE_QUESTIONS = {
+    Segment.DISTRICT: N_("People of which district?"),
+    Segment.LANGUAGE: N_("People using which language?"),
+    Segment.PANEL: N_("The members of which panel?"),
+    Segment.PROGRAMME: N_("The participants of which programme?"),
+    Segment.NOT_VOTED: N_("Those who have not voted in which voting stage?"),
+}
 LANGUAGE_NAMES = {"ko": "한국어", "en": "English"}
 
 
@@ -119,7 +127,7 @@ async def ask_step(update: Update, context: BotContext, step: str) -> str:
         if segment is Segment.FOLLOWERS:
             text = t.gettext("Type the number of the proposal whose followers should receive it.")
         elif choices:
-            text = t.gettext("Which one?")
+            text = t.gettext(VALUE_QUESTIONS[segment])
         else:
             text = t.gettext("There is nothing to choose from yet. Choose another audience.")
             rows = [[InlineKeyboardButton(t.gettext("Back"), callback_data="bc:seg:back")]]

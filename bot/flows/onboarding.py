@@ -15,13 +15,22 @@ from telegram.ext import (
     filters,
 )
 
+from bot.config import Settings
 from bot.context import BotContext, CivicApplication, person_and_translator, translator
 from bot.deeplinks import PAYLOAD_KEY
 from bot.flows.guard import flow, guarded
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
+from bot.handlers.privacy import privacy_command
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
-from domain.people import DISTRICTS, DISTRICTS_BY_CODE, Relation, find_district
+from domain.people import (
+    DISTRICTS,
+    DISTRICTS_BY_CODE,
+    Question,
+    Relation,
+    find_district,
+    sign_up_missing,
+)
 from storage.people import PeopleRepository
 
 CONSENT, RELATION, DISTRICT = "consent", "relation", "district"
@@ -36,17 +45,26 @@ RELATION_LABELS = {
 }
 
 
-def consent_text(t: Translator) -> str:
+def consent_text(t: Translator, settings: Settings) -> str:
+    """What PIPA asks a consent request to state: purpose, items, retention, the right to
+    refuse and what refusing means; the controller and the full notice (/privacy)."""
     return t.gettext(
         "Welcome to 시민참여봇, the citizen participation bot of Seoul.\n\n"
         "Here you can propose policies and gather support, apply for citizen panels, vote on"
         " participatory budget projects and report wasted public money.\n\n"
-        "Before we store anything about you, please agree to the privacy notice. We keep your"
-        " Telegram user id, your language, how you are connected to Seoul and your district,"
-        " and later only what you give to a programme. We use it only to run these programmes."
-        " See everything we keep with /mydata and erase it with /deleteme. Full notice:"
-        " /privacy\n\nDo you agree?"
-    )
+        "Before we store anything about you, please agree to the privacy notice.\n"
+        "• Purpose: to check who may take part in each programme, and to run it.\n"
+        "• Items: your Telegram user id, your language, how you are connected to Seoul and"
+        " your district; later only what you give to a programme.\n"
+        "• Kept until you erase it with /deleteme; /mydata shows all of it.\n"
+        "• You may refuse: then nothing is stored, and you can only look around"
+        " (/programmes).\n"
+        "Controller: %(controller)s (%(contact)s). Full notice: /privacy\n\n"
+        "Do you agree?"
+    ) % {
+        "controller": settings.privacy_controller(t.language),
+        "contact": settings.privacy_contact,
+    }
 
 
 def consent_keyboard(t: Translator) -> InlineKeyboardMarkup:
@@ -63,7 +81,13 @@ def consent_keyboard(t: Translator) -> InlineKeyboardMarkup:
 
 async def ask_consent(update: Update, context: BotContext) -> None:
     t = await translator(update, context)
-    await ask(update, context, consent_text(t), consent_keyboard(t), flow=(NAME, CONSENT))
+    await ask(
+        update,
+        context,
+        consent_text(t, context.services.settings),
+        consent_keyboard(t),
+        flow=(NAME, CONSENT),
+    )
 
 
 async def ask_relation(update: Update, context: BotContext) -> None:
@@ -81,13 +105,14 @@ async def ask_relation(update: Update, context: BotContext) -> None:
     )
 
 
-def district_keyboard(t: Translator, prefix: str) -> InlineKeyboardMarkup:
+def district_keyboard(t: Translator, prefix: str, skip: bool = True) -> InlineKeyboardMarkup:
     buttons = [
         InlineKeyboardButton(district.name(t.language), callback_data=f"{prefix}:{district.code}")
         for district in DISTRICTS
     ]
     rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
-    rows.append([InlineKeyboardButton(t.gettext("Skip"), callback_data=f"{prefix}:skip")])
+    if skip:
+        rows.append([InlineKeyboardButton(t.gettext("Skip"), callback_data=f"{prefix}:skip")])
     return InlineKeyboardMarkup(rows)
 
 
@@ -113,10 +138,16 @@ async def start(update: Update, context: BotContext) -> str | int:
         # They had blocked the bot and came back: notifications may flow again.
         async with context.services.db.transaction() as session:
             await PeopleRepository(session).set_active(person.user_id, True)
-    if person is not None and person.relation is None:
+    missing = sign_up_missing(person) if person is not None else ()
+    if Question.RELATION in missing:
         # Agreed earlier but stopped before the questions: go on from there.
         await ask_relation(update, context)
         return RELATION
+    if Question.DISTRICT in missing:
+        # Skipped, cancelled, or lost when a crash came between the buttons and the save.
+        await send(update, context, t.gettext("Welcome back! Your sign-up has no district yet."))
+        await ask_district(update, context)
+        return DISTRICT
     if person is not None:
         await send(
             update,
@@ -142,7 +173,8 @@ async def switch_language(update: Update, context: BotContext) -> str:
     context.udata["language"] = query.data.rpartition(":")[2]
     await answer(update)
     t = await translator(update, context)
-    await edit_or_send(update, context, consent_text(t), consent_keyboard(t))
+    settings = context.services.settings
+    await edit_or_send(update, context, consent_text(t, settings), consent_keyboard(t))
     return CONSENT
 
 
@@ -270,12 +302,20 @@ async def cancel(update: Update, context: BotContext) -> int:
     return ConversationHandler.END
 
 
+async def notice_then_consent(update: Update, context: BotContext) -> str:
+    await privacy_command(update, context)
+    await ask_consent(update, context)
+    return CONSENT
+
+
 def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
     return flow(
         entry_points=[CommandHandler("start", start)],
         states={
             CONSENT: guarded(
                 [
+                    # The consent request points to the full notice: it must open before consent.
+                    CommandHandler("privacy", notice_then_consent),
                     CallbackQueryHandler(on_consent, pattern=r"^onb:consent:(yes|no)$"),
                     CallbackQueryHandler(switch_language, pattern=r"^onb:lang:(ko|en)$"),
                 ],

@@ -19,6 +19,7 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext, CivicApplication, person_and_translator, translator
+from bot.flows import eligibility as asking
 from bot.flows.guard import discard_flow, end_flow, flow, guided_steps
 from bot.handlers.common import (
     answer,
@@ -31,9 +32,10 @@ from bot.handlers.common import (
 from bot.handlers.proposal_views import proposal_card, refusal_text, summary_line
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand, entry_points
+from bot.services import people as people_service
 from bot.services import proposals as service
-from domain.people import DISTRICTS, DISTRICTS_BY_CODE, find_district
-from domain.programmes import ProgrammeKind
+from domain.people import DISTRICTS, DISTRICTS_BY_CODE
+from domain.programmes import Programme, ProgrammeKind
 from domain.proposals import (
     DESCRIPTION_MAX,
     FIELDS_BY_CODE,
@@ -137,6 +139,7 @@ async def ask_step(update: Update, context: BotContext, step: str) -> str:
         rows = [
             [InlineKeyboardButton(t.gettext(label), callback_data=f"pp:scope:{scope.value}")]
             for scope, label in SCOPE_LABELS.items()
+            if not (d.get("district_track") and scope is Scope.CITY)
         ]
     elif step == DISTRICTS_STEP:
         text, rows = district_question(t, d)
@@ -237,14 +240,21 @@ async def similar_question(context: BotContext, t: Translator) -> tuple[str, lis
 
 def preview_text(t: Translator, d: dict[str, Any]) -> str:
     field = FIELDS_BY_CODE[d["field"]].name(t.language)
-    districts = ", ".join(DISTRICTS_BY_CODE[c].name(t.language) for c in d.get("districts", []))
+    chosen = d.get("districts", [])
+    districts = (
+        t.gettext("All of Seoul")
+        if set(chosen) >= set(DISTRICTS_BY_CODE)
+        else ", ".join(DISTRICTS_BY_CODE[c].name(t.language) for c in chosen)
+    )
     where = t.gettext(SCOPE_LABELS[Scope(d["scope"])])
     if districts:
         where += f" ({districts})"
     if d.get("dong"):
         where += f" · {d['dong']}"
+    names = d.get("programme_names") or {}
     lines = [
         f"{d['title']}",
+        t.gettext("Programme: %(name)s") % {"name": names.get(t.language, d["programme"])},
         t.gettext("Field: %(field)s") % {"field": field},
         t.gettext("Where: %(where)s") % {"where": where},
     ]
@@ -337,14 +347,55 @@ async def choose_programme(update: Update, context: BotContext, key: str) -> str
                 session, person, programme, now, services.settings.minimum_age
             )
         )
+    if refusal is Refusal.INELIGIBLE and programme is not None:
+        waiting = await answers_needed(update, context, programme, f"programme:{key}")
+        if waiting is not None:
+            return waiting
+        return await choose_programme(update, context, key)
     if refusal is not None or programme is None:
         await refuse(update, context, refusal or Refusal.STAGE_CLOSED)
         return await end(update, context)
     d = draft(context)
     d["programme"] = key
+    d["programme_names"] = {"ko": programme.name.ko, "en": programme.name.en}
     d["budget"] = service.rules_of(programme).is_budget
+    d["district_track"] = programme.kind is ProgrammeKind.DISTRICT_PLAN
     d["step"] = PROGRAMME
     return await advance(update, context)
+
+
+async def answers_needed(
+    update: Update, context: BotContext, programme: Programme, then: str
+) -> str | int | None:
+    """PB proposals need the PB answers (SPEC §2): ask the missing ones (the draft waits, and
+    `then` carries on), or say why this person cannot propose here. None: nothing missing."""
+    assert update.effective_user is not None
+    services = context.services
+    requirements = service.requirements_to_propose(programme, services.settings.minimum_age)
+    async with services.db.reading() as session:
+        _, found = await people_service.eligibility(
+            session, update.effective_user.id, requirements, services.clock()
+        )
+    if found.refusal is not None:
+        t = await translator(update, context)
+        await asking.refuse(update, context, found.refusal, programme.name.get(t.language))
+        return await end(update, context)
+    if found.missing:
+        draft(context)["then"] = then
+        purpose = asking.Purpose(asking.PROPOSE, programme.name.ko, programme.name.en)
+        return await asking.ask(update, context, HOST, found.missing, purpose)
+    return None
+
+
+async def resume(update: Update, context: BotContext) -> str | int:
+    """The answers are in: carry on with the draft where it was."""
+    d = draft(context)
+    then = str(d.pop("then", ""))
+    if then == "submit":
+        return await submit(update, context)
+    if then.startswith("programme:"):
+        return await choose_programme(update, context, then.partition(":")[2])
+    return await go_to(update, context, d.get("step") or TITLE)
 
 
 async def on_programme(update: Update, context: BotContext) -> str | int:
@@ -378,15 +429,12 @@ async def on_text(update: Update, context: BotContext) -> str:
             return await go_to(update, context, DESCRIPTION)
         d["description"] = text
     elif step == DISTRICTS_STEP and d.get("scope") != Scope.CITY.value:
-        district = find_district(text)
+        district = await asking.typed_district(update, context, text)
         if district is None:
-            await send(
-                update,
-                context,
-                t.gettext("I don't know a district called “%(name)s”.") % {"name": text[:50]},
-            )
             return await go_to(update, context, DISTRICTS_STEP)
         d["districts"] = [district.code]
+        await retire_question(update, context)
+        return await districts_chosen(update, context)
     elif step == DONG:
         if not 2 <= len(text) <= 20:
             await send(update, context, t.gettext("Please type the neighbourhood's name."))
@@ -410,11 +458,15 @@ async def on_text(update: Update, context: BotContext) -> str:
     return await advance(update, context)
 
 
-async def rules(context: BotContext) -> Any:
+async def draft_programme(context: BotContext) -> Programme:
     async with context.services.db.reading() as session:
         programme = await ProgrammesRepository(session).get(draft(context)["programme"])
     assert programme is not None
-    return service.rules_of(programme)
+    return programme
+
+
+async def rules(context: BotContext) -> Any:
+    return service.rules_of(await draft_programme(context))
 
 
 # -- buttons -----------------------------------------------------------------------------
@@ -436,6 +488,8 @@ async def on_button(update: Update, context: BotContext) -> str | int:
     if action == "field" and value in FIELDS_BY_CODE:
         d["field"] = value
     elif action == "scope" and value in {s.value for s in Scope}:
+        if d.get("district_track") and value == Scope.CITY.value:
+            return await go_to(update, context, SCOPE)  # not offered there: a forged button
         if d.get("scope") != value:
             d["districts"] = []
             d.pop("dong", None)
@@ -453,6 +507,9 @@ async def on_button(update: Update, context: BotContext) -> str | int:
     elif action == "transfer" and step == DISTRICTS_STEP:
         return await transfer(update, context, value)
     elif action == "more" and step == DISTRICTS_STEP:
+        # Several districts make it a city-wide proposal, whichever scope was chosen first.
+        d["scope"] = Scope.CITY.value
+        d.pop("dong", None)
         return await go_to(update, context, DISTRICTS_STEP)
     else:
         return await go_to(update, context, step or TITLE)
@@ -476,6 +533,22 @@ async def on_district(update: Update, context: BotContext, code: str) -> str:
     if code not in DISTRICTS_BY_CODE:
         return await go_to(update, context, DISTRICTS_STEP)
     d["districts"] = [code]
+    return await districts_chosen(update, context)
+
+
+async def districts_chosen(update: Update, context: BotContext) -> str:
+    """The scope rules (SPEC §3, §4) for every way districts get chosen: buttons, a typed
+    name, Done, All of Seoul."""
+    d = draft(context)
+    programme = await draft_programme(context)
+    refusal = check_districts(
+        Scope(d["scope"]), d.get("districts", []), service.rules_of(programme), programme.kind
+    )
+    if refusal is Refusal.TOO_FEW_DISTRICTS:
+        return await offer_transfer(update, context)
+    if refusal is not None:
+        await refuse(update, context, refusal)
+        return await go_to(update, context, SCOPE)
     return await advance(update, context)
 
 
@@ -483,15 +556,12 @@ async def on_next(update: Update, context: BotContext) -> str:
     d = draft(context)
     step = d.get("step")
     if step == DISTRICTS_STEP:
-        rules_now = await rules(context)
-        chosen = d.get("districts", [])
-        if not chosen:
+        if not d.get("districts"):
             t = await translator(update, context)
             await send(update, context, t.gettext("Choose at least one district, or All of Seoul."))
             return await go_to(update, context, DISTRICTS_STEP)
-        if check_districts(Scope.CITY, chosen, rules_now) is not None:
-            return await offer_transfer(update, context)
-    if step in (DISTRICTS_STEP, PHOTOS, LOCATION, SIMILAR):
+        return await districts_chosen(update, context)
+    if step in (PHOTOS, LOCATION, SIMILAR):
         return await advance(update, context)
     return await go_to(update, context, step or TITLE)
 
@@ -525,7 +595,7 @@ async def offer_transfer(update: Update, context: BotContext) -> str:
         ) % {"district": district}
     rows.append([InlineKeyboardButton(t.gettext("Choose more districts"), callback_data="pp:more")])
     rows.append(nav_row(t))
-    await ask(update, context, text, InlineKeyboardMarkup(rows))
+    await ask(update, context, text, InlineKeyboardMarkup(rows), flow=(NAME, DISTRICTS_STEP))
     return DISTRICTS_STEP
 
 
@@ -539,8 +609,11 @@ async def transfer(update: Update, context: BotContext, key: str) -> str | int:
         return await go_to(update, context, DISTRICTS_STEP)
     d.update(
         programme=key,
+        programme_names={"ko": target.name.ko, "en": target.name.en},
         budget=service.rules_of(target).is_budget,
-        scope=Scope.DISTRICT.value,
+        district_track=True,
+        # One dong stays one dong; one district (however chosen) is a district proposal.
+        scope=Scope.DONG.value if d.get("scope") == Scope.DONG.value else Scope.DISTRICT.value,
         districts=d["districts"][:1],
         step=DISTRICTS_STEP,
     )
@@ -622,6 +695,11 @@ async def submit(update: Update, context: BotContext) -> str | int:
         services.clock(),
         services.settings.minimum_age,
     )
+    if result.refusal is Refusal.INELIGIBLE:
+        programme = await draft_programme(context)
+        waiting = await answers_needed(update, context, programme, "submit")
+        if waiting is not None:
+            return waiting
     if result.refusal is not None or result.proposal_id is None:
         await refuse(update, context, result.refusal or Refusal.STAGE_CLOSED)
         if result.refusal in (
@@ -659,6 +737,9 @@ async def ask_current(update: Update, context: BotContext) -> str:
     return await go_to(update, context, draft(context).get("step") or TITLE)
 
 
+HOST = asking.Host(NAME, FLOW_NAME, resume, cancel, end)
+
+
 def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
     step = guided_steps("pp", back, cancel, ask_current, FLOW_NAME, registry)
 
@@ -680,6 +761,7 @@ def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
             LOCATION: step(buttons, MessageHandler(filters.LOCATION, on_location)),
             SIMILAR: step(buttons),
             PREVIEW: step(buttons),
+            **asking.states(HOST, registry),
         },
         name=NAME,
     )

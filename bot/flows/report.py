@@ -16,6 +16,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext, CivicApplication, translator
+from bot.flows.eligibility import typed_district
 from bot.flows.guard import discard_flow, end_flow, flow, guided_steps
 from bot.handlers.common import (
     answer,
@@ -27,7 +28,7 @@ from bot.handlers.common import (
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand, entry_points
 from bot.services import waste as service
-from domain.people import DISTRICTS, DISTRICTS_BY_CODE, find_district
+from domain.people import DISTRICTS, DISTRICTS_BY_CODE
 from domain.waste import (
     ADDRESS_MAX,
     AGENCY_MAX,
@@ -292,14 +293,8 @@ async def on_text(update: Update, context: BotContext) -> str:
         if refusal is None:
             d[key] = text
     elif step == DISTRICT:
-        district = find_district(text)
+        district = await typed_district(update, context, text)
         if district is None:
-            t = await translator(update, context)
-            await send(
-                update,
-                context,
-                t.gettext("I don't know a district called “%(name)s”.") % {"name": text[:50]},
-            )
             return await ask_step(update, context, DISTRICT)
         d["district"] = district.code
     elif step == WHEN:
@@ -489,7 +484,7 @@ async def submit(update: Update, context: BotContext) -> str | int:
             "An answer is due by %(due)s. You will be told at every step, and you can add"
             " information until the case is closed."
         )
-        % {"receipt": report.receipt, "due": t.day(report.due_at)},
+        % {"receipt": report.receipt, "due": t.deadline(report.due_at, now)},
         InlineKeyboardMarkup(
             [
                 [

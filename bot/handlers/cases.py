@@ -95,9 +95,9 @@ def line_of(t: Translator, report: Report, now: datetime) -> str:
     if report.scope:
         parts.append(report.scope[:30])
     if report.overdue(now):
-        parts.append(t.gettext("overdue since %(day)s") % {"day": t.day(report.due_at)})
+        parts.append(t.gettext("overdue since %(day)s") % {"day": t.deadline(report.due_at, now)})
     elif report.status in AWAITING_ANSWER:
-        parts.append(t.gettext("due %(day)s") % {"day": t.day(report.due_at)})
+        parts.append(t.gettext("due by %(day)s") % {"day": t.deadline(report.due_at, now)})
     return escape(" · ".join(parts))
 
 

@@ -8,6 +8,8 @@ and writes it (or the refusal) to the audit log.
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime
 from html import escape
 
@@ -22,7 +24,7 @@ from bot.handlers.panels import feature_name, refusal_text, value_name
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
 from bot.services import panels as service
-from domain.panels import ApplicationStatus, Refusal, check_seed
+from domain.panels import ApplicationStatus, Refusal, Stratum, check_seed
 from domain.programmes import Programme
 from storage.panels import PanelsRepository
 
@@ -167,9 +169,21 @@ def problem_lines(t: Translator, programme: Programme, problems: service.Problem
     return lines or list(problems.messages)
 
 
-async def show_quotas(update: Update, context: BotContext, programme_id: int) -> None:
+# The quota view fits a phone (about 20 lines): the short strata first, then each feature in
+# the city's order; a feature with many values (the 25 districts) in one line. The full table
+# is a CSV file.
+SHORT_SHOWN = 5
+VALUES_LISTED = 6
+INLINE_VALUES = 3
+CSV_HEADER = (
+    N_("Feature"), N_("Value"), N_("Applicants"), N_("Minimum"), N_("Maximum"), N_("Short"),
+)  # fmt: skip
+
+
+async def quota_view_for(
+    update: Update, context: BotContext, programme_id: int
+) -> service.QuotaView | None:
     assert update.effective_user is not None
-    t = await translator(update, context)
     services = context.services
     view = await service.quota_view(
         services.db,
@@ -179,51 +193,125 @@ async def show_quotas(update: Update, context: BotContext, programme_id: int) ->
         services.settings.admin_ids,
     )
     if isinstance(view, Refusal):
+        t = await translator(update, context)
         await send(update, context, refusal_text(t, view))
-        return
+        return None
+    return view
+
+
+def quota_lines(t: Translator, view: service.QuotaView) -> list[str]:
     rules = service.rules_of(view.programme)
+
+    def name(stratum: Stratum) -> str:
+        return escape(value_name(t, rules, stratum.quota.feature, stratum.quota.value))
+
+    def counted(stratum: Stratum) -> str:
+        quota = stratum.quota
+        return f"{name(stratum)} {stratum.applicants:,} ({quota.min:,}–{quota.max:,})"
+
     lines = [
-        t.gettext("Applicants against quotas: %(panel)s")
-        % {"panel": view.programme.name.get(t.language)},
+        "<b>"
+        + escape(
+            t.gettext("Applicants against quotas: %(panel)s")
+            % {"panel": view.programme.name.get(t.language)}
+        )
+        + "</b>",
         t.gettext("%(count)s applicants for %(seats)s seats")
         % {"count": f"{view.pool_size:,}", "seats": f"{view.seats:,}"},
     ]
     if view.committed:
         lines.append(t.gettext("(the list fixed by the commitment)"))
-    feature = None
-    for stratum in view.strata:
-        quota = stratum.quota
-        if quota.feature != feature:
-            feature = quota.feature
-            lines += ["", feature_name(t, rules, feature)]
-        line = t.gettext("%(value)s: %(count)s (quota %(min)s–%(max)s)") % {
-            "value": value_name(t, rules, quota.feature, quota.value),
-            "count": stratum.applicants,
-            "min": quota.min,
-            "max": quota.max,
-        }
-        if stratum.short:
-            line += " — " + t.gettext("%(short)s short") % {"short": stratum.short}
-        lines.append("  " + line)
     short = view.short
     lines.append("")
     if short:
         lines.append(
-            t.gettext("Short strata, for outreach: %(strata)s")
-            % {
-                "strata": ", ".join(
-                    f"{value_name(t, rules, s.quota.feature, s.quota.value)} ({s.short})"
-                    for s in short
-                )
-            }
+            t.gettext("Short of their minimum (%(count)s), for outreach:") % {"count": len(short)}
         )
+        for stratum in short[:SHORT_SHOWN]:
+            lines.append(
+                "• "
+                + t.gettext("%(value)s: %(count)s, minimum %(min)s (%(short)s short)")
+                % {
+                    "value": name(stratum),
+                    "count": f"{stratum.applicants:,}",
+                    "min": f"{stratum.quota.min:,}",
+                    "short": f"{stratum.short:,}",
+                }
+            )
+        if len(short) > SHORT_SHOWN:
+            lines.append(
+                t.gettext("…and %(count)s more in the full table.")
+                % {"count": len(short) - SHORT_SHOWN}
+            )
     else:
         lines.append(t.gettext("No stratum is short of its minimum."))
+    lines.append("")
+    by_feature: dict[str, list[Stratum]] = {}
+    for stratum in view.strata:
+        by_feature.setdefault(stratum.quota.feature, []).append(stratum)
+    for feature, found in by_feature.items():
+        label = escape(feature_name(t, rules, feature))
+        if len(found) <= INLINE_VALUES:
+            lines.append(f"{label}: " + " · ".join(counted(s) for s in found))
+        elif len(found) <= VALUES_LISTED:
+            lines.append(t.gettext("%(feature)s (applicants, quota):") % {"feature": label})
+            lines += ["  " + counted(s) for s in found]
+        else:
+            met = sum(1 for s in found if not s.short)
+            lines.append(
+                t.gettext("%(feature)s: %(met)s of %(total)s meet their minimum.")
+                % {"feature": label, "met": met, "total": len(found)}
+            )
     if view.problems:
         lines += ["", t.gettext("No panel can be drawn yet. The smallest change that allows one:")]
-        lines += problem_lines(t, view.programme, view.problems)
-    keyboard = InlineKeyboardMarkup([back_row(t, programme_id)])
-    await edit_or_send(update, context, "\n".join(lines)[:4000], keyboard)
+        lines += [escape(line) for line in problem_lines(t, view.programme, view.problems)]
+    return lines
+
+
+async def show_quotas(update: Update, context: BotContext, programme_id: int) -> None:
+    view = await quota_view_for(update, context, programme_id)
+    if view is None:
+        return
+    t = await translator(update, context)
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t.gettext("Full table (CSV)"), callback_data=f"pa:qc:{programme_id}"
+                )
+            ],
+            back_row(t, programme_id),
+        ]
+    )
+    await edit_or_send(
+        update, context, "\n".join(quota_lines(t, view))[:4000], keyboard, parse_mode=ParseMode.HTML
+    )
+
+
+async def send_quota_table(update: Update, context: BotContext, programme_id: int) -> None:
+    """Every stratum with its applicants and quota, for a spreadsheet (UTF-8 with a BOM, so
+    Excel reads Korean right)."""
+    view = await quota_view_for(update, context, programme_id)
+    if view is None:
+        return
+    assert update.effective_chat is not None
+    t = await translator(update, context)
+    rules = service.rules_of(view.programme)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([t.gettext(column) for column in CSV_HEADER])
+    for stratum in view.strata:
+        quota = stratum.quota
+        feature, value = quota.feature, quota.value
+        names = [feature_name(t, rules, feature), value_name(t, rules, feature, value)]
+        writer.writerow([*names, stratum.applicants, quota.min, quota.max, stratum.short])
+    await context.bot.send_document(
+        update.effective_chat.id,
+        io.BytesIO(("\ufeff" + out.getvalue()).encode()),
+        filename=f"quotas-{view.programme.key}.csv",
+        caption=t.gettext("Applicants against quotas: %(panel)s")
+        % {"panel": view.programme.name.get(t.language)},
+    )
 
 
 async def confirm_commit(update: Update, context: BotContext, programme_id: int) -> None:
@@ -442,8 +530,8 @@ async def on_button(update: Update, context: BotContext) -> None:
     else:
         programme_id = int(rest[0])
         screens = {
-            "p": show_programme, "q": show_quotas, "c": confirm_commit, "cy": do_commit,
-            "f": show_fill, "m": show_meetings,
+            "p": show_programme, "q": show_quotas, "qc": send_quota_table, "c": confirm_commit,
+            "cy": do_commit, "f": show_fill, "m": show_meetings,
         }  # fmt: skip
         await screens[action](update, context, programme_id)
 
@@ -694,6 +782,6 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
     application.add_handler(
         CallbackQueryHandler(
             on_button,
-            pattern=r"^pa:(p|q|c|cy|f|m):\d{1,12}$|^pa:(list|bs)$|^pa:bsc:[A-Z0-9]{1,20}$",
+            pattern=r"^pa:(p|q|qc|c|cy|f|m):\d{1,12}$|^pa:(list|bs)$|^pa:bsc:[A-Z0-9]{1,20}$",
         )
     )

@@ -45,8 +45,7 @@ REFUSALS = {
         " it, send /budgetschool followed by your course code."
     ),
     Refusal.NOT_CONNECTED: N_(
-        "Panels are open to people who live, work or study in Seoul. Check your answers with"
-        " /start."
+        "Panels are open to people who live, work or study in Seoul. See your answers in /profile."
     ),
     Refusal.TOO_YOUNG: N_("You are below the minimum age for this panel."),
     Refusal.OFFICIAL: N_(
@@ -139,7 +138,7 @@ async def panels_command(update: Update, context: BotContext) -> None:
         line = f"• {escape(name)}"
         if end is not None:
             line += " — " + t.gettext("applications until %(end)s (%(left)s)") % {
-                "end": t.when(end),
+                "end": t.deadline(end, now),
                 "left": t.left(now, end),
             }
         lines.append(line)
@@ -186,7 +185,7 @@ def application_text(
         lines += [
             "",
             t.gettext("Please accept or decline by %(deadline)s.")
-            % {"deadline": t.when(application.respond_by)},
+            % {"deadline": t.deadline(application.respond_by)},
         ]
     if record is not None and application.pseudonym in record.reserve:
         position = record.reserve.index(application.pseudonym) + 1

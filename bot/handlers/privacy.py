@@ -17,24 +17,39 @@ from storage.privacy import erase_person, export_person
 
 
 async def privacy_command(update: Update, context: BotContext) -> None:
+    """The notice PIPA asks for: purpose, items, retention period, the controller and how to
+    reach them, and the right to refuse with what refusing means (SPEC §2)."""
     t = await translator(update, context)
+    settings = context.services.settings
     await send(
         update,
         context,
         t.gettext(
             "Privacy notice (개인정보 처리방침)\n\n"
-            "What we keep: your Telegram user id; your language; your consent and when you gave"
-            " it; how you are connected to Seoul and your district; and, only when a programme"
+            "Controller: %(controller)s\n"
+            "Contact for questions and requests about your data: %(contact)s\n\n"
+            "Purpose: to check who may take part in each programme (participatory budget,"
+            " citizen panels, proposals, budget-waste reports) and to run it, as the city's"
+            " participation ordinances require.\n\n"
+            "Items: your Telegram user id; your language; your consent and when you gave it;"
+            " how you are connected to Seoul and your district; and, only when a programme"
             " needs it, gender, birth year, neighbourhood (동) and your declaration that you are"
             " not a public official. Then what you give to a programme: proposals, supports,"
-            " comments, panel applications, reports. Ballots are stored apart from your name.\n\n"
-            "Why: to check who may take part in each programme and to run it, as the city's"
-            " participation ordinances require.\n\n"
-            "If you share your phone number, we keep only a keyed fingerprint of it, to catch"
+            " comments, panel applications, reports. Ballots are stored apart from your name."
+            " If you share your phone number, we keep only a keyed fingerprint of it, to catch"
             " one person with two accounts, never the number itself.\n\n"
+            "Retention: until you erase your data with /deleteme. After that, proposals,"
+            " comments and reports already made public stay on the record without your name,"
+            " and ballots already counted stay counted, without any link to you.\n\n"
+            "Your right to refuse: you may refuse to agree. Then nothing about you is stored,"
+            " and you cannot propose, support, apply to a panel, vote or report; you can still"
+            " see what is open with /programmes.\n\n"
             "Your rights: /mydata sends you everything we keep about you; /deleteme erases it."
-            " Ballots already counted stay counted, without any link to you."
-        ),
+        )
+        % {
+            "controller": settings.privacy_controller(t.language),
+            "contact": settings.privacy_contact,
+        },
     )
 
 

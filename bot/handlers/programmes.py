@@ -21,13 +21,14 @@ def describe(programme: Programme, t: Translator, now: datetime) -> str:
     for stage in programme.open_stages(now):
         name = escape(stage.name.get(t.language))
         if stage.ends_at is None:
-            lines.append(t.gettext("Now: %(stage)s, open all year") % {"stage": name})
+            # Not "open all year": the stage's own name often says so already (상시 제안).
+            lines.append(t.gettext("Now: %(stage)s (no closing date)") % {"stage": name})
         else:
             lines.append(
                 t.gettext("Now: %(stage)s, until %(end)s (%(left)s)")
                 % {
                     "stage": name,
-                    "end": t.when(stage.ends_at),
+                    "end": t.deadline(stage.ends_at, now),
                     "left": t.left(now, stage.ends_at),
                 }
             )
@@ -37,7 +38,7 @@ def describe(programme: Programme, t: Translator, now: datetime) -> str:
             t.gettext("Next: %(stage)s, from %(start)s")
             % {
                 "stage": escape(upcoming.name.get(t.language)),
-                "start": t.when(upcoming.starts_at),
+                "start": t.opening(upcoming.starts_at, now),
             }
         )
     if len(lines) == 1:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from html import escape
 from typing import Any
+from urllib.parse import urlencode
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
@@ -47,8 +48,9 @@ def refusal_text(t: Translator, refusal: Refusal, **values: Any) -> str:
             " the project."
         ),
         Refusal.TOO_FEW_DISTRICTS: t.gettext(
-            "A city-wide proposal must benefit at least two districts; one benefiting a"
-            " single district belongs to that district."
+            "A city-wide participatory budget proposal must benefit at least two districts;"
+            " one for a single district or one of its neighbourhoods belongs to that"
+            " district's track (구단위)."
         ),
         Refusal.DAILY_LIMIT: t.gettext(
             "You have reached today's limit of proposals. Please try again tomorrow."
@@ -60,10 +62,14 @@ def refusal_text(t: Translator, refusal: Refusal, **values: Any) -> str:
             "A moderator has stopped you from posting. Write to the city if you think this is"
             " a mistake."
         ),
+        Refusal.ONE_DISTRICT_ONLY: t.gettext(
+            "Proposals to the district track are for one district or one of its"
+            " neighbourhoods. A proposal for several districts belongs to the city-wide call."
+        ),
         Refusal.INELIGIBLE: t.gettext(
             "Participatory budget proposals are open to people who live, work or study in"
             " Seoul and are not officials of the city, its districts or bodies they fund."
-            " Check your answers with /start."
+            " See your answers in /profile."
         ),
     }
     text = texts[refusal]
@@ -102,8 +108,14 @@ def card_text(t: Translator, proposal: Proposal, rules: ProposalRules, now: date
         if proposal.field in FIELDS_BY_CODE
         else proposal.field
     )
-    districts = ", ".join(
-        DISTRICTS_BY_CODE[c].name(t.language) for c in proposal.districts if c in DISTRICTS_BY_CODE
+    districts = (
+        t.gettext("All of Seoul")
+        if set(proposal.districts) >= set(DISTRICTS_BY_CODE)
+        else ", ".join(
+            DISTRICTS_BY_CODE[c].name(t.language)
+            for c in proposal.districts
+            if c in DISTRICTS_BY_CODE
+        )
     )
     place = " · ".join(part for part in (field, districts, proposal.dong or "") if part)
     status = t.gettext(service.STATUS_LABELS[proposal.status])
@@ -119,7 +131,7 @@ def card_text(t: Translator, proposal: Proposal, rules: ProposalRules, now: date
         lines.append(t.gettext("Progress: %(percent)d%%") % {"percent": proposal.progress})
     if proposal.status is Status.IN_DEBATE and proposal.debate_ends_at is not None:
         lines.append(
-            t.gettext("Public debate until %(end)s") % {"end": t.when(proposal.debate_ends_at)}
+            t.gettext("Public debate until %(end)s") % {"end": t.deadline(proposal.debate_ends_at)}
         )
     description = proposal.description
     if len(description) > CARD_DESCRIPTION:
@@ -130,6 +142,38 @@ def card_text(t: Translator, proposal: Proposal, rules: ProposalRules, now: date
     return "\n".join(lines)
 
 
+def deep_link(bot_username: str, proposal_id: int) -> str:
+    """`t.me/<bot>?start=p_<id>`: opens the card, after sign-up if need be (SPEC §4)."""
+    return f"https://t.me/{bot_username}?start=p_{proposal_id}"
+
+
+def share_url(t: Translator, proposal: Proposal, bot_username: str, support_open: bool) -> str:
+    """Telegram's share sheet: the person picks any chat and sends the link with a line."""
+    text = (
+        t.gettext("Support “%(title)s” (공감): every supporter counts.")
+        if support_open
+        else t.gettext("Have a look at “%(title)s” on 시민참여봇.")
+    ) % {"title": proposal.title}
+    query = urlencode({"url": deep_link(bot_username, proposal.id), "text": text})
+    return f"https://t.me/share/url?{query}"
+
+
+def share_buttons(
+    t: Translator, proposal: Proposal, bot_username: str, inline_mode: bool, support_open: bool
+) -> list[InlineKeyboardButton]:
+    """Send the proposal into another chat: by Telegram's share sheet, and (where the bot
+    has inline mode on) as a card with a button back to it, through inline mode."""
+    url = share_url(t, proposal, bot_username, support_open)
+    buttons = [InlineKeyboardButton(t.gettext("Share"), url=url)]
+    if inline_mode:
+        buttons.append(
+            InlineKeyboardButton(
+                t.gettext("Send the card to a chat"), switch_inline_query=f"p_{proposal.id}"
+            )
+        )
+    return buttons
+
+
 def card_keyboard(
     t: Translator,
     proposal: Proposal,
@@ -138,6 +182,7 @@ def card_keyboard(
     following: bool,
     is_author: bool,
     support_open: bool,
+    inline_mode: bool = False,
 ) -> InlineKeyboardMarkup:
     pid = proposal.id
     rows: list[list[InlineKeyboardButton]] = []
@@ -167,12 +212,10 @@ def card_keyboard(
             InlineKeyboardButton(t.gettext("History"), callback_data=f"pr:hist:{pid}"),
         ]
     )
-    extra = [
-        InlineKeyboardButton(t.gettext("Share"), url=f"https://t.me/{bot_username}?start=p_{pid}"),
-        InlineKeyboardButton(t.gettext("Report"), callback_data=f"pr:rep:{pid}"),
-    ]
+    rows.append(share_buttons(t, proposal, bot_username, inline_mode, support_open))
+    extra = [InlineKeyboardButton(t.gettext("Report"), callback_data=f"pr:rep:{pid}")]
     if proposal.photos:
-        extra.insert(1, InlineKeyboardButton(t.gettext("Photos"), callback_data=f"pr:ph:{pid}"))
+        extra.insert(0, InlineKeyboardButton(t.gettext("Photos"), callback_data=f"pr:ph:{pid}"))
     rows.append(extra)
     if is_author and proposal.status in WITHDRAWABLE:
         rows.append(
@@ -206,6 +249,7 @@ async def proposal_card(
         following,
         person is not None and proposal.author_id == person.user_id,
         service.support_is_open(proposal, programme, now),
+        bool(context.bot.supports_inline_queries),
     )
     text = card_text(t, proposal, rules, now)
     if new_message:

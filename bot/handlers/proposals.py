@@ -19,7 +19,6 @@ from bot.context import BotContext, CivicApplication, translator
 from bot.flows.guard import flow, guided_steps
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.handlers.proposal_views import proposal_card, summary_line
-from bot.handlers.waste import my_reports_section
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
 from bot.services import proposals as service
@@ -53,7 +52,7 @@ STATUS_GROUP_LABELS = {
     "-": N_("Any status"),
 }
 OUTCOME_TEXTS = {
-    service.Outcome.ALREADY: N_("Nothing changed."),
+    service.Outcome.ALREADY: N_("That is already done."),
     service.Outcome.CLOSED: N_("That is not possible at this stage."),
     service.Outcome.NOT_FOUND: N_("That proposal does not exist or is hidden."),
     service.Outcome.FORBIDDEN: N_("Only the proposer can do that."),
@@ -62,11 +61,44 @@ OUTCOME_TEXTS = {
 }
 
 
-async def say_outcome(update: Update, context: BotContext, outcome: service.Outcome) -> None:
+# What a tap that changes nothing, or comes too late, means for the action tapped.
+ACTION_OUTCOMES = {
+    ("sup", service.Outcome.ALREADY): N_(
+        "You already support this proposal; each person's support counts once."
+    ),
+    ("uns", service.Outcome.ALREADY): N_(
+        "You are not supporting this proposal, so there is nothing to withdraw."
+    ),
+    ("rep", service.Outcome.ALREADY): N_(
+        "You already reported this proposal; moderators will look at it."
+    ),
+    ("repc", service.Outcome.ALREADY): N_(
+        "You already reported this comment; moderators will look at it."
+    ),
+    ("sup", service.Outcome.CLOSED): N_(
+        "This proposal is no longer collecting support; its card shows where it stands."
+    ),
+    ("uns", service.Outcome.CLOSED): N_(
+        "This proposal is no longer collecting support, so support can't be withdrawn."
+    ),
+    ("st", service.Outcome.CLOSED): N_("The debate has ended; stances can no longer change."),
+    ("wdy", service.Outcome.CLOSED): N_(
+        "This proposal can no longer be withdrawn at its stage; see its history."
+    ),
+    ("com", service.Outcome.CLOSED): N_(
+        "Comments are closed: this proposal was withdrawn, merged or not accepted."
+    ),
+}
+
+
+async def say_outcome(
+    update: Update, context: BotContext, outcome: service.Outcome, action: str = ""
+) -> None:
     t = await translator(update, context)
-    await answer(update, t.gettext(OUTCOME_TEXTS[outcome]), alert=True)
+    text = t.gettext(ACTION_OUTCOMES.get((action, outcome), OUTCOME_TEXTS[outcome]))
+    await answer(update, text, alert=True)
     if update.callback_query is None:
-        await send(update, context, t.gettext(OUTCOME_TEXTS[outcome]))
+        await send(update, context, text)
 
 
 def proposal_id_of(data: str, position: int = 2) -> int:
@@ -137,7 +169,10 @@ async def on_card_action(update: Update, context: BotContext) -> None:
         await answer(update)
         return
     if outcome is not service.Outcome.DONE:
-        await say_outcome(update, context, outcome)
+        await say_outcome(update, context, outcome, action)
+        if action in ("sup", "uns") and outcome is not service.Outcome.NOT_FOUND:
+            # The card tapped was out of date: show it as it stands.
+            await proposal_card(update, context, proposal_id)
         return
     await answer(update, message)
     # The same card, edited in place with the new count and buttons.
@@ -299,7 +334,7 @@ async def on_comment_text(update: Update, context: BotContext) -> str | int:
     await retire_question(update, context)
     context.udata.pop("comment", None)
     if outcome is not service.Outcome.DONE:
-        await say_outcome(update, context, outcome)
+        await say_outcome(update, context, outcome, "com")
         return ConversationHandler.END
     await send(update, context, t.gettext("Your comment is posted."))
     await show_comments(update, context, proposal_id)
@@ -573,48 +608,6 @@ def search_handler(registry: CommandRegistry) -> ConversationHandler[BotContext]
     )
 
 
-# -- my page -------------------------------------------------------------------------------
-async def my_command(update: Update, context: BotContext) -> None:
-    t = await translator(update, context)
-    user = update.effective_user
-    assert user is not None
-    async with context.services.db.reading() as session:
-        repository = ProposalsRepository(session)
-        mine = await repository.by_author(user.id)
-        supported = await repository.supported_by(user.id)
-        followed = await repository.followed_by(user.id)
-    sections = [
-        (t.gettext("My proposals"), mine),
-        (t.gettext("Proposals I support"), supported),
-        (t.gettext("Proposals I follow"), [p for p in followed if p.author_id != user.id]),
-    ]
-    lines = [t.gettext("My page")]
-    shown: list[Proposal] = []
-    for title, items in sections:
-        lines += ["", f"<b>{escape(title)}</b>"]
-        if not items:
-            lines.append(t.gettext("None yet."))
-        for proposal in items[:10]:
-            lines.append(summary_line(t, proposal))
-            if proposal not in shown:
-                shown.append(proposal)
-    buttons = [
-        InlineKeyboardButton(f"#{p.id}", callback_data=f"pr:card:{p.id}") for p in shown[:15]
-    ]
-    rows = [buttons[i : i + 5] for i in range(0, len(buttons), 5)]
-    async with context.services.db.reading() as session:
-        reports_text, report_buttons = await my_reports_section(session, user.id, t)
-    lines += ["", reports_text]
-    rows += [report_buttons[i : i + 3] for i in range(0, len(report_buttons), 3)]
-    await send(
-        update,
-        context,
-        "\n".join(lines)[:4000],
-        reply_markup=InlineKeyboardMarkup(rows),
-        parse_mode=ParseMode.HTML,
-    )
-
-
 async def open_deep_link(update: Update, context: BotContext, rest: str) -> None:
     if not rest.isdigit():
         t = await translator(update, context)
@@ -648,15 +641,6 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
             N_("Browse and search proposals"),
             N_("Proposals"),
             browse_command,
-            on_keyboard=True,
-        )
-    )
-    registry.add(
-        MenuCommand(
-            "my",
-            N_("My proposals, supports and follows"),
-            N_("My page"),
-            my_command,
             on_keyboard=True,
         )
     )

@@ -3,62 +3,111 @@
 The ballot is one message edited in place: projects with cost, toggles, a running count and
 the money left; every tap is checked against the heading's rules and again on the server
 when the ballot is cast. Choices in progress are kept in the person's conversation data.
+
+Before a ballot opens and again before it is cast, the answers the vote needs (SPEC §2) are
+asked if missing (`bot.flows.eligibility`), and the ballot carries on where it was.
 """
 
 from __future__ import annotations
 
+import asyncio
 from html import escape
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ParseMode
-from telegram.ext import CallbackQueryHandler
+from telegram.ext import CallbackQueryHandler, ConversationHandler
 
 from bot.automation import ReminderDue
-from bot.charts import results_chart
-from bot.context import BotContext, CivicApplication, translator
+from bot.charts import ChartProject, png, results_figure
+from bot.context import BotContext, CivicApplication, person_and_translator, translator
+from bot.flows import eligibility as asking
+from bot.flows.guard import end_flow, flow
 from bot.handlers.common import answer, checkpoint, edit_or_send, send
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
 from bot.services import voting as service
+from domain.people import DISTRICTS_BY_CODE, Ineligible, Question
 from domain.tally import MES_RULES
-from domain.voting import BallotProblem, Heading, HeadingKind, check_toggle, spent, toggle
+from domain.voting import BallotProblem, Heading, HeadingKind, Item, check_toggle, spent, toggle
 from storage.db import Session
 from storage.voting import VotingRepository
 
 PAGE = 6
 IN_PROGRESS = "ballots"
+NAME = "ballot"  # the conversation that asks what a vote needs
+FLOW_NAME = N_("getting ready to vote")
+RESUME = "ballot_resume"  # what to do once the answers are in: open, submit or list
 
 REFUSALS = {
     service.Refusal.NOT_SIGNED_UP: N_("Please sign up first with /start."),
-    service.Refusal.NOT_FOUND: N_("That ballot does not exist."),
-    service.Refusal.CLOSED: N_("This vote is not open."),
+    service.Refusal.NOT_FOUND: N_("That ballot no longer exists. See /vote for the open votes."),
+    service.Refusal.CLOSED: N_("This vote is not open now. See /vote for the open votes."),
     service.Refusal.INELIGIBLE: N_(
         "This vote is open to people who live, work or study in Seoul and are not officials of"
-        " the city, its districts or bodies they fund. Check your answers with /start."
+        " the city, its districts or bodies they fund. See your answers in /profile."
     ),
-    service.Refusal.WRONG_DISTRICT: N_("This ballot is for the residents of another district."),
+    service.Refusal.WRONG_DISTRICT: N_(
+        "This ballot is for the people of another district. If you moved, change your district"
+        " in /profile."
+    ),
+    service.Refusal.NEEDS_ANSWERS: N_(
+        "This vote needs an answer you have not given yet. Open the ballot again from /vote."
+    ),
     service.Refusal.OTHER_HEADING: N_(
-        "You already voted in another ballot of this group; you can change that ballot instead."
+        "You already voted in another ballot of this group; open it from /vote to change it."
     ),
     service.Refusal.INVALID: N_("That ballot is not valid."),
     service.Refusal.FORBIDDEN: N_("This is for administrators only."),
     service.Refusal.NOT_MEMBER: N_("This vote is for the members of the panel only."),
 }
 PROBLEMS = {
-    BallotProblem.UNKNOWN_ITEM: N_("That project is not on this ballot."),
-    BallotProblem.TOO_MANY: N_("You can choose at most %(max)d projects."),
+    BallotProblem.UNKNOWN_ITEM: N_(
+        "That project is not on this ballot. Here is the ballot as it is now."
+    ),
+    BallotProblem.TOO_MANY: N_(
+        "You can choose at most %(max)d projects. Remove one to choose another."
+    ),
     BallotProblem.TOO_FEW: N_("Choose at least %(min)d projects."),
-    BallotProblem.OVER_BUDGET: N_("That would go over the budget: %(budget)s."),
+    BallotProblem.OVER_BUDGET: N_(
+        "Your choices cost %(spent)s, %(over)s over the budget of %(budget)s. Remove a project."
+    ),
     BallotProblem.ONE_ANSWER: N_("Choose one answer."),
 }
 ANSWER_LABELS = {"yes": N_("In favour"), "no": N_("Against"), "abstain": N_("Abstain")}
+# Why a ballot is not the person's, in a few words for the /vote list.
+NOT_YOURS = {
+    Ineligible.OTHER_DISTRICT: N_("a vote for the people of %(district)s"),
+    Ineligible.NOT_CONNECTED: N_("for people who live, work or study in Seoul"),
+    Ineligible.TOO_YOUNG: N_("from the age of %(age)d"),
+    Ineligible.OFFICIAL: N_("not open to officials"),
+}
 
 
-def problem_text(t: Translator, heading: Heading, problem: BallotProblem) -> str:
+def problem_text(
+    t: Translator, heading: Heading, problem: BallotProblem, choices: list[str]
+) -> str:
+    used = spent(heading, choices)
     return t.gettext(PROBLEMS[problem]) % {
         "max": heading.max_choices,
         "min": heading.min_choices,
         "budget": t.money(heading.budget or 0),
+        "spent": t.money(used),
+        "over": t.money(max(0, used - (heading.budget or 0))),
+    }
+
+
+def over_budget_text(t: Translator, heading: Heading, choices: list[str], item: Item) -> str:
+    """A tap that would go over: what the project costs, by how much, and what is left."""
+    left = (heading.budget or 0) - spent(heading, choices)
+    return t.gettext(
+        "“%(item)s” costs %(cost)s, %(over)s more than the %(left)s left of the budget."
+        " Remove a project to make room."
+    ) % {
+        "item": item.title[:30],
+        "cost": t.money(item.cost),
+        "over": t.money(item.cost - left),
+        "left": t.money(left),
     }
 
 
@@ -79,40 +128,90 @@ def item_label(t: Translator, heading: Heading, key: str) -> str:
     return title
 
 
+def not_yours(t: Translator, entry: service.OpenHeading, minimum_age: int) -> str:
+    refusal = entry.eligibility.refusal
+    assert refusal is not None
+    district = DISTRICTS_BY_CODE.get(entry.heading.district or "")
+    return t.gettext(NOT_YOURS[refusal]) % {
+        "district": district.name(t.language) if district else "",
+        "age": minimum_age,
+    }
+
+
 async def vote_command(update: Update, context: BotContext) -> None:
+    """The open votes: the person's own with a button each, the others named with why not."""
     await answer(update)
     t = await translator(update, context)
     assert update.effective_user is not None
+    minimum_age = context.services.settings.minimum_age
+    now = context.services.clock()
     async with context.services.db.reading() as session:
-        found = await service.open_headings(
-            session, update.effective_user.id, context.services.clock()
-        )
+        found = await service.open_headings(session, update.effective_user.id, now, minimum_age)
     if not found:
         await send(update, context, t.gettext("No vote is open right now. See /programmes."))
         return
+    yours = [e for e in found if e.eligibility.refusal is None]
+    by_district = [e for e in yours if Question.DISTRICT in e.eligibility.missing]
+    yours = [e for e in yours if e not in by_district]
+    others = [e for e in found if e.eligibility.refusal is not None]
     rows = []
     lines = [t.gettext("Open votes:")]
-    for entry in found:
+    for entry in yours + [e for e in others if e.voted]:
         state = t.gettext("voted") if entry.voted else t.gettext("not voted yet")
-        closes = entry.stage.ends_at
         line = (
             f"• {entry.programme.name.get(t.language)} — {entry.heading.name(t.language)} ({state})"
         )
-        if closes is not None:
-            line += "\n  " + t.gettext("closes %(end)s") % {"end": t.when(closes)}
+        if entry.stage.ends_at is not None:
+            line += "\n  " + t.gettext("open until %(end)s") % {
+                "end": t.deadline(entry.stage.ends_at, now)
+            }
+        if entry.voted and entry.eligibility.refusal is not None:
+            line += "\n  " + t.gettext(
+                "Your ballot stays valid, but it is no longer yours to change (%(reason)s)."
+            ) % {"reason": not_yours(t, entry, minimum_age)}
+        else:
+            rows.append(
+                [
+                    InlineKeyboardButton(
+                        entry.heading.name(t.language), callback_data=f"vt:h:{entry.heading_id}:0"
+                    )
+                ]
+            )
         lines.append(line)
+    if len(lines) == 1:
+        lines.append(t.gettext("None you can cast."))
+    if by_district:
+        lines += [
+            "",
+            t.ngettext(
+                "%(count)d more vote is for the people of one district; tell us yours to see it.",
+                "%(count)d more votes are for the people of one district each; tell us yours to"
+                " see its vote.",
+                len(by_district),
+            )
+            % {"count": len(by_district)},
+        ]
         rows.append(
-            [
-                InlineKeyboardButton(
-                    entry.heading.name(t.language), callback_data=f"vt:h:{entry.heading_id}:0"
-                )
-            ]
+            [InlineKeyboardButton(t.gettext("Tell us your district"), callback_data="vt:dist")]
         )
-    await send(update, context, "\n".join(lines), reply_markup=InlineKeyboardMarkup(rows))
+    unavailable = [e for e in others if not e.voted]
+    if unavailable:
+        lines += ["", t.gettext("Not yours to cast:")]
+        lines += [
+            f"• {entry.heading.name(t.language)} — {not_yours(t, entry, minimum_age)}"
+            for entry in unavailable
+        ]
+        lines.append(t.gettext("Your answers, and how to change them: /profile"))
+    await send(update, context, "\n".join(lines)[:4000], reply_markup=InlineKeyboardMarkup(rows))
 
 
 async def ballot_view(
-    update: Update, context: BotContext, heading_id: int, page: int, note: str = ""
+    update: Update,
+    context: BotContext,
+    heading_id: int,
+    page: int,
+    note: str = "",
+    new_message: bool = False,
 ) -> None:
     t = await translator(update, context)
     assert update.effective_user is not None
@@ -184,23 +283,113 @@ async def ballot_view(
     )
     if note:
         lines += ["", note]
-    await edit_or_send(
-        update,
-        context,
-        "\n".join(lines)[:4000],
-        InlineKeyboardMarkup(rows),
-        parse_mode=ParseMode.HTML,
+    text = "\n".join(lines)[:4000]
+    if new_message:
+        await send(
+            update,
+            context,
+            text,
+            reply_markup=InlineKeyboardMarkup(rows),
+            parse_mode=ParseMode.HTML,
+        )
+    else:
+        await edit_or_send(
+            update, context, text, InlineKeyboardMarkup(rows), parse_mode=ParseMode.HTML
+        )
+
+
+# -- the answers a vote needs, before the ballot opens and before it is cast ----------------------
+async def ready(
+    update: Update, context: BotContext, heading_id: int, then: dict[str, Any]
+) -> object:
+    """None when the person may vote in this heading now; else the conversation's next state:
+    a question the vote needs (`then` is done once it is answered), or the end after saying
+    why this ballot is not theirs."""
+    person, t = await person_and_translator(update, context)
+    async with context.services.db.reading() as session:
+        where = await service.locate(session, heading_id)
+    if where is None or person is None:
+        refusal = service.Refusal.NOT_FOUND if person else service.Refusal.NOT_SIGNED_UP
+        await send(update, context, t.gettext(REFUSALS[refusal]))
+        return ConversationHandler.END
+    services = context.services
+    found = service.heading_eligibility(
+        person, where.programme, where.heading, services.clock(), services.settings.minimum_age
     )
+    if found.refusal is not None:
+        name = (
+            where.heading.name(t.language)
+            if found.refusal is Ineligible.OTHER_DISTRICT
+            else where.programme.name.get(t.language)
+        )
+        await asking.refuse(update, context, found.refusal, name, where.heading.district)
+        return await end(update, context)
+    if found.missing:
+        context.udata[RESUME] = then
+        purpose = asking.Purpose(asking.VOTE, where.heading.name_ko, where.heading.name_en)
+        return await asking.ask(update, context, HOST, found.missing, purpose)
+    return None
 
 
-async def on_open(update: Update, context: BotContext) -> None:
+async def on_open(update: Update, context: BotContext) -> object:
     query = update.callback_query
     assert query is not None and query.data is not None
     await answer(update)
     _, _, heading_id, page = query.data.split(":")
-    await ballot_view(update, context, int(heading_id), int(page))
+    return await open_ballot(update, context, int(heading_id), int(page))
 
 
+async def open_ballot(
+    update: Update, context: BotContext, heading_id: int, page: int, new_message: bool = False
+) -> object:
+    waiting = await ready(update, context, heading_id, {"do": "open", "heading": heading_id})
+    if waiting is not None:
+        return waiting
+    await ballot_view(update, context, heading_id, page, new_message=new_message)
+    return ConversationHandler.END
+
+
+async def on_tell_district(update: Update, context: BotContext) -> object:
+    """From /vote: the district's own ballot shows once the district is known."""
+    await answer(update)
+    context.udata[RESUME] = {"do": "list"}
+    # The button said what this is for: the question comes without an introduction.
+    purpose = asking.Purpose(asking.ANSWER_ONLY)
+    return await asking.ask(update, context, HOST, (Question.DISTRICT,), purpose)
+
+
+async def resume(update: Update, context: BotContext) -> object:
+    then = context.udata.pop(RESUME, None) or {}
+    heading_id = int(then.get("heading", 0))
+    if then.get("do") == "submit":
+        return await submit(update, context, heading_id, new_message=True)
+    if then.get("do") == "open":
+        return await open_ballot(update, context, heading_id, 0, new_message=True)
+    await end(update, context)
+    await vote_command(update, context)
+    return ConversationHandler.END
+
+
+async def end(update: Update, context: BotContext) -> int:
+    return await end_flow(update, context, RESUME, NAME)
+
+
+async def cancel(update: Update, context: BotContext) -> int:
+    await answer(update)
+    t = await translator(update, context)
+    await end(update, context)
+    await send(
+        update,
+        context,
+        t.gettext("Nothing was cast. Your choices are kept; vote any time before it closes: /vote"),
+    )
+    return ConversationHandler.END
+
+
+HOST = asking.Host(NAME, FLOW_NAME, resume, cancel, end)
+
+
+# -- the ballot itself -----------------------------------------------------------------------
 async def on_toggle(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
@@ -209,21 +398,31 @@ async def on_toggle(update: Update, context: BotContext) -> None:
     t = await translator(update, context)
     async with context.services.db.reading() as session:
         where = await service.locate(session, heading_id)
-    if where is None or index >= len(where.heading.items):
+    if where is None:
         await answer(update, t.gettext(REFUSALS[service.Refusal.NOT_FOUND]), alert=True)
         return
     if not service.voting_open(where.stage, context.services.clock()):
         await answer(update, t.gettext(REFUSALS[service.Refusal.CLOSED]), alert=True)
         return
     heading = where.heading
-    key = heading.items[index].key
     choices = in_progress(context, heading_id) or []
-    problem = check_toggle(heading, choices, key)
+    if index >= len(heading.items):
+        # A forged or stale button: say so, and show the ballot as it is.
+        await answer(
+            update, problem_text(t, heading, BallotProblem.UNKNOWN_ITEM, choices), alert=True
+        )
+        await ballot_view(update, context, heading_id, 0)
+        return
+    item = heading.items[index]
+    problem = check_toggle(heading, choices, item.key)
+    if problem is BallotProblem.OVER_BUDGET:
+        await answer(update, over_budget_text(t, heading, choices, item), alert=True)
+        return
     if problem is not None:
-        await answer(update, problem_text(t, heading, problem), alert=True)
+        await answer(update, problem_text(t, heading, problem, choices), alert=True)
         return
     await answer(update)
-    choices = toggle(heading, choices, key)
+    choices = toggle(heading, choices, item.key)
     keep(context, heading_id, choices)
     # Saved before the ballot shows the tap: a crash must not undo a choice the person saw.
     await checkpoint(update, context)
@@ -284,10 +483,20 @@ async def on_review(update: Update, context: BotContext) -> None:
     await edit_or_send(update, context, "\n".join(lines), keyboard)
 
 
-async def on_submit(update: Update, context: BotContext) -> None:
+async def on_submit(update: Update, context: BotContext) -> object:
     query = update.callback_query
-    assert query is not None and query.data is not None and update.effective_user is not None
-    heading_id = int(query.data.split(":")[2])
+    assert query is not None and query.data is not None
+    return await submit(update, context, int(query.data.split(":")[2]))
+
+
+async def submit(
+    update: Update, context: BotContext, heading_id: int, new_message: bool = False
+) -> object:
+    assert update.effective_user is not None
+    waiting = await ready(update, context, heading_id, {"do": "submit", "heading": heading_id})
+    if waiting is not None:
+        await answer(update)
+        return waiting
     t = await translator(update, context)
     services = context.services
     choices = in_progress(context, heading_id) or []
@@ -303,12 +512,14 @@ async def on_submit(update: Update, context: BotContext) -> None:
         async with services.db.reading() as session:
             where = await service.locate(session, heading_id)
         text = (
-            problem_text(t, where.heading, result.problem)
+            problem_text(t, where.heading, result.problem, choices)
             if result.problem is not None and where is not None
             else t.gettext(REFUSALS[result.refusal])
         )
         await answer(update, text, alert=True)
-        return
+        if update.callback_query is None:
+            await send(update, context, text)
+        return ConversationHandler.END
     await answer(update)
     text = (
         t.gettext(
@@ -321,7 +532,11 @@ async def on_submit(update: Update, context: BotContext) -> None:
             " the last one counts."
         )
     ) % {"code": result.receipt}
-    await edit_or_send(update, context, text)
+    if new_message:
+        await send(update, context, text)
+    else:
+        await edit_or_send(update, context, text)
+    return ConversationHandler.END
 
 
 # -- results (admins) -----------------------------------------------------------------------
@@ -400,7 +615,7 @@ async def on_results(update: Update, context: BotContext) -> None:
         f"<b>{escape(heading.name(t.language))}</b>",
         t.gettext("Rule: %(rule)s · online ballots %(online)s · offline votes %(offline)s")
         % {
-            "rule": outcome.result.rule,
+            "rule": t.gettext(service.RULE_NAMES.get(outcome.result.rule, outcome.result.rule)),
             "online": f"{outcome.online:,}",
             "offline": f"{outcome.offline:,}",
         },
@@ -417,13 +632,14 @@ async def on_results(update: Update, context: BotContext) -> None:
         mark = t.gettext("selected") if item.key in selected else ""
         votes = f"{outcome.votes.get(item.key, 0):,.0f}"
         lines.append(f"{item.key} {escape(item.title[:40])} — {votes} {mark}".rstrip())
-    chart = results_chart(
-        [i.key for i in heading.items],
-        outcome.votes,
-        {i.key: i.cost for i in heading.items},
-        selected,
-        heading.budget or 0,
-        heading.key,
+    projects = [
+        ChartProject(i.key, i.title, outcome.votes.get(i.key, 0), i.cost) for i in heading.items
+    ]
+    title = f"{where.programme.name.get(t.language)}\n{heading.name(t.language)}"
+    budget, interim, at = heading.budget or 0, not confirmed, services.clock()
+    # Drawing takes a moment; other people's updates go on meanwhile.
+    chart = await asyncio.to_thread(
+        lambda: png(results_figure(t, title, projects, selected, budget, interim, at))
     )
     await context.bot.send_photo(update.effective_chat.id, chart)
     keyboard = None
@@ -507,6 +723,19 @@ async def on_confirm(update: Update, context: BotContext) -> None:
         )
 
 
+def ballot_handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
+    """Opening and casting a ballot: a conversation only while a needed answer is asked."""
+    return flow(
+        entry_points=[
+            CallbackQueryHandler(on_open, pattern=r"^vt:h:\d{1,9}:\d{1,4}$"),
+            CallbackQueryHandler(on_submit, pattern=r"^vt:s:\d{1,9}$"),
+            CallbackQueryHandler(on_tell_district, pattern=r"^vt:dist$"),
+        ],
+        states=asking.states(HOST, registry),
+        name=NAME,
+    )
+
+
 def register(application: CivicApplication, registry: CommandRegistry) -> None:
     minimum_age = application.services.settings.minimum_age
 
@@ -528,11 +757,10 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
             admin_only=True,
         )
     )
-    application.add_handler(CallbackQueryHandler(on_open, pattern=r"^vt:h:\d{1,9}:\d{1,4}$"))
+    application.add_handler(ballot_handler(registry))
     application.add_handler(CallbackQueryHandler(on_toggle, pattern=r"^vt:t:\d{1,9}:\d{1,4}$"))
     application.add_handler(CallbackQueryHandler(on_details, pattern=r"^vt:d:\d{1,9}:\d{1,4}$"))
     application.add_handler(CallbackQueryHandler(on_review, pattern=r"^vt:v:\d{1,9}$"))
-    application.add_handler(CallbackQueryHandler(on_submit, pattern=r"^vt:s:\d{1,9}$"))
     application.add_handler(
         CallbackQueryHandler(
             on_results, pattern=r"^vt:r:\d{1,9}(:(greedy|mes|mes\+greedy|mes\+add1))?$"

@@ -5,8 +5,6 @@ chart (/wastestats), and the officers' queue (bot/handlers/cases.py)."""
 from __future__ import annotations
 
 import asyncio
-import io
-from functools import cache
 from html import escape
 from typing import Any
 
@@ -15,6 +13,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
 from bot.automation import one_worker_at_a_time
+from bot.charts import png, waste_figure
 from bot.context import BotContext, CivicApplication, translator
 from bot.flows.guard import flow, guarded
 from bot.flows.report import keep_file, new_files, refusal_text, yes_or_no
@@ -26,7 +25,7 @@ from bot.menu import CommandRegistry, MenuCommand
 from bot.services import waste as service
 from domain.waste import FILES_MAX, NOTE_MAX, OPEN, Status, check_note
 from storage.db import Session
-from storage.waste import Statistics
+from storage.waste import Report, Statistics
 
 
 # -- the reporter's view --------------------------------------------------------------------
@@ -72,7 +71,10 @@ async def my_reports_section(
     session: Session, user_id: int, t: Translator
 ) -> tuple[str, list[InlineKeyboardButton]]:
     """The person's reports for "my page" (HTML), and a button to open each."""
-    reports = await service.my_reports(session, user_id)
+    return reports_section(await service.my_reports(session, user_id), t)
+
+
+def reports_section(reports: list[Report], t: Translator) -> tuple[str, list[InlineKeyboardButton]]:
     lines = [bold(t.gettext("My budget-waste reports"))]
     if not reports:
         lines.append(t.gettext("None yet."))
@@ -227,56 +229,13 @@ def addition_handler(registry: CommandRegistry) -> ConversationHandler[BotContex
 
 
 # -- public statistics --------------------------------------------------------------------------
-# Fonts with Hangul; without one the chart is drawn in English rather than as empty boxes.
-HANGUL_FONTS = (
-    "NanumGothic", "NanumBarunGothic", "Noto Sans CJK KR", "Noto Sans KR", "Malgun Gothic",
-    "AppleGothic", "Apple SD Gothic Neo", "UnDotum", "Baekmuk Gulim",
-)  # fmt: skip
-
-
-@cache
-def hangul_font() -> str | None:
-    # matplotlib is imported where charts are drawn: it takes a second to load.
-    from matplotlib import font_manager
-
-    installed = {font.name for font in font_manager.fontManager.ttflist}
-    return next((name for name in HANGUL_FONTS if name in installed), None)
-
-
 def render_chart(stats: Statistics, language: str) -> bytes:
-    """A PNG with two bar charts: reports by status and by district (top 10)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    font = hangul_font()
-    t = Translator(language if language == "en" or font else "en")
-    figure = Figure(figsize=(8, 6), dpi=100, layout="constrained")
-    FigureCanvasAgg(figure)  # the Agg canvas: no display needed
-    by_status, by_district = figure.subplots(2, 1)
-    statuses = list(Status)
-    by_status.barh(
-        [t.gettext(service.STATUS_LABELS[s]) for s in statuses],
-        [stats.by_status[s] for s in statuses],
-        color="#2a6fb0",
-    )
-    by_status.invert_yaxis()
-    by_status.set_title(t.gettext("Reports by status"))
-    districts = stats.by_district[:10]
-    by_district.barh(
-        [district_name(t, code) for code, _ in districts],
-        [count for _, count in districts],
-        color="#d9822b",
-    )
-    by_district.invert_yaxis()
-    by_district.set_title(t.gettext("Reports by district (top 10)"))
-    for axes in (by_status, by_district):
-        axes.xaxis.get_major_locator().set_params(integer=True)
-        if font and t.language == "ko":
-            for label in [*axes.get_yticklabels(), axes.title]:
-                label.set_fontfamily(font)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    """A PNG with two bar charts, in the viewer's language: reports by status and by
+    district (top 10)."""
+    t = Translator(language)
+    by_status = [(t.gettext(service.STATUS_LABELS[s]), stats.by_status[s]) for s in Status]
+    by_district = [(district_name(t, code), count) for code, count in stats.by_district[:10]]
+    return png(waste_figure(t, by_status, by_district))
 
 
 def counts_line(parts: list[tuple[str, int]]) -> str:

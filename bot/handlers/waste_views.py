@@ -32,7 +32,7 @@ def report_lines(t: Translator, report: Report, now: datetime) -> list[str]:
         t.gettext("Received: %(when)s") % {"when": t.when(report.received_at)},
     ]
     if report.status in AWAITING_ANSWER:
-        due = t.gettext("Answer due by %(day)s") % {"day": t.day(report.due_at)}
+        due = t.gettext("Answer due by %(day)s") % {"day": t.deadline(report.due_at, now)}
         if report.overdue(now):
             due += " · " + t.gettext("overdue")
         lines.append(due)

@@ -35,6 +35,8 @@ _JSON_PARAMS: Final = frozenset(
         "menu_button",
         "reply_parameters",
         "link_preview_options",
+        "results",
+        "button",
     }
 )
 _INT_PARAMS: Final = frozenset(
@@ -202,7 +204,7 @@ class LocalBotApi:
             "username": username,
             "can_join_groups": False,
             "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
+            "supports_inline_queries": True,
         }
         self.chats: dict[int, ChatLog] = {}
         self.blocked: set[int] = set()
@@ -210,6 +212,7 @@ class LocalBotApi:
         self.files: dict[str, UploadedFile] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.answered_queries: dict[str, dict[str, Any]] = {}
+        self.inline_answers: dict[str, dict[str, Any]] = {}
         self.updates_pushed = 0
         self.webhook_url = ""
         self.webhook_secret = ""
@@ -220,6 +223,7 @@ class LocalBotApi:
         self._query_ids = itertools.count(1)
         self._file_ids = itertools.count(1)
         self._pending_queries: set[str] = set()
+        self._pending_inline: set[str] = set()
         self._changed: asyncio.Condition | None = None
         self.listeners: list[Callable[[str, dict[str, Any], Any], None]] = []
         self.faults: list[Fault] = []
@@ -368,6 +372,17 @@ class LocalBotApi:
                     "data": data,
                 }
             }
+        )
+        return query_id
+
+    def inline_query(self, user_id: int, query: str) -> str:
+        """The person types `@bot query` in some chat (or presses a switch_inline_query
+        button); the bot's answer lands in `inline_answers[query id]`."""
+        user = self.user(user_id)
+        query_id = str(next(self._query_ids))
+        self._pending_inline.add(query_id)
+        self.push_update(
+            {"inline_query": {"id": query_id, "from": user, "query": query, "offset": ""}}
         )
         return query_id
 
@@ -622,6 +637,33 @@ class LocalBotApi:
             )
         self._pending_queries.discard(query_id)
         self.answered_queries[query_id] = params
+        return True
+
+    def _m_answerinlinequery(self, params: dict[str, Any], files: dict[str, UploadedFile]) -> bool:
+        query_id = str(params.get("inline_query_id", ""))
+        if query_id not in self._pending_inline:
+            raise bad_request(
+                "query is too old and response timeout expired or query ID is invalid"
+            )
+        results = params.get("results")
+        if not isinstance(results, list) or len(results) > 50:
+            raise bad_request("RESULTS_TOO_MUCH")
+        for result in results:
+            if (
+                not isinstance(result, dict)
+                or not 1 <= len(str(result.get("id", "")).encode()) <= 64
+            ):
+                raise bad_request("RESULT_ID_INVALID")
+            if result.get("type") == "article":
+                content = result.get("input_message_content") or {}
+                text = content.get("message_text", "")
+                if not result.get("title") or not text.strip():
+                    raise bad_request("RESULT_ARTICLE_INVALID")
+                if _visible_length(text, content.get("parse_mode")) > MAX_TEXT:
+                    raise bad_request("MESSAGE_TOO_LONG")
+            _check_markup(result.get("reply_markup"))
+        self._pending_inline.discard(query_id)
+        self.inline_answers[query_id] = params
         return True
 
     def _m_sendchataction(self, params: dict[str, Any], files: dict[str, UploadedFile]) -> bool:

@@ -47,7 +47,7 @@ def stage_opened(t: Translator, programme: Programme, stage: Stage) -> str:
     else:
         text = t.gettext("<b>%(programme)s</b>: %(stage)s is now open until %(end)s.") % {
             **names,
-            "end": t.when(stage.ends_at),
+            "end": t.deadline(stage.ends_at, stage.starts_at),
         }
     return text + "\n" + t.gettext("See /programmes for what you can do.")
 
@@ -61,7 +61,7 @@ def stage_closed(t: Translator, programme: Programme, stage: Stage, now: datetim
     if upcoming is not None:
         text += "\n" + t.gettext("Next: %(stage)s, from %(start)s") % {
             "stage": html.escape(upcoming.name.get(t.language)),
-            "start": t.when(upcoming.starts_at),
+            "start": t.opening(upcoming.starts_at, now),
         }
     return text
 
@@ -70,11 +70,11 @@ def reminder_text(t: Translator, due: ReminderDue) -> str:
     """The opening line of a deadline reminder (HTML, for `parse_mode="HTML"`); audiences add
     what the person has left to do."""
     return t.gettext(
-        "Reminder: <b>%(stage)s</b> of %(programme)s closes on %(end)s (%(left)s)."
+        "Reminder: <b>%(stage)s</b> of %(programme)s is open until %(end)s (%(left)s)."
     ) % {
         "stage": html.escape(due.stage.name.get(t.language)),
         "programme": html.escape(due.programme.name.get(t.language)),
-        "end": t.when(due.deadline),
+        "end": t.deadline(due.deadline, due.now),
         "left": t.left(due.now, due.deadline),
     }
 

@@ -170,6 +170,8 @@ async def check_can_apply(
         return Refusal.CLOSED
     if not connected(person):
         return Refusal.NOT_CONNECTED
+    if rules_of(programme).exclude_officials and person.declared_official_at is not None:
+        return Refusal.OFFICIAL  # they said so (e.g. in /profile), whatever a draft says
     if rules_of(programme).requires_budget_school and not await VotingRepository(
         session
     ).completed_budget_school(user_id):
@@ -225,6 +227,7 @@ async def apply(
             profile["district"] = answers.district
         if answers.not_official and person is not None and not person.declared_not_official_at:
             profile["declared_not_official_at"] = now
+            profile["declared_official_at"] = None
         await people.update(user_id, now, **profile)
     return Applied(None, application_id, name)
 
@@ -309,9 +312,8 @@ async def quota_view(
             pool = pool_of(rules, applied)
             seats, quotas = seats_and_quotas(rules, pool)
     problems = await asyncio.to_thread(explain, pool, quotas, seats) if pool else Problems()
-    return QuotaView(
-        programme, seats, len(pool), tuple(strata(quotas, pool)), problems, record is not None
-    )
+    found = tuple(strata(quotas, pool, rules))
+    return QuotaView(programme, seats, len(pool), found, problems, record is not None)
 
 
 @dataclass(frozen=True)
@@ -507,7 +509,7 @@ async def invite(
         "You were drawn for %(panel)s! Will you serve as a member? Please answer by"
         " %(deadline)s. If you decline or do not answer, the next person on the reserve list"
         " is invited."
-    ) % {"panel": programme.name.get(t.language), "deadline": t.when(respond_by)}
+    ) % {"panel": programme.name.get(t.language), "deadline": t.deadline(respond_by, now)}
     await enqueue(
         session,
         user_id=person.user_id,
@@ -729,7 +731,8 @@ async def fill(
         seated = await repository.in_status(programme_id, SEATED)
     pool = {a.id: a for a in record.pool}
     members = [pool[a.pseudonym] for a in seated if a.pseudonym in pool]
-    return Fill(programme, record.seats, counts, tuple(strata(record.quotas, members)), True)
+    by_stratum = tuple(strata(record.quotas, members, rules_of(programme)))
+    return Fill(programme, record.seats, counts, by_stratum, True)
 
 
 # -- the published record --------------------------------------------------------------------
@@ -1041,7 +1044,7 @@ async def create_member_vote(
             }
             if not stage.is_open(now):
                 text += "\n" + t.gettext("Voting opens %(start)s.") % {
-                    "start": t.when(stage.starts_at)
+                    "start": t.opening(stage.starts_at, now)
                 }
             button = Button(text=t.gettext("Vote"), callback_data=f"vt:h:{heading_id}:0")
             return text, ((button,),)
@@ -1163,10 +1166,11 @@ async def unfinished_applications(session: Session, due: ReminderDue) -> int:
             continue
         t = Translator(row["language"])
         text = t.gettext(
-            "Your application to %(panel)s is not finished; recruitment closes %(end)s (%(left)s)."
+            "Your application to %(panel)s is not finished; recruitment is open until %(end)s"
+            " (%(left)s)."
         ) % {
             "panel": due.programme.name.get(t.language),
-            "end": t.when(due.deadline),
+            "end": t.deadline(due.deadline, due.now),
             "left": t.left(due.now, due.deadline),
         }
         button = Button(

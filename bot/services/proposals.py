@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot.i18n import N_, Translator
 from domain.notifications import Button, Category, Payload
-from domain.people import Person, pb_eligibility
+from domain.people import Person, Requirements, check, pb_requirements
 from domain.programmes import Action, Programme, ProgrammeKind
 from domain.proposals import (
     DebateKind,
@@ -122,6 +122,14 @@ def start_of_day(now: datetime) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def requirements_to_propose(programme: Programme, minimum_age: int) -> Requirements:
+    """PB proposals follow the PB ordinance (seed 004): residents, workers, students; no
+    officials; a minimum age. 민주주의 서울 is open to everyone signed up."""
+    if programme.kind in (ProgrammeKind.PARTICIPATORY_BUDGET, ProgrammeKind.DISTRICT_PLAN):
+        return pb_requirements(minimum_age)
+    return Requirements()
+
+
 async def check_can_propose(
     session: Session, person: Person, programme: Programme, now: datetime, minimum_age: int
 ) -> Refusal | None:
@@ -130,10 +138,9 @@ async def check_can_propose(
         return Refusal.BLOCKED
     if not programme.allows(Action.PROPOSE, now):
         return Refusal.STAGE_CLOSED
-    if programme.kind in (ProgrammeKind.PARTICIPATORY_BUDGET, ProgrammeKind.DISTRICT_PLAN):
-        # The PB ordinance: residents, workers, students; no officials (seed 004).
-        if not pb_eligibility(person, now.astimezone(SEOUL).year, minimum_age).allowed:
-            return Refusal.INELIGIBLE
+    requirements = requirements_to_propose(programme, minimum_age)
+    if not check(person, requirements, now.astimezone(SEOUL).year).allowed:
+        return Refusal.INELIGIBLE
     made_today = await ProposalsRepository(session).count_by_author_since(
         person.user_id, start_of_day(now)
     )
@@ -142,11 +149,13 @@ async def check_can_propose(
     return None
 
 
-def validate_draft(draft: Draft, rules: ProposalRules) -> Refusal | None:
+def validate_draft(
+    draft: Draft, rules: ProposalRules, kind: ProgrammeKind = ProgrammeKind.PROPOSALS
+) -> Refusal | None:
     for refusal in (
         check_title(draft.title),
         check_description(draft.description),
-        check_districts(draft.scope, draft.districts, rules),
+        check_districts(draft.scope, draft.districts, rules, kind),
     ):
         if refusal is not None:
             return refusal
@@ -177,7 +186,7 @@ async def submit(
                 return Submitted(existing, None)
         refusal = await check_can_propose(session, person, programme, now, minimum_age)
         rules = rules_of(programme)
-        refusal = refusal or validate_draft(draft, rules)
+        refusal = refusal or validate_draft(draft, rules, programme.kind)
         if refusal is not None:
             return Submitted(None, refusal)
         proposal_id = await ProposalsRepository(session).create(

@@ -9,18 +9,26 @@ from __future__ import annotations
 
 import html
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 from bot.notifications.hooks import ReminderDue
 from bot.notifications.texts import reminder_text
 from bot.services import proposals as proposal_service
 from domain.notifications import Button, Category, Payload
 from domain.pabulib import PBInstance
-from domain.people import Person, pb_eligibility
+from domain.people import (
+    Eligibility,
+    Ineligible,
+    Person,
+    Question,
+    Requirements,
+    check,
+    pb_requirements,
+)
 from domain.programmes import Action, Programme, ProgrammeKind, Stage
 from domain.proposals import Status
 from domain.roles import Role
@@ -57,6 +65,7 @@ class Refusal(StrEnum):
     CLOSED = "closed"
     INELIGIBLE = "ineligible"
     WRONG_DISTRICT = "wrong_district"
+    NEEDS_ANSWERS = "needs_answers"  # an answer the vote needs was never given: ask it
     OTHER_HEADING = "other_heading"
     INVALID = "invalid"
     FORBIDDEN = "forbidden"
@@ -71,6 +80,7 @@ class OpenHeading:
     programme: Programme
     stage: Stage
     voted: bool
+    eligibility: Eligibility  # what the person still has to answer, or why they may not
 
 
 async def stage_by_id(session: Session, stage_id: int) -> tuple[Programme, Stage] | None:
@@ -101,28 +111,50 @@ def voting_open(stage: Stage, now: datetime) -> bool:
     return stage.is_open(now) and Action.VOTE in stage.actions
 
 
+BUDGET_VOTES: Final = (
+    ProgrammeKind.PARTICIPATORY_BUDGET,
+    ProgrammeKind.DELIBERATIVE_BUDGET,
+    ProgrammeKind.DISTRICT_PLAN,
+)
+
+
+def requirements(programme: Programme, heading: Heading, minimum_age: int) -> Requirements:
+    """A budget vote follows the PB ordinance (SPEC §2); a district's heading is for that
+    district's people only (the residence rule, SPEC §6)."""
+    base = pb_requirements(minimum_age) if programme.kind in BUDGET_VOTES else Requirements()
+    return replace(base, district=heading.district)
+
+
+def heading_eligibility(
+    person: Person, programme: Programme, heading: Heading, now: datetime, minimum_age: int
+) -> Eligibility:
+    year = now.astimezone(proposal_service.SEOUL).year
+    return check(person, requirements(programme, heading, minimum_age), year)
+
+
 def eligibility(
     person: Person | None, programme: Programme, heading: Heading, now: datetime, minimum_age: int
 ) -> Refusal | None:
     if person is None:
         return Refusal.NOT_SIGNED_UP
-    budget_vote = programme.kind in (
-        ProgrammeKind.PARTICIPATORY_BUDGET,
-        ProgrammeKind.DELIBERATIVE_BUDGET,
-        ProgrammeKind.DISTRICT_PLAN,
-    )
-    year = (now.astimezone(proposal_service.SEOUL)).year
-    if budget_vote and not pb_eligibility(person, year, minimum_age).allowed:
-        return Refusal.INELIGIBLE
-    # Residence rule: a district's heading is for that district's people only.
-    if heading.district is not None and person.district != heading.district:
+    found = heading_eligibility(person, programme, heading, now, minimum_age)
+    if found.refusal is Ineligible.OTHER_DISTRICT:
         return Refusal.WRONG_DISTRICT
+    if found.refusal is not None:
+        return Refusal.INELIGIBLE
+    if found.missing:
+        return Refusal.NEEDS_ANSWERS
     return None
 
 
-async def open_headings(session: Session, user_id: int, now: datetime) -> list[OpenHeading]:
+async def open_headings(
+    session: Session, user_id: int, now: datetime, minimum_age: int = 14
+) -> list[OpenHeading]:
+    """Every open heading the person could be concerned by (member-only votes only for the
+    panel's members), with whether they voted and what their answers allow."""
     repository = VotingRepository(session)
-    rows = await session.fetchall("SELECT DISTINCT stage_id FROM ballot_headings")
+    person = await PeopleRepository(session).get(user_id)
+    rows = await session.fetchall("SELECT DISTINCT stage_id FROM ballot_headings ORDER BY stage_id")
     found = []
     for row in rows:
         located = await stage_by_id(session, row["stage_id"])
@@ -142,6 +174,9 @@ async def open_headings(session: Session, user_id: int, now: datetime) -> list[O
                     programme,
                     stage,
                     await repository.has_voted(heading_id, user_id),
+                    Eligibility()
+                    if person is None
+                    else heading_eligibility(person, programme, heading, now, minimum_age),
                 )
             )
     return found
@@ -234,6 +269,44 @@ async def current_choices(db: Database, user_id: int, heading_id: int) -> list[s
         name = pseudonym(await repository.secret(), where.stage_id, where.heading.key, user_id)
         found = await repository.ballot_of(heading_id, name)
     return [] if found is None else found[0]
+
+
+@dataclass(frozen=True)
+class CastBallot:
+    heading_id: int
+    heading: Heading
+    programme: Programme
+    voted_at: datetime  # from the voter roll
+    receipt: str | None
+    changeable: bool  # the vote is still open: casting again replaces it
+
+
+async def my_ballots(session: Session, user_id: int, now: datetime) -> list[CastBallot]:
+    """The person's cast ballots for their page: which heading and when come from the voter
+    roll; the receipt is the code `cast` gave. How a receipt is found is decided here only,
+    so a new ballot store (issue 16) changes this function and nothing that shows it."""
+    repository = VotingRepository(session)
+    roll = await repository.voted_by(user_id)
+    secret = await repository.secret() if roll else b""  # someone voted: the key exists
+    found = []
+    for heading_id, voted_at in roll:
+        where = await locate(session, heading_id)
+        if where is None:
+            continue
+        name = pseudonym(secret, where.stage_id, where.heading.key, user_id)
+        ballot = await repository.ballot_of(heading_id, name)
+        code = None if ballot is None else receipt(name, to_db(ballot[1]))
+        found.append(
+            CastBallot(
+                heading_id,
+                where.heading,
+                where.programme,
+                voted_at,
+                code,
+                voting_open(where.stage, now),
+            )
+        )
+    return found
 
 
 async def may_run_results(session: Session, user_id: int, admin_ids: Collection[int]) -> bool:
@@ -441,7 +514,8 @@ async def pabulib_instance(db: Database, heading_id: int) -> PBInstance:
 
 async def remind_non_voters(session: Session, due: ReminderDue, minimum_age: int) -> int:
     """Before a vote closes: everyone who may vote in a heading of the stage and has not
-    (SPEC §8). Returns how many reminders were queued."""
+    (SPEC §8), including people who still lack an answer the vote needs (the button asks it).
+    Returns how many reminders were queued."""
     repository = VotingRepository(session)
     headings = await repository.headings(due.stage_id)
     if not headings or Action.VOTE not in due.stage.actions:
@@ -455,7 +529,10 @@ async def remind_non_voters(session: Session, due: ReminderDue, minimum_age: int
     queued = 0
     for person in await PeopleRepository(session).active():
         for heading_id, heading in headings:
-            if eligibility(person, due.programme, heading, due.now, minimum_age) is not None:
+            found = heading_eligibility(person, due.programme, heading, due.now, minimum_age)
+            # Answers still missing are asked when the button opens the ballot; only who really
+            # may not vote is left out (and, without a district, every district's heading).
+            if found.refusal is not None or Question.DISTRICT in found.missing:
                 continue
             if heading.panel and person.user_id not in members[heading.panel]:
                 continue
@@ -479,3 +556,14 @@ async def remind_non_voters(session: Session, due: ReminderDue, minimum_age: int
             )
             queued += added is not None
     return queued
+
+
+# The tally rules as a person reads them (never the engine's word on a Korean screen).
+RULE_NAMES: Final = {
+    "greedy": N_("Greedy"),
+    "seoul": N_("Seoul's rule: the least-voted projects drop out"),
+    "mes": N_("Equal shares"),
+    "mes+greedy": N_("Equal shares, then greedy"),
+    "mes+add1": N_("Equal shares as cities run it (Add1)"),
+    "mes+add1+greedy": N_("Equal shares (Add1), then greedy"),
+}

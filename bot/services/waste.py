@@ -685,7 +685,7 @@ async def queue_deadline_reminders(
 def reminder_text(t: Translator, report: Report, now: datetime) -> str:
     return t.gettext("Case %(receipt)s must be answered by %(due)s (%(left)s).") % {
         "receipt": report.receipt,
-        "due": t.when(report.due_at),
+        "due": t.deadline(report.due_at, now),
         "left": t.left(now, report.due_at),
     }
 

@@ -132,7 +132,7 @@ async def test_admin_in_the_chat_and_refusals_are_logged(harness: Harness) -> No
     harness.set_now(NOW)
     await sign_up(harness.db, 9000, CITIZEN, MODERATOR)
     replies = await harness.say(CITIZEN, "/admin")
-    assert "관리자만 쓸 수 있습니다" in said(replies)
+    assert "관리자만 쓸 수 있어요" in said(replies)
     message_id = harness.api.bot_messages(CITIZEN)[-1]["message_id"]
     replies = await harness.press_data(CITIZEN, message_id, "adm:roles")
     assert "관리자만" in said(replies)
@@ -145,7 +145,7 @@ async def test_admin_in_the_chat_and_refusals_are_logged(harness: Harness) -> No
     await harness.press(9000, "권한")
     await harness.press(9000, "운영자 권한 주기")
     replies = await harness.say(9000, str(MODERATOR))
-    assert "처리했습니다" in said(replies)
+    assert "처리했어요" in said(replies)
     async with harness.db.reading() as session:
         assert await RolesRepository(session).has(MODERATOR, Role.MODERATOR)
     # The new moderator's command menu now carries the admin commands.

@@ -109,7 +109,7 @@ async def test_compose_preview_confirm_deliver_and_report(harness: Harness) -> N
     replies = await h.press(9000, "마포구")
     text = said(replies)
     # Mapo: 9000, 1, 2 (Korean), 3 (English); 5 turned announcements off; 4 is in Gangnam.
-    assert "한국어 버전(3명)" in text and "English 버전(1명)" in text
+    assert "한국어 버전 (3명)" in text and "English 버전 (1명)" in text
     assert "4명에게 보낼까요?" in text
     previews = [m for m in replies if "photo" in m]
     assert [m["caption"] for m in previews] == [
@@ -131,7 +131,7 @@ async def test_compose_preview_confirm_deliver_and_report(harness: Harness) -> N
 
     await status.refresh(h.app)
     edited = h.api.chats[9000].messages[status_message["message_id"]]
-    assert "4 / 4 발송 · 실패 0 · 남음 0" in edited["text"] and "완료" in edited["text"]
+    assert "4 / 4 발송 · 실패 0 · 남은 0" in edited["text"] and "완료" in edited["text"]
     assert "reply_markup" not in edited  # nothing left to pause or cancel
     assert "발송: 4" in h.last_text(9000)  # the final report
     await status.refresh(h.app)  # a finished broadcast is reported once
@@ -254,7 +254,7 @@ async def test_status_buttons_in_the_chat_and_refusals_are_audited(harness: Harn
     await service.set_status_message(h.db, broadcast_id, 9000, sent.message_id)
 
     # A citizen cannot start a broadcast, nor pause one with a forged button.
-    assert "관리자만 쓸 수 있습니다." in said(await h.say(1, "/broadcast"))
+    assert "관리자만 쓸 수 있어요." in said(await h.say(1, "/broadcast"))
     refusal = h.api.bot_messages(1)[-1]  # a message of theirs to press on
     await h.press_data(1, refusal["message_id"], f"bcs:pause:{broadcast_id}")
     state = await service.settle(h.db, broadcast_id, NOON)
@@ -277,7 +277,7 @@ async def test_status_buttons_in_the_chat_and_refusals_are_audited(harness: Harn
     replies = await h.press_data(9000, sent.message_id, f"bcs:pause:{broadcast_id}")
     assert "일시 정지됨" in said(replies) and "다시 시작" in str(replies[-1]["reply_markup"])
     replies = await h.press_data(9000, sent.message_id, f"bcs:cancel:{broadcast_id}")
-    assert "취소됨" in said(replies) and "미발송(공지 끔, 탈퇴 또는 취소): 3" in said(replies)
+    assert "취소됨" in said(replies) and "미발송 (공지 알림 끔, 탈퇴 또는 취소): 3" in said(replies)
     assert not h.api.bot_messages(2)
 
 

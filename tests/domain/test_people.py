@@ -6,7 +6,19 @@ from datetime import UTC, datetime
 
 import pytest
 
-from domain.people import DISTRICTS, Person, Relation, find_district, pb_eligibility
+from domain.people import (
+    DISTRICTS,
+    Ineligible,
+    Person,
+    Question,
+    Relation,
+    Requirements,
+    check,
+    find_district,
+    parse_birth_year,
+    pb_eligibility,
+    sign_up_missing,
+)
 
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
 
@@ -44,23 +56,71 @@ def person(**fields: object) -> Person:
 
 
 @pytest.mark.parametrize(
-    ("fields", "reason"),
+    ("fields", "missing", "refusal"),
     [
-        ({}, None),
-        ({"relation": Relation.WORKER}, None),
-        ({"relation": Relation.STUDENT, "birth_year": 2013}, None),  # 14 in 2027
-        ({"relation": Relation.OTHER}, "not_connected_to_city"),
-        ({"relation": None}, "not_connected_to_city"),
-        ({"declared_not_official_at": None}, "official_declaration_missing"),
-        ({"birth_year": None}, "birth_year_missing"),
-        ({"birth_year": 2014}, "too_young"),
+        ({}, (), None),
+        ({"relation": Relation.WORKER}, (), None),
+        ({"relation": Relation.STUDENT, "birth_year": 2013}, (), None),  # 14 in 2027
+        ({"relation": Relation.OTHER}, (), Ineligible.NOT_CONNECTED),
+        ({"relation": None}, (Question.RELATION,), None),
+        ({"declared_not_official_at": None}, (Question.NOT_OFFICIAL,), None),
+        ({"birth_year": None}, (Question.BIRTH_YEAR,), None),
+        ({"birth_year": 2014}, (), Ineligible.TOO_YOUNG),
+        (
+            {"declared_not_official_at": None, "declared_official_at": NOW},
+            (),
+            Ineligible.OFFICIAL,
+        ),
+        # Nothing given yet: every answer, in the order they are asked.
+        (
+            {"relation": None, "birth_year": None, "declared_not_official_at": None},
+            (Question.RELATION, Question.BIRTH_YEAR, Question.NOT_OFFICIAL),
+            None,
+        ),
+        # An answer that already settles it: nobody is asked what cannot change the outcome.
+        ({"relation": Relation.OTHER, "birth_year": None}, (), Ineligible.NOT_CONNECTED),
+        ({"birth_year": 2020, "declared_not_official_at": None}, (), Ineligible.TOO_YOUNG),
     ],
 )
-def test_pb_eligibility(fields: dict[str, object], reason: str | None) -> None:
+def test_pb_eligibility(
+    fields: dict[str, object], missing: tuple[Question, ...], refusal: Ineligible | None
+) -> None:
     result = pb_eligibility(person(**fields), today_year=2027, minimum_age=14)
-    assert result.allowed is (reason is None)
-    assert result.reason == reason
+    assert result.allowed is (not missing and refusal is None)
+    assert (result.missing, result.refusal) == (missing, refusal)
 
 
 def test_minimum_age_is_a_setting() -> None:
     assert not pb_eligibility(person(birth_year=2010), 2027, minimum_age=18).allowed
+
+
+def test_a_district_ballot_and_the_budget_school() -> None:
+    mapo_only = Requirements(district="mapo")
+    assert check(person(district="mapo"), mapo_only, 2027).allowed
+    assert check(person(district=None), mapo_only, 2027).missing == (Question.DISTRICT,)
+    assert check(person(district="guro"), mapo_only, 2027).refusal is Ineligible.OTHER_DISTRICT
+    graduates = Requirements(connected=True, budget_school=True)
+    assert check(person(), graduates, 2027).missing == (Question.BUDGET_SCHOOL,)
+    assert check(person(), graduates, 2027, budget_school=True).allowed
+
+
+def test_sign_up_asks_again_what_it_never_got() -> None:
+    assert sign_up_missing(person(relation=None)) == (Question.RELATION,)
+    assert sign_up_missing(person(district=None)) == (Question.DISTRICT,)
+    assert sign_up_missing(person(relation=Relation.OTHER, district=None)) == ()
+    assert sign_up_missing(person(district="mapo")) == ()
+
+
+@pytest.mark.parametrize(
+    ("typed", "year"),
+    [
+        ("1987", 1987),
+        (" 1987년 ", 1987),
+        ("87", None),
+        ("1899", None),
+        ("2028", None),
+        ("abcd", None),
+    ],
+)
+def test_birth_year_as_typed(typed: str, year: int | None) -> None:
+    assert parse_birth_year(typed, 2027) == year

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from domain.programmes import ProgrammeKind
 from domain.proposals import (
     POLICY_FIELDS,
     TRANSITIONS,
@@ -77,7 +78,17 @@ def test_city_wide_pb_needs_two_districts() -> None:
     assert check_districts(Scope.CITY, ["mapo"], PB) is Refusal.TOO_FEW_DISTRICTS
     assert check_districts(Scope.CITY, ["mapo", "mapo"], PB) is Refusal.TOO_FEW_DISTRICTS
     assert check_districts(Scope.CITY, ["mapo", "guro"], PB) is None
-    assert check_districts(Scope.DISTRICT, ["mapo"], PB) is None
+    # One district or one dong is one district, however it was chosen (issue 14).
+    assert check_districts(Scope.DISTRICT, ["mapo"], PB) is Refusal.TOO_FEW_DISTRICTS
+    assert check_districts(Scope.DONG, ["mapo"], PB) is Refusal.TOO_FEW_DISTRICTS
+    assert check_districts(Scope.DISTRICT, ["mapo"], SEOUL_DEMOCRACY) is None
+    track = ProgrammeKind.DISTRICT_PLAN
+    assert check_districts(Scope.DISTRICT, ["mapo"], SEOUL_DEMOCRACY, track) is None
+    assert check_districts(Scope.DONG, ["mapo"], SEOUL_DEMOCRACY, track) is None
+    assert (
+        check_districts(Scope.CITY, ["mapo", "guro"], SEOUL_DEMOCRACY, track)
+        is Refusal.ONE_DISTRICT_ONLY
+    )
     assert check_districts(Scope.CITY, ["mapo"], SEOUL_DEMOCRACY) is None
 
 

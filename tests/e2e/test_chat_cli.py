@@ -61,3 +61,10 @@ def test_fresh_uses_a_throwaway_database(tmp_path: Path, database_url: str) -> N
             await database.close()
 
     assert asyncio.run(tables()) == []  # DATABASE_URL's database was not even set up
+
+
+def test_the_clock_can_be_set_to_try_a_stage(tmp_path: Path, database_url: str) -> None:
+    # --at starts the bot's clock in the PB proposal call; :at moves it on to the vote.
+    out = chat(tmp_path, database_url, "1\n:at 2027-07-25T12:00\n", "--at", "2027-02-10T12:00")
+    assert "2027년 2월 10일 (수) 오후 12:00에 개인정보 수집·이용에 동의" in out
+    assert "(the bot's clock now reads 2027-07-25 03:00 UTC)" in out

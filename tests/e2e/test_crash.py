@@ -81,10 +81,10 @@ async def press(api: LocalBotApi, label: str, expect: str) -> None:
 
 
 async def sign_up_in_chat(api: LocalBotApi) -> None:
-    await say(api, "/start", "동의하십니까?")
+    await say(api, "/start", "개인정보 수집·이용에 동의해 주세요")
     await press(api, "동의합니다", "서울과 어떤 관계")
     await press(api, "서울에 살아요", "어느 자치구")
-    await say(api, "마포구", "가입이 끝났습니다")
+    await say(api, "마포구", "가입을 마쳤어요")
 
 
 async def test_a_proposal_half_written_survives_sigkill(
@@ -104,12 +104,12 @@ async def test_a_proposal_half_written_survives_sigkill(
         await press(api, "한 자치구", "어느 자치구인가요? 하나를")
         await press(api, "마포구", "사진을")
         await press(api, "완료", "위치를 공유")
-        await press(api, "건너뛰기", "미리보기로")
+        await press(api, "건너뛰기", "미리 보기로")
         await press(api, "계속", "제안 내용을 확인해")
         await kill(process)  # just before submitting
 
         process = await start(server, database_url, tmp_path)
-        await press(api, "제출", "게시되었습니다")
+        await press(api, "제출", "게시됐어요")
     finally:
         process.send_signal(signal.SIGKILL)
         await process.wait()
@@ -183,7 +183,7 @@ async def test_a_ballot_cast_around_a_sigkill_counts_once(
         await say(api, "/vote", "지금 투표 (")
         await press(api, "지금 투표", "선택:")
         await press(api, "확인하고 제출", "내 투표")
-        await press(api, "투표 제출", "영수증 번호")
+        await press(api, "투표 제출", "투표 확인 번호")
     finally:
         process.send_signal(signal.SIGKILL)
         await process.wait()

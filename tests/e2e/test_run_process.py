@@ -67,7 +67,7 @@ async def test_new_user_onboards_against_the_real_process(
         api.press(ALICE, *button(api, ALICE, "서울에 살아요"))
         await api.wait_until(lambda: "어느 자치구" in api.transcript(ALICE), timeout=10)
         api.send_text(ALICE, "송파구")
-        await api.wait_until(lambda: "가입이 끝났습니다" in api.transcript(ALICE), timeout=10)
+        await api.wait_until(lambda: "가입을 마쳤어요" in api.transcript(ALICE), timeout=10)
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = await asyncio.wait_for(process.communicate(), timeout=30)

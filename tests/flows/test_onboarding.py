@@ -26,7 +26,7 @@ async def onboard(h: Harness, user_id: int = ALICE) -> None:
 
 async def test_full_onboarding_in_korean_stores_the_answers(harness: Harness) -> None:
     replies = await harness.say(ALICE, "/start")
-    assert "개인정보 처리방침에 동의" in replies[-1]["text"]
+    assert "개인정보 수집·이용에 동의해 주세요" in replies[-1]["text"]
     assert await people_count(harness) == 0  # nothing stored before consent
 
     await harness.press(ALICE, "동의합니다")
@@ -34,7 +34,7 @@ async def test_full_onboarding_in_korean_stores_the_answers(harness: Harness) ->
     await harness.press(ALICE, "서울에 살아요")
     replies = await harness.press(ALICE, "마포구")
     assert any("자치구: 마포구" in m.get("text", "") for m in replies)
-    assert "가입이 끝났습니다" in harness.last_text(ALICE)
+    assert "가입을 마쳤어요" in harness.last_text(ALICE)
     # The persistent main menu comes with the last message.
     assert harness.api.bot_messages(ALICE)[-1]["reply_keyboard"]["is_persistent"] is True
 
@@ -51,7 +51,7 @@ async def test_english_client_gets_english_and_can_switch_language_before_consen
     replies = await harness.say(ALICE, "/start")
     assert "Do you agree?" in replies[-1]["text"]
     replies = await harness.press(ALICE, "한국어")
-    assert "동의하십니까?" in replies[-1]["text"]  # the same message, edited in place
+    assert "동의하시나요?" in replies[-1]["text"]  # the same message, edited in place
     assert len(harness.api.bot_messages(ALICE)) == 1
     await harness.press(ALICE, "동의합니다")
     async with harness.db.reading() as session:
@@ -62,7 +62,7 @@ async def test_english_client_gets_english_and_can_switch_language_before_consen
 async def test_declining_consent_stores_nothing(harness: Harness) -> None:
     await harness.say(ALICE, "/start")
     await harness.press(ALICE, "동의하지 않습니다")
-    assert "아무것도 저장하지 않았습니다" in harness.last_text(ALICE)
+    assert "아무것도 저장하지 않았어요" in harness.last_text(ALICE)
     assert await people_count(harness) == 0
 
 
@@ -71,7 +71,7 @@ async def test_typed_district_and_unknown_district(harness: Harness) -> None:
     await harness.press(ALICE, "동의합니다")
     await harness.press(ALICE, "서울에서 일해요")
     replies = await harness.say(ALICE, "가나다구")
-    assert "“가나다구”(이)라는 자치구를 찾지 못했습니다" in said(replies)
+    assert "“가나다구”라는 자치구를 찾지 못했어요" in said(replies)
     assert "어느 자치구" in replies[-1]["text"]  # asked again
     await harness.say(ALICE, "Gangnam-gu")
     async with harness.db.reading() as session:
@@ -87,19 +87,19 @@ async def test_bad_input_in_a_step_is_explained_and_the_question_repeated(
     await harness.press(ALICE, "동의합니다")
 
     replies = await harness.send_photo(ALICE)
-    assert "그 입력을 쓸 수 없습니다" in said(replies)
+    assert "이 입력을 받을 수 없어요" in said(replies)
     assert "서울과 어떤 관계" in replies[-1]["text"]
 
     replies = await harness.say(ALICE, "/programmes")
-    assert "지금은 가입 중입니다" in said(replies)
+    assert "지금은 가입 중이에요" in said(replies)
     assert "서울과 어떤 관계" in replies[-1]["text"]
 
     # A district button from a question not asked yet, and forged data, are refused.
     question = harness.api.bot_messages(ALICE)[-1]["message_id"]
     replies = await harness.press_data(ALICE, question, "onb:dist:mapo")
-    assert "더 이상 쓸 수 없습니다" in said(replies)
+    assert "더 이상 쓸 수 없어요" in said(replies)
     replies = await harness.press_data(ALICE, question, "onb:rel:mayor")
-    assert "더 이상 쓸 수 없습니다" in said(replies)
+    assert "더 이상 쓸 수 없어요" in said(replies)
     async with harness.db.reading() as session:
         person = await PeopleRepository(session).get(ALICE)
     assert person is not None and person.relation is None and person.district is None
@@ -109,9 +109,9 @@ async def test_bad_input_in_a_step_is_explained_and_the_question_repeated(
 async def test_cancel_leaves_the_flow(harness: Harness) -> None:
     await harness.say(ALICE, "/start")
     replies = await harness.say(ALICE, "/cancel")
-    assert "가입을 멈췄습니다" in said(replies)
+    assert "가입을 멈췄어요" in said(replies)
     replies = await harness.say(ALICE, "/cancel")
-    assert "취소할 진행 중인 단계가 없습니다" in said(replies)
+    assert "그만둘 진행 중인 단계가 없어요" in said(replies)
 
 
 async def test_start_again_welcomes_back_and_unknown_deep_link_is_explained(
@@ -119,8 +119,8 @@ async def test_start_again_welcomes_back_and_unknown_deep_link_is_explained(
 ) -> None:
     await onboard(harness)
     replies = await harness.say(ALICE, "/start zz_999")
-    assert "다시 오신 것을 환영합니다" in said(replies)
-    assert "유효하지 않거나 만료된 링크" in replies[-1]["text"]
+    assert "다시 오신 것을 환영해요" in said(replies)
+    assert "올바르지 않거나 기간이 지난 링크" in replies[-1]["text"]
 
 
 async def test_deep_link_payload_is_kept_through_onboarding(harness: Harness) -> None:
@@ -140,15 +140,15 @@ async def test_stale_button_outside_a_flow(harness: Harness) -> None:
     await onboard(harness)
     consent = harness.api.bot_messages(ALICE)[0]["message_id"]
     replies = await harness.press_data(ALICE, consent, "onb:consent:yes")
-    assert "/menu 에서 다시 시작" in replies[-1]["text"]
+    assert "/menu에서 다시 시작" in replies[-1]["text"]
     replies = await harness.press_data(ALICE, consent, "x" * 64)
-    assert "/menu 에서 다시 시작" in replies[-1]["text"]
+    assert "/menu에서 다시 시작" in replies[-1]["text"]
     assert not harness.errors.records
 
 
 async def test_unknown_text_is_answered(harness: Harness) -> None:
     replies = await harness.say(ALICE, "안녕하세요")
-    assert "이해하지 못했습니다" in said(replies)
+    assert "무슨 뜻인지 알지 못했어요" in said(replies)
 
 
 async def test_language_command_switches_texts_and_menu(harness: Harness) -> None:
@@ -188,10 +188,15 @@ async def test_command_menu_is_set_per_language(harness: Harness) -> None:
 
 async def test_privacy_mydata_and_deleteme(harness: Harness) -> None:
     replies = await harness.say(ALICE, "/mydata")
-    assert "저장된 정보가 없습니다" in said(replies)
+    assert "저장된 회원님의 정보가 없어요" in said(replies)
     await onboard(harness)
     replies = await harness.say(ALICE, "/privacy")
-    assert "개인정보 처리방침" in said(replies)
+    notice = said(replies)
+    # What PIPA asks a notice to state, the controller from the settings' defaults.
+    for part in ("개인정보처리자: 서울특별시", "문의·요청: 02-120", "수집·이용 목적:", "수집 항목:",
+                 "보유 기간: /deleteme로 삭제하실 때까지", "동의를 거부할 권리:",
+                 "제안, 공감, 시민참여단 신청, 투표, 신고는 할 수 없어요"):  # fmt: skip
+        assert part in notice, part
 
     replies = await harness.say(ALICE, "/mydata")
     document = replies[-1]["document"]
@@ -220,5 +225,81 @@ async def test_errors_are_logged_and_the_person_told(harness: Harness) -> None:
 
     harness.app.add_handler(CommandHandler("explode", explode), group=-1)
     replies = await harness.say(ALICE, "/explode")
-    assert any("시스템에 문제가 생겼습니다" in m["text"] for m in replies)
+    assert any("시스템에 문제가 생겼어요" in m["text"] for m in replies)
     assert any("boom" in str(r.exc_info[1]) for r in harness.errors.records if r.exc_info)
+
+
+async def district_of(h: Harness, user_id: int = ALICE) -> str | None:
+    async with h.db.reading() as session:
+        person = await PeopleRepository(session).get(user_id)
+    assert person is not None
+    return person.district
+
+
+async def test_start_asks_again_for_a_skipped_district(harness: Harness) -> None:
+    await harness.say(ALICE, "/start")
+    await harness.press(ALICE, "동의합니다")
+    await harness.press(ALICE, "서울에 살아요")
+    await harness.press(ALICE, "건너뛰기")
+    replies = await harness.say(ALICE, "/start")
+    assert "가입 정보에 아직 자치구가 없어요" in said(replies)
+    assert "어느 자치구" in replies[-1]["text"]  # not "welcome back" and the menu
+    await harness.say(ALICE, "강서구")
+    assert await district_of(harness) == "gangseo"
+    replies = await harness.say(ALICE, "/start")
+    assert "다시 오신 것을 환영해요" in said(replies)
+
+
+async def test_start_resumes_a_district_lost_in_a_crash(harness: Harness) -> None:
+    """The worker dies after the district buttons are taken off and before the answer is
+    saved (issue 14): the person is left signed up without a district. /start asks for it
+    again, and a deep link they came with still opens afterwards."""
+    killed: list[str] = []
+
+    def die_after_the_buttons_go(method: str, params: object, result: object) -> None:
+        if method == "editMessageReplyMarkup" and not killed:
+            killed.append(method)
+            raise RuntimeError("worker killed")
+
+    await harness.say(ALICE, "/start")
+    await harness.press(ALICE, "동의합니다")
+    await harness.press(ALICE, "서울에서 공부해요")
+    harness.api.listeners.append(die_after_the_buttons_go)
+    await harness.say(ALICE, "관악구")
+    harness.api.listeners.remove(die_after_the_buttons_go)
+    assert killed and await district_of(harness) is None
+    question = next(m for m in harness.api.bot_messages(ALICE) if "어느 자치구" in m["text"])
+    assert "reply_markup" not in question  # the buttons are gone with the answer
+    harness.errors.records.clear()
+
+    opened: list[str] = []
+
+    async def open_proposal(update: object, context: object, rest: str) -> None:
+        opened.append(rest)
+
+    harness.app.deep_links.add("p_", open_proposal)
+    replies = await harness.say(ALICE, "/start p_7")
+    assert "가입 정보에 아직 자치구가 없어요" in said(replies)
+    await harness.press(ALICE, "관악구")
+    assert await district_of(harness) == "gwanak"
+    assert opened == ["7"]
+    assert not harness.errors.records
+
+
+async def test_the_privacy_notice_in_english_names_the_configured_controller(
+    harness: Harness,
+) -> None:
+    harness.app.services.settings.privacy_controller_en = "Mapo-gu Office"
+    harness.app.services.settings.privacy_contact = "privacy@mapo.example"
+    harness.api.user(ALICE, language_code="en")
+    replies = await harness.say(ALICE, "/start")
+    assert "Controller: Mapo-gu Office (privacy@mapo.example)" in said(replies)
+    assert "You may refuse: then nothing is stored" in said(replies)
+    notice = said(await harness.say(ALICE, "/privacy"))
+    parts = (
+        "Controller: Mapo-gu Office", "requests about your data: privacy@mapo.example",
+        "Purpose:", "Items:", "Retention: until you erase your data with /deleteme",
+        "Your right to refuse:", "you cannot propose, support, apply to a panel, vote",
+    )  # fmt: skip
+    for part in parts:
+        assert part in notice, part

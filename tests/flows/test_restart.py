@@ -22,7 +22,7 @@ async def test_onboarding_continues_after_restart(settings: Settings) -> None:
         replies = await second.press(ALICE, "서울에서 공부해요")
         assert "어느 자치구" in replies[-1]["text"]
         await second.say(ALICE, "노원구")
-        assert "가입이 끝났습니다" in second.last_text(ALICE)
+        assert "가입을 마쳤어요" in second.last_text(ALICE)
         async with second.db.reading() as session:
             person = await PeopleRepository(session).get(ALICE)
         assert person is not None and person.district == "nowon"

@@ -33,15 +33,15 @@ async def test_a_journey_that_goes_wrong_fails_at_once_with_the_chat(harness: Ha
     citizen = Citizen(harness.api, FIRST, timeout=10)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    with pytest.raises(JourneyError, match="먼저 /start 로 가입해 주세요") as failed:
+    with pytest.raises(JourneyError, match="먼저 /start로 가입해 주세요") as failed:
         await citizen.report_waste()  # not signed up
     assert "/report" in str(failed.value)  # the chat comes with the error
-    with pytest.raises(JourneyError, match="진행 중인 투표가 없습니다"):
+    with pytest.raises(JourneyError, match="진행 중인 투표가 없어요"):
         await citizen.vote()  # no vote programme in this world
     await citizen.sign_up()
-    with pytest.raises(JourneyError, match="다시 오신 것을 환영합니다"):
+    with pytest.raises(JourneyError, match="다시 오신 것을 환영해요"):
         await citizen.sign_up()
-    with pytest.raises(JourneyError, match="없는 제안이거나 숨겨진 제안입니다"):
+    with pytest.raises(JourneyError, match="없는 제안이거나 숨겨진 제안이에요"):
         await citizen.support(999_999)
     assert loop.time() - started < 5  # each failed at the bot's answer, not at the timeout
     assert not harness.errors.records

@@ -49,13 +49,14 @@ async def test_settings_menu_changes_one_category(fast: Settings) -> None:
 async def test_settings_from_the_main_menu_and_before_sign_up(fast: Settings) -> None:
     async with running_harness(fast) as h:
         replies = await h.say(BOB, "/settings")
-        assert "먼저 /start 로 가입해 주세요" in said(replies)
+        assert "먼저 /start로 가입해 주세요" in said(replies)
         await sign_up(h.db, h.api, BOB)
         await h.say(BOB, "/menu")
         replies = await h.press(BOB, "알림 설정")
         assert "<b>알림 설정</b>" in said(replies)
         replies = await h.press_data(BOB, replies[-1]["message_id"], "ntf:set:direct:off")
-        assert "이 버튼은 더 이상 쓸 수 없습니다" in said(replies)  # forged: DIRECT is not settable
+        # Forged: DIRECT is not settable.
+        assert "지난 버튼이라 더 이상 쓸 수 없어요" in said(replies)
         async with h.db.reading() as session:
             assert await session.scalar("SELECT COUNT(*) FROM notification_settings") == 0
 

@@ -260,7 +260,7 @@ async def test_announcements_reach_those_who_did_not_turn_them_off(
     ]
     korean = Payload.model_validate_json(rows[0]["payload"]).text
     english = Payload.model_validate_json(rows[1]["payload"]).text
-    assert korean.startswith("<b>서울시가 묻습니다</b>: 토론 단계가 시작되었습니다.")
+    assert korean.startswith("<b>서울시가 묻습니다</b>: 토론 단계가 시작됐어요.")
     assert english.startswith("<b>Seoul asks</b>: Debate is now open until")
 
 
@@ -280,5 +280,5 @@ async def test_news_missed_during_a_long_downtime_is_not_announced(
         rows = await session.fetchall("SELECT payload FROM outbox")
     texts = [Payload.model_validate_json(row["payload"]).text for row in rows]
     assert len(texts) == 2
-    assert "토론 단계가 마감되었습니다" in texts[0]
-    assert "투표 단계가 시작되었습니다" in texts[1]
+    assert "토론 단계가 끝났어요" in texts[0]
+    assert "투표 단계가 시작됐어요" in texts[1]

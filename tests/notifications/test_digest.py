@@ -95,5 +95,5 @@ async def test_a_long_digest_stays_one_message(
     await drain(sender)
     (digest,) = texts_to(api, 1)
     assert len(digest) <= 4096
-    assert digest.endswith("건이 더 있습니다.")
+    assert digest.endswith("건이 더 있어요.")
     assert "update 0:" in digest

@@ -131,3 +131,20 @@ def test_seeds_are_one_line_of_printable_text() -> None:
     assert not check_seed("")
     assert not check_seed("two\nlines")
     assert not check_seed("x" * 201)
+
+
+def test_strata_in_the_citys_order() -> None:
+    """Districts as the city lists them (종로구, 중구, 용산구 …), age bands youngest first."""
+    rules = PanelRules.from_settings({"seats": 10, "features": ["gender", "age_band", "district"]})
+    quotas = [
+        Quota("district", "gangnam", 0, 1), Quota("age_band", "60plus", 1, 2),
+        Quota("district", "jongno", 0, 1), Quota("age_band", "under20", 1, 2),
+        Quota("gender", "male", 1, 5), Quota("district", "jung", 0, 1),
+        Quota("age_band", "20s", 1, 2), Quota("gender", "female", 1, 5),
+    ]  # fmt: skip
+    found = [(s.quota.feature, s.quota.value) for s in strata(quotas, [], rules)]
+    assert found == [
+        ("gender", "female"), ("gender", "male"),
+        ("age_band", "under20"), ("age_band", "20s"), ("age_band", "60plus"),
+        ("district", "jongno"), ("district", "jung"), ("district", "gangnam"),
+    ]  # fmt: skip

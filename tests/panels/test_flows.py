@@ -11,6 +11,7 @@ import pytest
 from bot.services import panels as service
 from domain.panels import ApplicationStatus
 from storage.panels import PanelsRepository
+from storage.people import PeopleRepository
 from tests.harness import Harness, said
 from tests.panels.conftest import (
     ADMIN,
@@ -24,7 +25,7 @@ from tests.panels.conftest import (
 )
 from tests.proposals.conftest import sign_up
 
-ALICE, BOB = 701, 702
+ALICE, BOB, CAROL = 701, 702, 703
 WOMEN, MEN = (711, 712, 713), (721, 722, 723)
 
 
@@ -68,25 +69,24 @@ async def test_apply_with_every_feature_then_withdraw(harness: Harness) -> None:
     replies = await h.say(ALICE, "/panels")
     assert "모집 중" in said(replies) and "시험 시민패널" in said(replies)
     replies = await h.press(ALICE, "신청하기: 시험 시민패널")
-    assert "성별을 알려 주세요" in said(replies)
+    assert "성별이 어떻게 되시나요?" in said(replies)
     await h.press(ALICE, "여성")
     assert "1990년 그대로" in buttons(h.api.bot_messages(ALICE)[-1])  # from the profile
     replies = await h.say(ALICE, "62년생")
-    assert "네 자리 연도로" in said(replies)
+    assert "연도를 네 자리로" in said(replies)
     replies = await h.say(ALICE, "1962")
     assert "✓ 마포구" in buttons(replies[-1])
     replies = await h.say(ALICE, "노원")
     assert "주거 형태" in said(replies)
-    await h.press(ALICE, "임차")
-    await h.press(ALICE, "아니요, 해당하지 않습니다")
-    assert "회의와 투표에 참여합니다" in h.last_text(ALICE) and "추첨" in h.last_text(ALICE)
+    await h.press(ALICE, "임차")  # the declaration is in the profile: not asked again
+    assert "회의와 투표에 참여해요" in h.last_text(ALICE) and "추첨" in h.last_text(ALICE)
     replies = await h.press(ALICE, "동의합니다")
     preview = said(replies)
     for line in ("성별: 여성", "연령대: 60세 이상", "자치구: 노원구", "주거 형태: 임차",
                  "출생 연도: 1962"):  # fmt: skip
         assert line in preview
     replies = await h.press(ALICE, "신청서 보내기")
-    assert "신청이 접수되었습니다" in said(replies)
+    assert "신청을 접수했어요" in said(replies)
     async with h.db.reading() as session:
         found = await PanelsRepository(session).of_user(ids["full-panel"], ALICE)
     assert found is not None and found.pseudonym in said(replies)
@@ -110,51 +110,67 @@ async def test_the_flow_explains_and_asks_again(harness: Harness) -> None:
     await h.say(ALICE, "/panels")
     await h.press(ALICE, "신청하기: 작은 패널")
     replies = await h.say(ALICE, "/vote")  # a command mid-flow
-    assert "지금은 시민 패널 신청 중입니다" in said(replies)
+    assert "지금은 시민참여단 신청 중이에요" in said(replies)
     message_id = h.api.bot_messages(ALICE)[-1]["message_id"]
     replies = await h.press_data(ALICE, message_id, "ap:g:nonbinary")  # forged value
-    assert "성별을 알려 주세요" in said(replies)
+    assert "성별이 어떻게 되시나요?" in said(replies)
     await h.press(ALICE, "남성")
     await h.press(ALICE, "1990년 그대로")
-    await h.press(ALICE, "아니요, 해당하지 않습니다")
     await h.press(ALICE, "동의합니다")
     send = h.api.bot_messages(ALICE)[-1]["message_id"]
     await h.press_data(ALICE, send, "ap:send")
     replies = await h.press_data(ALICE, send, "ap:send")  # a double tap
-    assert "이 버튼은 더 이상 쓸 수 없습니다" in said(replies)
+    assert "지난 버튼이라 더 이상 쓸 수 없어요" in said(replies)
     assert list(await applications(h, ids["small-panel"])) == [ALICE]
-    # Declaring to be an official ends the application with the reason.
-    await h.say(BOB, "/panels")
-    await h.press(BOB, "신청하기: 작은 패널")
-    await h.press(BOB, "남성")
-    await h.press(BOB, "1990년 그대로")
-    replies = await h.press(BOB, "네, 해당합니다")
-    assert "공무원과 시·구 출자·출연기관 임직원은" in said(replies)
-    assert BOB not in await applications(h, ids["small-panel"])
+    # The declaration, never given, is asked before the application; an official is told
+    # why they cannot apply, and the answer is kept (issue 14).
+    await sign_up(h.db, CAROL, eligible_for_pb=False)
+    await h.say(CAROL, "/panels")
+    replies = await h.press(CAROL, "신청하기: 작은 패널")
+    assert "작은 패널에 신청하기 전에 질문 1개만 드릴게요" in said(replies)
+    assert "대부분의 시민참여단에 참여할 수 없어요. 여기에 해당하시나요?" in said(replies)
+    replies = await h.press(CAROL, "네, 해당합니다")
+    assert "규정에 따라 작은 패널에 참여할 수 없어요" in said(replies)
+    assert CAROL not in await applications(h, ids["small-panel"])
+    async with h.db.reading() as session:
+        person = await PeopleRepository(session).get(CAROL)
+    assert person is not None and person.declared_official_at is not None
     assert not h.errors.records
 
 
 async def test_budget_school_code_opens_the_committee(harness: Harness) -> None:
     h = harness
     await prepared(h)
-    await h.say(ALICE, "/panels")
-    replies = await h.press(ALICE, "신청하기: 예산학교 패널")
-    assert "예산학교 수료자만 신청할 수 있습니다" in said(replies)
     replies = await h.say(ADMIN, "/paneladmin")
     await h.press(ADMIN, "예산학교 과정 코드")
     await h.press(ADMIN, "코드 발급")
     replies = await h.say(ADMIN, "2027 예산학교 1기")
     code = said(replies).rpartition("새 과정 코드: ")[2].strip()
     assert len(code) == 8
-    replies = await h.say(ALICE, "/budgetschool")
-    assert "/budgetschool ABCD2345" in said(replies)
-    replies = await h.say(ALICE, "/budgetschool NOTACODE")
-    assert "올바르지 않거나 마감된 과정 코드" in said(replies)
-    replies = await h.say(ALICE, f"/budgetschool {code}")
-    assert "예산학교 수료를 등록했습니다" in said(replies)
+    # Asked for right there, the code lets the application carry on (issue 14).
     await h.say(ALICE, "/panels")
     replies = await h.press(ALICE, "신청하기: 예산학교 패널")
-    assert "성별을 알려 주세요" in said(replies)
+    assert "예산학교 수료자만 신청할 수 있어요. 수료할 때 받은 과정 코드를" in said(replies)
+    replies = await h.say(ALICE, "NOTACODE")
+    assert "유효하지 않거나 마감된 과정 코드예요" in said(replies)
+    replies = await h.say(ALICE, code.lower())
+    assert "예산학교 수료를 기록했어요" in said(replies)
+    assert "성별이 어떻게 되시나요?" in said(replies)
+    # Who has not completed it is told what to do, once; /budgetschool works too.
+    await h.say(BOB, "/panels")
+    await h.press(BOB, "신청하기: 예산학교 패널")
+    replies = await h.press(BOB, "수료하지 않았어요")
+    assert "/budgetschool 다음에 코드를 붙여 보낸 뒤 다시 신청해 주세요" in said(replies)
+    replies = await h.say(BOB, "/budgetschool")
+    assert "/budgetschool ABCD2345" in said(replies)
+    replies = await h.say(BOB, "/budgetschool NOTACODE")
+    assert "올바르지 않거나 마감된 과정 코드" in said(replies)
+    replies = await h.say(BOB, f"/budgetschool {code}")
+    assert "예산학교 수료를 등록했어요" in said(replies)
+    await h.say(BOB, "/panels")
+    replies = await h.press(BOB, "신청하기: 예산학교 패널")
+    assert "성별이 어떻게 되시나요?" in said(replies)
+    assert not h.errors.records
 
 
 async def test_forged_admin_buttons_are_refused_and_audited(harness: Harness) -> None:
@@ -164,11 +180,11 @@ async def test_forged_admin_buttons_are_refused_and_audited(harness: Harness) ->
     await apply_all(h.db, ids["small-panel"], {u: answers("male") for u in MEN})
     h.set_now(AFTER_RECRUITMENT)
     replies = await h.say(BOB, "/paneladmin")
-    assert "관리자만 쓸 수 있습니다" in said(replies)
+    assert "관리자만 쓸 수 있어요" in said(replies)
     message_id = h.api.bot_messages(BOB)[-1]["message_id"]
     for data in (f"pa:cy:{ids['small-panel']}", f"pa:q:{ids['small-panel']}", "pa:bsn"):
         replies = await h.press_data(BOB, message_id, data)
-        assert "관리자만 쓸 수 있습니다" in said(replies)
+        assert "관리자만 쓸 수 있어요" in said(replies)
     async with h.db.reading() as session:
         assert await PanelsRepository(session).draw(ids["small-panel"]) is None
         refused = await session.fetchall(
@@ -193,43 +209,48 @@ async def test_quotas_commitment_seed_draw_and_invitations(harness: Harness) -> 
     await h.press(ADMIN, "작은 패널")
     replies = await h.press(ADMIN, "할당 대비 신청자")
     view = said(replies)
-    assert "남성: 1명 (할당 2–2) — 1명 부족" in view
-    assert "모자란 집단 (홍보 대상): 남성 (1)" in view
-    assert "남성 Male: 최솟값을 2에서 1(으)로 낮추기" not in view  # names are localised
-    assert "남성: 최솟값을 2에서 1(으)로 낮추기" in view
+    assert "• 남성: 1명, 최소 2명 (1명 부족)" in view  # the short strata come first
+    assert "성별: 여성 3 (2–2) · 남성 1 (2–2)" in view
+    assert "남성 Male: 최솟값을 2에서 1로 낮추기" not in view  # names are localised
+    assert "남성: 최솟값을 2에서 1로 낮추기" in view
+    replies = await h.press(ADMIN, "전체 표 (CSV)")
+    table = h.api.files[replies[-1]["document"]["file_id"]].content.decode("utf-8-sig")
+    assert table.splitlines() == [
+        "기준,집단,신청자,최소,최대,부족", "성별,여성,3,2,2,0", "성별,남성,1,2,2,1",
+    ]  # fmt: skip
     await apply_all(h.db, panel, {u: answers("male") for u in MEN[1:]})
     await h.press(ADMIN, "이전")
-    replies = await h.press(ADMIN, "공약값 공개")
-    assert "모든 신청자에게 알립니다" in said(replies)
-    replies = await h.press(ADMIN, "공약값 공개")
-    assert "아직 모집 중입니다" in said(replies)  # recruitment has not closed yet
+    replies = await h.press(ADMIN, "추첨 확인값 공개")
+    assert "모든 신청자에게 알려요" in said(replies)
+    replies = await h.press(ADMIN, "추첨 확인값 공개")
+    assert "아직 모집 중이에요" in said(replies)  # recruitment has not closed yet
     h.set_now(AFTER_RECRUITMENT)
     await h.press(ADMIN, "이전")
-    await h.press(ADMIN, "공약값 공개")
-    replies = await h.press(ADMIN, "공약값 공개")
+    await h.press(ADMIN, "추첨 확인값 공개")
+    replies = await h.press(ADMIN, "추첨 확인값 공개")
     async with h.db.reading() as session:
         record = await PanelsRepository(session).draw(panel)
     assert record is not None and record.commitment in said(replies)
     await h.press(ADMIN, "이전")
     replies = await h.press(ADMIN, "시드 입력 후 추첨")
-    assert "공개 시드를 입력하세요" in said(replies)
+    assert "공개 시드를 입력해 주세요" in said(replies)
     replies = await h.say(ADMIN, "두 줄\u2028시드")
     assert "200자 이내의 한 줄" in said(replies)
     replies = await h.say(ADMIN, "로또 1161회 2 8 9 15 29 36")
-    assert "시드 “로또 1161회 2 8 9 15 29 36”(으)로 추첨할까요?" in said(replies)
+    assert "시드 “로또 1161회 2 8 9 15 29 36”으로 추첨할까요?" in said(replies)
     replies = await h.press(ADMIN, "지금 추첨")
-    assert "추첨을 마치고 공개했습니다" in said(replies) and record.commitment in said(replies)
+    assert "추첨을 마치고 공개했어요" in said(replies) and record.commitment in said(replies)
     found = await applications(h, panel)
     invited = [u for u, s in found.items() if s is ApplicationStatus.INVITED]
     assert len(invited) == 4
     await deliver(h)
     first, second = (u for u in invited[:2] if u is not None)
-    assert "위원으로 추첨되셨습니다" in h.last_text(first)
+    assert "위원으로 추첨되셨어요" in h.last_text(first)
     replies = await h.press(first, "수락합니다")
-    assert "위촉을 환영합니다" in said(replies)
+    assert "위촉을 환영해요" in said(replies)
     await h.press(second, "사양합니다")
     replies = await h.press(second, "네, 사양합니다")
-    assert "사양하셨습니다" in said(replies)
+    assert "사양하셨어요" in said(replies)
     after = await applications(h, panel)
     assert (
         after[first] is ApplicationStatus.ACCEPTED and after[second] is ApplicationStatus.DECLINED
@@ -260,7 +281,7 @@ async def test_quotas_commitment_seed_draw_and_invitations(harness: Harness) -> 
     await h.say(ADMIN, "/paneladmin")
     await h.press(ADMIN, "작은 패널")
     replies = await h.press(ADMIN, "위원 충원 현황")
-    assert "정원 4석: 위원 1명, 답변 대기 중인 초대 3건, 빈자리 0석." in said(replies)
+    assert "정원 4명: 위원 1명, 답을 기다리는 위촉 안내 3건, 빈자리 0석" in said(replies)
     assert not h.errors.records
 
 
@@ -288,14 +309,14 @@ async def test_meetings_are_scheduled_and_answered(harness: Harness) -> None:
     assert "2027-06-12 14:00 형식으로" in said(replies)
     await h.say(ADMIN, "2027-04-20 19:00")
     replies = await h.say(ADMIN, "서울시청 다목적홀")
-    assert "회의를 잡았습니다" in said(replies)
+    assert "회의를 잡았어요" in said(replies)
     await deliver(h)
     assert "새 회의: 1차 주제별 회의 (작은 패널), 2027년 4월 20일 (화) 오후 7:00" in h.last_text(
         member
     )
     await h.press(member, "참석")
     alert = list(h.api.answered_queries.values())[-1].get("text", "")
-    assert alert == "기록했습니다: 참석."
+    assert alert == "기록했어요: 참석"
     replies = await h.say(member, "/panels")
     await h.press(member, "작은 패널")
     replies = await h.press(member, "회의")
@@ -307,5 +328,5 @@ async def test_meetings_are_scheduled_and_answered(harness: Harness) -> None:
         (meeting,) = await PanelsRepository(session).meetings(panel)
     await h.press_data(outsider, message_id, f"pn:r:{meeting.id}:yes")
     alert = list(h.api.answered_queries.values())[-1].get("text", "")
-    assert alert == "패널 위원만 쓸 수 있습니다."
+    assert alert == "시민참여단 위원만 쓸 수 있어요."
     assert not h.errors.records

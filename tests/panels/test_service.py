@@ -112,6 +112,10 @@ async def test_eligibility_and_answers_are_checked(db: Database, ids: dict[str, 
     async with db.transaction() as session:
         await PeopleRepository(session).update(2, RECRUITING, relation=Relation.OTHER.value)
     assert await refusal(2) is Refusal.NOT_CONNECTED
+    # A declaration in the profile stands, whatever the application says.
+    async with db.transaction() as session:
+        await PeopleRepository(session).update(4, RECRUITING, declared_official_at=RECRUITING)
+    assert await refusal(4, not_official=True) is Refusal.OFFICIAL
     before = await service.apply(db, 3, panel, answers(), RECRUITING - timedelta(days=30), 14)
     assert before.refusal is Refusal.CLOSED
     after = await service.apply(db, 3, panel, answers(), AFTER_RECRUITMENT, 14)
@@ -535,7 +539,7 @@ async def test_unfinished_applications_are_reminded_before_recruitment_closes(
         assert await service.unfinished_applications(session, due(recruitment)) == 1
         assert await service.unfinished_applications(session, due(recruitment)) == 0  # once
     ((user_id, payload),) = await outbox_rows(db, "reminder:")
-    assert user_id == 1 and "작은 패널 신청을 아직 마치지 않으셨습니다" in str(payload["text"])
+    assert user_id == 1 and "작은 패널 신청을 아직 마치지 않았어요" in str(payload["text"])
     assert payload["buttons"][0][0]["callback_data"] == f"ap:start:{panel}"  # type: ignore[index]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -47,7 +48,7 @@ async def write_until_preview(h: Harness) -> None:
     assert "지금 1장" in h.last_text(ALICE)
     await h.press(ALICE, "완료")
     await h._act(ALICE, lambda: h.api.send_location(ALICE, 37.52, 126.93))
-    assert "비슷한 제안이 없습니다" in h.last_text(ALICE)
+    assert "비슷한 제안이 없어요" in h.last_text(ALICE)
     await h.press(ALICE, "계속")
 
 
@@ -58,15 +59,23 @@ async def test_a_citizen_submits_a_proposal_step_by_step(harness: Harness) -> No
     assert "분야: 환경" in preview and "마포구, 영등포구" in preview
     assert "사진: 1장" in preview and "위치 첨부됨" in preview
     replies = await harness.press(ALICE, "제출")
-    assert "게시되었습니다" in said(replies)
+    assert "게시됐어요" in said(replies)
     card = replies[-1]
     assert "공감 0 / 500 · 30일 남음" in card["text"]
     (proposal,) = await proposals_in_db(harness)
     assert proposal.status is Status.PUBLISHED and proposal.scope is Scope.CITY  # type: ignore[attr-defined]
     assert proposal.districts == ("mapo", "yeongdeungpo")  # type: ignore[attr-defined]
     assert proposal.latitude == 37.52 and len(proposal.photos) == 1  # type: ignore[attr-defined]
-    share = card["reply_markup"]["inline_keyboard"][-2][0]
-    assert share["url"] == f"https://t.me/civicbot_local?start=p_{proposal.id}"  # type: ignore[attr-defined]
+    # Sharing sends the proposal into another chat (issue 14): Telegram's share sheet with the
+    # deep link, and inline mode with the card.
+    (
+        share,
+        to_a_chat,
+    ) = next(row for row in card["reply_markup"]["inline_keyboard"] if "url" in row[0])
+    link = f"https://t.me/civicbot_local?start=p_{proposal.id}"  # type: ignore[attr-defined]
+    assert share["url"].startswith("https://t.me/share/url?")
+    assert parse_qs(urlsplit(share["url"]).query)["url"] == [link]
+    assert to_a_chat["switch_inline_query"] == f"p_{proposal.id}"  # type: ignore[attr-defined]
     assert not harness.errors.records
 
 
@@ -74,7 +83,7 @@ async def test_back_cancel_and_refusals_at_each_step(harness: Harness) -> None:
     await signed_up(harness, ALICE)
     await harness.say(ALICE, "/propose")
     replies = await harness.say(ALICE, "가" * 81)
-    assert "제목이 너무 깁니다 (81자)" in said(replies)
+    assert "제목이 너무 길어요 (81자)" in said(replies)
     await harness.say(ALICE, "좋은 제목")
     replies = await harness.say(ALICE, "짧음")
     assert "10자 이상" in said(replies)
@@ -82,11 +91,11 @@ async def test_back_cancel_and_refusals_at_each_step(harness: Harness) -> None:
     assert "제안 제목" in replies[-1]["text"]
     await harness.say(ALICE, "더 좋은 제목")
     replies = await harness.send_photo(ALICE)  # a photo where text is expected
-    assert "아래 질문에 답해 주세요" in said(replies) or "쓸 수 없습니다" in said(replies)
+    assert "아래 질문에 답해 주세요" in said(replies) or "쓸 수 없어요" in said(replies)
     replies = await harness.say(ALICE, "/programmes")  # a command mid-flow
-    assert "제안 작성 중입니다" in said(replies)
+    assert "제안 작성 중이에요" in said(replies)
     await harness.press(ALICE, "취소")
-    assert "작성 중이던 제안을 지웠습니다" in harness.last_text(ALICE)
+    assert "작성 중이던 제안을 지웠어요" in harness.last_text(ALICE)
     assert await proposals_in_db(harness) == []
 
 
@@ -122,11 +131,11 @@ async def test_cost_is_checked_against_the_cap(harness: Harness) -> None:
     await harness.press(ALICE, "서울 전체 또는 여러 자치구")
     await harness.press(ALICE, "서울 전체")
     await harness.press(ALICE, "완료")
-    await harness.press(ALICE, "프로그램·행사성 사업")
+    await harness.press(ALICE, "프로그램(행사성) 사업")
     replies = await harness.say(ALICE, "3억")
-    assert "3억 원 미만이어야 합니다" in said(replies)
+    assert "3억 원 미만이어야 해요" in said(replies)
     replies = await harness.say(ALICE, "많이")
-    assert "금액을 읽지 못했습니다" in said(replies)
+    assert "금액을 읽지 못했어요" in said(replies)
     replies = await harness.say(ALICE, "2억 9000만")
     assert "사진을" in replies[-1]["text"]
 
@@ -168,9 +177,9 @@ async def test_similar_proposals_are_offered_before_submitting(harness: Harness)
     await harness.press(ALICE, "완료")
     await harness.press(ALICE, "완료")
     replies = await harness.press(ALICE, "건너뛰기")
-    assert "비슷한 제안이 있습니다" in replies[-1]["text"]
+    assert "비슷한 제안이 있어요" in replies[-1]["text"]
     replies = await harness.press(ALICE, f"#{existing.proposal_id}에 공감하기")
-    assert "작성 중이던 제안은 지웠습니다" in said(replies)
+    assert "작성 중이던 제안은 지웠어요" in said(replies)
     assert "공감 1 / 500" in replies[-1]["text"]
     assert len(await proposals_in_db(harness)) == 1
 
@@ -207,13 +216,13 @@ async def test_card_support_in_place_and_deep_link(harness: Harness) -> None:
     assert replies[-1]["message_id"] == card["message_id"]  # edited, not re-sent
     assert "공감 1 / 500" in replies[-1]["text"]
     answered = list(harness.api.answered_queries.values())[-1]
-    assert answered["text"] == "공감해 주셔서 고맙습니다!"
+    assert answered["text"] == "공감해 주셔서 고마워요!"
     replies = await harness.press(ALICE, "공감 취소")
     assert "공감 0 / 500" in replies[-1]["text"]
     # A forged support for a proposal that does not exist.
     replies = await harness.press_data(ALICE, card["message_id"], "pr:sup:999999")
     answered = list(harness.api.answered_queries.values())[-1]
-    assert answered["text"] == "없는 제안이거나 숨겨진 제안입니다."
+    assert answered["text"] == "없는 제안이거나 숨겨진 제안이에요."
     assert not harness.errors.records
 
 
@@ -230,7 +239,7 @@ async def test_browse_filter_paginate_and_search(harness: Harness) -> None:
     assert "전체 3건 중 1–3" in replies[-1]["text"]
     await harness.press(ALICE, "자치구")
     replies = await harness.press(ALICE, "마포구")
-    assert "조건에 맞는 제안이 없습니다" in replies[-1]["text"]  # parks are all in 구로구
+    assert "조건에 맞는 제안이 없어요" in replies[-1]["text"]  # parks are all in 구로구
     replies = await harness.say(ALICE, "/proposals 제안 3")
     assert f"#{ids[3]}" in replies[-1]["text"] and "전체 1건" in replies[-1]["text"]
     await harness.say(ALICE, "/proposals")
@@ -252,7 +261,7 @@ async def test_my_page_lists_mine_supported_and_followed(harness: Harness) -> No
     replies = await harness.say(ALICE, "/my")
     text = replies[-1]["text"]
     mine_part, rest = text.split("공감한 제안")
-    supported_part, followed_part = rest.split("팔로우하는 제안")
+    supported_part, followed_part = rest.split("소식 받는 제안")
     assert f"#{mine[0]}" in mine_part
     assert f"#{ids[0]}" in supported_part
     assert f"#{ids[1]}" in followed_part
@@ -265,7 +274,7 @@ async def test_comments_and_reports(harness: Harness) -> None:
     await harness.press(ALICE, "의견")
     await harness.press(ALICE, "의견 쓰기")
     replies = await harness.say(ALICE, "가" * 501)
-    assert "501자입니다" in said(replies)
+    assert "501자예요" in said(replies)
     replies = await harness.say(ALICE, "동네 어르신들이 정말 좋아하실 거예요")
     assert "1. 동네 어르신들이" in replies[-1]["text"]
     for reporter in (BOB, 503, 504):
@@ -274,7 +283,7 @@ async def test_comments_and_reports(harness: Harness) -> None:
         await harness.press(reporter, "1번 신고")
     replies = await harness.say(BOB, f"/start p_{proposal_id}")
     replies = await harness.press(BOB, "의견")
-    assert "아직 의견이 없습니다" in replies[-1]["text"]  # hidden after 3 reports
+    assert "아직 의견이 없어요" in replies[-1]["text"]  # hidden after 3 reports
 
 
 async def test_debate_stance_and_tagged_comments(harness: Harness) -> None:
@@ -294,7 +303,7 @@ async def test_debate_stance_and_tagged_comments(harness: Harness) -> None:
     assert "공론 중" in said(replies)
     await harness.say(ALICE, f"/start p_{proposal_id}")
     replies = await harness.press(ALICE, "찬성")
-    assert "의견(찬반)을 기록했습니다" in list(harness.api.answered_queries.values())[-1]["text"]
+    assert "찬반 의견을 기록했어요" in list(harness.api.answered_queries.values())[-1]["text"]
     await harness.press(ALICE, "의견")
     await harness.press(ALICE, "반대 의견 쓰기")
     replies = await harness.say(ALICE, "예산이 너무 많이 듭니다")
@@ -322,7 +331,7 @@ async def test_review_through_the_chat_and_forged_reviews(harness: Harness) -> N
     await harness.press(ADMIN, f"#{proposal_id}")
     await harness.press(ADMIN, "수용")
     replies = await harness.say(ADMIN, "2027년 예산에 반영하겠습니다.")
-    assert f"#{proposal_id} 상태가 바뀌었습니다: 수용" in said(replies)
+    assert f"#{proposal_id} 상태가 바뀌었어요: 수용" in said(replies)
     async with harness.db.reading() as session:
         proposal = await ProposalsRepository(session).get(proposal_id)
         notices = await session.fetchall("SELECT user_id, payload FROM outbox")
@@ -382,5 +391,5 @@ async def test_an_empty_review_queue_shows_without_buttons(harness: Harness) -> 
     await signed_up(harness, ADMIN)
     await harness.say(ADMIN, "/review")
     replies = await harness.press(ADMIN, "민주서울 (0)")
-    assert "대기 중인 제안이 없습니다" in said(replies)
+    assert "기다리는 제안이 없어요" in said(replies)
     assert not harness.errors.records

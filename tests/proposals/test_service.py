@@ -231,7 +231,7 @@ async def test_debate_outcome_is_applied_when_the_debate_ends(ready: Database) -
     assert proposal.status is Status.UNDER_REVIEW
     async with ready.reading() as session:
         history = await ProposalsRepository(session).history(proposal_id)
-    assert history[-1].note == "공론이 끝났습니다. 4명 참여, 찬성 2명, 반대 2명."
+    assert history[-1].note == "공론이 끝났어요. 4명 참여, 찬성 2명, 반대 2명."
     late = NOW + timedelta(days=31)
     assert await service.set_stance(ready, proposal_id, 6, Stance.FOR, late) is (
         service.Outcome.CLOSED
@@ -288,7 +288,7 @@ async def test_proposers_short_of_their_goal_are_reminded_once_per_offset(
     assert await service.queue_support_reminders(ready, ends - timedelta(hours=9), offsets) == 0
     assert await service.queue_support_reminders(ready, ends - timedelta(hours=2), offsets) == 1
     texts = [text for user, text in await outbox(ready) if user == 1]
-    assert texts[-2].startswith("“한강공원 쓰레기통 확충” 목표까지 공감 2개가 더 필요합니다")
+    assert texts[-2].startswith("“한강공원 쓰레기통 확충” 목표까지 공감 2개가 더 필요해요")
     assert "10시간 남음" in texts[-2] and "2시간 남음" in texts[-1]
     # Reached goals get no reminder.
     await service.support(ready, proposal_id, 3, NOW)

@@ -6,11 +6,13 @@ import json
 from datetime import UTC, datetime
 
 from bot.services import voting as service
+from storage.people import PeopleRepository
 from tests.harness import Harness, said
 from tests.proposals.conftest import sign_up
 from tests.voting.conftest import AFTER_VOTE, DURING_VOTE, ballot_file
 
 VOTER, GURO, ADMIN = 601, 602, 9000
+UNASKED, OFFICIAL = 603, 604
 
 
 async def prepared(h: Harness) -> dict[str, int]:
@@ -35,11 +37,15 @@ async def test_choose_within_the_rules_submit_and_change(harness: Harness) -> No
     assert replies[-1]["message_id"] == ballot["message_id"]  # edited in place
     assert "남은 예산: 400 원" in replies[-1]["text"]
     await harness.press(VOTER, "2. 한강 자전거길")
-    assert last_alert(harness) == "예산을 넘습니다: 1,000 원."
+    # What it costs, by how much it is over, and what is left (issue 14).
+    assert last_alert(harness) == (
+        "“한강 자전거길” 사업비는 500 원이에요. 남은 예산 400 원보다 100 원 많아요."
+        " 다른 사업을 빼고 골라 주세요."
+    )
     await harness.press(VOTER, "3. 공공 와이파이")
     await harness.press(VOTER, "확인하고 제출")
     replies = await harness.press(VOTER, "투표 제출")
-    assert "투표가 접수되었습니다. 영수증 번호:" in said(replies)
+    assert "투표를 제출했어요. 투표 확인 번호:" in said(replies)
     replies = await harness.say(VOTER, "/vote")
     assert "광역 사업 (투표함)" in said(replies)
     replies = await harness.press(VOTER, "광역 사업")
@@ -47,7 +53,7 @@ async def test_choose_within_the_rules_submit_and_change(harness: Harness) -> No
     await harness.press(VOTER, "선택함: 1. 어린이 놀이터")
     await harness.press(VOTER, "확인하고 제출")
     replies = await harness.press(VOTER, "투표 제출")
-    assert "투표를 바꿨습니다" in said(replies)
+    assert "투표를 바꿨어요" in said(replies)
     assert await service.current_choices(harness.db, VOTER, 1) == ["c"]
     assert not harness.errors.records
 
@@ -57,15 +63,19 @@ async def test_forged_and_out_of_rule_ballots_are_refused(harness: Harness) -> N
     await harness.say(GURO, "/vote")
     message_id = harness.api.bot_messages(GURO)[-1]["message_id"]
     await harness.press_data(GURO, message_id, f"vt:t:{ids['mapo']}:0")
-    await harness.press_data(GURO, message_id, f"vt:s:{ids['mapo']}")
-    assert last_alert(harness) == "다른 자치구 주민을 위한 투표입니다."
-    await harness.press_data(GURO, message_id, f"vt:t:{ids['city']}:99")
-    assert last_alert(harness) == "없는 투표입니다."
-    await harness.press_data(GURO, message_id, "vt:s:77777")
-    assert last_alert(harness) == "없는 투표입니다."
+    replies = await harness.press_data(GURO, message_id, f"vt:s:{ids['mapo']}")
+    assert "마포구 사업은 마포구 주민 투표인데, 알려 주신 자치구는 구로구예요." in said(replies)
+    assert "이사했다면 /profile에서 자치구를 바꿔 주세요" in said(replies)
+    replies = await harness.press_data(GURO, message_id, f"vt:t:{ids['city']}:99")
+    assert last_alert(harness) == "이 투표에 없는 사업이에요. 지금 투표 화면을 다시 보여 드릴게요."
+    assert "광역 사업" in said(replies)  # the ballot as it is, to carry on from
+    replies = await harness.press_data(GURO, message_id, "vt:s:77777")
+    assert "이 투표는 더 이상 없어요. 진행 중인 투표는 /vote에서" in said(replies)
     harness.set_now(AFTER_VOTE)
     await harness.press_data(GURO, message_id, f"vt:t:{ids['city']}:0")
-    assert last_alert(harness) == "지금은 투표할 수 없습니다."
+    assert last_alert(harness) == (
+        "지금은 이 투표를 할 수 없어요. 진행 중인 투표는 /vote에서 볼 수 있어요."
+    )
     async with harness.db.reading() as session:
         assert await session.scalar("SELECT COUNT(*) FROM ballots") == 0
     assert not harness.errors.records
@@ -86,10 +96,10 @@ async def test_results_chart_and_confirmation(harness: Harness) -> None:
     await service.cast(harness.db, VOTER, ids["city"], ["b", "c"], DURING_VOTE, 14)
     harness.set_now(AFTER_VOTE)
     replies = await harness.say(VOTER, "/results")
-    assert "관리자만 쓸 수 있습니다" in said(replies)
+    assert "관리자만 쓸 수 있어요" in said(replies)
     message_id = harness.api.bot_messages(VOTER)[-1]["message_id"]
     replies = await harness.press_data(VOTER, message_id, f"vt:r:{ids['city']}")
-    assert "아직 결과가 확정되지 않았습니다" in said(replies)
+    assert "아직 결과가 확정되지 않았어요" in said(replies)
 
     await harness.say(ADMIN, "/results")
     replies = await harness.press(ADMIN, "광역 사업")
@@ -97,18 +107,24 @@ async def test_results_chart_and_confirmation(harness: Harness) -> None:
     png = harness.api.files[photo["photo"][0]["file_id"]].content
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     table = replies[-1]["text"]
-    assert "선정 방식: greedy" in table and "온라인 투표 1" in table
+    assert "선정 방식: 득표순 선정" in table and "온라인 투표 1" in table
+    assert "greedy" not in table
     replies = await harness.press(ADMIN, "결과 확정 (총회 승인)")
-    assert "결과를 확정했습니다" in said(replies)
+    assert "결과를 확정했어요" in said(replies)
     replies = await harness.press_data(VOTER, message_id, f"vt:r:{ids['city']}")
-    assert "확정되었습니다" in said(replies)
+    assert "확정됐어요" in said(replies)
 
 
 async def test_people_who_have_not_voted_are_reminded_before_the_vote_closes(
     harness: Harness,
 ) -> None:
     ids = await prepared(harness)
-    await sign_up(harness.db, 603, eligible_for_pb=False)
+    await sign_up(harness.db, UNASKED, eligible_for_pb=False)
+    await sign_up(harness.db, OFFICIAL)
+    async with harness.db.transaction() as session:
+        await PeopleRepository(session).update(
+            OFFICIAL, DURING_VOTE, declared_official_at=DURING_VOTE, declared_not_official_at=None
+        )
     await service.cast(harness.db, VOTER, ids["city"], ["a"], DURING_VOTE, 14)
     await harness.app.automation.tick()  # the stage opened: nothing due yet
     harness.set_now(datetime(2027, 8, 9, 3, 0, tzinfo=UTC))  # 12 hours before it closes
@@ -121,7 +137,8 @@ async def test_people_who_have_not_voted_are_reminded_before_the_vote_closes(
         (r["user_id"], json.loads(r["payload"])["buttons"][0][0]["callback_data"]) for r in rows
     )
     # The voter still has the mapo ballot and the question; the 구로구 resident only the city
-    # ballot and the question; the ineligible person nothing; nobody twice.
+    # ballot and the question; the person who never gave the PB answers everything of theirs
+    # (the button asks the answers: issue 14); the official nothing; nobody twice.
     assert reminded == sorted(
         [
             (VOTER, f"vt:h:{ids['mapo']}:0"),
@@ -131,6 +148,9 @@ async def test_people_who_have_not_voted_are_reminded_before_the_vote_closes(
             (ADMIN, f"vt:h:{ids['city']}:0"),
             (ADMIN, f"vt:h:{ids['mapo']}:0"),
             (ADMIN, f"vt:h:{ids['question']}:0"),
+            (UNASKED, f"vt:h:{ids['city']}:0"),
+            (UNASKED, f"vt:h:{ids['mapo']}:0"),
+            (UNASKED, f"vt:h:{ids['question']}:0"),
         ]
     )
     await harness.app.automation.tick()
@@ -157,7 +177,7 @@ async def test_equal_shares_results_explain_themselves(harness: Harness) -> None
     replies = await harness.press(ADMIN, "광역 사업")
     assert "선정 이유 보기" not in str(replies[-1]["reply_markup"])  # greedy: nothing to explain
     replies = await harness.press(ADMIN, "균등 배분(도시 운영 방식, Add1)")
-    assert "선정 방식: mes+add1" in replies[-1]["text"]
+    assert "선정 방식: 균등 배분(도시 운영 방식, Add1)" in replies[-1]["text"]
     replies = await harness.press(ADMIN, "선정 이유 보기")
     text = said(replies)
     assert "선정 이유: 광역 사업" in text

@@ -94,6 +94,12 @@ async def test_refusals_whatever_the_client_sends(db: Database, voting: dict[str
     assert (await service.cast(db, 40, mapo, ["m1"], DURING_VOTE, 14)).refusal is (
         service.Refusal.WRONG_DISTRICT
     )
+    # Answers never given are asked by the flow; the server refuses until they are.
+    assert (await service.cast(db, 50, city, ["a"], DURING_VOTE, 14)).refusal is (
+        service.Refusal.NEEDS_ANSWERS
+    )
+    async with db.transaction() as session:
+        await PeopleRepository(session).update(50, DURING_VOTE, declared_official_at=DURING_VOTE)
     assert (await service.cast(db, 50, city, ["a"], DURING_VOTE, 14)).refusal is (
         service.Refusal.INELIGIBLE
     )
@@ -165,7 +171,7 @@ async def test_tally_confirm_statuses_and_notices(db: Database, voting: dict[str
     assert proposal is not None and proposal.status is Status.SELECTED
     told = {row["user_id"] for row in notices}
     assert set(range(1, 15)) <= told  # every voter, and the proposer
-    assert any("결과가 확정되었습니다" in row["payload"] for row in notices)
+    assert any("결과가 확정됐어요" in row["payload"] for row in notices)
 
 
 async def test_offline_counts_only_with_greedy(db: Database, voting: dict[str, int]) -> None:

@@ -111,9 +111,10 @@ def test_rewards_go_with_substantiated_reports_only() -> None:
 def test_rules_from_the_programme_settings_and_the_deadline() -> None:
     assert WasteRules.from_settings({}) == WasteRules(answer_deadline_days=30, reports_per_day=5)
     rules = WasteRules.from_settings({"answer_deadline_days": 14, "something_else": 1})
-    received = datetime(2027, 3, 10, 3, tzinfo=UTC)
+    received = datetime(2027, 3, 10, 3, tzinfo=UTC)  # Wed 10 Mar, 12:00 in Seoul
     due = rules.answer_due(received)
-    assert due == received + timedelta(days=14)
+    # 14 working days: 10 Mar counts; weekends do not; the end (24:00) of Mon 29 Mar.
+    assert due == datetime(2027, 3, 29, 15, tzinfo=UTC)
     assert not is_overdue(Status.INVESTIGATING, due, due - timedelta(seconds=1))
     assert is_overdue(Status.INVESTIGATING, due, due)
     assert not is_overdue(Status.ANSWERED, due, due + timedelta(days=1))

@@ -45,7 +45,7 @@ async def test_a_citizen_reports_waste_step_by_step(harness: Harness) -> None:
     replies = await harness.say(ALICE, "/report")
     assert "무슨 일이 있었나요?" in said(replies)
     await harness.say(ALICE, "멀쩡한 보도블록을 해마다 갈아엎고 있습니다. 올해만 세 번째입니다.")
-    assert "책임 있는 기관" in harness.last_text(ALICE)
+    assert "어느 기관이나 부서의 책임인가요?" in harness.last_text(ALICE)
     await harness.say(ALICE, "마포구청 건설관리과")
     await harness.press(ALICE, "마포구")
     assert "정확히 어디인가요?" in harness.last_text(ALICE)
@@ -67,7 +67,8 @@ async def test_a_citizen_reports_waste_step_by_step(harness: Harness) -> None:
         assert part in preview, part
     replies = await harness.press(ALICE, "제출")
     assert "접수번호: W-2027-000001" in said(replies)
-    assert "답변 기한은 2027년 4월 9일 (금)" in said(replies)
+    # 30 working days from Wed 10 Mar 2027, the day of receipt included.
+    assert "답변 기한은 4월 20일(화) 24:00" in said(replies)
     (report,) = await reports(harness)
     assert report.reporter_id == ALICE and report.reporter_name == "시민"
     assert report.reporter_username is None  # no contact consent: no handle kept
@@ -118,7 +119,7 @@ async def test_a_draft_and_its_files_survive_a_restart(settings: Settings) -> No
         await third.say(ALICE, "공원 가로등을 멀쩡한데도 전부 교체하고 있습니다. 이상합니다.")
         await third.press(ALICE, "모르겠어요")
         await third.say(ALICE, "/report")
-        assert "작성 중인 신고가 있습니다" in third.texts(ALICE)[-2]
+        assert "작성 중인 신고가 있어요" in third.texts(ALICE)[-2]
         assert "어느 자치구" in third.last_text(ALICE)
 
 
@@ -127,9 +128,9 @@ async def test_the_daily_limit(harness: Harness) -> None:
     for _ in range(5):
         assert (await service.submit(harness.db, ALICE, draft(), NOW)).report is not None
     replies = await harness.say(ALICE, "/report")
-    assert said(replies) == "오늘 신고할 수 있는 건수를 모두 썼습니다. 내일 다시 해 주세요."
+    assert said(replies) == "오늘 신고할 수 있는 건수를 모두 쓰셨어요. 내일 다시 해 주세요."
     replies = await harness.say(BOB, "/report")
-    assert said(replies) == "먼저 /start 로 가입해 주세요."
+    assert said(replies) == "먼저 /start로 가입해 주세요."
 
 
 async def test_bad_input_at_every_kind_of_step(harness: Harness) -> None:
@@ -138,7 +139,7 @@ async def test_bad_input_at_every_kind_of_step(harness: Harness) -> None:
     replies = await harness.say(ALICE, "낭비")
     assert "10자 이상" in said(replies)
     replies = await harness.send_photo(ALICE)  # a photo where text is expected
-    assert "쓸 수 없습니다" in said(replies) and "무슨 일이 있었나요?" in said(replies)
+    assert "받을 수 없어요" in said(replies) and "무슨 일이 있었나요?" in said(replies)
     replies = await harness.say(ALICE, "가" * 2001)
     assert "2,000자 이내로" in said(replies)
     await harness.say(ALICE, "시청 로비 화분을 매달 통째로 바꿉니다. 한 번에 수백만 원입니다.")
@@ -146,7 +147,7 @@ async def test_bad_input_at_every_kind_of_step(harness: Harness) -> None:
     assert "2–100자" in said(replies)
     await harness.press(ALICE, "모르겠어요")
     replies = await harness.say(ALICE, "아틀란티스구")
-    assert "“아틀란티스구”(이)라는 자치구를 찾지 못했습니다." in said(replies)
+    assert "“아틀란티스구”라는 자치구를 찾지 못했어요." in said(replies)
     # A forged district and a button of an earlier question change nothing.
     question = harness.api.bot_messages(ALICE)[-1]["message_id"]
     await harness.press_data(ALICE, question, "rp:dist:atlantis")
@@ -155,17 +156,17 @@ async def test_bad_input_at_every_kind_of_step(harness: Harness) -> None:
     await harness.say(ALICE, "중구")
     await harness.press(ALICE, "건너뛰기")
     replies = await harness.say(ALICE, "2099-01-01")
-    assert "미래의 날짜입니다." in said(replies)
+    assert "아직 오지 않은 날짜예요." in said(replies)
     replies = await harness.say(ALICE, "언젠가")
-    assert "날짜를 읽지 못했습니다" in said(replies)
+    assert "날짜를 읽지 못했어요" in said(replies)
     await harness.say(ALICE, "2027.3.1")
     replies = await harness.say(ALICE, "엄청 많이")
-    assert "금액을 읽지 못했습니다" in said(replies)
+    assert "금액을 읽지 못했어요" in said(replies)
     replies = await harness.say(ALICE, "/programmes")  # a command mid-flow
-    assert "지금은 예산낭비 신고 작성 중입니다" in said(replies)
+    assert "지금은 예산낭비신고 작성 중이에요" in said(replies)
     await harness.say(ALICE, "300만")
     replies = await harness.say(ALICE, "사진 보낼게요")  # text where files are expected
-    assert "여기서는 그 입력을 쓸 수 없습니다" in said(replies)
+    assert "지금은 이 입력을 받을 수 없어요" in said(replies)
     for _ in range(10):
         await harness.send_photo(ALICE)
     replies = await harness.send_photo(ALICE)
@@ -173,7 +174,7 @@ async def test_bad_input_at_every_kind_of_step(harness: Harness) -> None:
     replies = await harness.press(ALICE, "이전")
     assert "낭비된 금액" in replies[-1]["text"]
     await harness.press(ALICE, "취소")
-    assert "작성 중이던 신고를 지웠습니다" in harness.last_text(ALICE)
+    assert "작성 중이던 신고를 지웠어요" in harness.last_text(ALICE)
     assert await reports(harness) == []
     assert not harness.errors.records
 
@@ -204,7 +205,7 @@ async def test_an_officer_handles_a_case_and_the_reporter_is_told(harness: Harne
     harness.api.files["photo-1"] = UploadedFile("photo.jpg", b"jpeg")
     replies = await harness.press(ADMIN, "증거 자료 (2)")
     assert replies[0]["photo"][0]["file_id"] == "photo-1"
-    assert replies[-1]["text"] == "증거 자료 1개를 보여 드릴 수 없습니다."
+    assert replies[-1]["text"] == "증거 자료 1개를 보여 드릴 수 없어요."
     await harness.press(ADMIN, "내가 맡기")
     await harness.press(ADMIN, "조사 시작")
     await harness.press(ADMIN, "답변하기…")
@@ -213,14 +214,14 @@ async def test_an_officer_handles_a_case_and_the_reporter_is_told(harness: Harne
     assert "금액을 원 단위로" in said(replies)
     await harness.say(ADMIN, "1억")
     replies = await harness.say(ADMIN, "교체 계약을 해지하고 남은 예산을 환수했습니다.")
-    assert "처리했습니다. 신고인에게 알렸습니다." in said(replies)
+    assert "처리했어요. 신고인에게 알렸어요." in said(replies)
     await harness.press(ADMIN, "성과금 결정…")
     await harness.say(ADMIN, "300만")
     replies = await harness.press(ADMIN, "종결하기")
     assert "— 종결" in replies[-1]["text"]
     # The "Answer…" button of an older card: refused before anything is typed.
     replies = await press_forged(harness, ADMIN, f"wc:a:{report.id}:ans")
-    assert said(replies) == "현재 상태에서는 그 단계로 갈 수 없습니다."
+    assert said(replies) == "지금 상태에서는 그 단계로 갈 수 없어요."
     done = (await reports(harness))[0]
     assert (done.status, done.verdict, done.saved_amount, done.reward) == (
         Status.CLOSED, Verdict.SUBSTANTIATED, 100_000_000, 3_000_000,
@@ -245,12 +246,12 @@ async def test_the_reporter_adds_information_from_the_report(harness: Harness) -
     await harness.press_data(ALICE, messages[-1]["message_id"], f"wr:v:{report.id}")
     await harness.press(ALICE, "정보 추가")
     replies = await harness.press(ALICE, "보내기")
-    assert "아직 보낼 내용이 없습니다." in said(replies)
+    assert "아직 보낼 내용이 없어요." in said(replies)
     await harness.say(ALICE, "작년에도 같은 공사를 했습니다.")
     replies = await send_document(harness, ALICE, "작년_공사_사진.pdf")
     assert "파일 1개, 메시지 있음" in replies[-1]["text"]
     replies = await harness.press(ALICE, "보내기")
-    assert "보내 주신 정보를 신고에 추가했습니다." in said(replies)
+    assert "보내 주신 정보를 신고에 추가했어요." in said(replies)
     assert "신고인이 정보를 추가함: 작년에도 같은 공사를 했습니다." in replies[-1]["text"]
     assert (await reports(harness))[0].file_count == 2
 
@@ -265,7 +266,7 @@ async def test_citizens_and_other_officers_cannot_reach_private_fields(harness: 
     # Bob forges every button of the reporter's view and of the officers' screens.
     for data in (f"wr:v:{report.id}", f"wi:{report.id}"):
         replies = await press_forged(harness, BOB, data)
-        assert said(replies) == "없는 신고이거나 본인의 신고가 아닙니다."
+        assert said(replies) == "없는 신고이거나 본인의 신고가 아니에요."
     officers_only = [
         f"wc:c:{report.id}", f"wc:e:{report.id}", f"wc:do:{report.id}:close",
         f"wc:do:{report.id}:me", f"wc:a:{report.id}:ans", f"wc:a:{report.id}:dept",
@@ -276,9 +277,9 @@ async def test_citizens_and_other_officers_cannot_reach_private_fields(harness: 
     ):
         for data in forged:
             replies = await press_forged(harness, user, data)
-            assert said(replies) == "예산낭비신고 담당자만 쓸 수 있습니다.", (user, data)
+            assert said(replies) == "예산낭비신고 담당자만 쓸 수 있어요.", (user, data)
     replies = await harness.say(BOB, "/cases")
-    assert said(replies) == "예산낭비신고 담당자만 쓸 수 있습니다."
+    assert said(replies) == "예산낭비신고 담당자만 쓸 수 있어요."
     replies = await harness.say(OFFICER, "/cases")
     assert "0건" in replies[-1]["text"] and "W-2027" not in replies[-1]["text"]
     assert (await reports(harness))[0].status is Status.RECEIVED
@@ -305,12 +306,12 @@ async def test_queue_filters_and_the_overdue_list(harness: Harness) -> None:
     assert "W-2027-000002" in replies[-1]["text"] and "W-2027-000001" not in replies[-1]["text"]
     await harness.press(ADMIN, "자치구")
     replies = await harness.press(ADMIN, "구로구")
-    assert "조건에 맞는 신고가 없습니다." in replies[-1]["text"]  # 마포구청's is in 마포구
+    assert "조건에 맞는 신고가 없어요." in replies[-1]["text"]  # 마포구청's is in 마포구
     await harness.press(ADMIN, "기관")
     await harness.press(ADMIN, "모든 기관")
     await harness.press(ADMIN, "상태")
     replies = await harness.press(ADMIN, "배정됨")
-    assert "조건에 맞는 신고가 없습니다." in replies[-1]["text"]
+    assert "조건에 맞는 신고가 없어요." in replies[-1]["text"]
     replies = await harness.say(ADMIN, "/cases w-2027-000002")
     assert replies[-1]["text"].startswith("<b>W-2027-000002</b>")
 

@@ -39,7 +39,8 @@ async def test_a_report_gets_the_years_next_receipt_number_and_a_deadline(
     first = await submit(ready)
     second = await submit(ready, OTHER)
     assert (first.receipt, second.receipt) == ("W-2027-000001", "W-2027-000002")
-    assert first.status is Status.RECEIVED and first.due_at == NOW + timedelta(days=30)
+    # 30 working days from Wed 10 Mar, that day included: the end (24:00 KST) of Tue 20 Apr.
+    assert first.status is Status.RECEIVED and first.due_at == datetime(2027, 4, 20, 15, tzinfo=UTC)
     assert first.file_count == 1 and first.reporter_name == "김시민"
     # 00:30 on 1 January in Seoul is still 31 December in UTC: the new year's numbering.
     new_year = datetime(2027, 12, 31, 15, 30, tzinfo=UTC)
@@ -97,7 +98,7 @@ actions = ["report"]
     async with ready.transaction() as session:
         await ProgrammesRepository(session).upsert(programme, NOW)
     report = await submit(ready)
-    assert report.due_at == NOW + timedelta(days=10)
+    assert report.due_at == datetime(2027, 3, 23, 15, tzinfo=UTC)  # 10 working days
     assert (await service.submit(ready, REPORTER, draft(), NOW)).refusal is Refusal.DAILY_LIMIT
 
 
@@ -150,7 +151,7 @@ async def test_the_whole_handling_chain_tells_the_reporter_at_every_step(ready: 
     assert "담당 부서: 서울시 도시교통실" in texts[0]
     assert "처리 결과: 인정" in texts[2] and "절감액: 3억 원" in texts[2]
     assert "교체 계약을 취소하고" in texts[2]
-    assert "예산절약성과금 500만 원 지급이 결정되었습니다." in texts[3]
+    assert "예산절약성과금 500만 원 지급이 결정됐어요." in texts[3]
     assert "종결" in texts[4]
     actions = [action for _, action, subject in await audit_actions(ready)]
     assert actions == [
@@ -211,7 +212,7 @@ async def test_a_substantiated_report_closes_only_after_the_reward_decision(
         service.Outcome.DONE
     )
     reporter_texts = [text for user, _, text in await outbox(ready) if user == REPORTER]
-    assert "예산절약성과금은 지급하지 않기로 결정되었습니다." in reporter_texts[-1]
+    assert "예산절약성과금은 지급하지 않기로 결정됐어요." in reporter_texts[-1]
     assert await service.close(ready, rid, officer, NOW, ADMINS) is service.Outcome.DONE
 
 
@@ -274,7 +275,7 @@ async def test_the_reporter_adds_information_while_the_case_is_open(ready: Datab
     )
     assert (await get(ready, report.id)).file_count == 2  # photo 1 was already there
     officer_texts = [t for user, _, t in await outbox(ready) if user == TRANSPORT_OFFICER]
-    assert officer_texts[-1] == "신고인이 W-2027-000001에 정보를 추가했습니다."
+    assert officer_texts[-1] == "신고인이 W-2027-000001에 정보를 추가했어요."
     view = await service.reporter_view(ready, report.id, REPORTER)
     assert view is not None and view.history[-1].note == "계약서 사본을 첨부합니다."
     assert await service.add_information(
@@ -306,7 +307,7 @@ async def test_officers_are_reminded_before_the_deadline_once_per_offset(
     assert await remind(ready, due - timedelta(hours=9), OFFSETS, ADMINS) == 0
     deadlines = [(u, t) for u, category, t in await outbox(ready) if category == "deadlines"]
     assert {u for u, _ in deadlines} == {TRANSPORT_OFFICER, MAPO_OFFICER, CENTRE_OFFICER, ADMIN}
-    assert deadlines[0][1].startswith("신고 W-2027-000001의 답변 기한은 2027년 4월 9일 (금)")
+    assert deadlines[0][1].startswith("신고 W-2027-000001의 답변 기한은 4월 20일(화) 24:00")
     assert "10시간 남음" in deadlines[0][1]
     # An answered case needs no reminder.
     rid = unassigned.id

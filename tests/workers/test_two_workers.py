@@ -81,7 +81,7 @@ async def test_a_conversation_moves_between_workers(
         else:
             api.press(ALICE, *button(api, value))
         await deliver(api, first if number % 2 == 0 else second)
-    assert "가입이 끝났습니다" in api.transcript(ALICE)
+    assert "가입을 마쳤어요" in api.transcript(ALICE)
     assert "정책분야" in api.bot_messages(ALICE)[-1]["text"]  # the draft went on to step 3
     async with first.services.db.reading() as session:
         person = await PeopleRepository(session).get(ALICE)

@@ -1,0 +1,163 @@
+"""Journey: the city-wide participatory budget from proposals to the citizens' vote (SPEC §3,
+§6). Citizens propose in the February call; the call closes and the proposals go to review
+by themselves; an official puts them on the ballot from the chat (/review); a resident of
+마포구 then votes in the city-wide heading and in 마포구's, and changes one ballot once.
+
+From an empty database, through the chat only, with one exception said where it happens:
+the ballot's headings are defined with the official's ballot file through the import-ballot
+service, until defining a ballot from /admin lands (issue 15)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.services import voting as voting_service
+from domain.proposals import Status
+from domain.voting import parse_ballot_file
+from storage.proposals import ProposalsRepository
+from storage.voting import VotingRepository
+from tests.harness import Harness, said
+from tests.journeys.steps import answer_pb_questions, buttons, proposal_id_in, sign_up
+
+IN_THE_CALL = datetime(2027, 2, 10, 3, 0, tzinfo=UTC)
+CALL_CLOSED = datetime(2027, 3, 2, 3, 0, tzinfo=UTC)
+IN_REVIEW = datetime(2027, 6, 1, 3, 0, tzinfo=UTC)
+DURING_VOTE = datetime(2027, 7, 25, 3, 0, tzinfo=UTC)
+ALICE, BOB, CAROL, OFFICIAL = 2201, 2202, 2203, 9000  # 9000 is an ADMIN_IDS admin in tests
+
+BALLOT = """
+programme = "pb-citywide-2027"
+stage = "citizen-vote"
+
+[[heading]]
+key = "city"
+name = { ko = "광역 사업", en = "City-wide projects" }
+max_choices = 2
+budget = 1000000000
+knapsack = true
+include_on_ballot = true
+
+[[heading]]
+key = "mapo"
+name = { ko = "마포구 사업", en = "Mapo-gu projects" }
+district = "mapo"
+max_choices = 1
+budget = 300000000
+[[heading.item]]
+key = "m1"
+title = "망원 유수지 체육공원 정비"
+cost = 200000000
+[[heading.item]]
+key = "m2"
+title = "성산동 어린이 도서관"
+cost = 250000000
+
+[[heading]]
+key = "guro"
+name = { ko = "구로구 사업", en = "Guro-gu projects" }
+district = "guro"
+max_choices = 1
+budget = 300000000
+[[heading.item]]
+key = "g1"
+title = "구로 하천 산책로"
+cost = 200000000
+"""
+
+
+async def propose(h: Harness, user_id: int, title: str, cost: str) -> int:
+    await sign_up(h, user_id)
+    await h.say(user_id, "/propose")
+    await h.press(user_id, "2027 시민참여예산 광역제안형")
+    await answer_pb_questions(h, user_id)
+    await h.say(user_id, title)
+    await h.say(user_id, f"{title}: 여러 자치구 시민이 함께 쓰는 시설을 만들어 주세요.")
+    await h.press(user_id, "환경")
+    await h.press(user_id, "서울 전체 또는 여러 자치구")
+    await h.press(user_id, "서울 전체")
+    await h.press(user_id, "완료")
+    await h.press(user_id, "일반사업")
+    await h.say(user_id, cost)
+    await h.press(user_id, "완료")
+    await h.press(user_id, "건너뛰기")
+    similar = buttons(h.api.bot_messages(user_id)[-1])
+    await h.press(user_id, "계속" if "계속" in similar else "제 제안은 달라요, 계속")
+    return proposal_id_in(said(await h.press(user_id, "제출")))
+
+
+async def submit_ballot(h: Harness, user_id: int) -> str:
+    await h.press(user_id, "확인하고 제출")
+    return said(await h.press(user_id, "투표 제출"))
+
+
+async def test_vote_in_the_city_wide_and_a_district_heading(harness: Harness) -> None:
+    h = harness
+    h.set_now(IN_THE_CALL)
+    shade = await propose(h, ALICE, "한강공원 그늘숲", "6억")
+    fountain = await propose(h, BOB, "어린이 물놀이터", "3억 5천만")
+
+    # The call closes on its date: what it collected goes to review by itself.
+    h.set_now(CALL_CLOSED)
+    await h.app.automation.tick()
+    # The official puts both on the ballot from the review queue.
+    h.set_now(IN_REVIEW)
+    for proposal_id in (shade, fountain):
+        await h.say(OFFICIAL, "/review")
+        queue = buttons(h.api.bot_messages(OFFICIAL)[-1])
+        await h.press(OFFICIAL, next(b for b in queue if b.startswith("환경")))
+        await h.press(OFFICIAL, f"#{proposal_id}")
+        await h.press(OFFICIAL, "시민투표 대상으로 올리기")
+    async with h.db.reading() as session:
+        statuses = {
+            (await ProposalsRepository(session).get(pid)).status  # type: ignore[union-attr]
+            for pid in (shade, fountain)
+        }
+    assert statuses == {Status.ON_BALLOT}
+    # The headings, from the official's ballot file: the import-ballot service, until the
+    # chat can define a ballot (issue 15: /admin → 프로그램, ballot files sent as documents).
+    saved = await voting_service.import_ballot(h.db, parse_ballot_file(BALLOT))
+    city, mapo, guro = (heading_id for heading_id, _ in saved)
+
+    # The vote opens on its date. Carol, who lives in 마포구, signs up and votes.
+    h.set_now(DURING_VOTE)
+    await h.app.automation.tick()
+    await sign_up(h, CAROL)
+    replies = await h.say(CAROL, "/vote")
+    listing = said(replies)
+    assert buttons(replies[-1])[:2] == ["광역 사업", "마포구 사업"]
+    assert "구로구 사업 — 구로구 주민 투표" in listing  # named, with why it is not hers
+    replies = await h.press(CAROL, "광역 사업")
+    assert "광역 사업 투표에 앞서 질문 2개만 드릴게요" in said(replies)
+    ballot = await answer_pb_questions(h, CAROL, "1994")
+    assert "한강공원 그늘숲 — 6억 원" in ballot and "어린이 물놀이터 — 3억 5,000만 원" in ballot
+    await h.press(CAROL, "1. 한강공원 그늘숲")
+    await h.press(CAROL, "2. 어린이 물놀이터")
+    first = await submit_ballot(h, CAROL)
+    assert "투표를 제출했어요" in first
+
+    await h.say(CAROL, "/vote")
+    replies = await h.press(CAROL, "마포구 사업")
+    assert "선택: 0개 (최대 1개)" in said(replies)  # no question this time
+    await h.press(CAROL, "2. 성산동 어린이 도서관")
+    assert "투표를 제출했어요" in await submit_ballot(h, CAROL)
+
+    # She changes her city-wide ballot once; the last one counts.
+    await h.say(CAROL, "/vote")
+    await h.press(CAROL, "광역 사업")
+    await h.press(CAROL, "선택함: 1. 한강공원 그늘숲")
+    changed = await submit_ballot(h, CAROL)
+    assert "투표를 바꿨어요" in changed
+    receipt = changed.split("투표 확인 번호: ")[1].split(".")[0]
+
+    assert await voting_service.current_choices(h.db, CAROL, city) == [f"p{fountain}"]
+    assert await voting_service.current_choices(h.db, CAROL, mapo) == ["m2"]
+    async with h.db.reading() as session:
+        repository = VotingRepository(session)
+        counts = [await repository.counts(heading) for heading in (city, mapo, guro)]
+    assert [c["online"] for c in counts] == [1, 1, 0]
+    replies = await h.say(CAROL, "/my")
+    page = said(replies)
+    assert "광역 사업 — 2027 시민참여예산 광역제안형" in page
+    assert f"투표 확인 번호 {receipt}" in page
+    assert "마포구 사업 — 2027 시민참여예산 광역제안형" in page
+    assert not h.errors.records
