@@ -64,6 +64,7 @@ class Ballots:
     projects: IntArray
     total_weight: int
     supporters: list[IntArray] = field(init=False)
+    support_weights: list[FloatArray] = field(init=False)  # the supporters' weights, as floats
     entry_group: IntArray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -75,6 +76,8 @@ class Ballots:
         supporters = np.split(entry_group[order], bounds[:-1]) if n else []
         object.__setattr__(self, "entry_group", entry_group)
         object.__setattr__(self, "supporters", supporters)
+        weight = self.weight.astype(np.float64)
+        object.__setattr__(self, "support_weights", [weight[s] for s in supporters])
 
     def approvals(self, group: int) -> IntArray:
         return self.projects[self.group_start[group] : self.group_start[group + 1]]
@@ -142,6 +145,7 @@ class _Run:
         # Round at which a group paid all it had left (it holds 0 from then on); -1 if never.
         self.broke_at: IntArray = np.full(n_groups, -1, dtype=np.int64)
         self.weight_f = ballots.weight.astype(np.float64)
+        self.support_weights = ballots.support_weights
         self.candidates = list(candidates)
         self.cost_f = [float(c) for c in ballots.costs]
         self.support_weight = [int(ballots.weight[s].sum()) for s in ballots.supporters]
@@ -255,7 +259,7 @@ class _Run:
         """What each supporter with enough money pays (None if they cannot afford it)."""
         groups = self.ballots.supporters[project]
         budget = self.budget[groups]
-        weight = self.weight_f[groups]
+        weight = self.support_weights[project]
         cost = self.cost_f[project]
         total = float(weight @ budget)
         if total < cost * (1 - _TOLERANCE):
@@ -270,7 +274,7 @@ class _Run:
     def pay(self, project: int) -> None:
         groups = self.ballots.supporters[project]
         budget = self.budget[groups]
-        weight = self.weight_f[groups]
+        weight = self.support_weights[project]
         cost = self.cost_f[project]
         price = _solve_price(budget, weight, cost, float(self.support_weight[project]))
         round_ = len(self.winners)
@@ -279,15 +283,10 @@ class _Run:
         if near.any():
             exact = self.exact_price_for(project, round_)
             price = float(exact)
-            sure_poor = groups[poor_mask]
-            for g in groups[near]:
-                if self.exact_budget(int(g), round_) < exact:
-                    sure_poor = np.append(sure_poor, g)
-            poor = np.sort(sure_poor)
-        else:
-            poor = groups[poor_mask]
-        rich_mask = ~np.isin(groups, poor, assume_unique=True)
-        rich = groups[rich_mask]
+            for i in np.flatnonzero(near):
+                poor_mask[i] = self.exact_budget(int(groups[i]), round_) < exact
+        poor = groups[poor_mask]
+        rich = groups[~poor_mask]
         rich_weight = int(self.ballots.weight[rich].sum())
         if self.explain:
             counts = self.ballots.count
@@ -550,20 +549,25 @@ def add1(
     current = at(0)
     previous: _Run | None = None
     jump = 1
+    # The last step that could be skipped: past a change of outcome, steps start near it again
+    # instead of growing from 2.
+    reach = 2
     while not stops(current):
         while True:
             if jump <= 1:
                 previous, current = current, at(k + 1)
                 k += 1
-                jump = 2
+                jump = max(2, reach // 2)
                 break
             trial = _Run(ballots, utility, candidates, start + (k + jump) * step)
             trial.run(reference=current)
             if never_stops(current, trial):
                 previous, current = None, trial
                 k += jump
+                reach = jump
                 jump *= 2
                 break
+            reach = min(reach, jump)
             jump //= 2
     if spent(current) > budget:
         if previous is None:
