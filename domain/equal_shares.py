@@ -241,10 +241,13 @@ class _Run:
         near = [p for rho, p in priced if rho <= threshold * (1 + _TOLERANCE)]
         if target not in near:
             return -1  # in theory never; floats too close to call: not certain
+        if any(rho < threshold * (1 - _TOLERANCE) for rho, p in priced if p != target):
+            return -1  # a rival surely beats the threshold: no exact check needed
+        rivals = [p for p in near if p != target]
+        if not rivals:
+            return target
         exact_threshold = reference.exact_rho(round_)
-        for p in near:
-            if p == target:
-                continue
+        for p in rivals:
             rho_exact = self.exact_rho_now(p)
             if rho_exact is not None and (
                 rho_exact < exact_threshold or (rho_exact == exact_threshold and p < target)
@@ -549,25 +552,20 @@ def add1(
     current = at(0)
     previous: _Run | None = None
     jump = 1
-    # The last step that could be skipped: past a change of outcome, steps start near it again
-    # instead of growing from 2.
-    reach = 2
     while not stops(current):
         while True:
             if jump <= 1:
                 previous, current = current, at(k + 1)
                 k += 1
-                jump = max(2, reach // 2)
+                jump = 2
                 break
             trial = _Run(ballots, utility, candidates, start + (k + jump) * step)
             trial.run(reference=current)
             if never_stops(current, trial):
                 previous, current = None, trial
                 k += jump
-                reach = jump
                 jump *= 2
                 break
-            reach = min(reach, jump)
             jump //= 2
     if spent(current) > budget:
         if previous is None:
