@@ -16,12 +16,16 @@ rebuilt from the prices, which are computed exactly on demand (`_Run.exact_price
 
 Add1 without one run per unit of money. Raising every share can only raise every budget at
 every round (as long as the same projects win the earlier rounds) and lower every winner's
-price. So if MES at share s1 and at share s2 > s1 picks the same projects in the same order,
-and at every round r no other project could be bought at share s2 for the price per unit of
-value that round r's winner needed at s1, then no share between s1 and s2 changes the outcome
-(`_Run` in certifying mode checks exactly this). The completion gallops: it tries ever longer
-steps while they certify and halves the step when one does not, so it runs MES a few times per
-change of outcome instead of once per unit of money.
+price. So if at every round r up to some round f, no other project could be bought at share s2
+for the price per unit of value that round r's winner needed at s1 < s2, then every share
+between s1 and s2 gives those rounds the same winners (`_Run` in certifying mode checks this
+round by round and records f, the first round it cannot vouch for). Later rounds can only buy
+projects whose supporters could still pay for them at round f at share s2. If even all of
+those together leave room in the budget for some project that is not among them, no share in
+between can stop the completion (no outcome is over budget or exhaustive), whatever the
+outcomes are exactly, and the whole range is skipped (`add1.never_stops`). The completion
+gallops: ever longer steps while they can be skipped, half as long when one cannot, single
+steps where the outcome is about to stop the completion.
 """
 
 from __future__ import annotations

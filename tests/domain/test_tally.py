@@ -25,6 +25,7 @@ from pabutools.rules import (
     method_of_equal_shares,
 )
 
+import domain.equal_shares as equal_shares_module
 from domain.pabulib import PBInstance, Project, Vote, parse_pabulib, write_pabulib
 from domain.tally import (
     RULES,
@@ -33,6 +34,7 @@ from domain.tally import (
     TallyResult,
     greedy,
     mes,
+    mes_add1,
     mes_greedy,
     seoul_elimination,
     tally,
@@ -396,3 +398,27 @@ def test_decimal_money_matches_pabutools(seed: int) -> None:
     instance = parse_pabulib(text)
     assert instance.unit > 1
     assert_matches_pabutools(instance)
+
+
+def test_add1_skips_shares_where_nothing_can_stop_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Shares start at 100: B (300, two supporters) needs 150, C (200) 200 and A (400) 400;
+    # at 400 all three fit the 1,000 (exhaustive). pabutools runs MES at each of the 301
+    # shares from 100 to 400; certified steps need far fewer runs for the same answer.
+    instance = election(
+        1000,
+        {"A": 400, "B": 300, "C": 200},
+        [("A",), ("B",), ("B",), ("C",), (), (), (), (), (), ()],
+    )
+    runs = 0
+    original = equal_shares_module._Run.run
+
+    def counted(self: equal_shares_module._Run, reference: object = None) -> None:
+        nonlocal runs
+        runs += 1
+        original(self, reference)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(equal_shares_module._Run, "run", counted)
+    assert mes_add1(instance).selected == ["B", "A", "C"]
+    assert runs < 60
+    monkeypatch.undo()
+    assert_matches_pabutools(instance, ("mes+add1", "mes+add1+greedy"))
