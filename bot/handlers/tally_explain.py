@@ -49,7 +49,7 @@ def refusal_text(t: Translator, refusal: service.Refusal) -> str:
         return t.gettext("The reasons are shown once the result is confirmed.")
     if refusal is service.Refusal.INVALID:
         return t.gettext("Only an Equal Shares tally of online ballots can be explained this way.")
-    return t.gettext("That ballot does not exist.")
+    return t.gettext("That ballot no longer exists. See /vote for the open votes.")
 
 
 def explanation_text(

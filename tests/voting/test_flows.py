@@ -176,8 +176,8 @@ async def test_equal_shares_results_explain_themselves(harness: Harness) -> None
     await harness.say(ADMIN, "/results")
     replies = await harness.press(ADMIN, "광역 사업")
     assert "선정 이유 보기" not in str(replies[-1]["reply_markup"])  # greedy: nothing to explain
-    replies = await harness.press(ADMIN, "균등 배분(도시 운영 방식, Add1)")
-    assert "선정 방식: 균등 배분(도시 운영 방식, Add1)" in replies[-1]["text"]
+    replies = await harness.press(ADMIN, "균등 배분(1원씩 올려 보완, MES)")
+    assert "선정 방식: 균등 배분(1원씩 올려 보완, MES)" in replies[-1]["text"]
     replies = await harness.press(ADMIN, "선정 이유 보기")
     text = said(replies)
     assert "선정 이유: 광역 사업" in text
