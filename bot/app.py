@@ -39,6 +39,7 @@ from bot.handlers import (
 from bot.menu import CommandRegistry
 from bot.persistence import DatabasePersistence
 from bot.ratelimit import InteractiveFirstRateLimiter
+from bot.web import links
 from domain.programmes import default_programmes
 from storage.db import Database, open_database
 from storage.programmes import ProgrammesRepository
@@ -123,6 +124,7 @@ async def _post_init(application: CivicApplication) -> None:
     await application.commands.publish(
         application.bot, services.settings.default_language, sorted(services.settings.admin_ids)
     )
+    await links.set_menu_button(application)
 
 
 async def seed_default_programmes(db: Database, services: Services) -> None:

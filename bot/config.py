@@ -49,6 +49,25 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(default=5, ge=1)
     # Seconds between checks for stages to open or close, reminders and digests to queue.
     automation_interval: float = Field(default=30.0, gt=0)
+    # The web side (bot/web): public pages and the Mini App. `civicbot run` (polling) and
+    # `civicbot chat` listen on WEB_LISTEN:WEB_PORT (0: any free port); with --webhook the
+    # pages share the webhook's address and port.
+    web_listen: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=0, le=65535)
+    # Where people reach the pages, e.g. https://civic.example.org (no trailing slash). With an
+    # https URL the bot sets the chat menu button and offers WebApp buttons (Telegram opens
+    # Mini Apps over HTTPS only). Empty: the webhook URL's origin, else the local address.
+    public_url: str = ""
+    # Map tiles, e.g. https://tiles.example.org/{z}/{x}/{y}.png; empty: the offline district map.
+    tile_url: str = ""
+    tile_attribution: str = ""
+    # How old a Mini App's signed initData may be (seconds) before its requests are refused.
+    webapp_auth_max_age: int = Field(default=3600, gt=0)
+    # Per person (Mini App) writes, and per address for the costlier public pages.
+    web_write_limit: str = "30/minute"
+    web_read_limit: str = "300/minute"
+    # Live results are recounted at most this often (seconds); final ones are kept.
+    results_cache_seconds: float = Field(default=15.0, ge=0)
     # The privacy notice (PIPA): who controls the data, and where people reach them.
     privacy_controller_ko: str = Field(default="서울특별시", min_length=1, max_length=200)
     privacy_controller_en: str = Field(
@@ -90,6 +109,21 @@ class Settings(BaseSettings):
         ):
             raise ValueError("WEBHOOK_SECRET: 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return value
+
+    @field_validator("public_url", "tile_url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("web_write_limit", "web_read_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        if not re.fullmatch(r"\s*\d+\s*/\s*(second|minute|hour|day)\s*", value):
+            raise ValueError("a rate like 30/minute (per second, minute, hour or day)")
+        return value.replace(" ", "")
 
     @field_validator("timezone")
     @classmethod

@@ -39,6 +39,8 @@ class CivicApplication(Application[Any, Any, Any, Any, Any, Any]):
     commands: CommandRegistry
     deep_links: DeepLinks
     automation: Automation
+    # Where the web side is reached (bot/web); https: the chat offers the Mini App.
+    web_url = ""
     updates_handled = 0  # a running count, for monitoring and for tests to wait on
 
     async def initialize(self) -> None:

@@ -154,6 +154,7 @@ class Filters:
     statuses: tuple[Status, ...] = ()
     text: str | None = None
     include_hidden: bool = False
+    pinned: bool = False  # only those with a location pin
 
 
 def _json_array(column: str, session: Session) -> str:
@@ -309,6 +310,8 @@ class ProposalsRepository:
         if filters.statuses:
             clauses.append(f"p.status IN ({','.join('?' * len(filters.statuses))})")
             params.extend(s.value for s in filters.statuses)
+        if filters.pinned:
+            clauses.append("p.latitude IS NOT NULL AND p.longitude IS NOT NULL")
         if filters.text:
             clauses.append("(p.title LIKE ? ESCAPE '\\' OR p.description LIKE ? ESCAPE '\\')")
             pattern = (
@@ -318,6 +321,14 @@ class ProposalsRepository:
             )
             params += [pattern, pattern]
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    async def count_by_district(self) -> dict[str, int]:
+        """Visible proposals per district they concern (a proposal may concern several)."""
+        counts: dict[str, int] = {}
+        for row in await self.session.fetchall("SELECT districts FROM proposals WHERE hidden = 0"):
+            for code in json.loads(row[0]):
+                counts[code] = counts.get(code, 0) + 1
+        return counts
 
     async def texts_for_similarity(self, limit: int = 2000) -> list[tuple[int, str]]:
         rows = await self.session.fetchall(

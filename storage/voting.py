@@ -67,6 +67,17 @@ class VotingRepository:
         )
         return [(r["id"], heading_from_json(r["definition"])) for r in rows]
 
+    async def all_headings(self) -> dict[int, list[tuple[int, Heading]]]:
+        """Every heading, by stage id."""
+        found: dict[int, list[tuple[int, Heading]]] = {}
+        for row in await self.session.fetchall(
+            "SELECT id, stage_id, definition FROM ballot_headings ORDER BY id"
+        ):
+            found.setdefault(row["stage_id"], []).append(
+                (row["id"], heading_from_json(row["definition"]))
+            )
+        return found
+
     async def heading(self, heading_id: int) -> tuple[int, Heading] | None:
         row = await self.session.fetchone(
             "SELECT stage_id, definition FROM ballot_headings WHERE id = ?", (heading_id,)

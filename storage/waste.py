@@ -461,6 +461,16 @@ class WasteRepository:
             unassigned=totals[4],
         )
 
+    async def pins(self, limit: int = 2000) -> list[tuple[float, float, Status, str | None]]:
+        """Where reports were made, rounded to about 100 m, with status and district only:
+        nothing that could point at a reporter."""
+        rows = await self.session.fetchall(
+            "SELECT latitude, longitude, status, district FROM waste_reports"
+            " WHERE latitude IS NOT NULL AND longitude IS NOT NULL ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [(round(r[0], 3), round(r[1], 3), Status(r[2]), r[3]) for r in rows]
+
     async def all_for_export(self) -> list[Report]:
         rows = await self.session.fetchall(f"{_SELECT} ORDER BY r.id")
         return [_report(r) for r in rows]

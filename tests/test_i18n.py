@@ -14,7 +14,11 @@ from babel.messages.pofile import read_po
 from bot.i18n import LANGUAGES, LOCALES_DIR, Translator, korean_won, pick_language
 
 ROOT = Path(__file__).resolve().parent.parent
-METHOD_MAP = [("bot/**.py", "python"), ("domain/**.py", "python")]
+METHOD_MAP = [
+    ("bot/**.py", "python"),
+    ("domain/**.py", "python"),
+    ("bot/web/templates/**.html", "jinja2"),
+]
 KEYWORDS = {"gettext": None, "ngettext": (1, 2), "N_": None}
 
 

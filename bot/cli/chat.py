@@ -17,13 +17,15 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote_plus
 from zoneinfo import ZoneInfo
 
 from bot.app import build_application, running
 from bot.config import Settings
 from bot.localapi.core import LocalBotApi
 from bot.localapi.server import LocalBotApiServer
+from bot.web.auth import sign_init_data
+from bot.web.server import WebServer, bind, local_url
 from storage.clock import utcnow
 from storage.db import open_database
 
@@ -33,8 +35,12 @@ TAG = re.compile(r"<[^>]+>")
 INTRO = """\
 시민참여봇 — local chat (no Telegram needed). You are user {user_id}.
 Type messages or /commands; type a number to press a listed button.
-Also: ':photo', ':location LAT LON', ':contact PHONE', '=TEXT' sends TEXT as typed, ':quit'.
+Also: ':photo', ':location LAT LON', ':contact PHONE', '=TEXT' sends TEXT as typed, ':app'
+(a fresh Mini App link), ':quit'.
 ':at 2027-07-25T12:00' moves the bot's clock (Seoul time) to try a stage of the yearly cycle.
+"""
+WEB = """Web pages: {url}/
+Mini App as you (as Telegram would open it): {app}
 """
 
 
@@ -255,13 +261,25 @@ async def chat(
         update={"telegram_api_base_url": server.base_url, "telegram_api_file_url": server.file_url}
     )
     application = build_application(settings, api.token)
+    try:
+        sock = bind(settings.web_listen, settings.web_port)
+    except OSError:  # taken (another session?): any free port will do here
+        sock = bind(settings.web_listen, 0)
+    application.web_url = local_url(sock)
+    web = WebServer(application, sock)
+
+    def app_link() -> str:
+        signed = sign_init_data(api.token, user_id, language, application.services.clock())
+        return f"{application.web_url}/app#tgWebAppData={quote(signed)}"
+
     clock = Clock(start)
     application.services.clock = clock
     terminal = Terminal(api, user_id, out, clock)
     loop = asyncio.get_running_loop()
     print(INTRO.format(user_id=user_id), file=out)
+    print(WEB.format(url=application.web_url, app=app_link()), file=out)
     try:
-        async with running(application, poll_timeout=1):
+        async with running(application, poll_timeout=1), web.running():
             first = terminal.submit("/start")
             if first is not None:
                 await terminal.settle(first)
@@ -270,6 +288,9 @@ async def chat(
                 line = await loop.run_in_executor(None, stdin.readline)
                 if not line or line.strip() in (":quit", ":q"):
                     break
+                if line.strip() == ":app":
+                    print(app_link(), file=out)
+                    continue
                 print(f"you: {line.rstrip()}", file=out)
                 update_id = terminal.submit(line)
                 if update_id is not None:

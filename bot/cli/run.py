@@ -7,10 +7,10 @@ share one port (SO_REUSEPORT: the kernel spreads connections among them) and one
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +19,8 @@ from typing import Any
 
 from bot.app import build_application
 from bot.config import TOKEN_HELP, Settings
+from bot.web.app import Webhook
+from bot.web.server import bind, public_url_for, serve_polling, serve_webhook
 from storage.db import open_database
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,11 @@ WORKERS_HELP = (
     " SQLite file serves one process). Move an existing SQLite database with `civicbot"
     " migrate-db --from sqlite:///… --to postgresql://…`."
 )
+PORT_HELP = (
+    "Cannot listen on {listen}:{port} ({error}). The bot serves its web pages there: choose"
+    " another address with --listen/--port (webhook) or WEB_LISTEN/WEB_PORT (polling; 0 picks"
+    " a free port)."
+)
 RESTART_DELAY = 1.0  # seconds before a worker that died is started again
 
 
@@ -45,8 +52,12 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         help="receive updates at this public HTTPS URL instead of polling, e.g."
         " https://bot.example.org/telegram (the path must end in /telegram)",
     )
-    parser.add_argument("--listen", default="127.0.0.1", help="address to listen on (webhook)")
-    parser.add_argument("--port", type=int, default=8443, help="port to listen on (webhook)")
+    parser.add_argument(
+        "--listen", default="127.0.0.1", help="address to listen on (webhook and web pages)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=8443, help="port to listen on (webhook and web pages)"
+    )
     parser.add_argument(
         "--workers",
         type=int,
@@ -87,37 +98,21 @@ def run(args: argparse.Namespace) -> int:
     if args.workers > 1:
         return supervise(args, settings)
     application = build_application(settings, settings.telegram_bot_token.get_secret_value())
-    if args.webhook and args.reuse_port:
-        application.run_webhook(
-            unix=_shared_port(args.listen, args.port),
-            url_path=WEBHOOK_PATH,
-            webhook_url=args.webhook,
-            secret_token=secret,
-        )
-    elif args.webhook:
-        application.run_webhook(
-            listen=args.listen,
-            port=args.port,
-            url_path=WEBHOOK_PATH,
-            webhook_url=args.webhook,
-            secret_token=secret,
-        )
+    listen, port = args.listen, args.port
+    if not args.webhook:
+        listen, port = settings.web_listen, settings.web_port
+    try:
+        sock = bind(listen, port, reuse_port=bool(args.webhook and args.reuse_port))
+    except OSError as error:
+        print(PORT_HELP.format(listen=listen, port=port, error=error), file=sys.stderr)
+        return 2
+    application.web_url = public_url_for(settings.public_url, args.webhook, sock)
+    if args.webhook:
+        webhook = Webhook(WEBHOOK_PATH, secret)
+        asyncio.run(serve_webhook(application, sock, args.webhook, webhook))
     else:
-        application.run_polling()
+        asyncio.run(serve_polling(application, sock))
     return 0
-
-
-def _shared_port(listen: str, port: int) -> socket.socket:
-    """A listening TCP socket others may bind too; PTB serves on it (its `unix` parameter
-    takes any socket object)."""
-    family = socket.AF_INET6 if ":" in listen else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((listen, port))
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
 
 
 def supervise(args: argparse.Namespace, settings: Settings) -> int:

@@ -17,6 +17,7 @@ from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
 from bot.services import mypage as service
 from bot.services.panels import STATUS_LABELS as APPLICATION_LABELS
+from bot.web.links import webapp_button
 from storage.proposals import Proposal
 
 SHOWN = 10  # per section: a page stays within one message and Telegram's 100 buttons
@@ -107,6 +108,9 @@ async def my_command(update: Update, context: BotContext) -> None:
     rows += rows_of(application_buttons, 1)
     rows += rows_of(report_buttons, 3)
     rows.append([InlineKeyboardButton(t.gettext("My profile"), callback_data="menu:profile")])
+    app = webapp_button(context.civic.web_url, t.gettext("My page with photos and maps"), "my")
+    if app is not None:
+        rows.append([app])
     await send(
         update,
         context,

@@ -27,6 +27,7 @@ from bot.handlers.common import answer, checkpoint, edit_or_send, send
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
 from bot.services import voting as service
+from bot.web.links import webapp_button
 from domain.people import DISTRICTS_BY_CODE, Ineligible, Question
 from domain.tally import MES_RULES
 from domain.voting import BallotProblem, Heading, HeadingKind, Item, check_toggle, spent, toggle
@@ -202,6 +203,9 @@ async def vote_command(update: Update, context: BotContext) -> None:
             for entry in unavailable
         ]
         lines.append(t.gettext("Your answers, and how to change them: /profile"))
+    app = webapp_button(context.civic.web_url, t.gettext("Vote with project cards"))
+    if app is not None:
+        rows.append([app])
     await send(update, context, "\n".join(lines)[:4000], reply_markup=InlineKeyboardMarkup(rows))
 
 

@@ -13,7 +13,9 @@ import itertools
 import json
 import math
 import re
+import struct
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -150,6 +152,21 @@ def normalise_params(raw: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+def placeholder_png(number: int, size: int = 90) -> bytes:
+    """A plain square PNG in one of a few colours: what a person's photo looks like here."""
+    colours = ((70, 130, 180), (60, 150, 90), (200, 120, 50), (150, 80, 160))
+    red, green, blue = colours[number % len(colours)]
+    row = b"\x00" + bytes((red, green, blue)) * size
+    raw = zlib.compress(row * size)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
+
 def _counts_as_message(method: str) -> bool:
     name = method.lower()
     return name.startswith(("send", "edit")) and name != "sendchataction"
@@ -173,10 +190,16 @@ def _check_markup(markup: Any) -> None:
                     raise bad_request("can't parse inline keyboard button: Text must be non-empty")
                 data = button.get("callback_data")
                 targets = [
-                    key for key in ("callback_data", "url", "switch_inline_query") if key in button
+                    key
+                    for key in ("callback_data", "url", "switch_inline_query", "web_app")
+                    if key in button
                 ]
                 if len(targets) != 1:
                     raise bad_request("can't parse inline keyboard button: exactly one action")
+                if "web_app" in button and not str(
+                    (button["web_app"] or {}).get("url", "")
+                ).startswith("https://"):
+                    raise bad_request("BUTTON_URL_INVALID")  # Mini Apps open over HTTPS only
                 if data is not None and not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA:
                     raise bad_request("BUTTON_DATA_INVALID")
     elif not {"keyboard", "remove_keyboard", "force_reply"} & set(markup):
@@ -217,6 +240,7 @@ class LocalBotApi:
         self.webhook_url = ""
         self.webhook_secret = ""
         self.webhook_max_connections = 40
+        self.menu_button: Any = None
         self.closing = False
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(first_update_id)
@@ -329,6 +353,8 @@ class LocalBotApi:
 
     def send_photo(self, user_id: int, caption: str | None = None) -> dict[str, Any]:
         file_id = f"photo-{next(self._file_ids)}"
+        # A small picture stands for the photo, so getFile and downloads work as on Telegram.
+        self.files[file_id] = UploadedFile(f"{file_id}.png", placeholder_png(len(self.files)))
         photo = [{"file_id": file_id, "file_unique_id": file_id, "width": 90, "height": 90}]
         content: dict[str, Any] = {"photo": photo}
         if caption:
@@ -757,4 +783,5 @@ class LocalBotApi:
         }
 
     def _m_setchatmenubutton(self, params: dict[str, Any], files: dict[str, UploadedFile]) -> bool:
+        self.menu_button = params.get("menu_button")
         return True

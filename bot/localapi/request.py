@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import unquote
 
 from telegram._utils.defaultvalue import DEFAULT_NONE
 from telegram._utils.types import ODVInput
@@ -54,6 +55,12 @@ class LocalRequest(BaseRequest):
         connect_timeout: ODVInput[float] = DEFAULT_NONE,
         pool_timeout: ODVInput[float] = DEFAULT_NONE,
     ) -> tuple[int, bytes]:
+        if "/file/bot" in url:  # a download (File.download_*): the stored bytes, as Telegram
+            token_and_path = unquote(url.partition("/file/bot")[2])
+            stored = self.api.files.get(url.rpartition("/")[2])
+            if not token_and_path.startswith(f"{self.api.token}/") or stored is None:
+                return 404, b"Not Found"
+            return 200, stored.content
         token, api_method = split_url(url)
         if token != self.api.token:
             body: dict[str, Any] = {"ok": False, "error_code": 401, "description": "Unauthorized"}

@@ -56,7 +56,9 @@ from domain.sortition import (
     explain_infeasibility,
     fairness,
     next_replacement,
+    type_space,
 )
+from domain.sortition.optimise import solve
 from domain.voting import Answer, Heading, HeadingKind, Item
 from storage import audit
 from storage.db import Database, Session
@@ -757,6 +759,15 @@ def quotas_csv(record: DrawRecord) -> str:
     return out.getvalue()
 
 
+def draw_command(record: DrawRecord) -> str:
+    """The exact command that re-runs the draw from the published files."""
+    seed = (record.seed or "SEED").replace("'", "'\\''")
+    return (
+        f"civicbot draw --pool pool.csv --quotas quotas.csv --seats {record.seats}"
+        f" --seed '{seed}' --json"
+    )
+
+
 def result_json(programme: Programme, record: DrawRecord) -> str:
     """What anyone needs besides the two CSV files to check the draw."""
     document = {
@@ -770,10 +781,25 @@ def result_json(programme: Programme, record: DrawRecord) -> str:
         "selected": list(record.selected),
         "reserve": list(record.reserve),
         **(record.fairness.as_dict() if record.fairness else {}),
-        "check": f"civicbot draw --pool pool.csv --quotas quotas.csv --seats {record.seats}"
-        f" --seed '{record.seed or 'SEED'}' --json",
+        "check": draw_command(record),
     }
     return json.dumps(document, ensure_ascii=False, indent=2)
+
+
+_PROBABILITIES: dict[str, dict[str, float]] = {}
+
+
+async def selection_probabilities(record: DrawRecord) -> dict[str, float]:
+    """Each pseudonym's chance of selection under the lottery the draw sampled from: the
+    same inputs always give the same lottery, so it is recomputed (once per commitment)."""
+    if record.commitment not in _PROBABILITIES:
+        pool, quotas, seats = list(record.pool), list(record.quotas), record.seats
+
+        def compute() -> dict[str, float]:
+            return solve(type_space(pool, quotas, seats)).probabilities()
+
+        _PROBABILITIES[record.commitment] = await asyncio.to_thread(compute)
+    return _PROBABILITIES[record.commitment]
 
 
 async def draw_record(session: Session, programme_id: int) -> tuple[Programme, DrawRecord] | None:

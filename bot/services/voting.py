@@ -8,7 +8,7 @@ buttons said.
 from __future__ import annotations
 
 import html
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -38,7 +38,9 @@ from domain.voting import (
     BallotFile,
     BallotProblem,
     Heading,
+    HeadingKind,
     Item,
+    StoredBallot,
     VotingRules,
     check_ballot,
     pseudonym,
@@ -201,12 +203,49 @@ async def locate(session: Session, heading_id: int) -> Located | None:
     return Located(stage_id, heading, located[0], located[1])
 
 
+class TallyRefusal(ValueError):
+    pass
+
+
 @dataclass(frozen=True)
 class CastResult:
     refusal: Refusal | None = None
     problem: BallotProblem | None = None
     receipt: str | None = None
     replaced: bool = False
+
+
+async def check_voter(
+    session: Session, where: Located, heading_id: int, user_id: int, now: datetime, minimum_age: int
+) -> Refusal | None:
+    """May this person cast a ballot in this heading now? The chat and the web ask here."""
+    if not voting_open(where.stage, now):
+        return Refusal.CLOSED
+    person = await PeopleRepository(session).get(user_id)
+    refusal = eligibility(person, where.programme, where.heading, now, minimum_age)
+    if refusal is not None:
+        return refusal
+    if where.heading.panel and not await PanelsRepository(session).is_member(
+        where.heading.panel, user_id
+    ):
+        return Refusal.NOT_MEMBER
+    if where.heading.group is not None:
+        repository = VotingRepository(session)
+        for other_id in await repository.voted_headings(where.stage_id, user_id):
+            other = await repository.heading(other_id)
+            if other_id != heading_id and other and other[1].group == where.heading.group:
+                return Refusal.OTHER_HEADING
+    return None
+
+
+async def may_vote(
+    db: Database, user_id: int, heading_id: int, now: datetime, minimum_age: int
+) -> Refusal | None:
+    async with db.reading() as session:
+        where = await locate(session, heading_id)
+        if where is None:
+            return Refusal.NOT_FOUND
+        return await check_voter(session, where, heading_id, user_id, now, minimum_age)
 
 
 async def cast(
@@ -222,25 +261,13 @@ async def cast(
         where = await locate(session, heading_id)
         if where is None:
             return CastResult(Refusal.NOT_FOUND)
-        if not voting_open(where.stage, now):
-            return CastResult(Refusal.CLOSED)
-        person = await PeopleRepository(session).get(user_id)
-        refusal = eligibility(person, where.programme, where.heading, now, minimum_age)
+        refusal = await check_voter(session, where, heading_id, user_id, now, minimum_age)
         if refusal is not None:
             return CastResult(refusal)
-        if where.heading.panel and not await PanelsRepository(session).is_member(
-            where.heading.panel, user_id
-        ):
-            return CastResult(Refusal.NOT_MEMBER)
         problem = check_ballot(where.heading, choices)
         if problem is not None:
             return CastResult(Refusal.INVALID, problem)
         repository = VotingRepository(session)
-        if where.heading.group is not None:
-            for other_id in await repository.voted_headings(where.stage_id, user_id):
-                other = await repository.heading(other_id)
-                if other_id != heading_id and other and other[1].group == where.heading.group:
-                    return CastResult(Refusal.OTHER_HEADING)
         rules = VotingRules.from_settings(where.programme.settings)
         weight = 1.0
         if rules.budget_school_weight != 1.0 and await repository.completed_budget_school(user_id):
@@ -321,8 +348,25 @@ class Outcome:
     offline: int
 
 
-class TallyRefusal(ValueError):
-    pass
+def count(
+    heading: Heading,
+    ballots: Sequence[StoredBallot],
+    rules: VotingRules,
+    offline: Mapping[str, int],
+    rule: str,
+) -> tuple[TallyResult | None, dict[str, float]]:
+    """The tally (None for a heading without a budget) and the weighted votes per item."""
+    if offline and rule != "greedy":
+        # Per-project counts say nothing about who else a paper voter approved.
+        raise TallyRefusal("offline per-project counts can only be used with greedy")
+    budgeted = heading if heading.budget is not None else replace(heading, budget=0)
+    instance = tally_input(budgeted, ballots, rules, offline)
+    result = tally(instance, rule) if heading.budget is not None else None
+    votes: dict[str, float] = {item.key: 0.0 for item in heading.items}
+    for vote in instance.votes:
+        for key in vote.approved:
+            votes[key] = votes.get(key, 0.0) + vote.weight
+    return result, votes
 
 
 async def run_tally(db: Database, heading_id: int, rule: str | None, now: datetime) -> Outcome:
@@ -335,17 +379,12 @@ async def run_tally(db: Database, heading_id: int, rule: str | None, now: dateti
         chosen_rule = rule or rules.tally_rule
         ballots = await repository.ballots(heading_id)
         offline = await repository.offline_counts(heading_id)
-        if offline and chosen_rule != "greedy":
-            # Per-project counts say nothing about who else a paper voter approved.
-            raise TallyRefusal("offline per-project counts can only be used with greedy")
-        instance = tally_input(where.heading, ballots, rules, offline)
-        result = tally(instance, chosen_rule)
+        if where.heading.budget is None:
+            raise TallyRefusal(f"heading {where.heading.key!r} has no budget to tally against")
+        result, votes = count(where.heading, ballots, rules, offline, chosen_rule)
+        assert result is not None
         await repository.save_result(heading_id, chosen_rule, result.selected, now)
         counts = await repository.counts(heading_id)
-    votes: dict[str, float] = {item.key: 0.0 for item in where.heading.items}
-    for vote in instance.votes:
-        for key in vote.approved:
-            votes[key] = votes.get(key, 0.0) + vote.weight
     return Outcome(result, votes, counts["online"], counts["offline"] + sum(offline.values()))
 
 
@@ -388,6 +427,98 @@ async def explain_result(
     result, explanation = tally_explained(instance, chosen)
     assert explanation is not None
     return Explained(where.heading, result, explanation, confirmed)
+
+
+class ResultState(StrEnum):
+    NOT_STARTED = "not_started"
+    INTERIM = "interim"  # 중간 집계: the vote is still open
+    CLOSED = "closed"  # the vote has closed; the result awaits 총회 approval
+    FINAL = "final"  # 최종 결과: confirmed
+
+
+@dataclass(frozen=True)
+class Results:
+    """A heading's count as anyone may see it: totals only, never a voter."""
+
+    heading_id: int
+    where: Located
+    state: ResultState
+    rule: str
+    selected: tuple[str, ...]
+    votes: dict[str, float]
+    online: int
+    offline: int
+    counted_at: datetime
+    confirmed_at: datetime | None
+    tallied: bool  # False: votes only (no budget, or offline counts with another rule)
+
+    @property
+    def cost(self) -> int:
+        return sum(item.cost for item in self.where.heading.items if item.key in self.selected)
+
+
+async def results(db: Database, heading_id: int, now: datetime) -> Results | None:
+    """Count a heading without writing anything: live while the vote runs (중간 집계), as
+    confirmed once 총회 approved it (최종 결과). Officials' tallies go through run_tally."""
+    async with db.reading() as session:
+        where = await locate(session, heading_id)
+        if where is None:
+            return None
+        repository = VotingRepository(session)
+        stored = await repository.result(heading_id)
+        ballots = await repository.ballots(heading_id)
+        offline = await repository.offline_counts(heading_id)
+        counts = await repository.counts(heading_id)
+    rules = VotingRules.from_settings(where.programme.settings)
+    confirmed_at = stored["confirmed_at"] if stored is not None else None
+    if confirmed_at is not None:
+        state = ResultState.FINAL
+    elif now < where.stage.starts_at:
+        state = ResultState.NOT_STARTED
+    elif where.stage.ends_at is None or now < where.stage.ends_at:
+        state = ResultState.INTERIM
+    else:
+        state = ResultState.CLOSED
+    rule = stored["rule"] if stored is not None and confirmed_at is not None else rules.tally_rule
+    try:
+        result, votes = count(where.heading, ballots, rules, offline, rule)
+    except TallyRefusal:
+        result, votes = count(where.heading, ballots, rules, {}, "greedy")
+        result = None
+        for key, extra in offline.items():
+            votes[key] = votes.get(key, 0.0) + extra
+    if where.heading.kind is HeadingKind.QUESTION:
+        result = None
+    selected: tuple[str, ...] = ()
+    if confirmed_at is not None and stored is not None:
+        selected = tuple(stored["selected"])
+    elif result is not None:
+        selected = tuple(result.selected)
+    return Results(
+        heading_id=heading_id,
+        where=where,
+        state=state,
+        rule=rule,
+        selected=selected,
+        votes=votes,
+        online=counts["online"],
+        offline=counts["offline"] + sum(offline.values()),
+        counted_at=now,
+        confirmed_at=confirmed_at,
+        tallied=result is not None or confirmed_at is not None,
+    )
+
+
+async def receipt_counted(db: Database, heading_id: int, code: str) -> bool:
+    """Is the ballot behind this receipt code among the heading's counted ballots? A voter
+    checks their own ballot with it; the code says nothing of the choices."""
+    wanted = code.strip().upper()
+    async with db.reading() as session:
+        rows = await session.fetchall(
+            "SELECT pseudonym, cast_at FROM ballots WHERE heading_id = ? AND pseudonym IS NOT NULL",
+            (heading_id,),
+        )
+    return any(receipt(row["pseudonym"], row["cast_at"]) == wanted for row in rows)
 
 
 async def confirm(

@@ -44,6 +44,7 @@ def bot_env(srv: LocalBotApiServer, database_url: str) -> dict[str, str]:
         TELEGRAM_API_BASE_URL=srv.base_url,
         TELEGRAM_API_FILE_URL=srv.file_url,
         DATABASE_URL=database_url,
+        WEB_PORT="0",  # the web pages on any free port: tests run side by side
     )
     return env
 
