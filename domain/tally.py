@@ -475,8 +475,9 @@ def _merge(
     sizes = lengths[first]
     entries = np.repeat(offsets[first] - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
     group = np.repeat(np.arange(len(unique), dtype=np.int64), sizes)
-    pairs = group * len(ids) + project[entries]
-    pairs = np.unique(pairs)
+    pairs = np.sort(group * len(ids) + project[entries])
+    if len(pairs):
+        pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
     group, projects = np.divmod(pairs, max(len(ids), 1))
     # An empty ballot holds a share of the budget but approves nothing: no group for it.
     sizes = np.bincount(group, minlength=len(unique))
