@@ -32,6 +32,7 @@ from bot.handlers import (
     proposals,
     review,
     sharing,
+    tally_explain,
     voting,
     waste,
 )
@@ -96,6 +97,7 @@ def register_features(application: CivicApplication) -> None:
     sharing.register(application)
     review.register(application, registry)
     voting.register(application, registry)
+    tally_explain.register(application)
     panels.register(application, registry)
     panel_admin.register(application, registry)
     waste.register(application, registry)
