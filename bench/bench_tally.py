@@ -1,29 +1,43 @@
 """Tally benchmark: this project's rules against pabutools on a Seoul-scale election.
 
     .venv/bin/python bench/bench_tally.py [--seed N] [--voters N] [--projects N]
+        [--pabutools-add1-timeout S] [--pabulib FILE ...]
 
 Generates a seeded Seoul-scale approval election (by default 156,390 voters, 200 projects, each
 voter approving 1–5 projects, popularity skewed), writes it as a `.pb` file, parses it with both
 libraries, runs greedy and MES (cost satisfaction) with each, checks that the outcomes are
-identical (same projects in the same order) and prints the times and the ratio.
+identical (same projects in the same order) and prints the times and the ratio. Then MES with
+Add1 completion (pabutools' ``voter_budget_increment=1``, run in a subprocess stopped after
+the stated timeout), and the whole `civicbot tally` process (start, parse, rule, output) per
+rule, as a user runs it. Real pabulib files given with --pabulib get the Add1 rules compared
+with pabutools too.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import multiprocessing
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 from pabutools.election import Cost_Sat
 from pabutools.election.pabulib import parse_pabulib_from_string
-from pabutools.rules import greedy_utilitarian_welfare, method_of_equal_shares
+from pabutools.rules import (
+    completion_by_rule_combination,
+    greedy_utilitarian_welfare,
+    method_of_equal_shares,
+)
 
-from domain.pabulib import PBInstance, Project, Vote, parse_pabulib, write_pabulib
-from domain.tally import Sat, TallyResult, greedy, mes
+from domain.pabulib import PBInstance, Project, Vote, parse_pabulib, read_pabulib, write_pabulib
+from domain.tally import Sat, TallyResult, greedy, mes, tally
 
 T = TypeVar("T")
 
@@ -59,11 +73,60 @@ def timed(run: Callable[[], T]) -> tuple[T, float]:
     return result, time.perf_counter() - start
 
 
+def pabutools_add1(text: str, rule: str, out: multiprocessing.Queue[list[str]]) -> None:
+    election, profile = parse_pabulib_from_string(text)
+    params = {"sat_class": Cost_Sat, "voter_budget_increment": 1}
+    if rule == "mes+add1":
+        outcome = method_of_equal_shares(election, profile, **params)
+    else:
+        outcome = completion_by_rule_combination(
+            election,
+            profile,
+            [method_of_equal_shares, greedy_utilitarian_welfare],
+            [params, {"sat_class": Cost_Sat}],
+        )
+    out.put([p.name for p in outcome])
+
+
+def pabutools_add1_timed(text: str, rule: str, timeout: float) -> tuple[list[str] | None, float]:
+    """pabutools' Add1 in a child process, stopped after `timeout` seconds (None: no result)."""
+    queue: multiprocessing.Queue[list[str]] = multiprocessing.Queue()
+    child = multiprocessing.Process(target=pabutools_add1, args=(text, rule, queue))
+    start = time.perf_counter()
+    child.start()
+    child.join(timeout)
+    elapsed = time.perf_counter() - start
+    if child.is_alive():
+        child.kill()
+        child.join()
+        return None, elapsed
+    return queue.get(), elapsed
+
+
+def whole_command(path: str, rule: str, *extra: str) -> tuple[float, list[str]]:
+    """Wall-clock time of `civicbot tally` as a new process, and its selection."""
+    command = [str(Path(sys.executable).with_name("civicbot")), "tally", "--pabulib", path]
+    start = time.perf_counter()
+    done = subprocess.run(
+        [*command, "--rule", rule, *extra], capture_output=True, text=True, check=True
+    )
+    elapsed = time.perf_counter() - start
+    selected = json.loads(done.stdout)["selected"] if extra else done.stdout.split()
+    return elapsed, selected
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=2019)
     parser.add_argument("--voters", type=int, default=156_390)
     parser.add_argument("--projects", type=int, default=200)
+    parser.add_argument("--pabutools-add1-timeout", type=float, default=300.0)
+    parser.add_argument("--pabulib", nargs="*", default=[], metavar="FILE")
+    parser.add_argument(
+        "--skip-reference-rules",
+        action="store_true",
+        help="skip pabutools' greedy and MES on the Seoul-scale election (minutes each)",
+    )
     args = parser.parse_args()
 
     generated = seoul_scale(args.seed, args.voters, args.projects)
@@ -84,7 +147,7 @@ def main() -> int:
         ("greedy", greedy, greedy_utilitarian_welfare),
         ("mes", mes, method_of_equal_shares),
     )
-    for rule, ours_rule, pabutools_rule in rules:
+    for rule, ours_rule, pabutools_rule in () if args.skip_reference_rules else rules:
         ours, ours_time = timed(partial(ours_rule, instance, Sat.COST))
         theirs, theirs_time = timed(
             partial(pabutools_rule, pb_instance, pb_profile, sat_class=Cost_Sat)
@@ -96,6 +159,48 @@ def main() -> int:
             f"ratio {theirs_time / ours_time:6.0f}x   {len(ours.selected)} projects, "
             f"{ours.cost:,} won   {'identical' if same else 'DIFFERENT'}"
         )
+
+    # MES with Add1 completion: ours, and pabutools until its timeout.
+    add1, add1_time = timed(partial(tally, instance, "mes+add1"))
+    theirs_add1, theirs_time = pabutools_add1_timed(text, "mes+add1", args.pabutools_add1_timeout)
+    verdict = (
+        f"pabutools > {args.pabutools_add1_timeout:.0f} s (stopped: no result)"
+        if theirs_add1 is None
+        else f"pabutools {theirs_time:7.2f} s   "
+        + ("identical" if theirs_add1 == add1.selected else "DIFFERENT")
+    )
+    identical = identical and (theirs_add1 is None or theirs_add1 == add1.selected)
+    print(
+        f"mes+add1 civicbot {add1_time:7.2f} s   {verdict}   {len(add1.selected)} projects, "
+        f"{add1.cost:,} won"
+    )
+
+    # The whole command, as a new process: start, parse, rule, output.
+    with tempfile.TemporaryDirectory() as folder:
+        path = str(Path(folder) / "seoul.pb")
+        Path(path).write_text(text, encoding="utf-8")
+        for rule in ("greedy", "mes", "mes+greedy", "mes+add1"):
+            plain, selected = whole_command(path, rule)
+            explained = whole_command(path, rule, "--json")[0] if rule != "mes+add1" else None
+            with_json = "" if explained is None else f"   with --json {explained:6.2f} s"
+            print(
+                f"civicbot tally --rule {rule:10s} {plain:6.2f} s{with_json}"
+                f"   {len(selected)} projects"
+            )
+
+    for file in args.pabulib:
+        real = read_pabulib(file)
+        real_text = Path(file).read_text(encoding="utf-8-sig")
+        for rule in ("mes+add1", "mes+add1+greedy"):
+            ours_real, ours_time = timed(partial(tally, real, rule))
+            theirs_real, theirs_time = pabutools_add1_timed(real_text, rule, 3600)
+            same = theirs_real == ours_real.selected
+            identical = identical and same
+            print(
+                f"{Path(file).name} {rule}: civicbot {ours_time:.3f} s, pabutools "
+                f"{theirs_time:.2f} s, {len(ours_real.selected)} projects, "
+                f"{'identical' if same else 'DIFFERENT'}"
+            )
     return 0 if identical else 1
 
 

@@ -32,13 +32,14 @@ from bot.handlers import (
     proposals,
     review,
     sharing,
+    tally_explain,
     voting,
     waste,
 )
 from bot.intake import Intake
 from bot.menu import CommandRegistry
 from bot.persistence import DatabasePersistence
-from bot.ratelimit import InteractiveFirstRateLimiter
+from bot.ratelimit import SharedRateLimiter
 from bot.web import links
 from domain.programmes import default_programmes
 from storage.db import Database, open_database
@@ -67,14 +68,7 @@ def build_application(
         .context_types(ContextTypes(context=BotContext))
         .persistence(DatabasePersistence(database))
         .defaults(Defaults(tzinfo=settings.tz))
-        .rate_limiter(
-            InteractiveFirstRateLimiter(
-                rate=settings.send_rate,
-                # Room the outbox leaves for replies even while it sends at full rate.
-                reserve=max(settings.send_rate - settings.broadcast_rate, 1),
-                max_retries=3,
-            )
-        )
+        .rate_limiter(SharedRateLimiter(settings.send_rate, settings.broadcast_rate))
         .post_init(_post_init)  # type: ignore[arg-type]
     )
     if request is not None:
@@ -105,6 +99,7 @@ def register_features(application: CivicApplication) -> None:
     sharing.register(application)
     review.register(application, registry)
     voting.register(application, registry)
+    tally_explain.register(application)
     panels.register(application, registry)
     panel_admin.register(application, registry)
     waste.register(application, registry)

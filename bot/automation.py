@@ -274,12 +274,7 @@ async def _sender_job(context: BotContext) -> None:
         log.exception("The outbox sender failed; trying again shortly")
         delay = SENDER_ERROR_SECONDS
     else:
-        if batch.wait is not None:
-            delay = batch.wait.total_seconds()
-        elif not batch.worked:
-            delay = SENDER_IDLE_SECONDS
-        else:
-            # Stay under BROADCAST_RATE, leaving Telegram's headroom to interactive replies.
-            delay = application.automation.sender.pace(batch.claimed)
+        # Straight on while there is work: the rate limiter paces the sends themselves.
+        delay = 0.0 if batch.worked else SENDER_IDLE_SECONDS
     if application.running:
         _schedule(application, _sender_job, delay, SENDER_JOB)

@@ -39,6 +39,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.warnings import PTBUserWarning
 
+from bot.ids import clamp_update
 from domain.people import Person
 from storage.db import WRITE_HOOK, Session
 from storage.intake import Claimed, UpdatesRepository, person_of
@@ -245,7 +246,7 @@ class Intake:
         bot = self.application.bot
         works = []
         for item in claimed:
-            update = Update.de_json(item.payload, bot)
+            update = clamp_update(Update.de_json(item.payload, bot), bot)  # bot/ids.py
             user = update.effective_user.id if update.effective_user else None
             works.append(Work(item, update, conversation_keys(update), user, applied=item.applied))
         states = PtbStateRepository(session)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from domain.ids import RowId
 
 TEXT_MAX: Final = 4096
 CAPTION_MAX: Final = 1024  # Telegram's limit for a photo's caption
@@ -54,7 +56,7 @@ class ButtonTarget(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: ButtonKind
-    id: int = Field(ge=1)
+    id: RowId
 
     @property
     def callback_data(self) -> str:
@@ -85,6 +87,19 @@ class Progress:
     @property
     def finished(self) -> bool:
         return self.remaining == 0
+
+
+RATE_WINDOW: Final = timedelta(seconds=30)  # how far back the delivery rate is measured
+RATE_MIN_SPAN: Final = timedelta(seconds=3)  # less than this says too little to measure
+
+
+def measured_rate(delivered: int, since: datetime, now: datetime) -> float | None:
+    """Messages a second from `delivered` messages recorded after `since` until `now`; None
+    while the span is too short to say."""
+    span = now - since
+    if span < RATE_MIN_SPAN:
+        return None
+    return delivered / span.total_seconds()
 
 
 def eta(remaining: int, rate: float) -> timedelta:

@@ -22,12 +22,16 @@ back to the same election (used by `civicbot export-pabulib`).
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
+from types import MappingProxyType
+from typing import NamedTuple
 
 __all__ = [
     "PBInstance",
@@ -43,6 +47,10 @@ SECTIONS = ("meta", "projects", "votes")
 APPROVAL_VOTE_TYPES = ("approval", "choose-1")
 # Whole numbers, optionally written with a zero fraction ("1200.00") as some pabulib files do.
 _WHOLE = re.compile(r"\d+(?:\.0*)?")
+# Amounts of money: decimals with "." or "," (pabutools reads both), e.g. a Warsaw budget of
+# "969245.38".
+_AMOUNT = re.compile(r"\d+(?:[.,]\d*)?")
+_NO_META: Mapping[str, str] = MappingProxyType({})
 
 
 class PabulibError(ValueError):
@@ -63,21 +71,28 @@ class Project:
     meta: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Vote:
+class Vote(NamedTuple):
+    """One ballot (a tuple: a city-scale file holds hundreds of thousands)."""
+
     voter_id: str
     approved: tuple[str, ...]
     weight: float = 1.0
     # Other VOTES columns (age, sex, voting_method, ...).
-    meta: Mapping[str, str] = field(default_factory=dict)
+    meta: Mapping[str, str] = _NO_META
 
 
 @dataclass(frozen=True, slots=True)
 class PBInstance:
+    """An election; money (budget, costs) in whole multiples of 1/unit of its currency.
+
+    ``unit`` is 1 unless the file wrote amounts with decimals ("827838.5" gives unit 10).
+    """
+
     budget: int
     projects: dict[str, Project]
     votes: list[Vote]
     meta: dict[str, str] = field(default_factory=dict)
+    unit: int = 1
 
 
 def read_pabulib(path: str | Path) -> PBInstance:
@@ -92,10 +107,31 @@ def read_pabulib(path: str | Path) -> PBInstance:
 
 
 def parse_pabulib(text: str) -> PBInstance:
-    """Parse the text of a `.pb` file."""
+    """Parse the text of a `.pb` file.
+
+    Accepted as pabutools accepts them: quoted fields (a quoted field may run over several
+    lines), `;` inside a META value, amounts with decimals, blank lines. Refused, with the line:
+    what leaves the election unclear (a missing section or column, a row with fewer or more
+    columns than its header, a cost that is not an amount, a vote for an unknown project, a
+    voter or project listed twice, counts in META that the file contradicts).
+    """
+    # A city-scale file makes hundreds of thousands of small objects at once, none of them in a
+    # reference cycle: the cyclic collector would only rescan them again and again.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse(text)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _parse(text: str) -> PBInstance:
+    lines = text.removeprefix("\ufeff").splitlines()
     sections: dict[str, tuple[int, list[str], list[tuple[int, list[str]]]]] = {}
+    fast_votes: tuple[Sequence[int], list[list[str]]] | None = None
     current: list[tuple[int, list[str]]] | None = None
-    rows = _rows(text.removeprefix("\ufeff"))
+    rows = _rows(lines)
     last_line = 1
     for line, row in rows:
         last_line = line
@@ -116,6 +152,16 @@ def parse_pabulib(text: str) -> PBInstance:
             last_line = header_line
             current = []
             sections[keyword] = (header_line, [h.strip() for h in header], current)
+            if keyword == "votes" and not any('"' in rest for rest in lines[header_line:]):
+                # The bulk of a file, without quotes: split directly (the csv module would
+                # give the same rows, only slower).
+                body = lines[header_line:]
+                numbers: Sequence[int] = range(header_line + 1, len(lines) + 1)
+                if not all(body):
+                    kept = [(n, t) for n, t in zip(numbers, body, strict=True) if t.strip()]
+                    numbers, body = [n for n, _ in kept], [t for _, t in kept]
+                fast_votes = (numbers, [rest.split(";") for rest in body])
+                break
         elif current is None:
             raise PabulibError("the file must start with the META section", line)
         else:
@@ -125,9 +171,18 @@ def parse_pabulib(text: str) -> PBInstance:
             raise PabulibError(f"missing section {name.upper()} (the file ends here)", last_line)
 
     meta, meta_lines = _parse_meta(*sections["meta"])
-    budget = _whole(meta["budget"], "budget", meta_lines["budget"])
-    projects = _parse_projects(*sections["projects"])
-    votes = _parse_votes(*sections["votes"], projects)
+    projects, amounts = _parse_projects(*sections["projects"])
+    budget_amount = _amount(meta["budget"], "budget", meta_lines["budget"])
+    unit = math.lcm(budget_amount.denominator, *(a.denominator for a in amounts.values()))
+    if unit != 1:
+        projects = {
+            pid: Project(p.id, int(amounts[pid] * unit), p.name, p.meta)
+            for pid, p in projects.items()
+        }
+    votes_line, votes_header, vote_rows = sections["votes"]
+    if fast_votes is None:
+        fast_votes = ([n for n, _ in vote_rows], [row for _, row in vote_rows])
+    votes = _parse_votes(votes_line, votes_header, *fast_votes, projects)
     # num_projects / num_votes, when given, must match: a mismatch means a truncated file.
     for key, actual in (("num_projects", len(projects)), ("num_votes", len(votes))):
         if key in meta:
@@ -136,7 +191,8 @@ def parse_pabulib(text: str) -> PBInstance:
                 raise PabulibError(
                     f"META says {key} is {declared} but the file has {actual}", meta_lines[key]
                 )
-    return PBInstance(budget=budget, projects=projects, votes=votes, meta=meta)
+    budget = int(budget_amount * unit)
+    return PBInstance(budget=budget, projects=projects, votes=votes, meta=meta, unit=unit)
 
 
 def write_pabulib(instance: PBInstance) -> str:
@@ -152,7 +208,7 @@ def write_pabulib(instance: PBInstance) -> str:
         {
             "num_projects": str(len(instance.projects)),
             "num_votes": str(len(instance.votes)),
-            "budget": str(instance.budget),
+            "budget": _decimal(instance.budget, instance.unit),
             "vote_type": "approval",
         }
     )
@@ -169,7 +225,7 @@ def write_pabulib(instance: PBInstance) -> str:
     writer.writerow(["PROJECTS"])
     writer.writerow(["project_id", "cost", *(["name"] if with_name else []), *project_extra])
     for project in instance.projects.values():
-        cells = [_first_cell(project.id, "project id"), str(project.cost)]
+        cells = [_first_cell(project.id, "project id"), _decimal(project.cost, instance.unit)]
         if with_name:
             cells.append("None" if project.name is None else _cell(project.name, "project name"))
         cells += [_optional(project.meta.get(k), k) for k in project_extra]
@@ -187,6 +243,20 @@ def write_pabulib(instance: PBInstance) -> str:
         cells += [_optional(vote.meta.get(k), k) for k in vote_extra]
         writer.writerow(cells)
     return out.getvalue()
+
+
+def _decimal(amount: int, unit: int) -> str:
+    """`amount` / `unit` written exactly ("969245.38"); `unit` must divide a power of ten."""
+    value = Fraction(amount, unit)
+    if value.denominator == 1:
+        return str(value.numerator)
+    digits = 0
+    while (10**digits) % value.denominator:
+        digits += 1
+        if digits > 30:
+            raise ValueError(f"{value} has no exact decimal form")
+    scaled = str(abs(value.numerator) * (10**digits // value.denominator)).rjust(digits + 1, "0")
+    return f"{'-' if value < 0 else ''}{scaled[:-digits]}.{scaled[-digits:]}"
 
 
 def _check_writable(instance: PBInstance) -> None:
@@ -216,9 +286,10 @@ def _check_writable(instance: PBInstance) -> None:
             raise ValueError(f"voter {vote.voter_id!r} repeats a standard column in its meta")
 
 
-def _rows(text: str) -> Iterator[tuple[int, list[str]]]:
-    """Non-blank rows with their line numbers (pabutools also splits lines before csv)."""
-    reader = csv.reader(text.splitlines(), delimiter=";", strict=True)
+def _rows(lines: list[str]) -> Iterator[tuple[int, list[str]]]:
+    """Non-blank rows with the line each starts on (pabutools also splits lines before csv;
+    like it, a quoted field left open continues on the next line)."""
+    reader = csv.reader(lines, delimiter=";")
     while True:
         line = reader.line_num + 1
         try:
@@ -226,9 +297,13 @@ def _rows(text: str) -> Iterator[tuple[int, list[str]]]:
         except StopIteration:
             return
         except csv.Error as exc:
-            raise PabulibError(f"badly quoted field ({exc})", line) from exc
-        if reader.line_num > line:
-            raise PabulibError("a quoted field is not closed on its line", line)
+            raise PabulibError(f"unreadable row ({exc})", line) from exc
+        if (
+            reader.line_num > line
+            and sum(t.count('"') for t in lines[line - 1 : reader.line_num]) % 2
+        ):
+            # The reader ran to the end of the file inside quotes.
+            raise PabulibError("a quoted field opened on this line is never closed", line)
         if row and not (len(row) == 1 and not row[0].strip()):
             yield line, row
 
@@ -236,15 +311,19 @@ def _rows(text: str) -> Iterator[tuple[int, list[str]]]:
 def _parse_meta(
     header_line: int, header: list[str], rows: list[tuple[int, list[str]]]
 ) -> tuple[dict[str, str], dict[str, int]]:
-    """The META entries, and the line of each (for errors found later)."""
+    """The META entries, and the line of each (for errors found later).
+
+    A value may contain `;` (it then spans several columns, joined back); pabutools keeps
+    only the part before the first `;`.
+    """
     if [h.lower() for h in header] != ["key", "value"]:
         raise PabulibError("the META header must be 'key;value'", header_line)
     meta: dict[str, str] = {}
     lines: dict[str, int] = {}
     for line, row in rows:
-        if len(row) != 2:
-            raise PabulibError(f"a META row needs 2 columns (key;value), found {len(row)}", line)
-        key, value = row[0].strip(), row[1].strip()
+        if len(row) < 2:
+            raise PabulibError("a META row needs a key and a value (key;value)", line)
+        key, value = row[0].strip(), ";".join(row[1:]).strip()
         if key in meta:
             raise PabulibError(f"META key {key!r} appears twice", line)
         meta[key] = value
@@ -262,11 +341,13 @@ def _parse_meta(
 
 def _parse_projects(
     header_line: int, header: list[str], rows: list[tuple[int, list[str]]]
-) -> dict[str, Project]:
+) -> tuple[dict[str, Project], dict[str, Fraction]]:
+    """The projects (costs in whole units of money) and their exact costs."""
     _check_header(header, header_line, "PROJECTS", "project_id", "cost")
     cost_col = header.index("cost")
     name_col = header.index("name") if "name" in header else -1
     projects: dict[str, Project] = {}
+    amounts: dict[str, Fraction] = {}
     for line, row in rows:
         if len(row) != len(header):
             raise PabulibError(
@@ -283,60 +364,89 @@ def _parse_projects(
             )
         if project_id in projects:
             raise PabulibError(f"project {project_id!r} appears twice", line)
-        cost = _whole(cells[cost_col], f"cost of project {project_id!r}", line)
+        amount = _amount(cells[cost_col], f"cost of project {project_id!r}", line)
         name = None if name_col < 0 or _is_none(cells[name_col]) else cells[name_col]
         meta = {
             header[i]: cells[i]
             for i in range(1, len(header))
             if i not in (cost_col, name_col) and not _is_none(cells[i])
         }
-        projects[project_id] = Project(id=project_id, cost=cost, name=name, meta=meta)
-    return projects
+        projects[project_id] = Project(id=project_id, cost=int(amount), name=name, meta=meta)
+        amounts[project_id] = amount
+    return projects, amounts
 
 
 def _parse_votes(
     header_line: int,
     header: list[str],
-    rows: list[tuple[int, list[str]]],
+    numbers: Sequence[int],
+    rows: list[list[str]],
     projects: Mapping[str, Project],
 ) -> list[Vote]:
+    """The votes; `numbers` are the rows' line numbers (only looked at to report an error)."""
     _check_header(header, header_line, "VOTES", "voter_id", "vote")
+    width = len(header)
+    if not all(len(row) == width for row in rows):
+        for line, row in zip(numbers, rows, strict=True):
+            if len(row) == 1 and row[0].strip().lower() in SECTIONS:
+                raise PabulibError(f"section {row[0].strip().upper()} appears twice", line)
+            if len(row) != width:
+                raise PabulibError(
+                    f"a VOTES row needs {width} columns like its header, found {len(row)}", line
+                )
     vote_col = header.index("vote")
     weight_col = header.index("weight") if "weight" in header else -1
-    extra = [i for i in range(1, len(header)) if i not in (vote_col, weight_col)]
+    extra = [i for i in range(1, width) if i not in (vote_col, weight_col)]
+    ids = [row[0].strip() for row in rows]
+    if len(set(ids)) != len(ids) or "" in ids or any(_is_none(v) for v in set(ids)):
+        seen: set[str] = set()
+        for line, voter_id in zip(numbers, ids, strict=True):
+            if not voter_id or _is_none(voter_id):
+                raise PabulibError("a vote has no voter_id", line)
+            if voter_id in seen:
+                raise PabulibError(f"voter {voter_id!r} votes twice", line)
+            seen.add(voter_id)
+    # Ballots repeat: each distinct vote field is read once.
+    fields = [row[vote_col] for row in rows]
+    approvals = {f: _approvals(f, projects) for f in set(fields)}
+    if None in approvals.values():
+        for line, voter_id, field_ in zip(numbers, ids, fields, strict=True):
+            if approvals[field_] is None:
+                _approvals(field_, projects, voter_id, line)  # raises, with the line
+    if weight_col < 0 and not extra:
+        chosen = {f: a or () for f, a in approvals.items()}
+        return list(map(Vote, ids, map(chosen.__getitem__, fields)))
     votes: list[Vote] = []
-    seen: set[str] = set()
-    for line, row in rows:
-        if len(row) != len(header):
-            raise PabulibError(
-                f"a VOTES row needs {len(header)} columns like its header, found {len(row)}", line
-            )
-        voter_id = row[0].strip()
-        if not voter_id or _is_none(voter_id):
-            raise PabulibError("a vote has no voter_id", line)
-        if voter_id in seen:
-            raise PabulibError(f"voter {voter_id!r} votes twice", line)
-        seen.add(voter_id)
-        field_ = row[vote_col].strip()
-        approved = () if _is_none(field_) else _approvals(field_, projects, voter_id, line)
+    for line, row, voter_id, field_ in zip(numbers, rows, ids, fields, strict=True):
         weight = 1.0
         if weight_col >= 0 and not _is_none(row[weight_col].strip()):
             weight = _weight(row[weight_col].strip(), voter_id, line)
         meta = {header[i]: row[i].strip() for i in extra if not _is_none(row[i].strip())}
-        votes.append(Vote(voter_id=voter_id, approved=approved, weight=weight, meta=meta))
+        votes.append(Vote(voter_id, approvals[field_] or (), weight, meta or _NO_META))
     return votes
 
 
 def _approvals(
-    field_: str, projects: Mapping[str, Project], voter_id: str, line: int
-) -> tuple[str, ...]:
+    field_: str, projects: Mapping[str, Project], voter_id: str = "", line: int = 0
+) -> tuple[str, ...] | None:
+    """The approved ids, each once; None for an unknown id (raised as an error if `line`)."""
+    text = field_.strip()
+    if _is_none(text):
+        return ()
+    ids = text.split(",")
+    if len(set(ids)) == len(ids) and all(i in projects for i in ids):
+        return tuple(ids)  # the usual case: clean ids, each once
     approved: dict[str, None] = {}
-    for raw in field_.split(","):
+    for raw in text.split(","):
         project_id = raw.strip()
         if not project_id:
             continue
         if project_id not in projects:
-            raise PabulibError(f"voter {voter_id!r} approves unknown project {project_id!r}", line)
+            if line:
+                raise PabulibError(
+                    f"voter {voter_id!r} approves unknown project {project_id!r}", line
+                )
+            return None
         approved[project_id] = None
     return tuple(approved)
 
@@ -356,6 +466,13 @@ def _whole(text: str, what: str, line: int) -> int:
     if not _WHOLE.fullmatch(text):
         raise PabulibError(f"{what} must be a whole non-negative number, not {text!r}", line)
     return int(text.split(".")[0])
+
+
+def _amount(text: str, what: str, line: int) -> Fraction:
+    """An amount of money, exact; "1200.50" and "1200,50" (as pabutools reads both)."""
+    if not _AMOUNT.fullmatch(text):
+        raise PabulibError(f"{what} must be a non-negative amount of money, not {text!r}", line)
+    return Fraction(text.replace(",", "."))
 
 
 def _weight(text: str, voter_id: str, line: int) -> float:

@@ -9,6 +9,8 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict
 
+from domain.ids import is_number
+
 
 class Relation(StrEnum):
     """How a person relates to the city; the PB ordinance admits the first three."""
@@ -208,7 +210,7 @@ EARLIEST_BIRTH_YEAR: Final = 1900
 def parse_birth_year(text: str, today_year: int) -> int | None:
     """Four digits between 1900 and this year, as typed ("1987", " 1987년 ")."""
     digits = text.strip().removesuffix("년").strip()
-    if len(digits) != 4 or not digits.isdigit():
+    if len(digits) != 4 or not is_number(digits):  # not isdigit: int() refuses "²"
         return None
     year = int(digits)
     return year if EARLIEST_BIRTH_YEAR <= year <= today_year else None

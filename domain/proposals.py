@@ -11,9 +11,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
 
+from domain.ids import MAX_ID
 from domain.programmes import ProgrammeKind
 
 TITLE_MAX: Final = 80
@@ -244,7 +246,8 @@ def parse_won(text: str) -> int | None:
         # Units must come largest first ("3억 5천만"), a bare number only last.
         if unit >= previous_unit or (unit == 1 and "." in number):
             return None
-        total += round(float(number) * unit)
+        # Exact: a float overflows on a long string of digits (issue 17).
+        total += round(Decimal(number) * unit)
         previous_unit = unit
         position = match.end()
     if position == 0 or cleaned[position:].strip():
@@ -253,7 +256,10 @@ def parse_won(text: str) -> int | None:
 
 
 def check_cost(cost: int, kind: ProjectKind, rules: ProposalRules) -> Refusal | None:
-    """Caps are strict upper bounds: the seeds say "미만" (under)."""
+    """Caps are strict upper bounds: the seeds say "미만" (under). No cost is beyond what the
+    cost column holds (issue 17)."""
+    if cost > MAX_ID:
+        return Refusal.COST_NOT_A_NUMBER
     cap = rules.cap(kind)
     if cap is not None and cost >= cap:
         return Refusal.OVER_CAP

@@ -19,6 +19,13 @@ Rules (`RULES`):
   uses cost satisfaction, i.e. greedy by votes (the ``greedy`` rule above, as in pabutools'
   Wieliczka example), whatever satisfaction MES used. MES often leaves money unspent; greedy
   then adds what still fits, most votes first.
+* ``mes+add1`` — MES as the cities that adopted it run it (Wieliczka and Świecie 2023,
+  Assen 2024; Aarau 2023 too, on points): "Add1" completion raises every voter's equal share
+  by one unit of money at a time and keeps the last outcome that fits the budget (or the
+  first exhaustive one); pabutools' ``method_of_equal_shares(..., voter_budget_increment=1)``.
+  See `domain.equal_shares`.
+* ``mes+add1+greedy`` — ``mes+add1``, then greedy by votes on what is left, as ``mes+greedy``
+  completes MES (``completion_by_rule_combination`` of the two).
 
 Ties (identical to pabutools' default ``lexico_tie_breaking``): among projects equally good for
 the rule, the one whose id comes first in plain string order (``"10" < "9"``) is taken first.
@@ -31,9 +38,17 @@ denominator; a ballot of scaled weight w counts as w identical ballots, which is
 computes on a multiprofile with those multiplicities.
 
 Identical ballots are aggregated. MES screens candidates with numpy floats and decides every
-comparison that floats could get wrong with exact integer arithmetic, so outcomes equal
+comparison that floats could get wrong with exact rational arithmetic, so outcomes equal
 pabutools' (which computes with gmpy2 rationals) while running in well under a second at
 Seoul scale.
+
+Money may have decimals in a pabulib file (`PBInstance.unit`: amounts are whole multiples of
+1/unit); rules work on the whole multiples and Add1 adds one whole unit of money (``unit``
+multiples) per step, as pabutools adds 1 to its exact fractions.
+
+MES rules also explain themselves (`tally_explained`): per selected project, who paid how much
+and what share of their budget was left; per rejected project, the winner of the last round at
+which its supporters could still have paid for it, and both prices (`Explanation`).
 
 Selected projects are listed in the order the rule picks them.
 """
@@ -41,37 +56,37 @@ Selected projects are listed in the order the rule picks them.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
 
 import numpy as np
-import numpy.typing as npt
 
+from domain.equal_shares import Ballots, EqualShares, IntArray, add1, equal_shares
 from domain.pabulib import PBInstance
 
 __all__ = [
+    "MES_RULES",
     "RULES",
+    "Explanation",
+    "PaidProject",
+    "RejectedProject",
     "Sat",
     "SeoulRuleError",
     "TallyResult",
     "greedy",
     "mes",
+    "mes_add1",
+    "mes_add1_greedy",
     "mes_greedy",
     "seoul_elimination",
     "tally",
+    "tally_explained",
 ]
 
-RULES = ("greedy", "seoul", "mes", "mes+greedy")
-
-# Relative margin within which a float comparison is re-done exactly. The floats compared are
-# sums of non-negative terms, each a few roundings (2**-53) off: errors stay far below this.
-_TOLERANCE = 1e-9
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+RULES = ("greedy", "seoul", "mes", "mes+greedy", "mes+add1", "mes+add1+greedy")
+MES_RULES = ("mes", "mes+greedy", "mes+add1", "mes+add1+greedy")
 
 
 class Sat(StrEnum):
@@ -83,10 +98,118 @@ class Sat(StrEnum):
 
 @dataclass(frozen=True)
 class TallyResult:
+    """Selected ids in the order the rule picked them; money in multiples of 1/unit."""
+
     rule: str
     selected: list[str]
     cost: int
     budget: int
+    unit: int = 1
+
+
+@dataclass(frozen=True)
+class PaidProject:
+    """A project MES bought, and who paid for it (money per ballot, in the election's money).
+
+    ``full_payers`` ballots paid ``price`` each; ``partial_payers`` had less left and paid all
+    of it; ``broke`` supporters had nothing left. ``share_left`` is what the payers still held
+    afterwards, as a share of their equal share (averaged over payers). ``effective_votes`` is
+    the cost over the price (equalshares.net's "effective vote count").
+    """
+
+    project: str
+    cost: Fraction
+    supporters: int
+    full_payers: int
+    partial_payers: int
+    broke: int
+    price: float
+    share_left: float
+    effective_votes: float
+
+
+@dataclass(frozen=True)
+class RejectedProject:
+    """A project the rule did not select, and why.
+
+    ``reason``: ``beaten`` — its supporters could have paid for it until ``beaten_by`` won a
+    round (its supporters would have paid ``price`` each, the winner's paid ``winner_price``
+    each) and their money no longer sufficed after; ``too_little_support`` — its supporters
+    never held its cost between them; ``no_votes``; ``no_room`` — under a greedy completion,
+    it no longer fitted the budget left. ``money`` is what its supporters held at the end.
+    """
+
+    project: str
+    cost: Fraction
+    supporters: int
+    reason: str
+    beaten_by: str | None = None
+    price: float | None = None
+    winner_price: float | None = None
+    winner_cost: Fraction | None = None
+    money: float = 0.0
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why an MES rule selected what it did; money in the election's money (not multiples)."""
+
+    rule: str
+    sat: Sat
+    start_share: Fraction  # budget / voters: each voter's equal share before any completion
+    share: Fraction  # the equal share of the run explained (raised by Add1)
+    paid: list[PaidProject]
+    completed: list[str]  # added afterwards by greedy completion, in order
+    rejected: list[RejectedProject]
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain JSON-ready data (money as numbers in the election's money)."""
+        return {
+            "sat": self.sat.value,
+            "start_share": _number(self.start_share),
+            "share": _number(self.share),
+            "selected": [
+                {
+                    "project": p.project,
+                    "cost": _number(p.cost),
+                    "supporters": p.supporters,
+                    "paid_in_full": p.full_payers,
+                    "paid_all_they_had": p.partial_payers,
+                    "had_nothing_left": p.broke,
+                    "price_per_supporter": round(p.price, 2),
+                    "share_left": round(p.share_left, 4),
+                    "effective_votes": round(p.effective_votes, 2),
+                }
+                for p in self.paid
+            ],
+            "completed": list(self.completed),
+            "rejected": [
+                {
+                    "project": r.project,
+                    "cost": _number(r.cost),
+                    "supporters": r.supporters,
+                    "reason": r.reason,
+                    "beaten_by": r.beaten_by,
+                    "price_per_supporter": None if r.price is None else round(r.price, 2),
+                    "winner_price_per_supporter": (
+                        None if r.winner_price is None else round(r.winner_price, 2)
+                    ),
+                    "effective_votes": _effective(r.cost, r.price),
+                    "winner_effective_votes": _effective(r.winner_cost, r.winner_price),
+                    "supporters_money": round(r.money, 2),
+                }
+                for r in self.rejected
+            ],
+        }
+
+
+def _effective(cost: Fraction | None, price: float | None) -> float | None:
+    """equalshares.net's effective vote count: how many full shares the price stands for."""
+    return None if cost is None or not price else round(float(cost) / price, 2)
+
+
+def _number(value: Fraction) -> int | float:
+    return value.numerator if value.denominator == 1 else float(value)
 
 
 class SeoulRuleError(ValueError):
@@ -95,30 +218,47 @@ class SeoulRuleError(ValueError):
 
 def tally(instance: PBInstance, rule: str, sat: Sat = Sat.COST) -> TallyResult:
     """Run `rule` (one of `RULES`); `sat` is ignored by ``seoul``."""
-    if rule == "greedy":
-        return greedy(instance, sat)
+    return tally_explained(instance, rule, sat, explain=False)[0]
+
+
+def tally_explained(
+    instance: PBInstance, rule: str, sat: Sat = Sat.COST, explain: bool = True
+) -> tuple[TallyResult, Explanation | None]:
+    """`tally`, with the explanation of an MES rule (None for the others)."""
+    if rule not in RULES:
+        raise ValueError(f"unknown rule {rule!r}; expected one of {', '.join(RULES)}")
     if rule == "seoul":
-        return seoul_elimination(instance)
-    if rule == "mes":
-        return mes(instance, sat)
-    if rule == "mes+greedy":
-        return mes_greedy(instance, sat)
-    raise ValueError(f"unknown rule {rule!r}; expected one of {', '.join(RULES)}")
+        return seoul_elimination(instance), None
+    election = _Election(instance)
+    if rule == "greedy":
+        return election.result(rule, election.greedy(sat, [])), None
+    initial, run = election.mes(sat, add1=rule.startswith("mes+add1"), explain=explain)
+    selected = initial + run.selected
+    if rule.endswith("+greedy"):
+        selected = election.greedy(Sat.COST, selected)
+    result = election.result(rule, selected)
+    explanation = election.explanation(rule, sat, initial, run, selected) if explain else None
+    return result, explanation
 
 
 def greedy(instance: PBInstance, sat: Sat = Sat.COST) -> TallyResult:
-    election = _Election(instance)
-    return election.result("greedy", election.greedy(sat, []))
+    return tally(instance, "greedy", sat)
 
 
 def mes(instance: PBInstance, sat: Sat = Sat.COST) -> TallyResult:
-    election = _Election(instance)
-    return election.result("mes", election.mes(sat))
+    return tally(instance, "mes", sat)
 
 
 def mes_greedy(instance: PBInstance, sat: Sat = Sat.COST) -> TallyResult:
-    election = _Election(instance)
-    return election.result("mes+greedy", election.greedy(Sat.COST, election.mes(sat)))
+    return tally(instance, "mes+greedy", sat)
+
+
+def mes_add1(instance: PBInstance, sat: Sat = Sat.COST) -> TallyResult:
+    return tally(instance, "mes+add1", sat)
+
+
+def mes_add1_greedy(instance: PBInstance, sat: Sat = Sat.COST) -> TallyResult:
+    return tally(instance, "mes+add1+greedy", sat)
 
 
 def seoul_elimination(
@@ -140,7 +280,7 @@ def seoul_elimination(
     if low > high:
         raise ValueError(f"min_share {low} is larger than max_share {high}")
     election = _Election(instance)
-    budget = instance.budget
+    budget = election.budget
     ranked = sorted(range(len(election.ids)), key=lambda i: (election.scores[i], -i))
     survivors_cost = sum(election.costs)
     dropped_cost = 0
@@ -152,9 +292,9 @@ def seoul_elimination(
         kept += 1
     if dropped_cost > high * budget:
         raise SeoulRuleError(
-            f"the rule drops projects costing {dropped_cost} won, more than "
-            f"{float(high):.0%} of the budget {budget}: shorten the candidate list or raise the "
-            "maximum share"
+            f"the rule drops projects costing {_money(dropped_cost, election.unit)} won, more "
+            f"than {float(high):.0%} of the budget {_money(budget, election.unit)}: shorten "
+            "the candidate list or raise the maximum share"
         )
     return election.result("seoul", ranked[kept:][::-1])
 
@@ -175,34 +315,21 @@ class _Election:
 
     def __init__(self, instance: PBInstance) -> None:
         self.budget = instance.budget
+        self.unit = instance.unit
         self.ids = sorted(instance.projects)
         self.costs = [instance.projects[pid].cost for pid in self.ids]
-        index = {pid: i for i, pid in enumerate(self.ids)}
         votes = instance.votes
         distinct_weights = {vote.weight for vote in votes}
-        raw: Counter[tuple[str, ...]] = Counter()
         if distinct_weights <= {1.0}:
-            raw.update(vote.approved for vote in votes)
-            self.total_weight = len(votes)
+            weights = np.ones(len(votes), dtype=np.int64)
         else:
             scaled = _scaled_weights(distinct_weights)
-            for vote in votes:
-                raw[vote.approved] += scaled[vote.weight]
-            self.total_weight = sum(raw.values())
-        groups: Counter[tuple[int, ...]] = Counter()
-        for approved, weight in raw.items():
-            try:
-                key = tuple(sorted({index[pid] for pid in approved}))
-            except KeyError as exc:
-                raise ValueError(f"a ballot approves unknown project {exc.args[0]!r}") from None
-            groups[key] += weight
-        # Empty ballots only count in total_weight (they still get a share of the budget in MES).
-        groups.pop((), None)
-        self.groups = list(groups.items())
-        self.scores = [0] * len(self.ids)
-        for key, weight in self.groups:
-            for i in key:
-                self.scores[i] += weight
+            weights = np.fromiter((scaled[v.weight] for v in votes), np.int64, len(votes))
+        self.total_weight = int(weights.sum()) if len(votes) else 0
+        self.ballots = _merge(self.ids, self.costs, [v.approved for v in votes], weights)
+        scores = np.zeros(len(self.ids), dtype=np.int64)
+        np.add.at(scores, self.ballots.projects, self.ballots.weight[self.ballots.entry_group])
+        self.scores = [int(score) for score in scores]
 
     def result(self, rule: str, selected: Sequence[int]) -> TallyResult:
         return TallyResult(
@@ -210,6 +337,7 @@ class _Election:
             selected=[self.ids[i] for i in selected],
             cost=sum(self.costs[i] for i in selected),
             budget=self.budget,
+            unit=self.unit,
         )
 
     def greedy(self, sat: Sat, initial: list[int]) -> list[int]:
@@ -233,17 +361,160 @@ class _Election:
                 remaining -= self.costs[i]
         return selected
 
-    def mes(self, sat: Sat) -> list[int]:
-        if self.total_weight == 0:
-            return []
-        costs = self.costs
+    def mes(self, sat: Sat, add1: bool, explain: bool) -> tuple[list[int], EqualShares]:
+        """MES (with Add1 completion if asked): the free projects taken first, and the run."""
         voted = [i for i in range(len(self.ids)) if self.scores[i] > 0]
         # pabutools puts free projects with satisfied supporters in the initial allocation.
-        initial = [i for i in voted if costs[i] == 0] if sat is Sat.CARDINALITY else []
-        candidates = [i for i in voted if costs[i] > 0]
-        if not candidates:
-            return initial
-        return initial + _EqualShares(self, sat, candidates).run()
+        initial = [i for i in voted if self.costs[i] == 0] if sat is Sat.CARDINALITY else []
+        candidates = [i for i in voted if self.costs[i] > 0]
+        utility = self.costs if sat is Sat.COST else [1] * len(self.ids)
+        if self.total_weight == 0:
+            return initial, EqualShares(Fraction(0), [], [], [])
+        if add1:
+            run = _add1(self.ballots, utility, candidates, self.budget, self.unit, explain)
+        else:
+            share = Fraction(self.budget, self.total_weight)
+            run = equal_shares(self.ballots, utility, candidates, share, explain)
+        return initial, run
+
+    def explanation(
+        self, rule: str, sat: Sat, initial: list[int], run: EqualShares, selected: list[int]
+    ) -> Explanation:
+        unit = self.unit
+        supporters = _supporter_counts(self.ballots)
+        paid = [
+            PaidProject(
+                project=self.ids[r.project],
+                cost=Fraction(self.costs[r.project], unit),
+                supporters=supporters[r.project],
+                full_payers=r.full_payers,
+                partial_payers=r.partial_payers,
+                broke=r.broke,
+                price=r.price / unit,
+                share_left=r.share_left,
+                effective_votes=self.costs[r.project] / r.price if r.price else math.inf,
+            )
+            for r in run.rounds
+        ]
+        chosen = set(selected)
+        by_mes = set(initial) | set(run.selected)
+        completed = [self.ids[i] for i in selected if i not in by_mes]
+        reasons = {r.project: r for r in run.rejections}
+        rejected = []
+        for i, pid in enumerate(self.ids):
+            if i in chosen:
+                continue
+            cost = Fraction(self.costs[i], unit)
+            why = reasons.get(i)
+            if self.scores[i] == 0:
+                rejected.append(RejectedProject(pid, cost, 0, "no_votes"))
+            elif why is None:
+                # Voted, costs nothing, cost satisfaction: worthless to MES and to greedy.
+                rejected.append(RejectedProject(pid, cost, supporters[i], "no_room"))
+            elif why.beaten_by is None:
+                rejected.append(
+                    RejectedProject(
+                        pid, cost, supporters[i], "too_little_support", money=why.money / unit
+                    )
+                )
+            else:
+                rejected.append(
+                    RejectedProject(
+                        pid,
+                        cost,
+                        supporters[i],
+                        "beaten",
+                        beaten_by=self.ids[why.beaten_by],
+                        price=(why.price or 0.0) / unit,
+                        winner_price=(why.winner_price or 0.0) / unit,
+                        winner_cost=Fraction(self.costs[why.beaten_by], unit),
+                        money=why.money / unit,
+                    )
+                )
+        start = (
+            Fraction(self.budget, self.total_weight * unit) if self.total_weight else Fraction(0)
+        )
+        return Explanation(
+            rule=rule,
+            sat=sat,
+            start_share=start,
+            share=run.share / unit,
+            paid=paid,
+            completed=completed,
+            rejected=rejected,
+        )
+
+
+def _merge(
+    ids: list[str], costs: list[int], ballots: list[tuple[str, ...]], weights: IntArray
+) -> Ballots:
+    """Identical ballots merged (repeated approvals count once; empty ballots dropped).
+
+    Each ballot becomes a row of bits, one per project; equal rows are one group, whose
+    projects come out in index order.
+    """
+    index = {pid: i for i, pid in enumerate(ids)}
+    lengths = np.fromiter((len(b) for b in ballots), np.int64, len(ballots))
+    flat = [pid for ballot in ballots for pid in ballot]
+    try:
+        project = np.fromiter((index[pid] for pid in flat), np.int64, len(flat))
+    except KeyError as exc:
+        raise ValueError(f"a ballot approves unknown project {exc.args[0]!r}") from None
+    words = max(1, (len(ids) + 63) // 64)
+    rows = np.zeros((len(ballots), words), dtype=np.uint64)
+    owner = np.repeat(np.arange(len(ballots), dtype=np.int64), lengths)
+    bit = np.left_shift(np.uint64(1), (project % 64).astype(np.uint64))
+    np.bitwise_or.at(rows, (owner, project // 64), bit)
+    keyed = np.ascontiguousarray(rows).view(np.dtype((np.void, 8 * words))).ravel()
+    unique, first, inverse = np.unique(keyed, return_index=True, return_inverse=True)
+    weight = np.zeros(len(unique), dtype=np.int64)
+    np.add.at(weight, inverse.ravel(), weights)
+    count = np.bincount(inverse.ravel(), minlength=len(unique)).astype(np.int64)
+    # A group's projects are those of its first ballot, sorted, repeats dropped.
+    offsets = np.concatenate(([0], np.cumsum(lengths)))
+    sizes = lengths[first]
+    entries = np.repeat(offsets[first] - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
+    group = np.repeat(np.arange(len(unique), dtype=np.int64), sizes)
+    pairs = np.sort(group * len(ids) + project[entries])
+    if len(pairs):
+        pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
+    group, projects = np.divmod(pairs, max(len(ids), 1))
+    # An empty ballot holds a share of the budget but approves nothing: no group for it.
+    sizes = np.bincount(group, minlength=len(unique))
+    keep = sizes > 0
+    weight, count, sizes = weight[keep], count[keep], sizes[keep]
+    start = np.concatenate(([0], np.cumsum(sizes)))
+    return Ballots(
+        costs=costs,
+        weight=weight,
+        count=count,
+        group_start=start.astype(np.int64),
+        projects=projects.astype(np.int64),
+        total_weight=int(weights.sum()),
+    )
+
+
+def _add1(
+    ballots: Ballots,
+    utility: Sequence[int],
+    candidates: list[int],
+    budget: int,
+    unit: int,
+    explain: bool,
+) -> EqualShares:
+    return add1(ballots, utility, candidates, budget, step=unit, explain=explain)
+
+
+def _supporter_counts(ballots: Ballots) -> list[int]:
+    counts = np.bincount(
+        ballots.projects, weights=ballots.count[ballots.entry_group], minlength=len(ballots.costs)
+    )
+    return [round(c) for c in counts]
+
+
+def _money(amount: int, unit: int) -> str:
+    value = Fraction(amount, unit)
+    return str(value.numerator) if value.denominator == 1 else f"{float(value):.2f}"
 
 
 def _scaled_weights(weights: set[float]) -> dict[float, int]:
@@ -253,157 +524,3 @@ def _scaled_weights(weights: set[float]) -> dict[float, int]:
     exact = {w: Fraction(repr(w)) for w in weights}
     scale = math.lcm(*(f.denominator for f in exact.values()))
     return {w: int(f * scale) for w, f in exact.items()}
-
-
-class _EqualShares:
-    """One run of MES on an aggregated election.
-
-    Voters' remaining budgets take few distinct values ("levels"); each ballot group sits on one
-    level. Budgets are kept exactly as integer numerators over one common denominator `den`
-    (per unit of scaled weight), and as floats for screening. A project's price `q` is what each
-    supporter with enough budget pays; its affordability is q / utility.
-    """
-
-    def __init__(self, election: _Election, sat: Sat, candidates: list[int]) -> None:
-        self.election = election
-        self.active = candidates
-        self.n_projects = len(election.ids)
-        self.costs = np.array(election.costs, dtype=np.float64)
-        utility = election.costs if sat is Sat.COST else [1] * self.n_projects
-        self.utility = utility
-        self.utility_f = np.array(utility, dtype=np.float64)
-        weights = [weight for _, weight in election.groups]
-        self.weights = weights
-        self.weights_f = np.array(weights, dtype=np.float64)
-        # Float sums of integer weights are exact below 2**53, so level totals can be read back.
-        self.exact_floats = election.total_weight < 2**53
-        sizes = [len(key) for key, _ in election.groups]
-        self.entry_group = np.repeat(np.arange(len(weights), dtype=np.int64), sizes)
-        self.entry_project = np.fromiter(
-            (i for key, _ in election.groups for i in key),
-            dtype=np.int64,
-            count=int(sum(sizes)),
-        )
-        order = np.argsort(self.entry_project, kind="stable")
-        bounds = np.cumsum(np.bincount(self.entry_project, minlength=self.n_projects))
-        self.supporters = np.split(self.entry_group[order], bounds[:-1])
-        self.entry_weight = self.weights_f[self.entry_group]
-        # Everyone starts with budget / total weight.
-        self.den = election.total_weight
-        self.levels = [election.budget]
-        self.group_level: IntArray = np.zeros(len(weights), dtype=np.int64)
-
-    def run(self) -> list[int]:
-        selected: list[int] = []
-        while self.active:
-            choice = self.next_project()
-            if choice is None:
-                break
-            project, need, rest = choice
-            self.pay(project, need, rest)
-            self.active.remove(project)
-            selected.append(project)
-        return selected
-
-    def level_totals(self) -> FloatArray:
-        """Weight of each project's supporters on each level (projects × levels)."""
-        n_levels = len(self.levels)
-        flat = self.entry_project * n_levels + self.group_level[self.entry_group]
-        totals = np.bincount(flat, weights=self.entry_weight, minlength=self.n_projects * n_levels)
-        return totals.astype(np.float64, copy=False).reshape(self.n_projects, n_levels)
-
-    def next_project(self) -> tuple[int, int, int] | None:
-        """The project MES buys next with its exact price, or None when nothing is affordable."""
-        totals = self.level_totals()
-        budgets = np.array([level / self.den for level in self.levels])
-        while self.active:
-            active = np.array(self.active)
-            weight = totals[active]
-            cost = self.costs[active]
-            available = weight @ budgets
-            # Budgets only shrink, so a project out of reach now stays out of reach.
-            reachable = available >= cost * (1 - _TOLERANCE)
-            if not reachable.all():
-                self.active = [p for p, ok in zip(self.active, reachable, strict=True) if ok]
-                continue
-            approximate = self.float_prices(weight, cost, budgets) / self.utility_f[active]
-            first = int(active[int(np.argmin(approximate))])
-            exact = self.exact_price(first, totals)
-            if exact is None:
-                self.active.remove(first)
-                continue
-            # Anyone whose supporters could cover its cost at `first`'s affordability is at least
-            # as good: decide those exactly. (Sums of non-negative terms: no cancellation.)
-            rho = float(Fraction(exact[0], exact[1] * self.utility[first] * self.den))
-            payable = np.minimum(budgets[None, :], rho * self.utility_f[active][:, None])
-            contenders = active[(weight * payable).sum(axis=1) >= cost * (1 - _TOLERANCE)]
-            best = (Fraction(exact[0], exact[1] * self.utility[first]), first, *exact)
-            for project in map(int, contenders):
-                if project == first:
-                    continue
-                price = self.exact_price(project, totals)
-                if price is None:
-                    continue
-                key = (Fraction(price[0], price[1] * self.utility[project]), project, *price)
-                best = min(best, key)
-            return best[1], best[2], best[3]
-        return None
-
-    def float_prices(self, weight: FloatArray, cost: FloatArray, budgets: FloatArray) -> FloatArray:
-        """Approximate price of each project: solve sum(w * min(b, q)) = cost for q."""
-        order = np.argsort(budgets, kind="stable")
-        b = budgets[order]
-        w = weight[:, order]
-        zeros = np.zeros((len(w), 1))
-        before = np.hstack([zeros, np.cumsum(w * b, axis=1)])[:, :-1]
-        from_here = w.sum(axis=1, keepdims=True) - np.hstack([zeros, np.cumsum(w, axis=1)])[:, :-1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            price = (cost[:, None] - before) / from_here
-        fits = (from_here > 0) & (price <= b[None, :] * (1 + _TOLERANCE))
-        # Projects on the edge of affordability may find no level in floats: price them at
-        # the largest budget, the highest they could need; the exact check follows.
-        chosen = np.where(fits.any(axis=1), price[np.arange(len(w)), fits.argmax(axis=1)], b[-1])
-        return np.asarray(chosen, dtype=np.float64)
-
-    def exact_price(self, project: int, totals: FloatArray) -> tuple[int, int] | None:
-        """Exact price as need / (rest * den), or None if the supporters cannot afford it."""
-        if self.exact_floats:
-            row = totals[project]
-            weight_by_level = {int(lv): int(row[lv]) for lv in np.flatnonzero(row)}
-        else:
-            weight_by_level = {}
-            for group in self.supporters[project]:
-                level = int(self.group_level[group])
-                weight_by_level[level] = weight_by_level.get(level, 0) + self.weights[group]
-        need = self.election.costs[project] * self.den
-        rest = sum(weight_by_level.values())
-        for level, weight in sorted(weight_by_level.items(), key=lambda lw: self.levels[lw[0]]):
-            if need <= self.levels[level] * rest:
-                return need, rest
-            need -= weight * self.levels[level]
-            rest -= weight
-        return None
-
-    def pay(self, project: int, need: int, rest: int) -> None:
-        """Supporters pay min(budget, price); levels move to the new common denominator."""
-        common = math.gcd(need, rest)
-        price, scale = need // common, rest // common
-        self.den *= scale
-        levels = [level * scale for level in self.levels]
-        supporters = self.supporters[project]
-        touched = np.unique(self.group_level[supporters])
-        lookup = {value: i for i, value in enumerate(levels)}
-        moved = np.arange(len(levels), dtype=np.int64)
-        for level in map(int, touched):
-            after = max(0, levels[level] - price)
-            if after not in lookup:
-                lookup[after] = len(levels)
-                levels.append(after)
-            moved[level] = lookup[after]
-        self.group_level[supporters] = moved[self.group_level[supporters]]
-        # Drop levels nobody sits on any more, keeping the arrays small.
-        used = np.flatnonzero(np.bincount(self.group_level, minlength=len(levels)))
-        renumber = np.zeros(len(levels), dtype=np.int64)
-        renumber[used] = np.arange(len(used))
-        self.group_level = renumber[self.group_level]
-        self.levels = [levels[i] for i in used]

@@ -18,6 +18,7 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from domain.pabulib import PBInstance, Project, Vote
+from domain.tally import RULES
 
 
 class HeadingKind(StrEnum):
@@ -154,6 +155,8 @@ class VotingRules:
         weight = settings.get("budget_school_weight", 1.0)
         shares = settings.get("group_shares", {})
         rule = settings.get("tally_rule", "greedy")
+        if rule not in RULES:
+            raise ValueError(f"unknown tally rule {rule!r}; expected one of {', '.join(RULES)}")
         panels = settings.get("group_panels", {})
         return cls(
             budget_school_weight=float(weight) if isinstance(weight, int | float) else 1.0,

@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-from domain.broadcasts import Audience, ButtonTarget, Progress, Segment, Status
+from domain.broadcasts import (
+    RATE_WINDOW,
+    Audience,
+    ButtonTarget,
+    Progress,
+    Segment,
+    Status,
+    measured_rate,
+)
 from domain.notifications import DEFAULT_MODES, Category, Payload
 from storage.clock import from_db, to_db
 from storage.db import Session
@@ -277,6 +285,23 @@ class BroadcastsRepository:
             unknown=counts.get("unknown", 0),
             skipped=counts.get("dropped", 0),
         )
+
+    async def delivery_rate(self, broadcast_id: int, now: datetime) -> float | None:
+        """Messages of the broadcast delivered a second over the last `RATE_WINDOW`: those
+        recorded after the first one in the window, over the time since it."""
+        first = await self.session.scalar(
+            "SELECT MIN(sent_at) FROM outbox"
+            " WHERE broadcast_id = ? AND status = 'sent' AND sent_at >= ?",
+            (broadcast_id, to_db(now - RATE_WINDOW)),
+        )
+        if first is None:
+            return None
+        later = await self.session.scalar(
+            "SELECT COUNT(*) FROM outbox"
+            " WHERE broadcast_id = ? AND status = 'sent' AND sent_at > ?",
+            (broadcast_id, first),
+        )
+        return measured_rate(int(later or 0), from_db(str(first)), now)
 
 
 async def voting_stages(session: Session) -> list[tuple[int, str, str]]:

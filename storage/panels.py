@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from domain.panels import ApplicationStatus, may_change
-from domain.sortition import Applicant, Quota
+from domain.sortition import Applicant, Fairness, Quota
 from storage.clock import from_db, maybe_from_db, to_db, utcnow
 from storage.db import Row, Session
 
@@ -49,6 +49,8 @@ class DrawRecord(BaseModel):
     drawn_at: datetime | None
     selected: tuple[str, ...]
     reserve: tuple[str, ...]
+    # every pseudonym's selection probability and the fairness figures (draws since 0018)
+    fairness: Fairness | None = None
 
     @property
     def drawn(self) -> bool:
@@ -309,6 +311,7 @@ class PanelsRepository:
             drawn_at=maybe_from_db(row["drawn_at"]),
             selected=tuple(json.loads(row["selected"] or "[]")),
             reserve=tuple(json.loads(row["reserve"] or "[]")),
+            fairness=Fairness.from_dict(json.loads(row["fairness"])) if row["fairness"] else None,
         )
 
     async def save_result(
@@ -319,13 +322,15 @@ class PanelsRepository:
         reserve: Collection[str],
         now: datetime,
         admin_id: int,
+        fairness: Fairness | None = None,
     ) -> bool:
         """Store the seed and the result, once: a second seed is refused."""
+        figures = None if fairness is None else json.dumps(fairness.as_dict())
         changed = await self.session.execute(
             "UPDATE panel_draws SET seed = ?, selected = ?, reserve = ?, drawn_at = ?,"
-            " drawn_by = ? WHERE programme_id = ? AND seed IS NULL",
+            " drawn_by = ?, fairness = ? WHERE programme_id = ? AND seed IS NULL",
             (seed, json.dumps(list(selected)), json.dumps(list(reserve)), to_db(now), admin_id,
-             programme_id),
+             figures, programme_id),
         )  # fmt: skip
         return changed > 0
 

@@ -3,24 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
-from bot.cli import admin, chat, draw, export, migrate_db, panels, run, tally, voting
+# Offline commands that need no bot: named first on the command line, only their module is
+# imported, so `civicbot tally` starts without loading Telegram or the database layer.
+STANDALONE = {"tally": "tally", "draw": "draw"}
+MODULES = ("run", "chat", "admin", "export", "migrate_db", "tally", "draw", "voting", "panels")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _module(name: str) -> ModuleType:
+    return importlib.import_module(f"bot.cli.{name}")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="civicbot", description="시민참여봇 — citizen participation bot"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (run, chat, admin, export, migrate_db, tally, draw, voting, panels):
-        module.register(commands)
+    for name in (only,) if only else MODULES:
+        _module(name).register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    only = STANDALONE.get(arguments[0]) if arguments else None
+    args = build_parser(only).parse_args(arguments)
     code: int = args.func(args)
     return code
 

@@ -13,6 +13,7 @@ from domain.sortition import (
     InfeasibleQuotasError,
     InputError,
     draw_panel,
+    fairness,
     read_pool,
     read_quotas,
 )
@@ -49,7 +50,9 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--json",
         action="store_true",
-        help='print {"selected", "reserve", "seed", "commitment"} instead of one id a line',
+        help='print {"selected", "reserve", "seed", "commitment", "probabilities", "min_ratio", '
+        '"gini", "upper_bound", "upper_bound_ratio", "method"} instead of one id a line: '
+        "every applicant's selection probability and the draw's fairness figures",
     )
     parser.set_defaults(func=run)
 
@@ -76,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
             "reserve": list(result.reserve),
             "seed": result.seed,
             "commitment": result.commitment,
+            **fairness(result).as_dict(),
         }
         print(json.dumps(document, ensure_ascii=False))
     else:

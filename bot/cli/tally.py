@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from domain.pabulib import PabulibError, read_pabulib
-from domain.tally import Sat, tally
+from domain.tally import Sat, tally_explained
 
-CLI_RULES = ("greedy", "mes", "mes+greedy")
+CLI_RULES = ("greedy", "mes", "mes+greedy", "mes+add1", "mes+add1+greedy")
 # Same as argparse's usage errors: the input, not the program, is at fault.
 EXIT_BAD_INPUT = 2
 
@@ -29,7 +29,9 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         required=True,
         choices=CLI_RULES,
         help="greedy: most votes first; mes: Method of Equal Shares; "
-        "mes+greedy: MES, then greedy on what is left",
+        "mes+greedy: MES, then greedy on what is left; mes+add1: MES with Add1 completion "
+        "(each voter's share raised 1 unit of money at a time while the outcome fits, as "
+        "cities run it); mes+add1+greedy: that, then greedy",
     )
     parser.add_argument(
         "--sat",
@@ -40,7 +42,9 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--json",
         action="store_true",
-        help='print {"rule": ..., "selected": [...], "cost": ..., "budget": ...}',
+        help='print {"rule": ..., "selected": [...], "cost": ..., "budget": ...}; MES rules add '
+        '"explanation": who paid what for each selected project, and for each rejected one '
+        "the project that beat it and both prices per supporter",
     )
     parser.set_defaults(func=run)
 
@@ -55,16 +59,23 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"{path}: cannot read the file: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    result = tally(instance, args.rule, Sat(args.sat))
+    result, explanation = tally_explained(instance, args.rule, Sat(args.sat), explain=args.json)
     if args.json:
-        document = {
+        document: dict[str, object] = {
             "rule": result.rule,
             "selected": result.selected,
-            "cost": result.cost,
-            "budget": result.budget,
+            "cost": _amount(result.cost, result.unit),
+            "budget": _amount(result.budget, result.unit),
         }
+        if explanation is not None:
+            document["explanation"] = explanation.as_dict()
         print(json.dumps(document, ensure_ascii=False))
     else:
         for project_id in result.selected:
             print(project_id)
     return 0
+
+
+def _amount(value: int, unit: int) -> int | float:
+    """Whole money as an integer, decimals (files that write them) as a number with them."""
+    return value // unit if value % unit == 0 else value / unit

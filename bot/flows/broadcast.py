@@ -21,13 +21,13 @@ from bot.handlers.admin import holds
 from bot.handlers.common import answer, ask, send
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand, entry_points
-from bot.notifications.sender import markup
 from bot.services import broadcasts as service
-from domain.broadcasts import Audience, ButtonKind, ButtonTarget, Segment, text_limit
+from domain.broadcasts import TEXT_MAX, Audience, ButtonKind, ButtonTarget, Segment, text_limit
+from domain.ids import is_number, to_id
 from domain.people import DISTRICTS
 from domain.programmes import ProgrammeKind
 from domain.roles import Role
-from storage.broadcasts import voting_stages
+from storage.broadcasts import Broadcast, voting_stages
 from storage.programmes import ProgrammesRepository
 
 FLOW_NAME = N_("composing a broadcast")
@@ -143,11 +143,12 @@ async def ask_step(update: Update, context: BotContext, step: str) -> str:
 
 
 async def preview(update: Update, context: BotContext, t: Translator) -> str:
-    """Save the draft broadcast, show each language version as its readers will see it, and
-    return the question with the audience size."""
+    """Save the draft broadcast and return the preview question: every language version as
+    its readers will see it, with its audience size, in this one message (several would
+    trickle in under Telegram's limit of one message a second per chat)."""
     d = draft(context)
     services = context.services
-    assert update.effective_user is not None and update.effective_chat is not None
+    assert update.effective_user is not None
     audience = Audience(segment=Segment(d["segment"]), value=d.get("value"))
     button = None if d.get("button") is None else ButtonTarget.model_validate(d["button"])
     saved = await service.create_draft(
@@ -158,26 +159,58 @@ async def preview(update: Update, context: BotContext, t: Translator) -> str:
         return t.gettext("This is for administrators only.")
     d["id"] = saved.id
     sizes = await service.sizes(services.db, audience, services.settings.default_language)
-    for language, payload in service.payloads(saved).items():
-        await send(
-            update,
-            context,
-            t.gettext("Preview, %(language)s version (%(count)s people):")
-            % {"language": LANGUAGE_NAMES[language], "count": status.number(t, sizes[language])},
+    return preview_text(t, saved, sizes)
+
+
+def preview_text(t: Translator, saved: Broadcast, sizes: dict[str, int]) -> str:
+    # Languages with the same text (e.g. "Same as Korean") share one block.
+    versions: dict[str, list[str]] = {}
+    for language, text in saved.texts.items():
+        versions.setdefault(text, []).append(language)
+    headers = [
+        t.ngettext(
+            "%(language)s version, %(count)s person:",
+            "%(language)s version, %(count)s people:",
+            count,
         )
-        chat_id = update.effective_chat.id
-        if payload.photo is not None:
-            await context.bot.send_photo(
-                chat_id, payload.photo, caption=payload.text, reply_markup=markup(payload)
+        % {
+            "language": " · ".join(LANGUAGE_NAMES[language] for language in languages),
+            "count": status.number(t, count),
+        }
+        for languages in versions.values()
+        for count in [sum(sizes[language] for language in languages)]
+    ]
+    notes = []
+    if saved.photo is not None:
+        notes.append(t.gettext("With the photo you sent above."))
+    if saved.button is not None:
+        label = t.gettext(service.BUTTON_LABELS[saved.button.kind])
+        notes.append(
+            (
+                t.gettext("Button under it: “%(label)s”, to proposal #%(id)d")
+                if saved.button.kind is ButtonKind.PROPOSAL
+                else t.gettext("Button under it: “%(label)s”, to ballot heading #%(id)d")
             )
-        else:
-            await context.bot.send_message(chat_id, payload.text, reply_markup=markup(payload))
+            % {"label": label, "id": saved.button.id}
+        )
     total = sum(sizes.values())
-    return t.ngettext(
+    question = t.ngettext(
         "Send this broadcast to %(count)s person?",
         "Send this broadcast to %(count)s people?",
         total,
     ) % {"count": status.number(t, total)}
+    notes_block = ["\n".join(notes)] if notes else []
+
+    def message(bodies: list[str]) -> str:
+        blocks = [f"{header}\n{body}" for header, body in zip(headers, bodies, strict=True)]
+        return "\n\n".join([*blocks, *notes_block, question])
+
+    # Long versions are shortened so that everything fits in one message.
+    room = (TEXT_MAX - len(message([""] * len(versions)))) // len(versions)
+    cut = "…\n" + t.gettext("(Shortened here; it is sent in full.)")
+    return message(
+        [text if len(text) <= room else text[: room - len(cut)] + cut for text in versions]
+    )
 
 
 async def go_to(update: Update, context: BotContext, step: str) -> str:
@@ -209,27 +242,23 @@ async def on_text(update: Update, context: BotContext) -> str:
             return await go_to(update, context, step)
         d["texts"]["ko" if step == KOREAN else "en"] = text
         return await go_to(update, context, ENGLISH if step == KOREAN else PHOTO)
-    if step in (TARGET, VALUE) and not text.isdigit():
+    if step in (TARGET, VALUE) and not is_number(text):
         await send(update, context, t.gettext("Please type a number, e.g. 12."))
         return await go_to(update, context, step)
-    if step == TARGET:
-        target = ButtonTarget(kind=ButtonKind(d["button_kind"]), id=int(text))
+    if step == TARGET or (step == VALUE and d.get("segment") == Segment.FOLLOWERS.value):
+        # A button's target, or the proposal whose followers get it: it must exist.
+        kind = ButtonKind(d["button_kind"]) if step == TARGET else ButtonKind.PROPOSAL
+        target_id = to_id(text)
         async with context.services.db.reading() as session:
-            exists = await service.button_exists(session, target)
+            exists = await service.button_exists(session, kind, target_id)
         if not exists:
             await send(update, context, t.gettext("There is nothing with that number."))
-            return await go_to(update, context, TARGET)
-        d["button"] = target.model_dump(mode="json")
+            return await go_to(update, context, step)
+        if step == VALUE:
+            d["value"] = str(target_id)
+            return await go_to(update, context, PREVIEW)
+        d["button"] = ButtonTarget(kind=kind, id=target_id).model_dump(mode="json")
         return await go_to(update, context, AUDIENCE)
-    if step == VALUE and d.get("segment") == Segment.FOLLOWERS.value:
-        target = ButtonTarget(kind=ButtonKind.PROPOSAL, id=int(text))
-        async with context.services.db.reading() as session:
-            exists = await service.button_exists(session, target)
-        if not exists:
-            await send(update, context, t.gettext("There is nothing with that number."))
-            return await go_to(update, context, VALUE)
-        d["value"] = text
-        return await go_to(update, context, PREVIEW)
     await send(
         update, context, t.gettext("I can't use that here. Please answer the question below.")
     )

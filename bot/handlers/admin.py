@@ -26,6 +26,7 @@ from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.i18n import LANGUAGES, N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
 from bot.services import admin as service
+from domain.ids import is_number, to_id
 from domain.proposals import POLICY_FIELDS
 from domain.roles import Role
 from storage import audit
@@ -185,10 +186,10 @@ async def on_text(update: Update, context: BotContext) -> str | int:
             return await ask_current(update, context)
         return await finish_decision(update, context, text[:500])
     if "user" not in pending:
-        if not text.isdigit():
+        if not is_number(text):
             await send(update, context, t.gettext("A user id is a number, e.g. 123456789."))
             return await ask_current(update, context)
-        pending["user"] = int(text)
+        pending["user"] = to_id(text)
         await retire_question(update, context)
         if Role(str(pending["role"])) in (Role.ADMIN, Role.MODERATOR):
             return await finish_grant(update, context, "")

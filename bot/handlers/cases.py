@@ -26,6 +26,7 @@ from bot.handlers.waste_views import district_name, history_lines, report_lines
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
 from bot.services import waste as service
+from domain.ids import is_number, to_id
 from domain.people import DISTRICTS
 from domain.waste import (
     ANSWER_MIN,
@@ -537,10 +538,10 @@ async def on_typed(update: Update, context: BotContext) -> str | int:
             return await ask_current(update, context)
         outcome = await service.assign(*args, now, admins, department=text)
     elif state == OFFICER:
-        if not text.isdigit():
+        if not is_number(text):
             await send(update, context, t.gettext("Please type a Telegram user id (digits)."))
             return await ask_current(update, context)
-        outcome = await service.assign(*args, now, admins, officer_id=int(text))
+        outcome = await service.assign(*args, now, admins, officer_id=to_id(text))
         if outcome is service.Outcome.INVALID:
             await send(update, context, t.gettext("That person is not an officer for this case."))
             return await ask_current(update, context)

@@ -17,6 +17,7 @@ from telegram.ext import CallbackQueryHandler
 from bot.automation import one_worker_at_a_time
 from bot.context import BotContext, CivicApplication, translator
 from bot.handlers.common import answer, edit_or_send, send
+from bot.handlers.draw_fairness import chance_lines, fairness_lines
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
 from bot.services import panels as service
@@ -190,6 +191,7 @@ def application_text(
         position = record.reserve.index(application.pseudonym) + 1
         if application.status is ApplicationStatus.RESERVE:
             lines += ["", t.gettext("Reserve list position: %(position)s") % {"position": position}]
+    lines += chance_lines(t, record, application.pseudonym)
     return "\n".join(lines)
 
 
@@ -392,6 +394,9 @@ async def show_record(update: Update, context: BotContext, programme_id: int) ->
                 t.gettext("Your place in the reserve call order: %(position)s")
                 % {"position": position}
             )
+    if mine is not None:
+        lines += chance_lines(t, record, mine.pseudonym)
+    lines += fairness_lines(t, record)
     lines += ["", t.gettext("Anyone can check the draw with `civicbot draw` on these files.")]
     keyboard = InlineKeyboardMarkup(
         [

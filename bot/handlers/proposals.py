@@ -608,12 +608,8 @@ def search_handler(registry: CommandRegistry) -> ConversationHandler[BotContext]
     )
 
 
-async def open_deep_link(update: Update, context: BotContext, rest: str) -> None:
-    if not rest.isdigit():
-        t = await translator(update, context)
-        await send(update, context, t.gettext("That link is not valid or has expired."))
-        return
-    await proposal_card(update, context, int(rest), new_message=True)
+async def open_deep_link(update: Update, context: BotContext, proposal_id: int) -> None:
+    await proposal_card(update, context, proposal_id, new_message=True)
 
 
 async def deadlines_job(context: BotContext) -> None:
@@ -663,7 +659,7 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
         CallbackQueryHandler(on_pick_district, pattern=r"^bd:[sne]:[a-z-]+:[crd-]$")
     )
     application.add_handler(CallbackQueryHandler(on_search_page, pattern=r"^bq:\d{1,4}$"))
-    application.deep_links.add("p_", open_deep_link)
+    application.deep_links.add_id("p_", open_deep_link)
     application.automation.on_stage_close(on_stage_close)
     assert application.job_queue is not None
     application.job_queue.run_repeating(

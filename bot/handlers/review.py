@@ -18,6 +18,7 @@ from bot.handlers.proposal_views import card_text, summary_line
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
 from bot.services import proposals as service
+from domain.ids import is_number, parse_number, to_id
 from domain.people import DISTRICTS, DISTRICTS_BY_CODE
 from domain.proposals import FIELDS_BY_CODE, POLICY_FIELDS, REVIEW_QUEUE, DebateKind, Status
 from domain.roles import Role
@@ -303,12 +304,12 @@ async def on_typed(update: Update, context: BotContext) -> str | int:
     action = str(job.get("action"))
     if action == "merge":
         target = text.lstrip("#")
-        if not target.isdigit():
+        if not is_number(target):
             await send(update, context, t.gettext("Please type a proposal number, e.g. 12."))
             return await ask_current(update, context)
-        review_action = service.ReviewAction(Status.MERGED, merged_into=int(target))
+        review_action = service.ReviewAction(Status.MERGED, merged_into=to_id(target))
     elif action == "exec" and "progress" not in job:
-        if not text.rstrip("%").isdigit() or not 0 <= int(text.rstrip("%")) <= 100:
+        if parse_number(text.rstrip("%"), 100) is None:
             await send(update, context, t.gettext("Please type a number from 0 to 100."))
             return await ask_current(update, context)
         job["progress"] = int(text.rstrip("%"))

@@ -19,11 +19,11 @@ from bot.context import BotContext, CivicApplication, translator
 from bot.handlers.proposal_views import card_text, deep_link, progress_line
 from bot.i18n import Translator
 from bot.services import proposals as service
+from domain.ids import parse_id
 from domain.proposals import SUPPORT_OPEN
 from storage.proposals import Filters, Proposal, ProposalsRepository
 
 RESULTS = 10
-ID_DIGITS = 12  # a proposal id from a query: longer is no id of ours
 
 
 async def found_for(context: BotContext, query: str) -> list[Proposal]:
@@ -31,9 +31,9 @@ async def found_for(context: BotContext, query: str) -> list[Proposal]:
     collecting support. Hidden proposals are never offered."""
     async with context.services.db.reading() as session:
         repository = ProposalsRepository(session)
-        wanted = query.removeprefix("p_")
-        if query.startswith("p_") and wanted.isdigit() and len(wanted) <= ID_DIGITS:
-            proposal = await repository.get(int(wanted))
+        wanted = parse_id(query.removeprefix("p_")) if query.startswith("p_") else None
+        if wanted is not None:  # out of range: NO_ID, found nowhere
+            proposal = await repository.get(wanted)
             return [] if proposal is None or proposal.hidden else [proposal]
         filters = Filters(text=query[:100]) if query else Filters(statuses=tuple(SUPPORT_OPEN))
         found, _ = await repository.search(filters, "supported", RESULTS)

@@ -29,6 +29,7 @@ from bot.menu import CommandRegistry, MenuCommand
 from bot.services import voting as service
 from bot.web.links import webapp_button
 from domain.people import DISTRICTS_BY_CODE, Ineligible, Question
+from domain.tally import MES_RULES
 from domain.voting import BallotProblem, Heading, HeadingKind, Item, check_toggle, spent, toggle
 from storage.db import Session
 from storage.voting import VotingRepository
@@ -663,6 +664,12 @@ async def on_results(update: Update, context: BotContext) -> None:
                 ],
                 [
                     InlineKeyboardButton(
+                        t.gettext("Equal shares as cities run it (Add1)"),
+                        callback_data=f"vt:r:{heading_id}:mes+add1",
+                    ),
+                ],
+                [
+                    InlineKeyboardButton(
                         t.gettext("Confirm the result (총회 승인)"),
                         callback_data=f"vt:c:{heading_id}",
                     )
@@ -672,9 +679,26 @@ async def on_results(update: Update, context: BotContext) -> None:
     elif confirmed:
         lines.append("")
         lines.append(t.gettext("Confirmed on %(date)s.") % {"date": t.when(stored["confirmed_at"])})  # type: ignore[index]
+    keyboard = with_explain_button(t, keyboard, heading_id, outcome.result.rule, confirmed)
     await send(
         update, context, "\n".join(lines)[:4000], reply_markup=keyboard, parse_mode=ParseMode.HTML
     )
+
+
+def with_explain_button(
+    t: Translator,
+    keyboard: InlineKeyboardMarkup | None,
+    heading_id: int,
+    rule: str,
+    confirmed: bool,
+) -> InlineKeyboardMarkup | None:
+    """Equal Shares results get a "why these projects?" button (bot/handlers/tally_explain)."""
+    if rule not in MES_RULES:
+        return keyboard
+    data = f"vt:x:{heading_id}" if confirmed else f"vt:x:{heading_id}:{rule}"
+    row = [InlineKeyboardButton(t.gettext("Why these projects?"), callback_data=data)]
+    rows = list(keyboard.inline_keyboard) if keyboard is not None else []
+    return InlineKeyboardMarkup([row, *rows])
 
 
 async def on_confirm(update: Update, context: BotContext) -> None:
@@ -742,6 +766,8 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
     application.add_handler(CallbackQueryHandler(on_details, pattern=r"^vt:d:\d{1,9}:\d{1,4}$"))
     application.add_handler(CallbackQueryHandler(on_review, pattern=r"^vt:v:\d{1,9}$"))
     application.add_handler(
-        CallbackQueryHandler(on_results, pattern=r"^vt:r:\d{1,9}(:(greedy|mes|mes\+greedy))?$")
+        CallbackQueryHandler(
+            on_results, pattern=r"^vt:r:\d{1,9}(:(greedy|mes|mes\+greedy|mes\+add1))?$"
+        )
     )
     application.add_handler(CallbackQueryHandler(on_confirm, pattern=r"^vt:c:\d{1,9}$"))

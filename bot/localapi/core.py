@@ -16,6 +16,7 @@ import re
 import struct
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -92,32 +93,32 @@ class Fault:
 
 @dataclass
 class FloodLimits:
-    """Telegram-like flood control (opt-in, for benchmarks): messages beyond `per_second` in
-    total (a bucket of that size, refilled continuously) or closer than `chat_interval`
-    seconds to one chat are answered 429 with `retry_after`."""
+    """Telegram-like flood control (opt-in, for benchmarks): a message that would make more
+    than `per_second` in the one second up to it, or come closer than `chat_interval`
+    seconds after the last one to its chat, is answered 429 with `retry_after`. (A sliding
+    window: stricter than a bucket that lets a second's worth through at once.)"""
 
     per_second: float
     chat_interval: float = 1.0
     rejected: int = 0  # 429s answered
-    _level: float = 0.0
-    _checked: float = 0.0
+    _recent: deque[float] = field(default_factory=deque)  # admitted in the last second
     _last_in_chat: dict[Any, float] = field(default_factory=dict)
 
     def admit(self, chat_id: Any) -> None:
         now = time.monotonic()
-        self._level = max(0.0, self._level - (now - self._checked) * self.per_second)
-        self._checked = now
+        while self._recent and self._recent[0] <= now - 1.0:
+            self._recent.popleft()
         last = self._last_in_chat.get(chat_id)
         wait = 0.0
         if last is not None and now - last < self.chat_interval:
             wait = self.chat_interval - (now - last)
-        elif self._level + 1 > self.per_second:
-            wait = (self._level + 1 - self.per_second) / self.per_second
+        elif len(self._recent) + 1 > self.per_second:
+            wait = self._recent[0] + 1.0 - now
         if wait > 0:
             self.rejected += 1
             seconds = math.ceil(wait)
             raise BotApiError(429, f"Too Many Requests: retry after {seconds}", seconds)
-        self._level += 1
+        self._recent.append(now)
         self._last_in_chat[chat_id] = now
 
 

@@ -16,18 +16,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import httpx
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.warnings import PTBDeprecationWarning
 
 from bot.config import Settings
-from bot.ratelimit import OUTBOX_SEND
+from bot.ratelimit import CHAT_INTERVAL, OUTBOX_SEND, flood_wait
 from domain.notifications import Payload, quiet_until, retry_delay
 from storage import outbox
 from storage.db import Database
@@ -39,7 +37,6 @@ log = logging.getLogger(__name__)
 # Failures that happen before a request leaves this machine: Telegram never saw it.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 BLOCKED = "Forbidden"  # how a 403 outcome's error starts: the person blocked the bot
-PER_CHAT_INTERVAL = 1.0  # Telegram: about one message a second to the same chat
 
 
 def certainly_not_sent(error: BaseException) -> bool:
@@ -49,14 +46,6 @@ def certainly_not_sent(error: BaseException) -> bool:
             return True
         cause = cause.__cause__
     return False
-
-
-def flood_wait(error: RetryAfter) -> timedelta:
-    with warnings.catch_warnings():
-        # PTB returns seconds until its next major version; we only want the duration.
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = error.retry_after
-    return value if isinstance(value, timedelta) else timedelta(seconds=value)
 
 
 def markup(payload: Payload) -> InlineKeyboardMarkup | None:
@@ -82,7 +71,6 @@ class Batch:
     claimed: int = 0  # rows handed to Telegram
     routed: int = 0  # rows parked, dropped or held for the morning instead
     sent: int = 0
-    wait: timedelta | None = None  # paused by Telegram's flood control until then
 
     @property
     def worked(self) -> bool:
@@ -97,9 +85,7 @@ class OutboxSender:
         self.bot = bot
         self.settings = settings
         self.clock = clock
-        self.paused_until: datetime | None = None
         self._chat_free_at: dict[int, float] = {}  # monotonic time each chat may get the next
-        self._next_batch_at = 0.0
 
     async def recover(self) -> int:
         """At start-up: what the previous process left in flight becomes `unknown`."""
@@ -115,8 +101,6 @@ class OutboxSender:
 
     async def run_batch(self) -> Batch:
         now = self.clock()
-        if self.paused_until is not None and now < self.paused_until:
-            return Batch(wait=self.paused_until - now)
         settings = self.settings
         quiet_end = quiet_until(
             now, settings.quiet_hours_start, settings.quiet_hours_end, settings.tz
@@ -131,7 +115,8 @@ class OutboxSender:
             )
         if not rows:
             return Batch(routed=routed)
-        # The rate limiter serves replies to people before these (bot/ratelimit.py).
+        # The rate limiter paces these at BROADCAST_RATE, smoothly, and serves replies to
+        # people first (bot/ratelimit.py).
         lane = OUTBOX_SEND.set(True)
         try:
             results = await asyncio.gather(
@@ -159,21 +144,7 @@ class OutboxSender:
                 await people.set_active(user_id, False)
                 await outbox.drop_pending_of(session, user_id, "blocked the bot")
         sent = sum(outcome.status == "sent" for outcome in outcomes)
-        wait = None
-        if self.paused_until is not None and self.paused_until > now:
-            wait = self.paused_until - now
-        return Batch(claimed=len(rows), routed=routed, sent=sent, wait=wait)
-
-    def pace(self, claimed: int) -> float:
-        """Seconds to wait before the next batch so the outbox keeps to `BROADCAST_RATE`.
-
-        The schedule carries over from batch to batch, so time lost to scheduling is made up,
-        but never by more than a fifth of a second's worth of messages at once.
-        """
-        now = time.monotonic()
-        start = max(self._next_batch_at, now - 0.2)
-        self._next_batch_at = start + claimed / self.settings.broadcast_rate
-        return max(0.0, self._next_batch_at - now)
+        return Batch(claimed=len(rows), routed=routed, sent=sent)
 
     async def _chat_turn(self, chat_id: int) -> None:
         """Wait until `chat_id` may get another message (two rows for one person in a batch)."""
@@ -181,7 +152,7 @@ class OutboxSender:
         if len(self._chat_free_at) > 10_000:
             self._chat_free_at = {c: t for c, t in self._chat_free_at.items() if t > now}
         free_at = self._chat_free_at.get(chat_id, 0.0)
-        self._chat_free_at[chat_id] = max(free_at, now) + PER_CHAT_INTERVAL
+        self._chat_free_at[chat_id] = max(free_at, now) + CHAT_INTERVAL
         if free_at > now:
             await asyncio.sleep(free_at - now)
 
@@ -207,15 +178,13 @@ class OutboxSender:
         except Forbidden as error:
             return Outcome(row.id, "failed", error=f"{BLOCKED}: {error.message}")
         except RetryAfter as error:
-            # Flood control: nothing was sent; everyone waits, this row goes first after.
-            until = self.clock() + flood_wait(error)
-            if self.paused_until is None or until > self.paused_until:
-                self.paused_until = until
+            # Flood control: nothing was sent. This row waits what Telegram asked; the rate
+            # limiter has already slowed every send down, so nothing else needs to stop.
             return Outcome(
                 row.id,
                 "pending",
                 error=f"RetryAfter: {error.message}",
-                not_before=until,
+                not_before=self.clock() + flood_wait(error),
                 attempts=row.attempts - 1,
             )
         except BadRequest as error:

@@ -34,9 +34,9 @@ class Result(StrEnum):
     UNCHANGED = "unchanged"  # already in that state (a double tap, another admin first)
 
 
-async def button_exists(session: Session, target: ButtonTarget) -> bool:
-    table = "proposals" if target.kind is ButtonKind.PROPOSAL else "ballot_headings"
-    return await session.scalar(f"SELECT 1 FROM {table} WHERE id = ?", (target.id,)) is not None
+async def button_exists(session: Session, kind: ButtonKind, target_id: int) -> bool:
+    table = "proposals" if kind is ButtonKind.PROPOSAL else "ballot_headings"
+    return await session.scalar(f"SELECT 1 FROM {table} WHERE id = ?", (target_id,)) is not None
 
 
 async def sizes(db: Database, audience: Audience, default: str) -> dict[str, int]:
@@ -153,11 +153,26 @@ async def control(
     return Result.DONE
 
 
+async def may_cancel(
+    db: Database, actor_id: int, broadcast_id: int, now: datetime, admin_ids: Collection[int]
+) -> Result:
+    """Before asking to confirm a cancel: DONE if `actor_id` may cancel the broadcast and it
+    is still under way; FORBIDDEN (audited), NOT_FOUND or UNCHANGED otherwise."""
+    async with db.transaction() as session:
+        if not await allowed(session, actor_id, Role.ADMIN, admin_ids, "broadcast cancel", now):
+            return Result.FORBIDDEN
+        broadcast = await BroadcastsRepository(session).get(broadcast_id)
+    if broadcast is None:
+        return Result.NOT_FOUND
+    return Result.DONE if broadcast.status in LIVE else Result.UNCHANGED
+
+
 @dataclass(frozen=True)
 class State:
     broadcast: Broadcast
     progress: Progress
     just_finished: bool  # this call saw it finish: the final report is due
+    rate: float | None = None  # messages a second it was delivered at lately, once measured
 
 
 async def settle(db: Database, broadcast_id: int, now: datetime) -> State | None:
@@ -170,6 +185,7 @@ async def settle(db: Database, broadcast_id: int, now: datetime) -> State | None
         if broadcast is None:
             return None
         progress = await repository.progress(broadcast_id, broadcast.total)
+        rate = await repository.delivery_rate(broadcast_id, now)
         finished = False
         if broadcast.status in (Status.QUEUED, Status.RUNNING):
             if progress.finished:
@@ -182,7 +198,7 @@ async def settle(db: Database, broadcast_id: int, now: datetime) -> State | None
                 )
         current = await repository.get(broadcast_id)
         assert current is not None
-    return State(current, progress, finished)
+    return State(current, progress, finished, rate)
 
 
 async def live(db: Database) -> list[int]:

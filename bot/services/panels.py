@@ -54,6 +54,7 @@ from domain.sortition import (
     commitment,
     draw_panel,
     explain_infeasibility,
+    fairness,
     next_replacement,
     type_space,
 )
@@ -453,7 +454,7 @@ async def draw(
         programme = await panel(session, programme_id)
         repository = PanelsRepository(session)
         if programme is None or not await repository.save_result(
-            programme_id, seed, result.selected, result.reserve, now, admin_id
+            programme_id, seed, result.selected, result.reserve, now, admin_id, fairness(result)
         ):
             return Drawn(Refusal.DRAWN)
         stored = await repository.draw(programme_id)
@@ -787,6 +788,7 @@ def result_json(programme: Programme, record: DrawRecord) -> str:
         "drawn_at": record.drawn_at.isoformat() if record.drawn_at else None,
         "selected": list(record.selected),
         "reserve": list(record.reserve),
+        **(record.fairness.as_dict() if record.fairness else {}),
         "check": draw_command(record),
     }
     return json.dumps(document, ensure_ascii=False, indent=2)

@@ -18,6 +18,7 @@ from bot.i18n import N_, Translator
 from bot.notifications.hooks import ReminderDue
 from bot.notifications.texts import reminder_text
 from bot.services import proposals as proposal_service
+from domain.ids import is_number, to_id
 from domain.notifications import Button, Category, Payload
 from domain.pabulib import PBInstance
 from domain.people import (
@@ -32,7 +33,7 @@ from domain.people import (
 from domain.programmes import Action, Programme, ProgrammeKind, Stage
 from domain.proposals import Status
 from domain.roles import Role
-from domain.tally import TallyResult, tally
+from domain.tally import MES_RULES, Explanation, TallyResult, tally, tally_explained
 from domain.voting import (
     CITIZENS,
     BallotFile,
@@ -392,6 +393,47 @@ async def run_tally(db: Database, heading_id: int, rule: str | None, now: dateti
     return Outcome(result, votes, counts["online"], counts["offline"] + sum(offline.values()))
 
 
+@dataclass(frozen=True)
+class Explained:
+    heading: Heading
+    result: TallyResult
+    explanation: Explanation
+    confirmed: bool
+
+
+async def explain_result(
+    db: Database,
+    heading_id: int,
+    user_id: int,
+    rule: str | None,
+    admin_ids: Collection[int],
+) -> Explained | Refusal:
+    """Why an MES tally selected what it did (the chat's "why" screen and the web's results).
+
+    Admins may ask for any rule at any time (an interim count); everyone else gets the
+    confirmed result's explanation, under the rule it was confirmed with.
+    """
+    async with db.reading() as session:
+        where = await locate(session, heading_id)
+        if where is None:
+            return Refusal.NOT_FOUND
+        repository = VotingRepository(session)
+        stored = await repository.result(heading_id)
+        confirmed = stored is not None and stored["confirmed_at"] is not None
+        if not confirmed and not await may_run_results(session, user_id, admin_ids):
+            return Refusal.CLOSED
+        rules = VotingRules.from_settings(where.programme.settings)
+        chosen = str(stored["rule"]) if confirmed and stored else rule or rules.tally_rule
+        if chosen not in MES_RULES or await repository.offline_counts(heading_id):
+            # Per-project paper counts say nothing about who paid for what.
+            return Refusal.INVALID
+        ballots = await repository.ballots(heading_id)
+    instance = tally_input(where.heading, ballots, rules)
+    result, explanation = tally_explained(instance, chosen)
+    assert explanation is not None
+    return Explained(where.heading, result, explanation, confirmed)
+
+
 class ResultState(StrEnum):
     NOT_STARTED = "not_started"
     INTERIM = "interim"  # 중간 집계: the vote is still open
@@ -503,9 +545,9 @@ async def confirm(
         selected = set(result["selected"])
         proposals = ProposalsRepository(session)
         for item in where.heading.items:
-            if not item.key.startswith(PROPOSAL_ITEM) or not item.key[1:].isdigit():
+            if not item.key.startswith(PROPOSAL_ITEM) or not is_number(item.key[1:]):
                 continue
-            proposal = await proposals.get(int(item.key[1:]))
+            proposal = await proposals.get(to_id(item.key[1:]))
             if proposal is None or proposal.status is not Status.ON_BALLOT:
                 continue
             status = Status.SELECTED if item.key in selected else Status.NOT_SELECTED
@@ -659,4 +701,6 @@ RULE_NAMES: Final = {
     "seoul": N_("Seoul's rule: the least-voted projects drop out"),
     "mes": N_("Equal shares"),
     "mes+greedy": N_("Equal shares, then greedy"),
+    "mes+add1": N_("Equal shares as cities run it (Add1)"),
+    "mes+add1+greedy": N_("Equal shares (Add1), then greedy"),
 }

@@ -1,21 +1,20 @@
-"""Ids that come from outside (URLs, forms, initData) are checked for range here, before they
-reach storage: an id out of range gets the same answer as an unknown one."""
+"""Ids that come from outside (URLs, forms, initData) are checked for range before they reach
+storage, by the same rules as the chat's (`domain/ids.py`): an id out of range gets the same
+answer as an unknown one."""
 
 from __future__ import annotations
 
-from typing import Final
-
-# Row ids are 64-bit on both engines; Telegram user ids fit in 52 bits.
-MAX_ID: Final = 2**63 - 1
+from domain.ids import MAX_ID, NO_ID, to_id
 
 
 def parse_id(text: object) -> int | None:
-    """A positive id written in plain digits, else None."""
+    """A positive id in range (a string of digits, or a number already read from JSON), else
+    None: malformed, out of range and unknown are answered alike."""
     if isinstance(text, bool):
         return None
     if isinstance(text, int):
         return text if 0 < text <= MAX_ID else None
-    if not isinstance(text, str) or not text.isascii() or not text.isdigit() or len(text) > 19:
+    if not isinstance(text, str):
         return None
-    value = int(text)
-    return value if 0 < value <= MAX_ID else None
+    found = to_id(text)
+    return None if found == NO_ID else found

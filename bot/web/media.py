@@ -14,6 +14,7 @@ from telegram.error import TelegramError
 from bot.services import voting
 from bot.web.ids import parse_id
 from bot.web.public import limited, not_found, site_of
+from domain.ids import parse_number
 from storage.proposals import ProposalsRepository
 
 CACHE_BYTES: Final = 64 * 1024 * 1024
@@ -54,7 +55,7 @@ async def photo(request: Request) -> Response:
     site = site_of(request)
     owner = parse_id(request.path_params["id"])
     number = request.path_params["n"]
-    index = int(number) if number.isdigit() and len(number) < 4 else None
+    index = parse_number(number, 999)  # not isdigit: int() refuses "²"
     if owner is None or index is None:
         return not_found(request)
     file_id: str | None = None

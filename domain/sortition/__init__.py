@@ -11,6 +11,7 @@ from domain.sortition.draw import (
     sample_panel,
     seeded_random,
 )
+from domain.sortition.fairness import Fairness, fairness, gini
 from domain.sortition.files import DataFileError, read_pool, read_quotas
 from domain.sortition.infeasibility import Infeasibility, QuotaRelaxation, explain_infeasibility
 from domain.sortition.model import (
@@ -42,6 +43,7 @@ __all__ = [
     "Distribution",
     "DistributionCheckError",
     "DrawResult",
+    "Fairness",
     "Infeasibility",
     "InfeasibleQuotasError",
     "InputError",
@@ -53,6 +55,8 @@ __all__ = [
     "commitment",
     "draw_panel",
     "explain_infeasibility",
+    "fairness",
+    "gini",
     "lp_upper_bound",
     "next_replacement",
     "optimal_distribution",

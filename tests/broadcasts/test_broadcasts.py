@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from telegram import Bot
 
+from bot import automation
 from bot.config import Settings
 from bot.handlers import broadcasts as status
+from bot.i18n import Translator
 from bot.localapi.core import FloodLimits, LocalBotApi, UploadedFile
 from bot.localapi.request import LocalRequest
 from bot.notifications.sender import OutboxSender
 from bot.services import broadcasts as service
 from bot.services import proposals as proposals_service
-from domain.broadcasts import Audience, ButtonKind, ButtonTarget, Segment, Status, eta
+from domain.broadcasts import (
+    Audience,
+    ButtonKind,
+    ButtonTarget,
+    Progress,
+    Segment,
+    Status,
+    eta,
+    measured_rate,
+)
 from domain.notifications import Category, Mode
 from domain.proposals import Scope
 from storage import audit, outbox
@@ -30,10 +42,24 @@ NOON = datetime(2027, 2, 10, 3, 0, tzinfo=UTC)  # noon in Seoul, in the PB propo
 SUPER = frozenset({9000})
 
 
+@pytest.fixture
+def manual_sender(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests that run the sender's batches by hand: the bot's own sender job, which claims
+    the next batch as soon as one is recorded, finds nothing at start-up and then waits an
+    hour instead of racing them. Ask for it before `harness`."""
+    monkeypatch.setattr(automation, "SENDER_IDLE_SECONDS", 3600.0)
+
+
 async def drain(h: Harness) -> None:
-    """Send everything due now through the bot's own sender."""
-    while (await h.app.automation.sender.run_batch()).worked:
-        pass
+    """Send everything due now through the bot's own sender. Its job may be sending a batch
+    at the same time: wait until that one is recorded too."""
+    while True:
+        while (await h.app.automation.sender.run_batch()).worked:
+            pass
+        async with h.db.reading() as session:
+            if not await session.scalar("SELECT COUNT(*) FROM outbox WHERE status = 'claimed'"):
+                return
+        await asyncio.sleep(0.02)
 
 
 async def join(h: Harness, *user_ids: int, language: str = "ko", district: str = "mapo") -> None:
@@ -106,18 +132,18 @@ async def test_compose_preview_confirm_deliver_and_report(harness: Harness) -> N
     assert "번호" in said(await h.say(9000, "99999"))  # no such proposal: asked again
     await h.say(9000, str(proposal_id))
     await h.press(9000, "한 자치구의 사람")
-    replies = await h.press(9000, "마포구")
-    text = said(replies)
+    before = len(h.api.bot_messages(9000))
+    await h.press(9000, "마포구")
+    # The preview is one message (several would trickle in at one a second): both versions
+    # with their audiences, the photo and the button noted, and the question.
+    assert len(h.api.bot_messages(9000)) == before + 1
+    text = h.last_text(9000)
     # Mapo: 9000, 1, 2 (Korean), 3 (English); 5 turned announcements off; 4 is in Gangnam.
-    assert "한국어 버전 (3명)" in text and "English 버전 (1명)" in text
-    assert "4명에게 보낼까요?" in text
-    previews = [m for m in replies if "photo" in m]
-    assert [m["caption"] for m in previews] == [
-        "마포구 주민 여러분, 투표가 시작됩니다.",
-        "Residents of Mapo, voting has started.",
-    ]
-    button = previews[1]["reply_markup"]["inline_keyboard"][0][0]
-    assert button == {"text": "View the proposal", "callback_data": f"pr:card:{proposal_id}"}
+    assert "한국어 버전 (3명):\n마포구 주민 여러분, 투표가 시작됩니다." in text
+    assert "English 버전 (1명):\nResidents of Mapo, voting has started." in text
+    assert "위에서 보낸 사진과 함께 보내요." in text
+    assert f"아래 버튼: ‘제안 보기’ → 제안 #{proposal_id}" in text
+    assert text.endswith("4명에게 보낼까요?")
 
     replies = await h.press(9000, "지금 보내기")
     # The sender may already have brought 9000 their own copy (a photo) by now.
@@ -213,7 +239,7 @@ async def test_a_second_confirm_queues_nobody_twice(db: Database) -> None:
     ]
 
 
-async def test_pause_resume_cancel(harness: Harness) -> None:
+async def test_pause_resume_cancel(manual_sender: None, harness: Harness) -> None:
     h = harness
     h.set_now(NOON)
     await seed_programmes(h.db)
@@ -276,9 +302,23 @@ async def test_status_buttons_in_the_chat_and_refusals_are_audited(harness: Harn
 
     replies = await h.press_data(9000, sent.message_id, f"bcs:pause:{broadcast_id}")
     assert "일시 정지됨" in said(replies) and "다시 시작" in str(replies[-1]["reply_markup"])
+    # Cancel asks first; "keep it" changes nothing, "yes" cancels.
     replies = await h.press_data(9000, sent.message_id, f"bcs:cancel:{broadcast_id}")
-    assert "취소됨" in said(replies) and "미발송 (공지 알림 끔, 탈퇴 또는 취소): 3" in said(replies)
+    assert "발송을 취소할까요? 아직 받지 못한 3명은 받지 못하고" in said(replies)
+    state = await service.settle(h.db, broadcast_id, NOON)
+    assert state is not None and state.broadcast.status is Status.PAUSED
+    await h.press(9000, "아니요, 그대로 둬요")
+    assert h.last_text(9000) == f"전체 알림 #{broadcast_id}은 취소하지 않았어요."
+    state = await service.settle(h.db, broadcast_id, NOON)
+    assert state is not None and state.broadcast.status is Status.PAUSED
+    await h.press_data(9000, sent.message_id, f"bcs:cancel:{broadcast_id}")
+    replies = await h.press(9000, "네, 취소해요")
+    assert "취소했어요" in said(replies)
+    assert "미발송 (공지 알림 끔, 탈퇴 또는 취소): 3" in said(replies)
     assert not h.api.bot_messages(2)
+    # A forged confirmation from someone else is refused and audited like every control.
+    await h.press_data(1, refusal["message_id"], f"bcs:cancel:{broadcast_id}")
+    assert h.last_text(1) == "관리자만 쓸 수 있어요."
 
 
 async def test_restart_mid_broadcast_sends_nobody_twice(settings: Settings) -> None:
@@ -319,25 +359,26 @@ async def test_blocked_people_become_inactive(harness: Harness) -> None:
     assert state is not None and (state.progress.sent, state.progress.failed) == (2, 1)
 
 
-async def test_retry_after_is_honoured(harness: Harness) -> None:
+async def test_retry_after_holds_the_refused_message_not_the_broadcast(
+    manual_sender: None, harness: Harness
+) -> None:
     h = harness
     h.set_now(NOON)
     await seed_programmes(h.db)
-    await join(h, 9000, 1)
+    await join(h, 9000, 1, 2)
     h.api.fail_next("sendMessage", 429, "Too Many Requests: retry after 5", retry_after=5)
     broadcast_id = await queue(h.db, Audience(segment=Segment.EVERYONE))
     clock = [NOON]
-    # The sender alone, without PTB's limiter (which would first retry by itself).
+    # The sender alone, without the rate limiter (which slows everything down on a 429).
     request = LocalRequest(h.api)
     async with Bot(h.api.token, request=request, get_updates_request=request) as bot:
         sender = OutboxSender(h.db, bot, h.app.services.settings, lambda: clock[0])
-        batch = await sender.run_batch()
-        assert (batch.sent, batch.wait) == (1, timedelta(seconds=5))
-        assert not (await sender.run_batch()).worked  # everything waits out retry_after
+        assert (await sender.run_batch()).sent == 2  # the others were not held
+        assert not (await sender.run_batch()).worked  # the refused one waits retry_after
         clock[0] = NOON + timedelta(seconds=5)
         assert (await sender.run_batch()).sent == 1
     state = await service.settle(h.db, broadcast_id, clock[0])
-    assert state is not None and state.progress.sent == 2
+    assert state is not None and state.progress.sent == 3
 
 
 async def test_replies_do_not_wait_behind_a_broadcast(settings: Settings) -> None:
@@ -377,3 +418,100 @@ async def test_local_api_flood_limits() -> None:
 def test_button_callbacks_open_the_bots_own_cards(kind: ButtonKind) -> None:
     target = ButtonTarget(kind=kind, id=7)
     assert target.callback_data == {"proposal": "pr:card:7", "ballot": "vt:h:7:0"}[kind]
+
+
+async def test_preview_is_one_message_and_counts_one_person_as_one(harness: Harness) -> None:
+    h = harness
+    h.set_now(NOON)
+    await seed_programmes(h.db)
+    await join(h, 9000, language="en")
+    await join(h, 1)
+    await h.say(9000, "/broadcast")
+    await h.say(9000, "안녕하세요. 투표가 시작됐어요.")
+    await h.press(9000, "Same as Korean")
+    await h.press(9000, "Skip")
+    await h.press(9000, "No button")
+    await h.press(9000, "People using one language")
+    before = len(h.api.bot_messages(9000))
+    await h.press(9000, "English")
+    assert len(h.api.bot_messages(9000)) == before + 1
+    # One text for both languages: one block, and one person is "1 person", not "1 people".
+    assert h.last_text(9000) == (
+        "한국어 · English version, 1 person:\n안녕하세요. 투표가 시작됐어요.\n\n"
+        "Send this broadcast to 1 person?"
+    )
+
+
+async def test_a_long_preview_still_fits_in_one_message(harness: Harness) -> None:
+    h = harness
+    h.set_now(NOON)
+    await seed_programmes(h.db)
+    await join(h, 9000)
+    await h.say(9000, "/broadcast")
+    await h.say(9000, "가" * 4000)
+    await h.say(9000, "b" * 4000)
+    await h.press(9000, "건너뛰기")
+    await h.press(9000, "버튼 없음")
+    before = len(h.api.bot_messages(9000))
+    await h.press(9000, "모든 사람")
+    assert len(h.api.bot_messages(9000)) == before + 1
+    text = h.last_text(9000)
+    assert len(text) <= 4096 and text.count("(여기서는 줄여서 보여 드려요.") == 2
+    assert text.endswith("1명에게 보낼까요?")
+
+
+def test_measured_rate() -> None:
+    assert measured_rate(50, NOON, NOON + timedelta(seconds=2)) is None  # too soon to say
+    assert measured_rate(100, NOON, NOON + timedelta(seconds=4)) == 25.0
+
+
+async def test_status_eta_comes_from_the_measured_rate(db: Database) -> None:
+    await seed_programmes(db)
+    await sign_up(db, 9000, *range(1, 100))
+    broadcast_id = await queue(db, Audience(segment=Segment.EVERYONE))
+    # 61 delivered over the last 6 s, at 10 a second; 39 to go.
+    async with db.transaction() as session:
+        ids = await session.fetchall(
+            "SELECT id FROM outbox WHERE broadcast_id = ? ORDER BY id LIMIT 61", (broadcast_id,)
+        )
+        for number, row in enumerate(ids):
+            sent_at = NOON + timedelta(seconds=number / 10)
+            await session.execute(
+                "UPDATE outbox SET status = 'sent', sent_at = ? WHERE id = ?",
+                (to_db(sent_at), row["id"]),
+            )
+    state = await service.settle(db, broadcast_id, NOON + timedelta(seconds=6))
+    assert state is not None and state.rate == pytest.approx(10.0)
+    text = status.status_text(Translator("en"), state, rate=25)
+    # At the configured 25 a second it would say 2 seconds; 39 at 10 a second take 4.
+    assert "ETA 4 seconds at 10.0 messages a second" in text
+    # Sending stopped (a flood of 429s, say): the rate falls, and the ETA grows.
+    later = await service.settle(db, broadcast_id, NOON + timedelta(seconds=20))
+    assert later is not None and later.rate == pytest.approx(60 / 20)
+    assert "ETA 13 seconds at 3.0 messages a second" in status.status_text(
+        Translator("en"), later, rate=25
+    )
+
+
+async def test_status_and_report_count_alike(db: Database) -> None:
+    """The issue saw "10 failed" live and "Failed: 0 … 10 in flight" in the report."""
+    await seed_programmes(db)
+    await sign_up(db, 9000)
+    broadcast_id = await queue(db, Audience(segment=Segment.EVERYONE))
+    state = await service.settle(db, broadcast_id, NOON)
+    assert state is not None
+    progress = Progress(total=100, sent=60, failed=2, unknown=10, skipped=3)
+    counted = service.State(state.broadcast, progress, just_finished=False)
+    for language in ("en", "ko"):
+        t = Translator(language)
+        live, report = status.status_text(t, counted, 25), status.report_text(t, counted)
+        for count in (60, 2, 10, 3):
+            assert str(count) in live and str(count) in report
+    t = Translator("en")
+    assert "60 / 100 sent · 2 failed · 25 remaining" in status.status_text(t, counted, 25)
+    assert "10 in flight during a restart, maybe delivered" in status.status_text(t, counted, 25)
+    assert "3 not sent (announcements turned off" in status.status_text(t, counted, 25)
+    report = status.report_text(t, counted)
+    assert "Failed (blocked the bot or refused by Telegram): 2" in report
+    assert "In flight during a restart, maybe delivered, not resent: 10" in report
+    assert "Not sent (announcements turned off, left, or cancelled): 3" in report

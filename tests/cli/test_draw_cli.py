@@ -81,7 +81,18 @@ def test_json_output_has_exactly_the_contract_fields(
 ) -> None:
     assert main(args(*files, "--json")) == 0
     document = json.loads(capsys.readouterr().out)
-    assert list(document) == ["selected", "reserve", "seed", "commitment"]
+    assert list(document) == [
+        "selected",
+        "reserve",
+        "seed",
+        "commitment",
+        "probabilities",
+        "min_ratio",
+        "gini",
+        "upper_bound",
+        "upper_bound_ratio",
+        "method",
+    ]
     assert document["seed"] == "2027-03-06"
     assert document["commitment"] == commitment(read_pool(files[0]), read_quotas(files[1]), 6)
     assert len(document["selected"]) == 6
@@ -89,6 +100,23 @@ def test_json_output_has_exactly_the_contract_fields(
     plain_run = main(args(*files))
     assert capsys.readouterr().out.splitlines() == document["selected"]
     assert plain_run == 0
+
+
+def test_json_publishes_every_probability_and_the_fairness_figures(
+    files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args(*files, "--json")) == 0
+    document = json.loads(capsys.readouterr().out)
+    probabilities = document["probabilities"]
+    assert sorted(probabilities) == [f"u{i:02d}" for i in range(24)]
+    assert sum(probabilities.values()) == pytest.approx(6, abs=1e-4)
+    average = 6 / 24
+    assert document["min_ratio"] == pytest.approx(min(probabilities.values()) / average, abs=1e-3)
+    # The draw reaches the certified bound: no lottery meeting the quotas does better.
+    assert document["min_ratio"] <= document["upper_bound_ratio"] + 1e-4
+    assert document["upper_bound_ratio"] == pytest.approx(document["upper_bound"] / average)
+    assert 0 <= document["gini"] < 1
+    assert document["method"] in {"lp-decomposition", "column-generation"}
 
 
 def test_another_seed_draws_another_panel(

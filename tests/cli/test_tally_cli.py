@@ -60,11 +60,69 @@ def test_prints_selected_ids_one_per_line(
 def test_json_output_is_exactly_rule_selected_cost_budget(
     election_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = run_cli(capsys, "--pabulib", str(election_file), "--rule", "mes", "--json")
+    code, out, _ = run_cli(capsys, "--pabulib", str(election_file), "--rule", "greedy", "--json")
     assert code == 0
     document = json.loads(out)
     assert list(document) == ["rule", "selected", "cost", "budget"]
-    assert document == {"rule": "mes", "selected": ["A", "D"], "cost": 70, "budget": 100}
+    assert document == {"rule": "greedy", "selected": ["A", "C", "D"], "cost": 90, "budget": 100}
+
+
+def test_json_explains_an_mes_outcome(
+    election_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_cli(capsys, "--pabulib", str(election_file), "--rule", "mes", "--json")
+    assert code == 0
+    document = json.loads(out)
+    assert list(document) == ["rule", "selected", "cost", "budget", "explanation"]
+    assert document["selected"] == ["A", "D"] and document["cost"] == 70
+    explanation = document["explanation"]
+    assert (explanation["start_share"], explanation["share"]) == (25, 25)
+    a, d = explanation["selected"]
+    # A: its 3 supporters paid 20 each of their 25 and kept a fifth of it.
+    assert a == {
+        "project": "A",
+        "cost": 60,
+        "supporters": 3,
+        "paid_in_full": 3,
+        "paid_all_they_had": 0,
+        "had_nothing_left": 0,
+        "price_per_supporter": 20.0,
+        "share_left": 0.2,
+        "effective_votes": 3.0,
+    }
+    assert (d["project"], d["price_per_supporter"], d["share_left"]) == ("D", 10.0, 0.6)
+    rejected = {r["project"]: r for r in explanation["rejected"]}
+    # B would have cost each of its 2 supporters 25 (2 effective votes for its 50) when A
+    # (3 effective votes) won; after that they held 5 each, 10 of the 50.
+    assert rejected["B"] == {
+        "project": "B",
+        "cost": 50,
+        "supporters": 2,
+        "reason": "beaten",
+        "beaten_by": "A",
+        "price_per_supporter": 25.0,
+        "winner_price_per_supporter": 20.0,
+        "effective_votes": 2.0,
+        "winner_effective_votes": 3.0,
+        "supporters_money": 10.0,
+    }
+    assert rejected["C"]["beaten_by"] == "A" and rejected["C"]["price_per_supporter"] == 10.0
+    assert explanation["completed"] == []
+
+
+def test_add1_raises_the_share_until_the_outcome_is_exhaustive(
+    election_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Shares 25..29 leave C's supporters 5..9 each after A, too little for C's 20; at 30 they
+    # can pay 10 each, and A, C, D (90) leave no room for B: exhaustive, so Add1 stops there.
+    _, out, _ = run_cli(capsys, "--pabulib", str(election_file), "--rule", "mes+add1")
+    assert out.split() == ["A", "C", "D"]
+    _, out, _ = run_cli(
+        capsys, "--pabulib", str(election_file), "--rule", "mes+add1+greedy", "--json"
+    )
+    document = json.loads(out)
+    assert document["selected"] == ["A", "C", "D"] and document["cost"] == 90
+    assert (document["explanation"]["start_share"], document["explanation"]["share"]) == (25, 30)
 
 
 def test_mes_greedy_and_cardinality(
@@ -88,7 +146,8 @@ def test_malformed_file_names_file_and_line(
     assert code == 2
     assert out == ""
     assert (
-        err == f"{path}:12: cost of project 'C' must be a whole non-negative number, not '20만'\n"
+        err
+        == f"{path}:12: cost of project 'C' must be a non-negative amount of money, not '20만'\n"
     )
 
 

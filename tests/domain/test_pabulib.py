@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -118,21 +119,20 @@ def test_base_file_is_valid() -> None:
 @pytest.mark.parametrize(
     ("changes", "line", "message"),
     [
-        ({6: "budget;lots"}, 6, "budget must be a whole non-negative number, not 'lots'"),
-        ({6: "budget;1.5"}, 6, "budget must be a whole"),
+        ({6: "budget;lots"}, 6, "budget must be a non-negative amount of money, not 'lots'"),
+        ({6: "budget;-100"}, 6, "budget must be a non-negative amount"),
         ({6: None}, 2, "META has no 'budget'"),
         ({7: "vote_type;ordinal"}, 7, "vote_type 'ordinal' is not supported"),
-        ({3: "description;a;b"}, 3, "a META row needs 2 columns"),
+        ({3: "description"}, 3, "a META row needs a key and a value (key;value)"),
         ({2: "name;text"}, 2, "the META header must be 'key;value'"),
         ({5: "num_votes;4"}, 5, "META says num_votes is 4 but the file has 3"),
-        ({12: "3;4x;Road"}, 12, "cost of project '3' must be a whole non-negative number"),
+        ({12: "3;4x;Road"}, 12, "cost of project '3' must be a non-negative amount of money"),
         ({12: "3;-40;Road"}, 12, "cost of project '3'"),
-        ({12: "3;12.5;Road"}, 12, "cost of project '3'"),
+        ({12: "3;1.2.5;Road"}, 12, "cost of project '3'"),
         ({11: "2;50"}, 11, "a PROJECTS row needs 3 columns like its header, found 2"),
         ({12: "1;40;Road"}, 12, "project '1' appears twice"),
-        ({12: '3;40;"Road'}, 12, "badly quoted field (unexpected end of data)"),
-        ({12: '3;40;"Ro"ad'}, 12, "badly quoted field"),
-        ({11: '2;50;"Library', 12: '3";40;Road'}, 11, "a quoted field is not closed on its line"),
+        ({12: '3;40;"Road'}, 12, "a quoted field opened on this line is never closed"),
+        ({11: '2;50;"Library', 12: '3";40;Road'}, 11, "a PROJECTS row needs 3 columns"),
         ({9: None}, 9, "the first PROJECTS column must be 'project_id', not '1'"),
         ({9: "project_id;price;name"}, 9, "the PROJECTS header has no 'cost' column"),
         ({17: "c;2,7"}, 17, "voter 'c' approves unknown project '7'"),
@@ -304,3 +304,74 @@ def test_unweighted_elections_are_written_without_a_weight_column() -> None:
 def test_writer_refuses_what_would_not_read_back(instance: PBInstance, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         write_pabulib(instance)
+
+
+# What pabutools reads, we read too (issue 22): each text below parses in both, to the same
+# budget, costs and ballots.
+ACCEPTED = {
+    "semicolon in a META value": ({3: "description;Green Budget; Wieliczka"}, {}),
+    "quoted fields": ({10: '1;60;"Park ""Stok""; north"', 15: '"a";"1,2"'}, {}),
+    "a quoted name over two lines": (
+        {4: "num_projects;2", 11: '2;50;"Library', 12: 'annex"', 17: "c;2"},
+        {},
+    ),
+    "a quote inside a field": ({12: '3;40;"Ro"ad'}, {}),
+    "decimal money": ({6: "budget;100.5", 10: "1;60,25;Park"}, {}),
+    "blank lines and spaces": ({13: "\n VOTES ", 16: "b;1\n\n"}, {}),
+}
+
+
+def _pabutools_view(text: str) -> tuple[Fraction, dict[str, Fraction], list[list[str]]]:
+    instance, profile = pabutools_parse(text)
+    costs = {p.name: Fraction(p.cost) for p in instance}
+    ballots = sorted(sorted(p.name for p in ballot) for ballot in profile)
+    return Fraction(instance.budget_limit), costs, ballots
+
+
+@pytest.mark.parametrize("case", sorted(ACCEPTED))
+def test_reads_what_pabutools_reads(case: str) -> None:
+    changes, _ = ACCEPTED[case]
+    text = edited(changes)
+    ours = parse_pabulib(text)
+    budget, costs, ballots = _pabutools_view(text)
+    assert Fraction(ours.budget, ours.unit) == budget
+    assert {pid: Fraction(p.cost, ours.unit) for pid, p in ours.projects.items()} == costs
+    assert sorted(sorted(v.approved) for v in ours.votes) == ballots
+
+
+def test_meta_values_keep_their_semicolons_and_quoted_fields_their_text() -> None:
+    text = edited({3: "description;Green Budget; Wieliczka", 10: '1;60;"Park ""Stok""; north"'})
+    instance = parse_pabulib(text)
+    assert instance.meta["description"] == "Green Budget; Wieliczka"
+    assert instance.projects["1"].name == 'Park "Stok"; north'
+    # Written back, both survive a round trip (the writer quotes what needs it).
+    assert parse_pabulib(write_pabulib(instance)).meta["description"] == "Green Budget; Wieliczka"
+
+
+def test_a_field_over_two_lines_keeps_later_line_numbers_right() -> None:
+    text = edited({4: "num_projects;2", 11: '2;50;"Library', 12: 'annex"', 17: "c;2,7"})
+    with pytest.raises(PabulibError) as caught:
+        parse_pabulib(text)
+    assert caught.value.line == 17
+
+
+def test_quotes_in_votes_are_read_with_their_line_numbers() -> None:
+    instance = parse_pabulib(edited({15: '"a";"1,2"', 16: 'b;"1"'}))
+    assert [v.approved for v in instance.votes] == [("1", "2"), ("1",), ("2", "3")]
+    with pytest.raises(PabulibError) as caught:
+        parse_pabulib(edited({15: '"a";"1,2"', 17: '"c";"9"'}))
+    assert caught.value.line == 17
+
+
+def test_decimal_money_is_kept_exactly_in_whole_multiples() -> None:
+    instance = parse_pabulib(edited({6: "budget;100.5", 10: "1;60,25;Park"}))
+    assert instance.unit == 4  # 100.5 and 60.25 are whole numbers of quarters
+    assert (instance.budget, instance.projects["1"].cost, instance.projects["2"].cost) == (
+        402,
+        241,
+        200,
+    )
+    again = parse_pabulib(write_pabulib(instance))
+    assert again == instance
+    budget, costs, _ = _pabutools_view(write_pabulib(instance))
+    assert budget == Fraction("100.5") and costs["1"] == Fraction("60.25")

@@ -120,6 +120,8 @@ def test_sign_up_asks_again_what_it_never_got() -> None:
         ("1899", None),
         ("2028", None),
         ("abcd", None),
+        ("²²²²", None),  # digits to str.isdigit, not to int()
+        ("１９８７", 1987),  # a full-width keyboard's digits
     ],
 )
 def test_birth_year_as_typed(typed: str, year: int | None) -> None:

@@ -74,6 +74,14 @@ def test_caps_are_strictly_under() -> None:
     assert check_cost(10**12, ProjectKind.GENERAL, SEOUL_DEMOCRACY) is None  # no cap there
 
 
+def test_amounts_beyond_any_column_are_refused_not_crashed() -> None:
+    # A float overflowed on 400 digits; a cost over 2^63 - 1 could not be stored (issue 17).
+    assert (parse_won("9" * 400) or 0) > 2**63
+    assert parse_won("9" * 4000 + "억") is not None
+    assert check_cost(2**63, ProjectKind.GENERAL, SEOUL_DEMOCRACY) is Refusal.COST_NOT_A_NUMBER
+    assert check_cost(2**63 - 1, ProjectKind.GENERAL, SEOUL_DEMOCRACY) is None
+
+
 def test_city_wide_pb_needs_two_districts() -> None:
     assert check_districts(Scope.CITY, ["mapo"], PB) is Refusal.TOO_FEW_DISTRICTS
     assert check_districts(Scope.CITY, ["mapo", "mapo"], PB) is Refusal.TOO_FEW_DISTRICTS

@@ -25,6 +25,7 @@ from domain.sortition import (
     DataFileError,
     Distribution,
     DistributionCheckError,
+    Fairness,
     InfeasibleQuotasError,
     InputError,
     Quota,
@@ -33,6 +34,8 @@ from domain.sortition import (
     commitment,
     draw_panel,
     explain_infeasibility,
+    fairness,
+    gini,
     lp_upper_bound,
     next_replacement,
     optimal_distribution,
@@ -568,3 +571,40 @@ def test_a_cp949_file_is_reported_as_not_utf8(tmp_path: Path) -> None:
     path = write(tmp_path / "p.csv", "id,gu\n1,강남구\n", encoding="cp949")
     with pytest.raises(DataFileError, match=r"p\.csv:2: not UTF-8"):
         read_pool(path)
+
+
+def test_published_fairness_figures() -> None:
+    pool, quotas = seoul_like(120, 12, seed=3)
+    result = draw_panel(pool, quotas, 12, "42")
+    figures = fairness(result)
+    values = list(figures.probabilities.values())
+    assert figures.probabilities == result.probabilities
+    assert sum(values) == pytest.approx(12)
+    # Gini as the mean absolute difference over twice the mean, computed the long way.
+    mean = sum(values) / len(values)
+    pairs = sum(abs(a - b) for a in values for b in values)
+    assert figures.gini == pytest.approx(pairs / (2 * len(values) ** 2 * mean))
+    average = 12 / 120
+    assert figures.min_ratio == pytest.approx(result.distribution.min_probability / average)
+    assert figures.upper_bound_ratio == pytest.approx(result.distribution.upper_bound / average)
+    assert figures.min_ratio <= figures.upper_bound_ratio + 1e-9
+    assert figures.method == result.distribution.method
+    again = Fairness.from_dict(figures.as_dict())
+    assert again.of(pool[0].id) == pytest.approx(figures.probabilities[pool[0].id], abs=1e-6)
+    assert gini([0.5, 0.5, 0.5]) == 0 and gini([0.0, 0.0, 1.0]) == pytest.approx(2 / 3)
+
+
+def test_seeded_draws_reproduce_the_published_probabilities() -> None:
+    # The published chance of each applicant is what many draws from the same lottery give.
+    pool, quotas = parity_instance()
+    result = draw_panel(pool, quotas, 2, "published")
+    published = fairness(result).probabilities
+    draws = 6000
+    hits: Counter[str] = Counter()
+    for i in range(draws):
+        selected, _ = sample_panel(result.distribution, seeded_random(result.commitment, str(i)))
+        hits.update(selected)
+    assert sum(published.values()) == pytest.approx(2)
+    for pid, probability in published.items():
+        standard_error = (probability * (1 - probability) / draws) ** 0.5
+        assert abs(hits[pid] / draws - probability) < 4.5 * standard_error, pid

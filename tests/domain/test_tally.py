@@ -25,7 +25,8 @@ from pabutools.rules import (
     method_of_equal_shares,
 )
 
-from domain.pabulib import PBInstance, Project, Vote, write_pabulib
+import domain.equal_shares as equal_shares_module
+from domain.pabulib import PBInstance, Project, Vote, parse_pabulib, write_pabulib
 from domain.tally import (
     RULES,
     Sat,
@@ -33,13 +34,14 @@ from domain.tally import (
     TallyResult,
     greedy,
     mes,
+    mes_add1,
     mes_greedy,
     seoul_elimination,
     tally,
 )
 
 PABUTOOLS_SAT = {Sat.COST: Cost_Sat, Sat.CARDINALITY: Cardinality_Sat}
-PABUTOOLS_RULES = ("greedy", "mes", "mes+greedy")
+PABUTOOLS_RULES = ("greedy", "mes", "mes+greedy", "mes+add1", "mes+add1+greedy")
 
 
 def pabutools_election(instance: PBInstance) -> tuple[Instance, object]:
@@ -66,12 +68,19 @@ def pabutools_selection(instance: PBInstance, rule: str, sat: Sat) -> list[str]:
         outcome = greedy_utilitarian_welfare(election, profile, sat_class=sat_class)
     elif rule == "mes":
         outcome = method_of_equal_shares(election, profile, sat_class=sat_class)
+    elif rule == "mes+add1":
+        outcome = method_of_equal_shares(
+            election, profile, sat_class=sat_class, voter_budget_increment=1
+        )
     else:
+        mes_params: dict[str, object] = {"sat_class": sat_class}
+        if rule == "mes+add1+greedy":
+            mes_params["voter_budget_increment"] = 1
         outcome = completion_by_rule_combination(
             election,
             profile,
             [method_of_equal_shares, greedy_utilitarian_welfare],
-            [{"sat_class": sat_class}, {"sat_class": Cost_Sat}],
+            [mes_params, {"sat_class": Cost_Sat}],
         )
     return [project.name for project in outcome]
 
@@ -84,8 +93,8 @@ def canonical(selected: list[str], instance: PBInstance) -> list[str]:
     return sorted(selected[:free]) + selected[free:]
 
 
-def assert_matches_pabutools(instance: PBInstance) -> None:
-    for rule in PABUTOOLS_RULES:
+def assert_matches_pabutools(instance: PBInstance, rules: Sequence[str] = PABUTOOLS_RULES) -> None:
+    for rule in rules:
         for sat in Sat:
             ours = tally(instance, rule, sat)
             theirs = pabutools_selection(instance, rule, sat)
@@ -147,7 +156,26 @@ def test_larger_seeded_elections_match_pabutools(seed: int) -> None:
         approved = tuple(rng.choices(ids, popularity, k=rng.randint(1, 5)))
         votes.append(Vote(f"v{i}", approved, rng.choice(WEIGHTS) if seed % 2 else 1.0))
     projects = {pid: Project(pid, cost) for pid, cost in costs.items()}
-    assert_matches_pabutools(PBInstance(rng.randint(1, sum(costs.values())), projects, votes))
+    instance = PBInstance(rng.randint(1, sum(costs.values())), projects, votes)
+    # pabutools' Add1 runs MES once per unit of money: too slow for these costs (see below).
+    assert_matches_pabutools(instance, ("greedy", "mes", "mes+greedy"))
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_add1_on_seeded_elections_matches_pabutools(seed: int) -> None:
+    # Dozens of voters, costs in the hundreds: pabutools raises the share a few hundred times
+    # at most, while the outcome changes several times on the way.
+    rng = random.Random(1000 + seed)
+    ids = [str(i) for i in range(rng.randint(4, 14))]
+    popularity = [rng.random() ** 2 for _ in ids]
+    costs = {pid: rng.randint(1, 300) for pid in ids}
+    votes = [
+        Vote(f"v{i}", tuple(rng.choices(ids, popularity, k=rng.randint(1, 4))))
+        for i in range(rng.randint(20, 90))
+    ]
+    projects = {pid: Project(pid, cost) for pid, cost in costs.items()}
+    instance = PBInstance(rng.randint(1, sum(costs.values())), projects, votes)
+    assert_matches_pabutools(instance, ("mes+add1", "mes+add1+greedy"))
 
 
 def test_greedy_takes_most_votes_first_and_skips_what_no_longer_fits() -> None:
@@ -334,9 +362,63 @@ def test_unknown_rules_projects_and_weights_are_refused() -> None:
     instance = election(10, {"A": 5}, [("A",)])
     with pytest.raises(ValueError, match="unknown rule 'approval'"):
         tally(instance, "approval")
-    assert set(RULES) == {"greedy", "seoul", "mes", "mes+greedy"}
+    assert set(RULES) == {"greedy", "seoul", "mes", "mes+greedy", "mes+add1", "mes+add1+greedy"}
     with pytest.raises(ValueError, match="unknown project 'B'"):
         greedy(election(10, {"A": 5}, [("B",)]))
     weightless = PBInstance(10, instance.projects, [Vote("v", ("A",), 0.0)])
     with pytest.raises(ValueError, match="positive"):
         mes(weightless)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_decimal_money_matches_pabutools(seed: int) -> None:
+    # Some pabulib files write money with decimals (Warsaw 2017: "budget;969245.38"); the
+    # rules run on exact multiples and Add1 still adds one whole unit of money per step.
+    rng = random.Random(seed)
+    ids = [str(i) for i in range(rng.randint(3, 8))]
+    costs = {pid: f"{rng.randint(1, 60)}.{rng.choice(['5', '25', '05', '0'])}" for pid in ids}
+    votes = [
+        f"v{i};{','.join(sorted(set(rng.choices(ids, k=rng.randint(1, 3)))))}"
+        for i in range(rng.randint(5, 40))
+    ]
+    text = "\n".join(
+        [
+            "META",
+            "key;value",
+            f"budget;{rng.randint(20, 150)}.75",
+            "vote_type;approval",
+            "PROJECTS",
+            "project_id;cost",
+            *(f"{pid};{cost}" for pid, cost in costs.items()),
+            "VOTES",
+            "voter_id;vote",
+            *votes,
+        ]
+    )
+    instance = parse_pabulib(text)
+    assert instance.unit > 1
+    assert_matches_pabutools(instance)
+
+
+def test_add1_skips_shares_where_nothing_can_stop_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Shares start at 100: B (300, two supporters) needs 150, C (200) 200 and A (400) 400;
+    # at 400 all three fit the 1,000 (exhaustive). pabutools runs MES at each of the 301
+    # shares from 100 to 400; certified steps need far fewer runs for the same answer.
+    instance = election(
+        1000,
+        {"A": 400, "B": 300, "C": 200},
+        [("A",), ("B",), ("B",), ("C",), (), (), (), (), (), ()],
+    )
+    runs = 0
+    original = equal_shares_module._Run.run
+
+    def counted(self: equal_shares_module._Run, reference: object = None) -> None:
+        nonlocal runs
+        runs += 1
+        original(self, reference)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(equal_shares_module._Run, "run", counted)
+    assert mes_add1(instance).selected == ["B", "A", "C"]
+    assert runs < 60
+    monkeypatch.undo()
+    assert_matches_pabutools(instance, ("mes+add1", "mes+add1+greedy"))

@@ -62,12 +62,12 @@ def sender(db: Database, bot: Bot, fast: Settings, clock: Clock) -> OutboxSender
 
 
 async def drain(sender: OutboxSender) -> int:
-    """Run the sender until nothing is due (or it is paused); returns how many were sent."""
+    """Run the sender until nothing is due; returns how many were sent."""
     sent = 0
     while True:
         batch = await sender.run_batch()
         sent += batch.sent
-        if not batch.worked or batch.wait is not None:
+        if not batch.worked:
             return sent
 
 

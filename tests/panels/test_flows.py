@@ -4,6 +4,9 @@ invitations, the draw record, meetings with RSVP, 예산학교 codes, forged but
 from __future__ import annotations
 
 import asyncio
+import json
+
+import pytest
 
 from bot.services import panels as service
 from domain.panels import ApplicationStatus
@@ -257,9 +260,24 @@ async def test_quotas_commitment_seed_draw_and_invitations(harness: Harness) -> 
     replies = await h.press(second, "추첨 기록 보기")
     record_text = said(replies)
     assert record.commitment in record_text and "로또 1161회" in record_text
+    # The draw's chances are published with it; each applicant sees their own (issue 23).
+    async with h.db.reading() as session:
+        drawn = await PanelsRepository(session).draw(panel)
+        mine = await PanelsRepository(session).of_user(panel, second)
+    assert drawn is not None and drawn.fairness is not None and mine is not None
+    assert sum(drawn.fairness.probabilities.values()) == pytest.approx(4, abs=1e-4)
+    assert "공정성: 가장 낮은 선정 확률이 평균의" in record_text
+    own = f"{drawn.fairness.probabilities[mine.pseudonym]:.1%}"
+    assert f"이번 추첨에서 회원님이 선정될 확률은 {own}" in record_text
     replies = await h.press(second, "파일 내려받기")
     names = [m["document"]["file_name"] for m in replies if "document" in m]
     assert names == ["small-panel-pool.csv", "small-panel-quotas.csv", "small-panel-result.json"]
+    published = json.loads(h.api.files[replies[-1]["document"]["file_id"]].content)
+    assert published["probabilities"] == drawn.fairness.as_dict()["probabilities"]
+    assert published["min_ratio"] <= published["upper_bound_ratio"] + 1e-4
+    await h.say(second, "/panels")
+    replies = await h.press(second, "작은 패널")
+    assert f"이번 추첨에서 회원님이 선정될 확률은 {own}" in said(replies)
     await h.say(ADMIN, "/paneladmin")
     await h.press(ADMIN, "작은 패널")
     replies = await h.press(ADMIN, "위원 충원 현황")

@@ -3,7 +3,9 @@
 Each example starts the real application on a fresh database with proposals, an open ballot
 and a few signed-up people, then plays a random sequence of texts in any script and length,
 commands, main-menu labels, stale and forged button data (other people's messages, other
-stages' ids, oversized data), photos, locations, contacts and edited messages. After each
+stages' ids, oversized data), photos, locations, contacts and edited messages. Numbers too big
+for any database column (issue 17) come in deep links, button data, typed text and inline
+queries, with long digit strings of every length a message can hold. After each
 sequence:
 
 * nothing reached the error handler (no exception in any handler);
@@ -46,7 +48,8 @@ COMMANDS = (
     "/proposals", "/proposals 공원", "/my", "/vote", "/programmes", "/language", "/privacy",
     "/mydata", "/deleteme", "/cancel", "/review", "/results", "/admin", "/settings",
     "/report", "/panels", "/paneladmin", "/cases", "/broadcast", "/wastestats",
-    "/budgetschool ABC", "/nonsense",
+    "/budgetschool ABC", "/nonsense", "/start p_99999999999999999999", f"/start p_{'9' * 60}",
+    "/start p_9223372036854775808", "/start p_１２", "/cases W-2027-99999999999999999999",
 )  # fmt: skip
 LABELS = ("도움말", "메뉴", "제안하기", "제안 보기", "마이페이지", "투표하기", "참여 사업", "Help")
 DATA_TEMPLATES = (
@@ -74,10 +77,21 @@ DATA_TEMPLATES = (
     "ntf:set:nope:never", "ntf:back",
 )  # fmt: skip
 
+# Numbers no database column holds (issue 17), and digits int() refuses ("²").
+huge_numbers = st.integers(min_value=2**63 - 2, max_value=10**40) | st.sampled_from(
+    [2**63 - 1, 2**63, 10**20]
+)
+digit_strings = st.one_of(
+    st.from_regex(r"\A[0-9]{10,60}\Z"),
+    st.integers(min_value=1, max_value=4096).map(lambda length: "9" * length),
+    huge_numbers.map(str),
+    st.sampled_from(["²", "²²²²", "１２", "١٢٣", "#99999999999999999999", "9" * 20 + "억"]),
+)
 texts = st.one_of(
     st.text(max_size=40),
     st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=5000),
     st.sampled_from(["마포구", "3억", "1990", "예", "  ", "가" * 81, "#1", "50", "0"]),
+    digit_strings,
     st.sampled_from(COMMANDS),
     st.sampled_from(LABELS),
 )
@@ -85,7 +99,7 @@ person = st.sampled_from((*PEOPLE, ADMIN))
 forged = st.builds(
     lambda template, n: template.format(n=n),
     st.sampled_from(DATA_TEMPLATES),
-    st.integers(min_value=0, max_value=12),
+    st.integers(min_value=0, max_value=12) | huge_numbers,
 ) | st.text(min_size=1, max_size=80)
 press = st.tuples(st.just("press"), person, forged)
 button = st.tuples(st.just("button"), person, st.integers(min_value=0, max_value=20))
@@ -99,6 +113,8 @@ action = st.one_of(
     st.tuples(st.just("location"), person, st.none()),
     st.tuples(st.just("contact"), person, st.none()),
     st.tuples(st.just("edit"), person, texts),
+    # `@bot …` from any chat: proposals by text or by `p_<id>`, ids of every size included.
+    st.tuples(st.just("inline"), person, texts | digit_strings.map("p_{}".format)),
 )
 
 
@@ -154,6 +170,8 @@ async def play(h: Harness, steps: list[tuple[str, int, object]]) -> None:
             await h._act(user, lambda u=user: api.send_location(u, 37.5, 127.0))
         elif kind == "contact":
             await h._act(user, lambda u=user: api.send_contact(u, "+821012345678"))
+        elif kind == "inline":
+            await h.inline(user, str(value))
         elif kind == "edit":
             own = [m for m in api.chats[user].messages.values() if m["from"]["id"] == user]
             if own:

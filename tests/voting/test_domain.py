@@ -111,3 +111,18 @@ def test_the_ballot_file_is_validated() -> None:
         parse_ballot_file(BALLOT.replace('key = "b"', 'key = "a"'))
     with pytest.raises(ValueError, match="not valid TOML"):
         parse_ballot_file("programme = ")
+
+
+@pytest.mark.parametrize(
+    "rule", ["greedy", "seoul", "mes", "mes+greedy", "mes+add1", "mes+add1+greedy"]
+)
+def test_a_programme_may_choose_any_tally_rule(rule: str) -> None:
+    assert VotingRules.from_settings({"tally_rule": rule}).tally_rule == rule
+
+
+def test_an_unknown_tally_rule_is_refused_with_the_choices() -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"unknown tally rule 'approval'; expected one of .*mes\+add1",
+    ):
+        VotingRules.from_settings({"tally_rule": "approval"})

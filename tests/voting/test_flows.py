@@ -157,3 +157,37 @@ async def test_people_who_have_not_voted_are_reminded_before_the_vote_closes(
     async with harness.db.reading() as session:
         again = await session.scalar("SELECT COUNT(*) FROM outbox WHERE category = 'deadlines'")
     assert again == len(reminded)
+
+
+async def test_equal_shares_results_explain_themselves(harness: Harness) -> None:
+    ids = await prepared(harness)
+    for user_id in (611, 612, 613):
+        await sign_up(harness.db, user_id)
+    # Shares start at 250: only 공공 와이파이 (c, 2 supporters) and 경로당 냉방 (d) are within
+    # reach. Add1 raises the share to 400, where 어린이 놀이터, c and d spend the whole 1,000.
+    for user_id, choices in ((VOTER, ["a"]), (611, ["a", "d"]), (612, ["b", "c"]), (613, ["c"])):
+        await service.cast(harness.db, user_id, ids["city"], choices, DURING_VOTE, 14)
+    harness.set_now(AFTER_VOTE)
+    await harness.say(VOTER, "/results")
+    voter_message = harness.api.bot_messages(VOTER)[-1]["message_id"]
+    await harness.press_data(VOTER, voter_message, f"vt:x:{ids['city']}")
+    assert "선정 이유는 결과가 확정된 뒤에 볼 수 있어요" in said(harness.api.bot_messages(VOTER))
+
+    await harness.say(ADMIN, "/results")
+    replies = await harness.press(ADMIN, "광역 사업")
+    assert "선정 이유 보기" not in str(replies[-1]["reply_markup"])  # greedy: nothing to explain
+    replies = await harness.press(ADMIN, "균등 배분(1원씩 올려 보완, MES)")
+    assert "선정 방식: 균등 배분(1원씩 올려 보완, MES)" in replies[-1]["text"]
+    replies = await harness.press(ADMIN, "선정 이유 보기")
+    text = said(replies)
+    assert "선정 이유: 광역 사업" in text
+    assert "투표자 모두에게 400 원씩" in text and "1인당 몫을 250 원에서 1원씩 올렸어요" in text
+    assert (
+        "‘어린이 놀이터’: 지지자 2명 중 2명이 1인당 300 원씩 냈어요(낸 뒤 남은 몫: 평균 25%)"
+        in text
+    )
+    assert (
+        "‘한강 자전거길’: 지지자들의 몫을 모두 합쳐도 400 원으로 사업비 500 원에 못 미쳤어요"
+        in text
+    )
+    assert not harness.errors.records

@@ -1,0 +1,580 @@
+"""The Method of Equal Shares (MES) on approval ballots: exact, fast, with Add1 completion.
+
+`EqualShares` runs MES once at a given per-voter budget and can say, round by round, who paid
+what. `add1` is the completion cities use (equalshares.net, pabutools'
+``method_of_equal_shares(..., voter_budget_increment=1)``): raise every voter's equal share by
+one unit of money at a time, re-running MES, and stop at the first share whose outcome is
+exhaustive (it is kept) or goes over the real budget (the previous outcome is kept).
+
+How it stays exact and fast. Ballots are merged into groups of identical ballots (`Ballots`).
+Budgets are screened with floats; whenever floats could get a comparison wrong (a near tie
+between two projects, a supporter whose budget is within rounding of a price, a project whose
+supporters hold almost exactly its cost), the comparison is redone exactly. Exact budgets are
+never stored: a supporter who has never run out of money holds its share minus the exact
+prices of the winners it approved, and one who ran out holds 0, so any exact figure can be
+rebuilt from the prices, which are computed exactly on demand (`_Run.exact_price`).
+
+Add1 without one run per unit of money. Raising every share can only raise every budget at
+every round (as long as the same projects win the earlier rounds) and lower every winner's
+price. So if at every round r up to some round f, no other project could be bought at share s2
+for the price per unit of value that round r's winner needed at s1 < s2, then every share
+between s1 and s2 gives those rounds the same winners (`_Run` in certifying mode checks this
+round by round and records f, the first round it cannot vouch for). Later rounds can only buy
+projects whose supporters could still pay for them at round f at share s2. If even all of
+those together leave room in the budget for some project that is not among them, no share in
+between can stop the completion (no outcome is over budget or exhaustive), whatever the
+outcomes are exactly, and the whole range is skipped (`add1.never_stops`). The completion
+gallops: ever longer steps while they can be skipped, half as long when one cannot, single
+steps where the outcome is about to stop the completion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["Ballots", "EqualShares", "MESRound", "Rejection", "add1", "equal_shares"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+# Relative margin within which a float comparison is redone exactly. Budgets are sums of a few
+# hundred roundings at most (each 2**-53 relative): errors stay far below this.
+_TOLERANCE = 1e-9
+# A supporter whose budget is this close to a price is classified exactly.
+_NEAR = 1e-7
+
+
+@dataclass(frozen=True)
+class Ballots:
+    """An approval election with identical ballots merged.
+
+    Projects are numbered 0..n-1 in tie-breaking order (a lower number wins a tie). Group g is
+    one distinct ballot: it approves ``projects[group_start[g]:group_start[g + 1]]``, weighs
+    ``weight[g]`` (an integer: ballot weights are scaled to integers) and stands for
+    ``count[g]`` ballots. ``total_weight`` includes empty ballots, which hold a share of the
+    budget but approve nothing.
+    """
+
+    costs: list[int]
+    weight: IntArray
+    count: IntArray
+    group_start: IntArray
+    projects: IntArray
+    total_weight: int
+    supporters: list[IntArray] = field(init=False)
+    support_weights: list[FloatArray] = field(init=False)  # the supporters' weights, as floats
+    entry_group: IntArray = field(init=False)
+
+    def __post_init__(self) -> None:
+        sizes = np.diff(self.group_start)
+        entry_group = np.repeat(np.arange(len(self.weight), dtype=np.int64), sizes)
+        order = np.argsort(self.projects, kind="stable")
+        n = len(self.costs)
+        bounds = np.cumsum(np.bincount(self.projects, minlength=n))
+        supporters = np.split(entry_group[order], bounds[:-1]) if n else []
+        object.__setattr__(self, "entry_group", entry_group)
+        object.__setattr__(self, "supporters", supporters)
+        weight = self.weight.astype(np.float64)
+        object.__setattr__(self, "support_weights", [weight[s] for s in supporters])
+
+    def approvals(self, group: int) -> IntArray:
+        return self.projects[self.group_start[group] : self.group_start[group + 1]]
+
+
+@dataclass(frozen=True)
+class MESRound:
+    """One project bought by MES, and who paid for it.
+
+    Money is per unit of ballot weight (one ordinary ballot), in the election's money.
+    ``full_payers`` paid ``price`` each; ``partial_payers`` had less and paid all they had left,
+    ``partial_paid`` in all; ``broke`` supporters had nothing left. ``share_left`` is what the
+    payers still held afterwards, as a share of their starting budget (averaged over payers);
+    ``rho`` is the price per unit of value (per won of the project's cost under cost
+    satisfaction), the figure MES minimises.
+    """
+
+    project: int
+    price: float
+    rho: float
+    full_payers: int
+    partial_payers: int
+    partial_paid: float
+    broke: int
+    share_left: float
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why MES did not buy a project it considered.
+
+    ``beaten_by`` is the winner of the last round at which the project's supporters could still
+    have paid for it (None if they never could); ``price`` is what each of them would have paid
+    then, against ``winner_price`` paid by the winner's supporters; ``money`` is what its
+    supporters held in all at the end of the run (or at the start, if they never could pay).
+    """
+
+    project: int
+    beaten_by: int | None
+    round: int | None
+    price: float | None
+    rho: float | None
+    winner_price: float | None
+    winner_rho: float | None
+    money: float
+
+
+class _Run:
+    """One run of MES at per-unit budget `share`; with `reference`, a certification run."""
+
+    def __init__(
+        self,
+        ballots: Ballots,
+        utility: Sequence[int],
+        candidates: Sequence[int],
+        share: Fraction,
+        explain: bool = False,
+    ) -> None:
+        self.ballots = ballots
+        self.utility = utility
+        self.share = share
+        self.explain = explain
+        n_groups = len(ballots.weight)
+        self.budget: FloatArray = np.full(n_groups, float(share))
+        # Round at which a group paid all it had left (it holds 0 from then on); -1 if never.
+        self.broke_at: IntArray = np.full(n_groups, -1, dtype=np.int64)
+        self.weight_f = ballots.weight.astype(np.float64)
+        self.support_weights = ballots.support_weights
+        self.candidates = list(candidates)
+        self.cost_f = [float(c) for c in ballots.costs]
+        self.support_weight = [int(ballots.weight[s].sum()) for s in ballots.supporters]
+        # Lower bounds on each project's rho: it only grows as budgets shrink.
+        self.bound = {
+            p: ballots.costs[p] / (self.support_weight[p] * utility[p]) for p in self.candidates
+        }
+        self.winners: list[int] = []
+        self.prices_f: list[float] = []
+        self.rhos_f: list[float] = []
+        self.poor: list[IntArray] = []  # per round: supporters who paid all they had
+        self.rich_weight: list[int] = []
+        self._exact_prices: dict[int, Fraction] = {}
+        self.rounds: list[MESRound] = []
+        self.failed_at: int | None = None
+        self.affordable_at_failure: list[int] = []
+
+    # -- running -------------------------------------------------------------------------------
+
+    def run(self, reference: _Run | None = None) -> None:
+        """Run to the end. With `reference` (a run at a lower share), also check round by round
+        that the reference's outcome holds at every share in between (see the module doc):
+        `failed_at` is the first round where that is not certain (None if it holds), and
+        `affordable_at_failure` the projects its supporters could still pay for then."""
+        remaining = list(self.candidates)
+        while remaining:
+            round_ = len(self.winners)
+            if reference is not None and self.failed_at is None:
+                if round_ == len(reference.winners):
+                    if self.any_affordable(remaining):
+                        self.fail(remaining)
+                        continue
+                    return
+                choice = self.choose(remaining, reference, round_)
+                if choice is not None and choice < 0:
+                    self.fail(remaining)
+                    continue
+            else:
+                choice = self.choose(remaining, None, None)
+            if choice is None:
+                break
+            remaining.remove(choice)
+            self.pay(choice)
+        if reference is not None and self.failed_at is None:
+            if len(self.winners) != len(reference.winners):
+                self.fail(remaining)
+
+    def fail(self, remaining: list[int]) -> None:
+        self.failed_at = len(self.winners)
+        money = np.bincount(
+            self.ballots.projects,
+            weights=(self.weight_f * self.budget)[self.ballots.entry_group],
+            minlength=len(self.cost_f),
+        )
+        self.affordable_at_failure = [
+            p for p in remaining if money[p] >= self.cost_f[p] * (1 - _TOLERANCE)
+        ]
+
+    def choose(
+        self, remaining: list[int], reference: _Run | None, round_: int | None
+    ) -> int | None:
+        """The next winner (None: nothing is affordable).
+
+        With `reference`, the reference's winner of `round_` if no other project could beat it
+        at any share between the two runs' (see the module doc), else -1.
+        """
+        if reference is not None and round_ is not None:
+            threshold: float | None = reference.rhos_f[round_]
+            target = reference.winners[round_]
+        else:
+            threshold, target = None, -1
+        priced: list[tuple[float, int]] = []
+        best = np.inf
+        for p in sorted(remaining, key=lambda p: (self.bound[p], p)):
+            limit = best if threshold is None else threshold
+            if self.bound[p] > limit * (1 + _TOLERANCE):
+                break
+            price = self.float_price(p)
+            if price is None:
+                remaining.remove(p)
+                continue
+            rho = price / self.utility[p]
+            self.bound[p] = max(self.bound[p], rho * (1 - _TOLERANCE))
+            priced.append((rho, p))
+            best = min(best, rho)
+        if threshold is None:
+            near = [p for rho, p in priced if rho <= best * (1 + _TOLERANCE)]
+            if len(near) <= 1:
+                return near[0] if near else None
+            exact = [(self.exact_rho_now(p), p) for p in near]
+            return min((rho, p) for rho, p in exact if rho is not None)[1]
+        assert reference is not None and round_ is not None
+        near = [p for rho, p in priced if rho <= threshold * (1 + _TOLERANCE)]
+        if target not in near:
+            return -1  # in theory never; floats too close to call: not certain
+        if any(rho < threshold * (1 - _TOLERANCE) for rho, p in priced if p != target):
+            return -1  # a rival surely beats the threshold: no exact check needed
+        rivals = [p for p in near if p != target]
+        if not rivals:
+            return target
+        exact_threshold = reference.exact_rho(round_)
+        for p in rivals:
+            rho_exact = self.exact_rho_now(p)
+            if rho_exact is not None and (
+                rho_exact < exact_threshold or (rho_exact == exact_threshold and p < target)
+            ):
+                return -1
+        return target
+
+    def any_affordable(self, remaining: list[int]) -> bool:
+        return any(self.float_price(p) is not None for p in list(remaining))
+
+    def float_price(self, project: int) -> float | None:
+        """What each supporter with enough money pays (None if they cannot afford it)."""
+        groups = self.ballots.supporters[project]
+        budget = self.budget[groups]
+        weight = self.support_weights[project]
+        cost = self.cost_f[project]
+        total = float(weight @ budget)
+        if total < cost * (1 - _TOLERANCE):
+            return None
+        if (
+            total <= cost * (1 + _TOLERANCE)
+            and self.exact_total(groups, len(self.winners)) < (self.ballots.costs[project])
+        ):
+            return None
+        return _solve_price(budget, weight, cost, float(self.support_weight[project]))
+
+    def pay(self, project: int) -> None:
+        groups = self.ballots.supporters[project]
+        budget = self.budget[groups]
+        weight = self.support_weights[project]
+        cost = self.cost_f[project]
+        price = _solve_price(budget, weight, cost, float(self.support_weight[project]))
+        round_ = len(self.winners)
+        poor_mask = budget < price * (1 - _NEAR)
+        near = ~poor_mask & (budget <= price * (1 + _NEAR))
+        if near.any():
+            exact = self.exact_price_for(project, round_)
+            price = float(exact)
+            for i in np.flatnonzero(near):
+                poor_mask[i] = self.exact_budget(int(groups[i]), round_) < exact
+        poor = groups[poor_mask]
+        rich = groups[~poor_mask]
+        rich_weight = int(self.ballots.weight[rich].sum())
+        if self.explain:
+            counts = self.ballots.count
+            alive = self.budget[poor] > 0
+            paid_poor = float(self.weight_f[poor][alive] @ self.budget[poor][alive])
+            left = np.maximum(self.budget[rich] - price, 0.0) / float(self.share)
+            rich_count = int(counts[rich].sum())
+            partial_count = int(counts[poor][alive].sum())
+            payers = rich_count + partial_count
+            self.rounds.append(
+                MESRound(
+                    project=project,
+                    price=price,
+                    rho=price / self.utility[project],
+                    full_payers=rich_count,
+                    partial_payers=partial_count,
+                    partial_paid=paid_poor,
+                    broke=int(counts[poor][~alive].sum()),
+                    share_left=float(counts[rich] @ left) / payers if payers else 0.0,
+                )
+            )
+        self.winners.append(project)
+        self.prices_f.append(price)
+        self.rhos_f.append(price / self.utility[project])
+        self.poor.append(poor)
+        self.rich_weight.append(rich_weight)
+        fresh = poor[self.broke_at[poor] < 0]
+        self.broke_at[fresh] = round_
+        self.budget[poor] = 0.0
+        self.budget[rich] = np.maximum(self.budget[rich] - price, 0.0)
+
+    # -- exact arithmetic ------------------------------------------------------------------------
+
+    def exact_price(self, round_: int) -> Fraction:
+        """Exact price paid by full payers at `round_` (from the recorded poor supporters)."""
+        known = self._exact_prices.get(round_)
+        if known is None:
+            project = self.winners[round_]
+            poor_money = self.exact_total(self.poor[round_], round_)
+            known = (self.ballots.costs[project] - poor_money) / self.rich_weight[round_]
+            self._exact_prices[round_] = known
+        return known
+
+    def exact_rho(self, round_: int) -> Fraction:
+        return self.exact_price(round_) / self.utility[self.winners[round_]]
+
+    def exact_budget(self, group: int, round_: int) -> Fraction:
+        """A group's exact budget at the start of `round_`."""
+        broke = int(self.broke_at[group])
+        if 0 <= broke < round_:
+            return Fraction(0)
+        approved = set(map(int, self.ballots.approvals(group)))
+        spent = sum(
+            (self.exact_price(r) for r, p in enumerate(self.winners[:round_]) if p in approved),
+            Fraction(0),
+        )
+        return self.share - spent
+
+    def exact_total(self, groups: IntArray, round_: int) -> Fraction:
+        """Exact money held by `groups` (each group weighted) at the start of `round_`."""
+        ballots = self.ballots
+        alive = groups[(self.broke_at[groups] < 0) | (self.broke_at[groups] >= round_)]
+        if not len(alive):
+            return Fraction(0)
+        starts = ballots.group_start[alive]
+        sizes = ballots.group_start[alive + 1] - starts
+        entries = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))
+        weights = np.repeat(ballots.weight[alive], sizes)
+        by_project = np.zeros(len(ballots.costs), dtype=np.int64)
+        np.add.at(by_project, ballots.projects[entries], weights)
+        total = self.share * int(ballots.weight[alive].sum())
+        for r, project in enumerate(self.winners[:round_]):
+            spent_weight = int(by_project[project])
+            if spent_weight:
+                total -= self.exact_price(r) * spent_weight
+        return total
+
+    def exact_price_for(self, project: int, round_: int) -> Fraction:
+        """Exact price of `project` at the start of `round_` (its supporters can afford it).
+
+        Floats sort the supporters into those surely below the price (they pay all they have),
+        those surely above (they pay the price) and the few in between, decided exactly.
+        """
+        groups = self.ballots.supporters[project]
+        budget = self.budget[groups]
+        estimate = _solve_price(
+            budget, self.weight_f[groups], self.cost_f[project], float(self.support_weight[project])
+        )
+        sure_poor = groups[budget < estimate * (1 - _NEAR)]
+        unsure = groups[(budget >= estimate * (1 - _NEAR)) & (budget <= estimate * (1 + _NEAR))]
+        need = self.ballots.costs[project] - self.exact_total(sure_poor, round_)
+        rest = self.support_weight[project] - int(self.ballots.weight[sure_poor].sum())
+        values = sorted((self.exact_budget(int(g), round_), int(g)) for g in unsure)
+        for value, g in values:
+            if value * rest >= need:
+                break
+            weight = int(self.ballots.weight[g])
+            need -= value * weight
+            rest -= weight
+        return Fraction(need) / rest
+
+    def exact_rho_now(self, project: int) -> Fraction | None:
+        round_ = len(self.winners)
+        groups = self.ballots.supporters[project]
+        if self.exact_total(groups, round_) < self.ballots.costs[project]:
+            return None
+        return self.exact_price_for(project, round_) / self.utility[project]
+
+    # -- explanations ----------------------------------------------------------------------------
+
+    def money_of(self, project: int) -> float:
+        groups = self.ballots.supporters[project]
+        return float(self.weight_f[groups] @ self.budget[groups])
+
+
+def _solve_price(budget: FloatArray, weight: FloatArray, cost: float, total_weight: float) -> float:
+    """Smallest q with sum(weight * min(budget, q)) >= cost (the supporters can afford it)."""
+    price = cost / total_weight
+    poor_count = -1
+    for _ in range(6):
+        poor = budget < price
+        count = int(poor.sum())
+        if count == poor_count:
+            return price
+        poor_count = count
+        rich_weight = total_weight - float(weight[poor].sum())
+        if rich_weight <= 0:
+            break
+        price = (cost - float(weight[poor] @ budget[poor])) / rich_weight
+    order = np.argsort(budget, kind="stable")
+    b = budget[order]
+    w = weight[order]
+    paid_before = np.concatenate(([0.0], np.cumsum(w * b)[:-1]))
+    weight_from = total_weight - np.concatenate(([0.0], np.cumsum(w)[:-1]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        prices = (cost - paid_before) / weight_from
+    fits = (weight_from > 0) & (prices <= b * (1 + _TOLERANCE))
+    if not fits.any():
+        return float(b[-1])
+    return float(prices[int(np.argmax(fits))])
+
+
+@dataclass(frozen=True)
+class EqualShares:
+    """The outcome of one MES run, with its explanation when asked for."""
+
+    share: Fraction
+    selected: list[int]
+    rounds: list[MESRound]
+    rejections: list[Rejection]
+
+
+def equal_shares(
+    ballots: Ballots,
+    utility: Sequence[int],
+    candidates: Sequence[int],
+    share: Fraction,
+    explain: bool = False,
+) -> EqualShares:
+    """MES at per-unit budget `share` over `candidates` (voted projects that cost something)."""
+    run = _Run(ballots, utility, candidates, share, explain)
+    run.run()
+    return _result(run, ballots, candidates, explain)
+
+
+def _result(run: _Run, ballots: Ballots, candidates: Sequence[int], explain: bool) -> EqualShares:
+    if not explain:
+        return EqualShares(run.share, list(run.winners), [], [])
+    replay = _Run(ballots, run.utility, candidates, run.share, explain=True)
+    rejections = _replay_with_rejections(replay, run.winners, candidates)
+    return EqualShares(run.share, list(run.winners), replay.rounds, rejections)
+
+
+def _replay_with_rejections(
+    replay: _Run, winners: Sequence[int], candidates: Sequence[int]
+) -> list[Rejection]:
+    """Replay the winners, noting for every other project the last round it was affordable."""
+    ballots = replay.ballots
+    others = [p for p in candidates if p not in set(winners)]
+    start_money = {p: replay.money_of(p) for p in others}
+    last: dict[int, tuple[int, float]] = {}
+    for round_, winner in enumerate(winners):
+        for p in others:
+            price = replay.float_price(p)
+            if price is not None:
+                last[p] = (round_, price)
+        replay.pay(winner)
+    rejections = []
+    for p in others:
+        if p in last:
+            round_, price = last[p]
+            winner = winners[round_]
+            rejections.append(
+                Rejection(
+                    project=p,
+                    beaten_by=winner,
+                    round=round_,
+                    price=price,
+                    rho=price / replay.utility[p],
+                    winner_price=replay.prices_f[round_],
+                    winner_rho=replay.rhos_f[round_],
+                    money=replay.money_of(p),
+                )
+            )
+        else:
+            rejections.append(Rejection(p, None, None, None, None, None, None, start_money[p]))
+    del ballots
+    return rejections
+
+
+def add1(
+    ballots: Ballots,
+    utility: Sequence[int],
+    candidates: Sequence[int],
+    budget: int,
+    step: int = 1,
+    explain: bool = False,
+) -> EqualShares:
+    """MES with Add1 completion, as pabutools' ``voter_budget_increment=step``.
+
+    Shares tried are budget/total_weight + k*step for k = 0, 1, 2, ...; the first outcome that is
+    exhaustive among `candidates` is returned, or the one before the first that costs more
+    than `budget`.
+    """
+    costs = ballots.costs
+    start = Fraction(budget, ballots.total_weight)
+
+    def spent(run: _Run) -> int:
+        return sum(costs[p] for p in run.winners)
+
+    def stops(run: _Run) -> bool:
+        cost = spent(run)
+        return cost > budget or all(
+            p in run.winners or cost + costs[p] > budget for p in candidates
+        )
+
+    def never_stops(low: _Run, high: _Run) -> bool:
+        """No share from `low`'s to `high`'s (a run certified against `low`) stops Add1.
+
+        The first `failed_at` winners of `low` win the same rounds at every share in between,
+        and later rounds can only buy projects affordable when certification failed; if all
+        of those together still leave room for some other project, no outcome in between is
+        exhaustive or over budget, whatever it is exactly.
+        """
+        if high.failed_at is None:
+            pool = set(low.winners)
+        else:
+            pool = set(low.winners[: high.failed_at]) | set(high.affordable_at_failure)
+        most = sum(costs[p] for p in pool)
+        return most <= budget and any(
+            most + costs[p] <= budget for p in candidates if p not in pool
+        )
+
+    def at(k: int) -> _Run:
+        run = _Run(ballots, utility, candidates, start + k * step)
+        run.run()
+        return run
+
+    k = 0
+    current = at(0)
+    previous: _Run | None = None
+    jump = 1
+    while not stops(current):
+        while True:
+            if jump <= 1:
+                previous, current = current, at(k + 1)
+                k += 1
+                jump = 2
+                break
+            trial = _Run(ballots, utility, candidates, start + (k + jump) * step)
+            trial.run(reference=current)
+            if never_stops(current, trial):
+                previous, current = None, trial
+                k += jump
+                jump *= 2
+                break
+            jump //= 2
+    if spent(current) > budget:
+        if previous is None:
+            return EqualShares(start, [], [], [])
+        chosen = previous
+    else:
+        chosen = current
+    return _result(chosen, ballots, candidates, explain)
