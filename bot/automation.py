@@ -71,6 +71,7 @@ class Automation:
         self._on_open: list[StageHandler] = []
         self._on_close: list[StageHandler] = []
         self._audiences: list[ReminderAudience] = []
+        self._every: list[Callable[[], Awaitable[int]]] = []
         self._sender: OutboxSender | None = None
 
     # ----------------------------------------------------------------- hooks
@@ -83,12 +84,22 @@ class Automation:
     def add_reminder_audience(self, audience: ReminderAudience) -> None:
         self._audiences.append(audience)
 
+    def every_check(self, job: Callable[[], Awaitable[int]]) -> None:
+        """A job run on every check, after the stage transitions (e.g. the ballot mix)."""
+        self._every.append(job)
+
     # ----------------------------------------------------------------- one check
     async def tick(self) -> TickReport:
         """Do everything due at `services.clock()`; safe to call at any time, any number of
         times (tests call it after moving the clock)."""
+        transitions = await self.run_transitions()
+        for job in self._every:
+            try:
+                await job()
+            except Exception:
+                log.exception("A periodic job failed; it will be tried again")
         return TickReport(
-            transitions=await self.run_transitions(),
+            transitions=transitions,
             reminders=await self.run_reminders(),
             digests=await self.run_digest(),
         )

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import time, timedelta
+from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from storage.ballotkey import BallotKey, BallotKeyProblem, read_key_file
 
 Language = Literal["ko", "en"]
 
@@ -75,6 +78,13 @@ class Settings(BaseSettings):
     )
     # Shown as it is in both languages: a phone number, an e-mail or a web address.
     privacy_contact: str = Field(default="02-120", min_length=1, max_length=200)
+    # The ballot key, never in the database (docs/ballot-secrecy.md): 64 hex characters, or
+    # a file holding them. The election officer keeps a copy.
+    ballot_key: SecretStr | None = None
+    ballot_key_file: Path | None = None
+    # Seconds between mixes of the ballots cast meanwhile into the ballot table (each mix
+    # rewrites a heading's ballots); a closing vote is mixed at once.
+    ballot_mix_interval: float = Field(default=600.0, ge=0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -133,6 +143,17 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise ValueError(f"unknown timezone {value!r}") from error
         return value
+
+    def ballot_key_value(self) -> BallotKey | None:
+        """The configured ballot key (BALLOT_KEY first, else BALLOT_KEY_FILE), or None."""
+        if self.ballot_key is not None and self.ballot_key.get_secret_value().strip():
+            try:
+                return BallotKey.from_text(self.ballot_key.get_secret_value())
+            except ValueError as error:
+                raise BallotKeyProblem(f"BALLOT_KEY: {error}") from error
+        if self.ballot_key_file is not None:
+            return read_key_file(self.ballot_key_file)
+        return None
 
     def privacy_controller(self, language: str) -> str:
         return self.privacy_controller_ko if language == "ko" else self.privacy_controller_en

@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.i18n import Translator, pick_language
 from bot.intake import CURRENT, Intake, Work
 from domain.people import Person
+from storage.ballotkey import attach
 from storage.clock import utcnow
 from storage.db import USAGE, Database
 from storage.people import PeopleRepository
@@ -47,6 +48,8 @@ class CivicApplication(Application[Any, Any, Any, Any, Any, Any]):
     async def initialize(self) -> None:
         await self.services.db.connect()
         await self.services.db.migrate()
+        # Refuses to start without this database's ballot key (storage/ballotkey.py).
+        await attach(self.services.db, self.services.settings.ballot_key_value())
         await super().initialize()
 
     async def shutdown(self) -> None:

@@ -125,11 +125,6 @@ def pseudonym(secret: bytes, stage_id: int, heading: str, user_id: int) -> str:
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
-def receipt(ballot_pseudonym: str, cast_at: str) -> str:
-    """A short code the voter can quote; it reveals nothing about the choices."""
-    return hashlib.sha256(f"{ballot_pseudonym}:{cast_at}".encode()).hexdigest()[:10].upper()
-
-
 @dataclass(frozen=True)
 class StoredBallot:
     choices: tuple[str, ...]

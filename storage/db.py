@@ -24,7 +24,10 @@ from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from storage.ballotkey import BallotKey
 
 Params = Sequence[Any]
 Dialect = Literal["sqlite", "postgres"]
@@ -59,6 +62,8 @@ class Session(ABC):
 
     dialect: Dialect
     scope = ""  # which database: what a process keeps in memory is kept per database
+    # The ballot key (outside the database: storage/ballotkey.py), from the Database.
+    ballot_key: BallotKey | None = None
 
     @abstractmethod
     async def execute(self, sql: str, params: Params = ()) -> int:
@@ -129,6 +134,9 @@ class Database(ABC):
     # Whether other processes may use the same database at the same time (PostgreSQL):
     # then per-person state is read from the database for every update, not from memory.
     shared: bool = False
+    # Set by whoever opened the database with the settings (bot/ballots.py: attach); every
+    # session carries it for the ballot repository.
+    ballot_key: BallotKey | None = None
 
     @abstractmethod
     async def connect(self) -> None: ...
@@ -148,6 +156,10 @@ class Database(ABC):
     async def exclusively(self, task: str) -> AsyncIterator[bool]:
         """Yields True in the one process that may do `task` now, False elsewhere."""
         yield True
+
+    @abstractmethod
+    async def vacuum(self, tables: Sequence[str]) -> None:
+        """Rewrite `tables` (SQLite: the whole file) so deleted rows are gone from disk."""
 
     async def listen(self, channel: str, wake: Callable[[], None]) -> Callable[[], Awaitable[None]]:
         """Call `wake` when another process notifies `channel`; returns how to stop."""
@@ -254,6 +266,9 @@ class SqliteDatabase(Database):
         connection.execute("PRAGMA busy_timeout=0")
         connection.execute("PRAGMA foreign_keys=ON")
         connection.execute("PRAGMA synchronous=NORMAL")
+        # Deleted rows (sealed ballots once mixed, a removed key) are overwritten, not left
+        # in the file's free pages.
+        connection.execute("PRAGMA secure_delete=ON")
         self._connection = connection
 
     async def close(self) -> None:
@@ -289,6 +304,7 @@ class SqliteDatabase(Database):
             await self._begin("BEGIN IMMEDIATE")
             try:
                 session = SqliteSession(self.connection, self.url)
+                session.ballot_key = self.ballot_key
                 yield session
                 hook = WRITE_HOOK.get()
                 if hook is not None:
@@ -307,7 +323,9 @@ class SqliteDatabase(Database):
             USAGE.reads += 1
             await self._begin("BEGIN")
             try:
-                yield SqliteSession(self.connection, self.url)
+                session = SqliteSession(self.connection, self.url)
+                session.ballot_key = self.ballot_key
+                yield session
             finally:
                 if self.connection.in_transaction:
                     self.connection.execute("COMMIT")
@@ -328,6 +346,12 @@ class SqliteDatabase(Database):
                 " AND name NOT LIKE 'sqlite_%' AND name != 'schema_migrations' ORDER BY rowid"
             )
         return [row[0] for row in rows]
+
+    async def vacuum(self, tables: Sequence[str]) -> None:
+        """Rebuild the file so deleted rows leave nothing in its free pages, nor in the WAL."""
+        async with self._lock:
+            await asyncio.to_thread(self.connection.execute, "VACUUM")
+            self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def backup(self, target: Path) -> None:
         """A consistent online copy, safe while the bot keeps writing."""
@@ -516,6 +540,7 @@ class PostgresDatabase(Database):
         # READ COMMITTED; what a read-check-write needs, it locks (`Session.lock`).
         async with self.pool.acquire() as connection:
             session = PostgresSession(connection, self)
+            session.ballot_key = self.ballot_key
             try:
                 async with connection.transaction():
                     yield session
@@ -533,7 +558,9 @@ class PostgresDatabase(Database):
             self.pool.acquire() as connection,
             connection.transaction(isolation="repeatable_read", readonly=True),
         ):
-            yield PostgresSession(connection, self)
+            session = PostgresSession(connection, self)
+            session.ballot_key = self.ballot_key
+            yield session
 
     async def listen(self, channel: str, wake: Callable[[], None]) -> Callable[[], Awaitable[None]]:
         import asyncpg
@@ -557,6 +584,12 @@ class PostgresDatabase(Database):
     def _channel(self, channel: str) -> str:
         # Installations sharing a database (one schema each) must not wake each other.
         return f"civicbot_{self._lock_space[TASK_LOCKS] & 0xFFFFFFFF:x}_{channel}"
+
+    async def vacuum(self, tables: Sequence[str]) -> None:
+        # VACUUM FULL writes each table anew: dead row versions go with the old file.
+        async with self.pool.acquire() as connection:
+            for table in tables:
+                await connection.execute(f'VACUUM FULL "{table}"')
 
     @asynccontextmanager
     async def exclusively(self, task: str) -> AsyncIterator[bool]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import random
 import secrets
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from domain.voting import Heading, HeadingKind, Item, StoredBallot, pseudonym
+from domain.voting import Heading, HeadingKind, Item, StoredBallot
+from storage.ballotkey import NO_KEY_HELP, BallotKey, BallotKeyProblem, receipt_digest
 from storage.clock import from_db, maybe_from_db, to_db
 from storage.db import Session
 
@@ -29,23 +31,6 @@ def heading_from_json(text: str) -> Heading:
 class VotingRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
-
-    async def secret(self, name: str = "ballot-pseudonyms") -> bytes:
-        """The installation's key, made on first use."""
-        value = await self.session.scalar(
-            "SELECT value FROM installation_secrets WHERE name = ?", (name,)
-        )
-        if value is None:
-            value = secrets.token_hex(32)
-            await self.session.execute(
-                "INSERT INTO installation_secrets (name, value) VALUES (?, ?)"
-                " ON CONFLICT DO NOTHING",
-                (name, value),
-            )
-            value = await self.session.scalar(
-                "SELECT value FROM installation_secrets WHERE name = ?", (name,)
-            )
-        return bytes.fromhex(str(value))
 
     # -- headings ----------------------------------------------------------------------
     async def save_heading(self, stage_id: int, heading: Heading) -> int:
@@ -85,6 +70,16 @@ class VotingRepository:
         return None if row is None else (row["stage_id"], heading_from_json(row["definition"]))
 
     # -- ballots and the roll ------------------------------------------------------------
+    # A cast writes the roll entry and the ballot sealed with the ballot key (`ballot_box`),
+    # in one unit of work; `mix` later moves a heading's sealed ballots into `ballots`,
+    # rewriting all its rows at once in a shuffled order under random ids. So no ballot row
+    # is written in a voter's transaction (PostgreSQL would give both rows one xid), and
+    # nothing on it follows the order or the time of voting (docs/ballot-secrecy.md).
+    def key(self) -> BallotKey:
+        if self.session.ballot_key is None:
+            raise BallotKeyProblem(NO_KEY_HELP)
+        return self.session.ballot_key
+
     async def cast(
         self,
         heading_id: int,
@@ -96,12 +91,14 @@ class VotingRepository:
         now: datetime,
     ) -> bool:
         """Store a person's ballot, replacing their earlier one; True if it is their first."""
+        key = self.key()
+        sealed = key.seal({"p": pseudonym, "c": choices, "w": weight, "g": group})
         await self.session.execute(
-            "INSERT INTO ballots (heading_id, pseudonym, choices, weight, voter_group, cast_at)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (heading_id, pseudonym) DO UPDATE SET"
-            " choices = excluded.choices, weight = excluded.weight,"
-            " voter_group = excluded.voter_group, cast_at = excluded.cast_at",
-            (heading_id, pseudonym, json.dumps(choices), weight, group, to_db(now)),
+            "INSERT INTO ballot_box (heading_id, sealed) VALUES (?, ?)", (heading_id, sealed)
+        )
+        await self.session.execute(
+            "INSERT INTO ballot_receipts (heading_id, digest) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (heading_id, receipt_digest(key.receipt(pseudonym))),
         )
         first = not await self.has_voted(heading_id, user_id)
         await self.session.execute(
@@ -112,21 +109,115 @@ class VotingRepository:
         )
         return first
 
-    async def ballot_of(self, heading_id: int, pseudonym: str) -> tuple[list[str], datetime] | None:
-        row = await self.session.fetchone(
-            "SELECT choices, cast_at FROM ballots WHERE heading_id = ? AND pseudonym = ?",
+    async def _waiting(self, heading_id: int) -> list[tuple[int, dict[str, Any]]]:
+        """The heading's sealed ballots, opened, oldest first."""
+        rows = await self.session.fetchall(
+            "SELECT id, sealed FROM ballot_box WHERE heading_id = ? ORDER BY id", (heading_id,)
+        )
+        if not rows:
+            return []
+        key = self.key()
+        return [(row["id"], key.open(row["sealed"])) for row in rows]
+
+    async def ballot_of(self, heading_id: int, pseudonym: str) -> list[str] | None:
+        """The choices of the ballot under this pseudonym: the latest sealed one, else the
+        mixed one."""
+        for _, waiting in reversed(await self._waiting(heading_id)):
+            if waiting["p"] == pseudonym:
+                return list(waiting["c"])
+        found = await self.session.scalar(
+            "SELECT choices FROM ballots WHERE heading_id = ? AND pseudonym = ?",
             (heading_id, pseudonym),
         )
-        return None if row is None else (json.loads(row["choices"]), from_db(row["cast_at"]))
+        return None if found is None else list(json.loads(found))
+
+    async def _counted(
+        self, heading_id: int
+    ) -> tuple[list[int], list[tuple[str | None, StoredBallot]]]:
+        """Every ballot that counts, each under its pseudonym (None: offline or erased), in
+        no order that says anything; and the ids of the sealed ones read."""
+        rows = await self.session.fetchall(
+            "SELECT pseudonym, choices, weight, voter_group, source FROM ballots"
+            " WHERE heading_id = ?",
+            (heading_id,),
+        )
+        named: dict[str, StoredBallot] = {}
+        unnamed: list[StoredBallot] = []
+        for r in rows:
+            ballot = StoredBallot(
+                choices=tuple(json.loads(r["choices"])),
+                weight=r["weight"],
+                group=r["voter_group"],
+                offline=r["source"] == "offline",
+            )
+            if r["pseudonym"] is None:
+                unnamed.append(ballot)
+            else:
+                named[r["pseudonym"]] = ballot
+        waiting = await self._waiting(heading_id)
+        for _, data in waiting:
+            named[data["p"]] = StoredBallot(tuple(data["c"]), float(data["w"]), str(data["g"]))
+        found: list[tuple[str | None, StoredBallot]] = [
+            *named.items(),
+            *((None, ballot) for ballot in unnamed),
+        ]
+        found.sort(key=lambda entry: _sort_key(entry[1]))
+        return [box_id for box_id, _ in waiting], found
+
+    async def mix(
+        self, heading_id: int, forget: frozenset[str] = frozenset(), force: bool = False
+    ) -> int:
+        """Move the heading's sealed ballots into `ballots`, rewriting every row of the heading
+        at once, shuffled, under fresh random ids (`force`: even with none waiting);
+        `forget`: pseudonyms to drop from their ballots (the ballots stay counted). Returns
+        how many sealed ballots moved."""
+        await self.session.lock("heading", heading_id)  # one mix of a heading at a time
+        box_ids, counted = await self._counted(heading_id)
+        if not box_ids and not forget and not force:
+            return 0
+        _SHUFFLE.shuffle(counted)
+        await self.session.execute("DELETE FROM ballots WHERE heading_id = ?", (heading_id,))
+        for start in range(0, len(box_ids), 500):
+            chunk = box_ids[start : start + 500]
+            await self.session.execute(
+                f"DELETE FROM ballot_box WHERE id IN ({','.join('?' * len(chunk))})", chunk
+            )
+        await self.session.executemany(
+            "INSERT INTO ballots (id, heading_id, pseudonym, choices, weight, voter_group, source)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    random_id(),
+                    heading_id,
+                    None if name in forget else name,
+                    json.dumps(sorted(ballot.choices)),
+                    ballot.weight,
+                    ballot.group,
+                    "offline" if ballot.offline else "online",
+                )
+                for name, ballot in counted
+            ],
+        )
+        return len(box_ids)
+
+    async def all_heading_ids(self) -> list[int]:
+        rows = await self.session.fetchall("SELECT id FROM ballot_headings ORDER BY id")
+        return [row[0] for row in rows]
+
+    async def headings_to_mix(self) -> list[int]:
+        rows = await self.session.fetchall(
+            "SELECT DISTINCT heading_id FROM ballot_box ORDER BY heading_id"
+        )
+        return [row[0] for row in rows]
 
     async def add_offline_ballots(
         self, heading_id: int, ballots: list[StoredBallot], now: datetime
     ) -> None:
         await self.session.executemany(
-            "INSERT INTO ballots (heading_id, pseudonym, choices, weight, voter_group, source,"
-            " cast_at) VALUES (?, NULL, ?, ?, ?, 'offline', ?)",
+            "INSERT INTO ballots (id, heading_id, pseudonym, choices, weight, voter_group,"
+            " source) VALUES (?, ?, NULL, ?, ?, ?, 'offline')",
             [
-                (heading_id, json.dumps(list(b.choices)), b.weight, b.group, to_db(now))
+                (random_id(), heading_id, json.dumps(list(b.choices)), b.weight, b.group)
                 for b in ballots
             ],
         )
@@ -145,35 +236,24 @@ class VotingRepository:
         return {r["item_key"]: r["votes"] for r in rows}
 
     async def ballots(self, heading_id: int) -> list[StoredBallot]:
-        rows = await self.session.fetchall(
-            "SELECT choices, weight, voter_group, source FROM ballots WHERE heading_id = ?"
-            " ORDER BY id",
-            (heading_id,),
-        )
-        return [
-            StoredBallot(
-                choices=tuple(json.loads(r["choices"])),
-                weight=r["weight"],
-                group=r["voter_group"],
-                offline=r["source"] == "offline",
-            )
-            for r in rows
-        ]
+        """The heading's counted ballots, sealed ones included, sorted by their content."""
+        return [ballot for _, ballot in (await self._counted(heading_id))[1]]
 
     async def counts(self, heading_id: int) -> dict[str, int]:
         """(online ballots, offline ballots, voters on the roll) for reports."""
-        online = await self.session.scalar(
-            "SELECT COUNT(*) FROM ballots WHERE heading_id = ? AND source = 'online'",
-            (heading_id,),
-        )
-        offline = await self.session.scalar(
-            "SELECT COUNT(*) FROM ballots WHERE heading_id = ? AND source = 'offline'",
-            (heading_id,),
-        )
+        ballots = await self.ballots(heading_id)
+        offline = sum(ballot.offline for ballot in ballots)
         voters = await self.session.scalar(
             "SELECT COUNT(*) FROM voter_roll WHERE heading_id = ?", (heading_id,)
         )
-        return {"online": int(online), "offline": int(offline), "voters": int(voters)}
+        return {"online": len(ballots) - offline, "offline": offline, "voters": int(voters)}
+
+    async def receipt_recorded(self, heading_id: int, code: str) -> bool:
+        found = await self.session.scalar(
+            "SELECT 1 FROM ballot_receipts WHERE heading_id = ? AND digest = ?",
+            (heading_id, receipt_digest(code)),
+        )
+        return found is not None
 
     async def voters(self, heading_id: int) -> list[int]:
         rows = await self.session.fetchall(
@@ -268,17 +348,27 @@ class VotingRepository:
 
     async def erase_person(self, user_id: int) -> None:
         """Counted ballots stay counted but lose the pseudonym that could lead back to the
-        person; the roll forgets them."""
-        secret = await self.secret()
+        person (their heading is mixed again); the roll forgets them."""
+        key = self.key()
         rows = await self.session.fetchall(
             "SELECT h.id, h.stage_id, h.key FROM voter_roll r"
             " JOIN ballot_headings h ON h.id = r.heading_id WHERE r.user_id = ?",
             (user_id,),
         )
         for row in rows:
-            await self.session.execute(
-                "UPDATE ballots SET pseudonym = NULL WHERE heading_id = ? AND pseudonym = ?",
-                (row["id"], pseudonym(secret, row["stage_id"], row["key"], user_id)),
-            )
+            name = key.pseudonym(row["stage_id"], row["key"], user_id)
+            await self.mix(row["id"], forget=frozenset({name}))
         await self.session.execute("DELETE FROM voter_roll WHERE user_id = ?", (user_id,))
         await self.session.execute("DELETE FROM budget_school WHERE user_id = ?", (user_id,))
+
+
+_SHUFFLE: Final = random.SystemRandom()
+
+
+def random_id() -> int:
+    """Ballot ids say nothing of when a ballot was cast (1 … 2^62)."""
+    return secrets.randbelow(2**62) + 1
+
+
+def _sort_key(ballot: StoredBallot) -> tuple[bool, tuple[str, ...], float, str]:
+    return (ballot.offline, tuple(sorted(ballot.choices)), ballot.weight, ballot.group)

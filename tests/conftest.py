@@ -27,10 +27,16 @@ import asyncpg
 import pytest
 
 from bot.config import Settings
+from storage.ballotkey import BallotKey, attach
 from storage.db import Database, open_database
 from tests.harness import Harness, running_harness
 
 POSTGRES_URL = os.environ.get("CIVICBOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+# A ballot key for every test and every process a test starts (docs/ballot-secrecy.md):
+# settings, the CLI and `civicbot run` read BALLOT_KEY. Tests of a missing or wrong key
+# remove or change it themselves.
+TEST_BALLOT_KEY = "7e57" * 16
+os.environ.setdefault("BALLOT_KEY", TEST_BALLOT_KEY)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -167,6 +173,7 @@ async def settings(engine: str, tmp_path: Path) -> AsyncIterator[Settings]:
             database_url=url,
             admin_ids="9000",
             send_rate=10_000,
+            ballot_key=TEST_BALLOT_KEY,
         )
 
 
@@ -176,6 +183,7 @@ async def db(engine: str, tmp_path: Path) -> AsyncIterator[Database]:
         database = open_database(url)
         await database.connect()
         await database.migrate()
+        await attach(database, BallotKey.from_text(TEST_BALLOT_KEY))
         yield database
         await database.close()
 

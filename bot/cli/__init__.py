@@ -8,10 +8,23 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
+from storage.ballotkey import BallotKeyProblem
+
 # Offline commands that need no bot: named first on the command line, only their module is
 # imported, so `civicbot tally` starts without loading Telegram or the database layer.
 STANDALONE = {"tally": "tally", "draw": "draw"}
-MODULES = ("run", "chat", "admin", "export", "migrate_db", "tally", "draw", "voting", "panels")
+MODULES = (
+    "run",
+    "chat",
+    "admin",
+    "export",
+    "migrate_db",
+    "tally",
+    "draw",
+    "voting",
+    "panels",
+    "ballot_key",
+)
 
 
 def _module(name: str) -> ModuleType:
@@ -32,7 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     only = STANDALONE.get(arguments[0]) if arguments else None
     args = build_parser(only).parse_args(arguments)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except BallotKeyProblem as problem:  # what the operator does about it, no traceback
+        print(f"civicbot: {problem}", file=sys.stderr)
+        return 2
     return code
 
 

@@ -22,11 +22,13 @@ from urllib.parse import quote, unquote_plus
 from zoneinfo import ZoneInfo
 
 from bot.app import build_application, running
+from bot.cli import ballot_key
 from bot.config import Settings
 from bot.localapi.core import LocalBotApi
 from bot.localapi.server import LocalBotApiServer
 from bot.web.auth import sign_init_data
 from bot.web.server import WebServer, bind, local_url
+from storage.ballotkey import OLD_KEY, BallotKey, write_key_file
 from storage.clock import utcnow
 from storage.db import open_database
 
@@ -228,6 +230,40 @@ class Terminal:
                 return
 
 
+DEV_KEY_NOTE = (
+    "DEVELOPMENT BALLOT KEY, made by `civicbot chat` for the local database beside it.\n"
+    "Never use it for a real vote: there, make a key with `civicbot ballot-key new` and keep\n"
+    "it away from the database (docs/ballot-secrecy.md).\n"
+)
+
+
+async def with_dev_key(settings: Settings) -> Settings:
+    """The terminal bot on a local SQLite file needs no setting: without a configured ballot
+    key it uses (or makes) a development key file beside the database; a database from
+    before migration 0021 has its key moved out into that file."""
+    if settings.ballot_key_value() is not None or not settings.database_url.startswith(
+        "sqlite:///"
+    ):
+        return settings
+    path = Path(settings.database_url.removeprefix("sqlite:///"))
+    key_file = path.with_name(path.name + ".dev-ballot-key")
+    db = open_database(settings.database_url)
+    await db.connect()
+    try:
+        await db.migrate()
+        async with db.reading() as session:
+            old = await session.scalar(
+                "SELECT 1 FROM installation_secrets WHERE name = ?", (OLD_KEY,)
+            )
+        if old:
+            await ballot_key.export(db, key_file)
+    finally:
+        await db.close()
+    if not key_file.exists():
+        write_key_file(key_file, BallotKey.generate(), DEV_KEY_NOTE)
+    return settings.model_copy(update={"ballot_key_file": key_file})
+
+
 async def first_update_id(settings: Settings) -> int:
     """Where this session's update ids start. Each session's local Bot API is new; the bot
     ignores an update whose id it recorded in the last day (a copy Telegram re-sent), so the
@@ -259,6 +295,7 @@ async def chat(
     out: TextIO,
     start: datetime | None = None,
 ) -> None:
+    settings = await with_dev_key(settings)
     api = LocalBotApi(first_update_id=await first_update_id(settings))
     api.user(user_id, first_name="You", language_code=language)
     server = LocalBotApiServer(api)

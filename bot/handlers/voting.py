@@ -11,6 +11,8 @@ asked if missing (`bot.flows.eligibility`), and the ballot carries on where it w
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 
@@ -18,13 +20,14 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.ext import CallbackQueryHandler, ConversationHandler
 
-from bot.automation import ReminderDue
+from bot.automation import ReminderDue, StageEvent
 from bot.charts import ChartProject, png, results_figure
 from bot.context import BotContext, CivicApplication, person_and_translator, translator
 from bot.flows import eligibility as asking
 from bot.flows.guard import end_flow, flow
 from bot.handlers.common import answer, checkpoint, edit_or_send, send
 from bot.i18n import N_, Translator
+from bot.intake import unit_of_work
 from bot.menu import CommandRegistry, MenuCommand
 from bot.services import voting as service
 from bot.web.links import webapp_button
@@ -35,7 +38,7 @@ from storage.db import Session
 from storage.voting import VotingRepository
 
 PAGE = 6
-IN_PROGRESS = "ballots"
+IN_PROGRESS = service.DRAFTS  # ballots being filled in, by heading id, until cast
 NAME = "ballot"  # the conversation that asks what a vote needs
 FLOW_NAME = N_("getting ready to vote")
 RESUME = "ballot_resume"  # what to do once the answers are in: open, submit or list
@@ -61,6 +64,9 @@ REFUSALS = {
     service.Refusal.INVALID: N_("That ballot is not valid."),
     service.Refusal.FORBIDDEN: N_("This is for administrators only."),
     service.Refusal.NOT_MEMBER: N_("This vote is for the members of the panel only."),
+    service.Refusal.LOCKED: N_(
+        "Your ballot in this vote is counted and can no longer be changed."
+    ),
 }
 PROBLEMS = {
     BallotProblem.UNKNOWN_ITEM: N_(
@@ -504,6 +510,13 @@ async def submit(
     t = await translator(update, context)
     services = context.services
     choices = in_progress(context, heading_id) or []
+
+    def cast_done() -> None:
+        # The draft goes in the cast's unit of work: the choices stay in the ballot only.
+        context.udata.get(IN_PROGRESS, {}).pop(str(heading_id), None)
+        if not context.udata.get(IN_PROGRESS, True):
+            context.udata.pop(IN_PROGRESS)
+
     result = await service.cast(
         services.db,
         update.effective_user.id,
@@ -511,6 +524,8 @@ async def submit(
         choices,
         services.clock(),
         services.settings.minimum_age,
+        transaction=lambda: unit_of_work(context.civic),
+        on_cast=cast_done,
     )
     if result.refusal is not None:
         async with services.db.reading() as session:
@@ -740,6 +755,26 @@ def ballot_handler(registry: CommandRegistry) -> ConversationHandler[BotContext]
     )
 
 
+async def close_vote(session: Session, event: StageEvent) -> None:
+    await service.mix_closed_stage(session, event.stage_id)
+
+
+def mixing(application: CivicApplication) -> Callable[[], Awaitable[int]]:
+    """Every BALLOT_MIX_INTERVAL, the ballots cast meanwhile join the ballot table."""
+    services = application.services
+    last: list[datetime] = []
+
+    async def mix() -> int:
+        now = services.clock()
+        interval = timedelta(seconds=services.settings.ballot_mix_interval)
+        if last and now - last[0] < interval:
+            return 0
+        last[:] = [now]
+        return await service.mix_ballots(services.db)
+
+    return mix
+
+
 def register(application: CivicApplication, registry: CommandRegistry) -> None:
     minimum_age = application.services.settings.minimum_age
 
@@ -747,6 +782,8 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
         return await service.remind_non_voters(session, due, minimum_age)
 
     application.automation.add_reminder_audience(non_voters)
+    application.automation.on_stage_close(close_vote)
+    application.automation.every_check(mixing(application))
     registry.add(
         MenuCommand(
             "vote", N_("Open votes and your ballots"), N_("Vote"), vote_command, on_keyboard=True

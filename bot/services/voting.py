@@ -8,7 +8,8 @@ buttons said.
 from __future__ import annotations
 
 import html
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -44,22 +45,23 @@ from domain.voting import (
     StoredBallot,
     VotingRules,
     check_ballot,
-    pseudonym,
-    receipt,
     tally_input,
 )
 from storage import audit
-from storage.clock import to_db
 from storage.db import Database, Session
 from storage.outbox import enqueue
 from storage.panels import PanelsRepository
 from storage.people import PeopleRepository
 from storage.programmes import ProgrammesRepository
 from storage.proposals import ProposalsRepository
+from storage.ptbstate import PtbStateRepository
 from storage.roles import RolesRepository
 from storage.voting import VotingRepository
 
 PROPOSAL_ITEM: Final = "p"  # ballot items made from proposals are keyed "p<id>"
+# The chat's ballot drafts in the person's user_data, by heading id (bot/handlers/voting.py):
+# a cast removes its heading's draft in its own unit of work, whoever cast it (chat or web).
+DRAFTS: Final = "ballots"
 
 
 class Refusal(StrEnum):
@@ -73,6 +75,9 @@ class Refusal(StrEnum):
     INVALID = "invalid"
     FORBIDDEN = "forbidden"
     NOT_MEMBER = "not_member"
+    # On the roll, but no ballot under the current key (the key was lost and replaced): the
+    # ballot stays counted and can no longer be changed.
+    LOCKED = "locked"
 
 
 @dataclass(frozen=True)
@@ -256,11 +261,17 @@ async def cast(
     choices: list[str],
     now: datetime,
     minimum_age: int,
+    transaction: Callable[[], AbstractAsyncContextManager[Session]] | None = None,
+    on_cast: Callable[[], None] | None = None,
 ) -> CastResult:
-    """One ballot per person per heading; casting again replaces it until the stage closes."""
-    async with db.transaction() as session:
+    """One ballot per person per heading; casting again replaces it until the stage closes.
+
+    `transaction`: the unit of work to cast in (the chat's also saves the person's
+    conversation state); `on_cast` runs inside it once the ballot is stored (the chat drops
+    its draft from memory there)."""
+    async with (transaction() if transaction is not None else db.transaction()) as session:
         # One person's ballots one at a time: of a group of headings they vote in one only.
-        # (The ballot and the voter roll are upserts on their unique keys.)
+        # (The roll is an upsert on its unique key; the ballot waits sealed for the mix.)
         await session.lock("person", user_id)
         where = await locate(session, heading_id)
         if where is None:
@@ -272,6 +283,12 @@ async def cast(
         if problem is not None:
             return CastResult(Refusal.INVALID, problem)
         repository = VotingRepository(session)
+        key = repository.key()
+        name = key.pseudonym(where.stage_id, where.heading.key, user_id)
+        if await repository.has_voted(heading_id, user_id) and (
+            await repository.ballot_of(heading_id, name) is None
+        ):
+            return CastResult(Refusal.LOCKED)
         rules = VotingRules.from_settings(where.programme.settings)
         weight = 1.0
         if rules.budget_school_weight != 1.0 and await repository.completed_budget_school(user_id):
@@ -283,23 +300,37 @@ async def cast(
                 if await PanelsRepository(session).is_member(panel_key, user_id):
                     group = candidate
                     break
-        name = pseudonym(await repository.secret(), where.stage_id, where.heading.key, user_id)
         first = await repository.cast(
             heading_id, user_id, name, sorted(set(choices)), weight, group, now
         )
-    return CastResult(receipt=receipt(name, to_db(now)), replaced=not first)
+        await forget_draft(session, user_id, heading_id)
+        if on_cast is not None:
+            on_cast()
+    return CastResult(receipt=key.receipt(name), replaced=not first)
+
+
+async def forget_draft(session: Session, user_id: int, heading_id: int) -> None:
+    """The choices of a cast ballot stay in the ballot table only (issue 16)."""
+    states = PtbStateRepository(session)
+    data = await states.user_data(user_id)
+    drafts = data.get(DRAFTS)
+    if isinstance(drafts, dict) and str(heading_id) in drafts:
+        del drafts[str(heading_id)]
+        if not drafts:
+            del data[DRAFTS]
+        await states.set_user_data(user_id, data)
 
 
 async def current_choices(db: Database, user_id: int, heading_id: int) -> list[str]:
     """The person's stored ballot, found through their pseudonym (only they can ask)."""
-    async with db.transaction() as session:
+    async with db.reading() as session:
         where = await locate(session, heading_id)
         if where is None:
             return []
         repository = VotingRepository(session)
-        name = pseudonym(await repository.secret(), where.stage_id, where.heading.key, user_id)
+        name = repository.key().pseudonym(where.stage_id, where.heading.key, user_id)
         found = await repository.ballot_of(heading_id, name)
-    return [] if found is None else found[0]
+    return [] if found is None else found
 
 
 @dataclass(frozen=True)
@@ -314,30 +345,47 @@ class CastBallot:
 
 async def my_ballots(session: Session, user_id: int, now: datetime) -> list[CastBallot]:
     """The person's cast ballots for their page: which heading and when come from the voter
-    roll; the receipt is the code `cast` gave. How a receipt is found is decided here only,
-    so a new ballot store (issue 16) changes this function and nothing that shows it."""
+    roll; the receipt is the code `cast` gave (the same for every ballot of the heading)."""
     repository = VotingRepository(session)
     roll = await repository.voted_by(user_id)
-    secret = await repository.secret() if roll else b""  # someone voted: the key exists
     found = []
     for heading_id, voted_at in roll:
         where = await locate(session, heading_id)
         if where is None:
             continue
-        name = pseudonym(secret, where.stage_id, where.heading.key, user_id)
+        name = repository.key().pseudonym(where.stage_id, where.heading.key, user_id)
         ballot = await repository.ballot_of(heading_id, name)
-        code = None if ballot is None else receipt(name, to_db(ballot[1]))
         found.append(
             CastBallot(
                 heading_id,
                 where.heading,
                 where.programme,
                 voted_at,
-                code,
-                voting_open(where.stage, now),
+                None if ballot is None else repository.key().receipt(name),
+                voting_open(where.stage, now) and ballot is not None,
             )
         )
     return found
+
+
+async def mix_ballots(db: Database, heading_ids: Collection[int] | None = None) -> int:
+    """Move sealed ballots into the ballot table, one heading per unit of work (all of them
+    with waiting ballots, or `heading_ids`). Returns how many moved."""
+    if heading_ids is None:
+        async with db.reading() as session:
+            heading_ids = await VotingRepository(session).headings_to_mix()
+    moved = 0
+    for heading_id in heading_ids:
+        async with db.transaction() as session:
+            moved += await VotingRepository(session).mix(heading_id)
+    return moved
+
+
+async def mix_closed_stage(session: Session, stage_id: int) -> None:
+    """A vote that closes is mixed at once: its final count needs no key."""
+    repository = VotingRepository(session)
+    for heading_id, _ in await repository.headings(stage_id):
+        await repository.mix(heading_id)
 
 
 async def may_run_results(session: Session, user_id: int, admin_ids: Collection[int]) -> bool:
@@ -515,15 +563,11 @@ async def results(db: Database, heading_id: int, now: datetime) -> Results | Non
 
 
 async def receipt_counted(db: Database, heading_id: int, code: str) -> bool:
-    """Is the ballot behind this receipt code among the heading's counted ballots? A voter
-    checks their own ballot with it; the code says nothing of the choices."""
-    wanted = code.strip().upper()
+    """Was a ballot recorded under this receipt code in this heading? A voter checks their own
+    with it; the code leads to no ballot row, so it tells no one the choices
+    (docs/ballot-secrecy.md)."""
     async with db.reading() as session:
-        rows = await session.fetchall(
-            "SELECT pseudonym, cast_at FROM ballots WHERE heading_id = ? AND pseudonym IS NOT NULL",
-            (heading_id,),
-        )
-    return any(receipt(row["pseudonym"], row["cast_at"]) == wanted for row in rows)
+        return await VotingRepository(session).receipt_recorded(heading_id, code)
 
 
 async def confirm(

@@ -197,6 +197,7 @@ async def run_sequence(url: str, steps: list[tuple[str, int, object]]) -> None:
 
 async def check_invariants(h: Harness) -> None:
     assert not h.errors.records, [r.getMessage() for r in h.errors.records]
+    await voting_service.mix_ballots(h.db)
     async with h.db.reading() as session:
         mismatched = await session.fetchall(
             "SELECT p.id FROM proposals p WHERE p.support_count !="

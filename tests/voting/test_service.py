@@ -66,10 +66,22 @@ async def test_cast_replace_and_no_user_id_in_ballots(db: Database, voting: dict
     again = await service.cast(db, 1, voting["city"], ["b"], DURING_VOTE, 14)
     assert again.replaced
     async with db.reading() as session:
-        rows = await session.fetchall("SELECT * FROM ballots")
+        sealed = await session.fetchall("SELECT * FROM ballot_box")
         roll = await session.fetchall("SELECT user_id FROM voter_roll")
-    assert len(rows) == 1 and json.loads(rows[0]["choices"]) == ["b"]  # the last one counts
-    assert "user_id" not in set(rows[0].keys())  # sqlite3.Row: test the column names
+        counted = await VotingRepository(session).ballots(voting["city"])
+    # Until the mix, ballots wait sealed: no choice readable, no pseudonym, no time.
+    assert len(sealed) == 2 and set(sealed[0].keys()) == {"id", "heading_id", "sealed"}
+    assert not any('"a"' in row["sealed"] or '"b"' in row["sealed"] for row in sealed)
+    assert [b.choices for b in counted] == [("b",)]  # the last one counts, already now
+    assert await service.current_choices(db, 1, voting["city"]) == ["b"]
+    assert await service.mix_ballots(db) == 2
+    async with db.reading() as session:
+        rows = await session.fetchall("SELECT * FROM ballots")
+        assert await session.scalar("SELECT COUNT(*) FROM ballot_box") == 0
+    assert len(rows) == 1 and json.loads(rows[0]["choices"]) == ["b"]
+    assert set(rows[0].keys()) == {  # sqlite3.Row: no user id, no time
+        "id", "heading_id", "pseudonym", "choices", "weight", "voter_group", "source"
+    }
     assert [r["user_id"] for r in roll] == [1]
     assert await service.current_choices(db, 1, voting["city"]) == ["b"]
 
@@ -111,6 +123,7 @@ async def test_refusals_whatever_the_client_sends(db: Database, voting: dict[str
     )
     async with db.reading() as session:
         assert await session.scalar("SELECT COUNT(*) FROM ballots") == 0
+        assert await session.scalar("SELECT COUNT(*) FROM ballot_box") == 0
 
 
 async def test_double_taps_and_two_devices_leave_one_ballot(
@@ -120,8 +133,11 @@ async def test_double_taps_and_two_devices_leave_one_ballot(
     taps += [service.cast(db, 2, voting["city"], ["c", "d"], DURING_VOTE, 14) for _ in range(10)]
     await asyncio.gather(*taps)
     async with db.reading() as session:
-        assert await session.scalar("SELECT COUNT(*) FROM ballots") == 1
+        assert (await VotingRepository(session).counts(voting["city"]))["online"] == 1
         assert await session.scalar("SELECT COUNT(*) FROM voter_roll") == 1
+    await service.mix_ballots(db)
+    async with db.reading() as session:
+        assert await session.scalar("SELECT COUNT(*) FROM ballots") == 1
 
 
 async def change_settings(session: Session, programme_key: str, **changes: object) -> None:
