@@ -49,13 +49,15 @@ from bot.services import voting
 from bot.web.auth import sign_init_data
 from domain.people import Relation
 from domain.programmes import parse_programmes
-from domain.voting import parse_ballot_file, pseudonym
+from domain.voting import parse_ballot_file
+from storage.ballotkey import BallotKey, attach
 from storage.db import Database, open_database
 from storage.people import PeopleRepository
 from storage.programmes import ProgrammesRepository
 from storage.voting import VotingRepository
 from tests.load.cluster import free_port
 
+BENCH_BALLOT_KEY = "be4c" * 16
 POSTGRES = os.environ.get("CIVICBOT_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 CIVICBOT = str(Path(sys.executable).with_name("civicbot"))
 FIRST_VOTER = 100_000
@@ -110,12 +112,12 @@ async def prepare(db: Database, voters: int, ballots: int, now: datetime) -> int
                 birth_year=1985, declared_not_official_at=now,
             )  # fmt: skip
         repository = VotingRepository(session)
-        secret = await repository.secret()
         stage_id, heading = (await repository.heading(heading_id)) or (0, None)
         assert heading is not None
         for user_id in range(FIRST_VOTER, FIRST_VOTER + ballots):
-            name = pseudonym(secret, stage_id, heading.key, user_id)
+            name = repository.key().pseudonym(stage_id, heading.key, user_id)
             await repository.cast(heading_id, user_id, name, choices_of(user_id), 1.0, "", now)
+    await voting.mix_ballots(db)  # as the bot's periodic mix would have
     return heading_id
 
 
@@ -141,6 +143,7 @@ async def bot_process(
     port = free_port()
     env = dict(os.environ)
     env.update(
+        BALLOT_KEY=BENCH_BALLOT_KEY,
         TELEGRAM_BOT_TOKEN=api.api.token,
         TELEGRAM_API_BASE_URL=api.base_url,
         TELEGRAM_API_FILE_URL=api.file_url,
@@ -209,6 +212,7 @@ async def measure(engine: str, args: argparse.Namespace, folder: Path) -> list[s
             db = open_database(url)
             await db.connect()
             await db.migrate()
+            await attach(db, BallotKey.from_text(BENCH_BALLOT_KEY))
             heading = await prepare(db, args.voters, args.ballots, now)
             await db.close()
             token = api.token

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from storage.ballotkey import OLD_KEY, OLD_KEY_HELP
 from storage.db import Database, Row, Session
 
 BATCH = 1000  # rows per read and per executemany
@@ -45,6 +46,10 @@ async def transfer(source: Database, target: Database) -> dict[str, int]:
         raise TransferError("the source and the target are the same database")
     await target.migrate()
     await source.migrate()
+    async with source.reading() as session:
+        if await session.scalar("SELECT 1 FROM installation_secrets WHERE name = ?", (OLD_KEY,)):
+            # The copy must not carry the ballot key (docs/ballot-secrecy.md).
+            raise TransferError(OLD_KEY_HELP)
     tables, present = await source.tables(), await target.tables()
     missing = sorted(set(tables) - set(present))
     if missing:

@@ -32,6 +32,25 @@ class VotingRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
+    async def secret(self, name: str) -> bytes:
+        """An installation key kept in the database, made on first use: for what a database
+        holder may link anyway (panel applicants are named on their applications). Never
+        the ballot key (storage/ballotkey.py)."""
+        value = await self.session.scalar(
+            "SELECT value FROM installation_secrets WHERE name = ?", (name,)
+        )
+        if value is None:
+            value = secrets.token_hex(32)
+            await self.session.execute(
+                "INSERT INTO installation_secrets (name, value) VALUES (?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (name, value),
+            )
+            value = await self.session.scalar(
+                "SELECT value FROM installation_secrets WHERE name = ?", (name,)
+            )
+        return bytes.fromhex(str(value))
+
     # -- headings ----------------------------------------------------------------------
     async def save_heading(self, stage_id: int, heading: Heading) -> int:
         await self.session.execute(

@@ -31,7 +31,7 @@ class BackupRefused(Exception):
 
 
 def run_migrate(args: argparse.Namespace) -> int:
-    applied = with_db(lambda db: db.migrate(), migrate=False)
+    applied = with_db(lambda db: db.migrate(), migrate=False, ballot_key=False)
     print(f"Applied migrations: {', '.join(map(str, applied))}" if applied else "Up to date.")
     return 0
 

@@ -29,13 +29,14 @@ from domain.notifications import Category, Mode
 from domain.proposals import Scope, Status
 from domain.roles import Role
 from storage import transfer as transfer_module
+from storage.ballotkey import BallotKey, attach
 from storage.db import Database, Row, SqliteDatabase, open_database
 from storage.notifications import NotificationSettingsRepository
 from storage.proposals import ProposalsRepository
 from storage.ptbstate import PtbStateRepository
 from storage.roles import RolesRepository
 from storage.transfer import copy_order, count_rows, table_shape, transfer
-from tests.conftest import postgres_unreachable, scratch_database
+from tests.conftest import TEST_BALLOT_KEY, postgres_unreachable, scratch_database
 from tests.harness import running_harness, said
 from tests.proposals.conftest import IN_PB_CALL, seed_programmes, sign_up
 from tests.voting.conftest import AFTER_VOTE, DURING_VOTE, ballot_file
@@ -118,6 +119,8 @@ async def build_installation(db: Database) -> Installation:
     for voter in (AUTHOR, *SUPPORTERS):
         cast = await voting_service.cast(db, voter, headings[0][0], ["a", "c"], DURING_VOTE, 14)
         assert cast.refusal is None
+    assert await voting_service.mix_ballots(db) == 4  # as the bot's periodic mix does
+    await voting_service.cast(db, AUTHOR, headings[0][0], ["b"], DURING_VOTE, 14)  # sealed
     tallied = await voting_service.run_tally(db, headings[0][0], None, AFTER_VOTE)
     assert tallied.online == 4
     refusal, code = await panels_service.issue_code(db, ADMIN, "1기 예산학교", IN_PB_CALL, ADMINS)
@@ -147,6 +150,7 @@ async def old_sqlite(tmp_path: Path) -> tuple[str, Installation]:
     db = SqliteDatabase(tmp_path / "old.sqlite3")
     await db.connect()
     await db.migrate()
+    await attach(db, BallotKey.from_text(TEST_BALLOT_KEY))
     made = await build_installation(db)
     await db.close()
     return db.url, made
@@ -206,8 +210,12 @@ async def test_sqlite_installation_moves_to_postgresql(
     assert f"Total: {sum(counts.values())} rows in {len(counts)} tables." in done.stdout
     assert "Row counts match on both sides." in done.stdout
     for table in ("people", "proposals", "supports", "waste_reports", "ballots", "outbox",
-                  "broadcasts", "ptb_conversations", "ptb_user_data", "audit_log"):  # fmt: skip
+                  "broadcasts", "ptb_conversations", "ptb_user_data", "audit_log",
+                  "ballot_box", "ballot_receipts"):  # fmt: skip
         assert counts[table] > 0, table
+    # The ballot key is not in the database, so not in the copy: its fingerprint only.
+    assert TEST_BALLOT_KEY not in repr(after)
+    assert "ballot-key-fingerprint" in repr(after["installation_secrets"])
     # Every row, every value: ids kept, Korean text intact, floats exact.
     assert after == before
 

@@ -10,7 +10,9 @@ from pabutools.election import parse_pabulib
 
 from bot.cli import main
 from bot.services import voting as service
+from storage.ballotkey import BallotKey, attach
 from storage.db import open_database
+from tests.conftest import TEST_BALLOT_KEY
 from tests.proposals.conftest import seed_programmes, sign_up
 from tests.voting.conftest import BALLOT, DURING_VOTE
 
@@ -35,6 +37,7 @@ def database(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 async def cast_some(database_url: str) -> None:
     db = open_database(database_url)
     await db.connect()
+    await attach(db, BallotKey.from_text(TEST_BALLOT_KEY))
     await service.cast(db, 1, 1, ["a", "c"], DURING_VOTE, 14)
     await service.cast(db, 2, 1, ["b"], DURING_VOTE, 14)
     await db.close()
