@@ -51,6 +51,8 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 
 def run_new(args: argparse.Namespace) -> int:
     key = BallotKey.generate()
+    if args.output.exists():
+        return fail(f"{args.output} already exists; choose another file")
     if args.replace_lost:
         try:
             dropped = with_db(lambda db: replace_lost(db, key), ballot_key=False)
