@@ -16,7 +16,7 @@ from storage.ballotkey import (
     BallotKeyProblem,
     write_key_file,
 )
-from storage.db import Database
+from storage.db import Database, Session
 from storage.ptbstate import PtbStateRepository
 from storage.voting import VotingRepository
 
@@ -82,7 +82,8 @@ async def replace_lost(db: Database, key: BallotKey) -> int:
             " DO UPDATE SET value = excluded.value",
             (FINGERPRINT, key.fingerprint()),
         )
-        return await session.execute("DELETE FROM ballot_box")
+        dropped: int = await session.execute("DELETE FROM ballot_box")
+        return dropped
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -133,7 +134,7 @@ async def export(db: Database, output: Path) -> int:
     return len(headings)
 
 
-async def forget_cast_drafts(session: Any) -> None:
+async def forget_cast_drafts(session: Session) -> None:
     """Drafts in conversation data of headings the person is on the roll of."""
     states = PtbStateRepository(session)
     for user_id, data in (await states.all_user_data()).items():

@@ -64,9 +64,7 @@ REFUSALS = {
     service.Refusal.INVALID: N_("That ballot is not valid."),
     service.Refusal.FORBIDDEN: N_("This is for administrators only."),
     service.Refusal.NOT_MEMBER: N_("This vote is for the members of the panel only."),
-    service.Refusal.LOCKED: N_(
-        "Your ballot in this vote is counted and can no longer be changed."
-    ),
+    service.Refusal.LOCKED: N_("Your ballot in this vote is counted and can no longer be changed."),
 }
 PROBLEMS = {
     BallotProblem.UNKNOWN_ITEM: N_(

@@ -269,7 +269,7 @@ async def cast(
     `transaction`: the unit of work to cast in (the chat's also saves the person's
     conversation state); `on_cast` runs inside it once the ballot is stored (the chat drops
     its draft from memory there)."""
-    async with (transaction() if transaction is not None else db.transaction()) as session:
+    async with transaction() if transaction is not None else db.transaction() as session:
         # One person's ballots one at a time: of a group of headings they vote in one only.
         # (The roll is an upsert on its unique key; the ballot waits sealed for the mix.)
         await session.lock("person", user_id)

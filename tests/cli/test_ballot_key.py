@@ -93,8 +93,11 @@ async def an_old_installation(db: Database) -> int:
 
 
 async def test_export_moves_the_key_out_and_rewrites_what_linked(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:  # fmt: skip
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.delenv("BALLOT_KEY")
     db = open_database(database_url)

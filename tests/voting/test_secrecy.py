@@ -299,13 +299,15 @@ async def test_with_the_key_a_ballot_is_still_replaced(db: Database) -> None:
     outcome = await service.results(db, heading, DURING_VOTE + timedelta(hours=2))
     assert outcome is not None and outcome.online == len(VOTERS)
     expected = dict.fromkeys(ITEMS, 0.0)
-    for who, choice in {**truth, voter: ITEMS[0]}.items():
+    for choice in {**truth, voter: ITEMS[0]}.values():
         expected[choice] += 1
     assert outcome.votes == expected
     await service.mix_ballots(db)
     async with db.reading() as session:
         assert await session.scalar("SELECT COUNT(*) FROM ballot_box") == 0
-        rows = await session.fetchall("SELECT choices FROM ballots WHERE heading_id = ?", (heading,))
+        rows = await session.fetchall(
+            "SELECT choices FROM ballots WHERE heading_id = ?", (heading,)
+        )
     assert sorted(json.loads(r["choices"])[0] for r in rows) == sorted(
         {**truth, voter: ITEMS[0]}.values()
     )

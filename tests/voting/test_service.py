@@ -80,7 +80,13 @@ async def test_cast_replace_and_no_user_id_in_ballots(db: Database, voting: dict
         assert await session.scalar("SELECT COUNT(*) FROM ballot_box") == 0
     assert len(rows) == 1 and json.loads(rows[0]["choices"]) == ["b"]
     assert set(rows[0].keys()) == {  # sqlite3.Row: no user id, no time
-        "id", "heading_id", "pseudonym", "choices", "weight", "voter_group", "source"
+        "id",
+        "heading_id",
+        "pseudonym",
+        "choices",
+        "weight",
+        "voter_group",
+        "source",
     }
     assert [r["user_id"] for r in roll] == [1]
     assert await service.current_choices(db, 1, voting["city"]) == ["b"]
