@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import secrets
+from collections import Counter
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Final
@@ -152,9 +153,9 @@ class VotingRepository:
 
     async def _counted(
         self, heading_id: int
-    ) -> tuple[list[int], list[tuple[str | None, StoredBallot]]]:
+    ) -> tuple[dict[int, str], list[tuple[str | None, StoredBallot]]]:
         """Every ballot that counts, each under its pseudonym (None: offline or erased), in
-        no order that says anything; and the ids of the sealed ones read."""
+        no order that says anything; and the sealed ones read (box id → pseudonym)."""
         rows = await self.session.fetchall(
             "SELECT pseudonym, choices, weight, voter_group, source FROM ballots"
             " WHERE heading_id = ?",
@@ -181,7 +182,7 @@ class VotingRepository:
             *((None, ballot) for ballot in unnamed),
         ]
         found.sort(key=lambda entry: _sort_key(entry[1]))
-        return [box_id for box_id, _ in waiting], found
+        return {box_id: str(data["p"]) for box_id, data in waiting}, found
 
     async def mix(
         self, heading_id: int, forget: frozenset[str] = frozenset(), force: bool = False
@@ -191,9 +192,28 @@ class VotingRepository:
         `forget`: pseudonyms to drop from their ballots (the ballots stay counted). Returns
         how many sealed ballots moved."""
         await self.session.lock("heading", heading_id)  # one mix of a heading at a time
-        box_ids, counted = await self._counted(heading_id)
+        boxed, counted = await self._counted(heading_id)
+        # A weight or voter group with few ballots would single its voters out (the roll
+        # and the budget-school or panel lists say who they are): while a heading has more
+        # than one, the ballots of a class with fewer than MIN_CLASS stay sealed, counted
+        # with the key, until it has enough.
+        sizes = Counter(_class(ballot) for _, ballot in counted if not ballot.offline)
+        held: set[str] = set()
+        if len(sizes) > 1:
+            held = {
+                name
+                for name, ballot in counted
+                if name is not None
+                and name not in forget
+                and name in boxed.values()
+                and sizes[_class(ballot)] < MIN_CLASS
+            }
+        latest = {name: box_id for box_id, name in sorted(boxed.items())}
+        kept = {latest[name] for name in held}
+        box_ids = [box_id for box_id in boxed if box_id not in kept]
         if not box_ids and not forget and not force:
             return 0
+        counted = [(name, ballot) for name, ballot in counted if name not in held]
         _SHUFFLE.shuffle(counted)
         await self.session.execute("DELETE FROM ballots WHERE heading_id = ?", (heading_id,))
         for start in range(0, len(box_ids), 500):
@@ -382,11 +402,17 @@ class VotingRepository:
 
 
 _SHUFFLE: Final = random.SystemRandom()
+# The fewest ballots of one weight and voter group that may stand in the ballot table.
+MIN_CLASS: Final = 5
 
 
 def random_id() -> int:
     """Ballot ids say nothing of when a ballot was cast (1 … 2^62)."""
     return secrets.randbelow(2**62) + 1
+
+
+def _class(ballot: StoredBallot) -> tuple[float, str]:
+    return (ballot.weight, ballot.group)
 
 
 def _sort_key(ballot: StoredBallot) -> tuple[bool, tuple[str, ...], float, str]:

@@ -29,10 +29,12 @@ from domain.voting import parse_ballot_file, pseudonym
 from storage.ballotkey import receipt_digest
 from storage.db import Database, SqliteDatabase
 from storage.ptbstate import PtbStateRepository
+from storage.voting import MIN_CLASS, VotingRepository
 from tests.conftest import TEST_BALLOT_KEY
 from tests.harness import Harness, said
 from tests.proposals.conftest import seed_programmes, sign_up
 from tests.voting.conftest import DURING_VOTE
+from tests.voting.test_service import change_settings
 
 VOTERS = list(range(101, 125))  # 24 voters, each for a project of their own
 ITEMS = [f"i{n:02d}" for n in range(1, len(VOTERS) + 1)]
@@ -395,3 +397,36 @@ def test_the_receipt_is_keyed_and_the_same_for_a_heading() -> None:
     assert key.open(sealed) == {"p": name, "c": ["i01"]}
     assert hmac.compare_digest(key.fingerprint(), key.fingerprint())
     assert TEST_BALLOT_KEY not in repr(key)
+
+
+async def test_a_small_weight_class_waits_sealed_until_it_singles_no_one_out(
+    db: Database,
+) -> None:
+    await seed_programmes(db)
+    await sign_up(db, *VOTERS)
+    heading = (await service.import_ballot(db, parse_ballot_file(BALLOT)))[0][0]
+    graduates = VOTERS[:MIN_CLASS]
+    async with db.transaction() as session:
+        await change_settings(session, "pb-citywide-2027", budget_school_weight=2.0)
+        for voter in graduates:
+            await VotingRepository(session).complete_budget_school(voter, DURING_VOTE, "code")
+
+    async def table() -> list[float]:
+        async with db.reading() as session:
+            rows = await session.fetchall("SELECT weight FROM ballots WHERE heading_id = ?",
+                                          (heading,))  # fmt: skip
+        return sorted(row[0] for row in rows)
+
+    for voter in (*VOTERS[MIN_CLASS:], *graduates[:-1]):
+        await service.cast(db, voter, heading, [ITEMS[VOTERS.index(voter)]], DURING_VOTE, 14)
+    await service.mix_ballots(db)
+    # Four graduates' ballots would name four of the people in `budget_school`: they wait.
+    assert await table() == [1.0] * (len(VOTERS) - MIN_CLASS)
+    outcome = await service.results(db, heading, DURING_VOTE)
+    assert outcome is not None and outcome.online == len(VOTERS) - 1  # counted all the same
+    assert outcome.votes[ITEMS[0]] == 2.0
+    await service.cast(db, graduates[-1], heading, [ITEMS[MIN_CLASS - 1]], DURING_VOTE, 14)
+    await service.mix_ballots(db)
+    assert await table() == [1.0] * (len(VOTERS) - MIN_CLASS) + [2.0] * MIN_CLASS
+    async with db.reading() as session:
+        assert await session.scalar("SELECT COUNT(*) FROM ballot_box") == 0
