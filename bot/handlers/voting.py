@@ -121,6 +121,18 @@ def in_progress(context: BotContext, heading_id: int) -> list[str] | None:
     return list(found) if isinstance(found, list) else None
 
 
+async def draft_or_cast(update: Update, context: BotContext, heading_id: int) -> list[str]:
+    """The ballot being built, else the one cast (shown and changed from there; it becomes a
+    draft in conversation data only once a choice changes)."""
+    found = in_progress(context, heading_id)
+    if found is None:
+        assert update.effective_user is not None
+        found = await service.current_choices(
+            context.services.db, update.effective_user.id, heading_id
+        )
+    return found
+
+
 def keep(context: BotContext, heading_id: int, choices: list[str]) -> None:
     context.udata.setdefault(IN_PROGRESS, {})[str(heading_id)] = choices
 
@@ -229,12 +241,7 @@ async def ballot_view(
         await send(update, context, t.gettext(REFUSALS[service.Refusal.NOT_FOUND]))
         return
     heading = where.heading
-    choices = in_progress(context, heading_id)
-    if choices is None:
-        choices = await service.current_choices(
-            context.services.db, update.effective_user.id, heading_id
-        )
-        keep(context, heading_id, choices)
+    choices = await draft_or_cast(update, context, heading_id)
     pages = max(1, -(-len(heading.items) // PAGE))
     page = min(max(page, 0), pages - 1)
     lines = [f"<b>{escape(heading.name(t.language))}</b>"]
@@ -413,7 +420,7 @@ async def on_toggle(update: Update, context: BotContext) -> None:
         await answer(update, t.gettext(REFUSALS[service.Refusal.CLOSED]), alert=True)
         return
     heading = where.heading
-    choices = in_progress(context, heading_id) or []
+    choices = await draft_or_cast(update, context, heading_id)
     if index >= len(heading.items):
         # A forged or stale button: say so, and show the ballot as it is.
         await answer(
@@ -469,7 +476,7 @@ async def on_review(update: Update, context: BotContext) -> None:
         where = await service.locate(session, heading_id)
     if where is None:
         return
-    choices = in_progress(context, heading_id) or []
+    choices = await draft_or_cast(update, context, heading_id)
     lines = [t.gettext("Your ballot:")]
     lines += [f"• {item_label(t, where.heading, key)}" for key in choices] or [
         t.gettext("(nothing chosen)")
@@ -507,7 +514,7 @@ async def submit(
         return waiting
     t = await translator(update, context)
     services = context.services
-    choices = in_progress(context, heading_id) or []
+    choices = await draft_or_cast(update, context, heading_id)
 
     def cast_done() -> None:
         # The draft goes in the cast's unit of work: the choices stay in the ballot only.

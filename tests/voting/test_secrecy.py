@@ -372,6 +372,13 @@ async def test_the_draft_goes_with_the_cast_in_one_unit_of_work(harness: Harness
     async with harness.db.reading() as session:
         data = await PtbStateRepository(session).user_data(voter)
     assert service.DRAFTS not in data
+    # Looking at the cast ballot again shows it from the ballot table, and keeps no copy.
+    await harness.say(voter, "/vote")
+    replies = await harness.press(voter, "열린 투표")
+    assert "선택함: 2. 사업 i02" in str(replies[-1]["reply_markup"])
+    async with harness.db.reading() as session:
+        data = await PtbStateRepository(session).user_data(voter)
+    assert service.DRAFTS not in data
     # A draft left in the chat goes too when the ballot is cast elsewhere (the Mini App).
     async with harness.db.transaction() as session:
         await PtbStateRepository(session).set_user_data(
