@@ -437,8 +437,9 @@ async def run_tally(db: Database, heading_id: int, rule: str | None, now: dateti
         result, votes = count(where.heading, ballots, rules, offline, chosen_rule)
         assert result is not None
         await repository.save_result(heading_id, chosen_rule, result.selected, now)
-        counts = await repository.counts(heading_id)
-    return Outcome(result, votes, counts["online"], counts["offline"] + sum(offline.values()))
+    online = sum(not ballot.offline for ballot in ballots)
+    paper = len(ballots) - online + sum(offline.values())
+    return Outcome(result, votes, online, paper)
 
 
 @dataclass(frozen=True)
@@ -521,7 +522,6 @@ async def results(db: Database, heading_id: int, now: datetime) -> Results | Non
         stored = await repository.result(heading_id)
         ballots = await repository.ballots(heading_id)
         offline = await repository.offline_counts(heading_id)
-        counts = await repository.counts(heading_id)
     rules = VotingRules.from_settings(where.programme.settings)
     confirmed_at = stored["confirmed_at"] if stored is not None else None
     if confirmed_at is not None:
@@ -554,8 +554,8 @@ async def results(db: Database, heading_id: int, now: datetime) -> Results | Non
         rule=rule,
         selected=selected,
         votes=votes,
-        online=counts["online"],
-        offline=counts["offline"] + sum(offline.values()),
+        online=sum(not ballot.offline for ballot in ballots),
+        offline=sum(ballot.offline for ballot in ballots) + sum(offline.values()),
         counted_at=now,
         confirmed_at=confirmed_at,
         tallied=result is not None or confirmed_at is not None,

@@ -33,7 +33,7 @@ from storage.voting import MIN_CLASS, VotingRepository
 from tests.conftest import TEST_BALLOT_KEY
 from tests.harness import Harness, said
 from tests.proposals.conftest import seed_programmes, sign_up
-from tests.voting.conftest import DURING_VOTE
+from tests.voting.conftest import AFTER_VOTE, DURING_VOTE
 from tests.voting.test_service import change_settings
 
 VOTERS = list(range(101, 125))  # 24 voters, each for a project of their own
@@ -437,3 +437,36 @@ async def test_a_small_weight_class_waits_sealed_until_it_singles_no_one_out(
     assert await table() == [1.0] * (len(VOTERS) - MIN_CLASS) + [2.0] * MIN_CLASS
     async with db.reading() as session:
         assert await session.scalar("SELECT COUNT(*) FROM ballot_box") == 0
+
+
+async def test_the_bot_mixes_every_interval_and_when_a_vote_closes(harness: Harness) -> None:
+    harness.set_now(DURING_VOTE)
+    await seed_programmes(harness.db)
+    await sign_up(harness.db, *VOTERS[:3])
+    heading = (await service.import_ballot(harness.db, parse_ballot_file(BALLOT)))[0][0]
+    services = harness.app.services
+
+    async def sealed() -> int:
+        async with harness.db.reading() as session:
+            return int(await session.scalar("SELECT COUNT(*) FROM ballot_box"))
+
+    start = DURING_VOTE + timedelta(hours=1)  # well after any check made at start-up
+    harness.set_now(start)
+    await service.cast(harness.db, VOTERS[0], heading, [ITEMS[0]], start, 14)
+    await harness.app.automation.tick()
+    assert await sealed() == 0  # the first check mixes
+    await service.cast(harness.db, VOTERS[1], heading, [ITEMS[1]], start, 14)
+    harness.set_now(start + timedelta(minutes=5))
+    await harness.app.automation.tick()
+    assert await sealed() == 1  # BALLOT_MIX_INTERVAL (10 minutes) not yet
+    harness.set_now(start + timedelta(minutes=11))
+    await harness.app.automation.tick()
+    assert await sealed() == 0
+    # The vote's close mixes what waits, whatever the interval.
+    services.settings = services.settings.model_copy(update={"ballot_mix_interval": 10**9})
+    await service.cast(harness.db, VOTERS[2], heading, [ITEMS[2]], DURING_VOTE, 14)
+    harness.set_now(AFTER_VOTE)
+    await harness.app.automation.tick()
+    assert await sealed() == 0
+    async with harness.db.reading() as session:
+        assert await session.scalar("SELECT COUNT(*) FROM ballots") == 3
