@@ -16,8 +16,10 @@ import pytest
 
 from bot.localapi.core import LocalBotApi
 from bot.localapi.server import LocalBotApiServer
+from bot.services import voting as voting_service
+from storage.ballotkey import BallotKey, attach
 from storage.db import open_database
-from tests.conftest import fetch_rows
+from tests.conftest import TEST_BALLOT_KEY, fetch_rows
 
 CIVICBOT = str(Path(sys.executable).with_name("civicbot"))
 ALICE = 4343
@@ -188,6 +190,12 @@ async def test_a_ballot_cast_around_a_sigkill_counts_once(
     finally:
         process.send_signal(signal.SIGKILL)
         await process.wait()
+    # What counts: the sealed ballots too, moved into the table as the bot's mix would.
+    db = open_database(database_url)
+    await db.connect()
+    await attach(db, BallotKey.from_text(TEST_BALLOT_KEY))
+    await voting_service.mix_ballots(db)
+    await db.close()
     ballots = await fetch_rows(database_url, "SELECT choices FROM ballots")
     roll = await fetch_rows(database_url, "SELECT COUNT(*) FROM voter_roll")
     assert ballots == [('["a", "b"]',)] and roll == [(1,)]

@@ -467,7 +467,7 @@ async def test_a_members_vote_refuses_non_members(db: Database, ids: dict[str, i
     async with db.reading() as session:
         open_to_outsider = await voting_service.open_headings(session, outsider, MEETING_STAGE)
         open_to_member = await voting_service.open_headings(session, members[0], MEETING_STAGE)
-        assert await session.scalar("SELECT COUNT(*) FROM ballots") == 1
+        assert len(await VotingRepository(session).ballots(heading_id)) == 1
     assert [h.heading_id for h in open_to_member] == [heading_id]
     assert open_to_outsider == []
 
