@@ -145,12 +145,15 @@ async def check(session: Session, key: BallotKey | None) -> None:
     stored = await session.scalar(
         "SELECT value FROM installation_secrets WHERE name = ?", (FINGERPRINT,)
     )
-    if stored is None:
+    if stored is None:  # the first start: another worker may be recording its own
         await session.execute(
             "INSERT INTO installation_secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (FINGERPRINT, key.fingerprint()),
         )
-    elif not hmac.compare_digest(str(stored), key.fingerprint()):
+        stored = await session.scalar(
+            "SELECT value FROM installation_secrets WHERE name = ?", (FINGERPRINT,)
+        )
+    if not hmac.compare_digest(str(stored), key.fingerprint()):
         raise BallotKeyProblem(WRONG_KEY_HELP)
 
 

@@ -10,6 +10,7 @@ from collections import Counter
 from bot.localapi.core import LocalBotApi
 from domain.people import DISTRICTS
 from storage.db import Database
+from storage.voting import VotingRepository
 from tests.load.citizens import Citizen, World, buttons
 
 THRESHOLD = 5  # reached halfway: the proposer and the first supporters are told
@@ -62,9 +63,7 @@ async def everyone_at_once(
                 "SELECT proposal_id, COUNT(*) AS n FROM supports GROUP BY proposal_id"
             )
         }
-        ballots = await session.fetchall(
-            "SELECT choices FROM ballots WHERE heading_id = ?", (world.heading_id,)
-        )
+        ballots = await VotingRepository(session).ballots(world.heading_id)  # sealed too
         voters = await session.scalar(
             "SELECT COUNT(*) FROM voter_roll WHERE heading_id = ?", (world.heading_id,)
         )
@@ -82,7 +81,7 @@ async def everyone_at_once(
         status = "threshold_reached" if expected >= THRESHOLD else "published"
         assert counts[proposal_id] == (expected, status), (counts, expected_supports)
         assert supports[proposal_id] == expected_supports[proposal_id]
-    assert [b["choices"] for b in ballots] == ['["i1", "i2"]'] * count and voters == count
+    assert [b.choices for b in ballots] == [("i1", "i2")] * count and voters == count
     assert sorted(r["reporter_id"] for r in reports) == [first + n for n in range(count)]
     assert {r["receipt"] for r in reports} == report_receipts
 

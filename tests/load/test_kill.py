@@ -20,8 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from storage.ballotkey import BallotKey, attach
 from storage.clock import to_db
 from storage.db import Database, open_database
+from tests.conftest import TEST_BALLOT_KEY
 from tests.load.citizens import Citizen, prepare_world
 from tests.load.cluster import running_cluster
 
@@ -58,6 +60,7 @@ async def test_a_worker_killed_under_load_loses_nothing_and_applies_nothing_twic
     await db.connect()
     try:
         await db.migrate()
+        await attach(db, BallotKey.from_text(TEST_BALLOT_KEY))
         world = await prepare_world(db, datetime.now(UTC), proposals=PROPOSALS)
         async with running_cluster(
             database_url, WORKERS, tmp_path, extra_env=NO_QUIET_HOURS

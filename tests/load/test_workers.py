@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from storage.ballotkey import BallotKey, attach
 from storage.db import open_database
+from tests.conftest import TEST_BALLOT_KEY
 from tests.load.citizens import prepare_world
 from tests.load.cluster import running_cluster
 from tests.load.scenario import THRESHOLD, everyone_at_once
@@ -31,6 +33,7 @@ async def test_three_workers_share_the_load_and_the_database(
     await db.connect()
     try:
         await db.migrate()
+        await attach(db, BallotKey.from_text(TEST_BALLOT_KEY))
         # The workers run on the real clock; the world is open around now.
         world = await prepare_world(
             db, datetime.now(UTC), proposals=4, support_threshold=THRESHOLD, max_choices=2
