@@ -635,9 +635,12 @@ async def on_results(update: Update, context: BotContext) -> None:
     for item in ranked[:40]:
         mark = t.gettext("selected") if item.key in selected else ""
         votes = f"{outcome.votes.get(item.key, 0):,.0f}"
-        lines.append(f"{item.key} {escape(item.title_in(t.language)[:40])} — {votes} {mark}".rstrip())
+        lines.append(
+            f"{item.key} {escape(item.title_in(t.language)[:40])} — {votes} {mark}".rstrip()
+        )
     projects = [
-        ChartProject(i.key, i.title_in(t.language), outcome.votes.get(i.key, 0), i.cost) for i in heading.items
+        ChartProject(i.key, i.title_in(t.language), outcome.votes.get(i.key, 0), i.cost)
+        for i in heading.items
     ]
     title = f"{where.programme.name.get(t.language)}\n{heading.name(t.language)}"
     budget, interim, at = heading.budget or 0, not confirmed, services.clock()
