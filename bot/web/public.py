@@ -28,6 +28,7 @@ from domain.people import DISTRICTS, DISTRICTS_BY_CODE
 from domain.programmes import Programme
 from domain.proposals import FIELDS_BY_CODE, POLICY_FIELDS
 from domain.sortition import SortitionError
+from domain.tally import MES_RULES
 from domain.waste import Status as WasteStatus
 from storage.panels import DrawRecord
 from storage.proposals import Filters, Proposal, ProposalsRepository
@@ -300,7 +301,7 @@ _EXPLAINED: dict[tuple[int, str], tuple[int, str]] = {}
 async def explained(site: Site, counted: voting.Results, t: Translator) -> str | None:
     """A confirmed Equal Shares result explains itself as the chat does (issue 23); worked
     out once per count and language."""
-    if counted.state is not voting.ResultState.FINAL or counted.rule not in voting.MES_RULES:
+    if counted.state is not voting.ResultState.FINAL or counted.rule not in MES_RULES:
         return None
     key = (counted.heading_id, t.language)
     cached = _EXPLAINED.get(key)
