@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     CallbackQueryHandler,
@@ -17,7 +17,7 @@ from telegram.ext import (
 from bot.automation import StageEvent, one_worker_at_a_time
 from bot.context import BotContext, CivicApplication, translator
 from bot.flows.guard import flow, guided_steps
-from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
+from bot.handlers.common import answer, ask, edit_or_send, retire_question, send, send_stored_photos
 from bot.handlers.proposal_views import proposal_card, summary_line
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
@@ -226,13 +226,9 @@ async def show_history(update: Update, context: BotContext, proposal_id: int) ->
 async def show_photos(update: Update, context: BotContext, proposal_id: int) -> None:
     async with context.services.db.reading() as session:
         proposal = await ProposalsRepository(session).get(proposal_id)
-    chat = update.effective_chat
-    if proposal is None or not proposal.photos or chat is None:
+    if proposal is None or not proposal.photos:
         return
-    if len(proposal.photos) == 1:
-        await context.bot.send_photo(chat.id, proposal.photos[0])
-    else:
-        await context.bot.send_media_group(chat.id, [InputMediaPhoto(p) for p in proposal.photos])
+    await send_stored_photos(update, context, proposal.photos)
 
 
 async def show_comments(update: Update, context: BotContext, proposal_id: int) -> None:

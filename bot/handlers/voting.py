@@ -23,7 +23,7 @@ from bot.charts import ChartProject, png, results_figure
 from bot.context import BotContext, CivicApplication, person_and_translator, translator
 from bot.flows import eligibility as asking
 from bot.flows.guard import end_flow, flow
-from bot.handlers.common import answer, checkpoint, edit_or_send, send
+from bot.handlers.common import answer, checkpoint, edit_or_send, send, send_stored_photos
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
 from bot.services import voting as service
@@ -450,7 +450,7 @@ async def on_details(update: Update, context: BotContext) -> None:
         else f"{item.title}\n\n{item.summary}"
     )
     if item.photo:
-        await context.bot.send_photo(update.effective_chat.id, item.photo, caption=text[:1024])
+        await send_stored_photos(update, context, [item.photo], caption=text[:1024])
     else:
         await send(update, context, text)
 
