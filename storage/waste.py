@@ -496,7 +496,9 @@ class WasteRepository:
                         mode="json", exclude={"programme_id", "officer_id", "file_count"}
                     ),
                     "files": [
-                        f.model_dump(mode="json", include={"kind", "file_name", "added_at"})
+                        f.model_dump(
+                            mode="json", include={"kind", "file_id", "file_name", "added_at"}
+                        )
                         for f in await self.files(report.id)
                     ],
                     "history": [
