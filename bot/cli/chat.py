@@ -139,6 +139,9 @@ class Terminal:
         # Whether the bot has no update in hand (set by `chat`); the offset moves past an
         # update once it is recorded, before it is handled.
         self.idle: Callable[[], bool] = lambda: True
+        # Updates sent, and how many the bot has handled (set by `chat`: its running count).
+        self.sent = 0
+        self.handled: Callable[[], int] = lambda: self.sent
         api.listeners.append(self.on_call)
 
     def on_call(self, method: str, params: dict[str, Any], result: Any) -> None:
@@ -297,6 +300,7 @@ class Terminal:
         else:
             self.api.send_text(self.user_id, line)
         new = set(self.api.pending_update_ids()) - set(before)
+        self.sent += len(new)
         return max(new) if new else None
 
     def press(self, number: int) -> bool:
@@ -335,12 +339,14 @@ class Terminal:
         return True
 
     async def settle(self, update_id: int, timeout: float = 15.0) -> None:
-        """Wait until the bot took the update and has been quiet for a moment."""
+        """Wait until the bot has handled every update sent so far, then for a quiet moment
+        (a reply may still be on its way after the handler's last call)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             await asyncio.sleep(0.05)
             if (
                 self.api.delivered(update_id)
+                and self.handled() >= self.sent
                 and self.idle()
                 and time.monotonic() - self.last_activity > 0.3
             ):
@@ -414,6 +420,8 @@ async def chat(
     application.services.clock = clock
     terminal = Terminal(api, user_id, out, clock, language)
     terminal.idle = lambda: not application.intake.in_hand
+    handled_before = application.updates_handled
+    terminal.handled = lambda: application.updates_handled - handled_before
     loop = asyncio.get_running_loop()
     print(INTRO.format(user_id=user_id, files=folder), file=out)
     print(WEB.format(url=application.web_url, app=app_link()), file=out)
