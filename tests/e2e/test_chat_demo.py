@@ -138,3 +138,28 @@ def test_a_newcomer_votes_applies_and_proposes_in_the_demo(tmp_path: Path) -> No
     finally:
         code = chat.quit()
     assert code == 0
+
+
+def test_an_admin_sees_the_quotas_and_draws_the_demo_panel(tmp_path: Path) -> None:
+    chat = ChatProcess(tmp_path, "--demo", "--as-admin")
+    try:
+        chat.wait_for("buttons: [#1] 동의합니다")
+        chat.send("#1", "[#1] 서울에 살아요")
+        chat.send("#1", "어느 자치구인가요?")
+        chat.send("마포구", ": 자치구: 마포구")
+        chat.send("/paneladmin", "[#5] [데모] 시민회의 위원 모집  [#6] [데모] 시민회의 추첨")
+        chat.send("#5", "신청함, 추첨 대기: 5", "[#1] 할당 대비 신청자")
+        chat.send("#1", "정원 4명에 신청자 5명", "성별: 여성 3 (1–3) · 남성 2 (1–3)")
+        chat.send("/paneladmin", "[#6] [데모] 시민회의 추첨")
+        chat.send("#6", "신청함, 추첨 대기: 12", "[#2] 추첨 확인값 공개")
+        chat.send("#2", "[#1] 추첨 확인값 공개")
+        chat.send("#1", "신청자 12명", "[#1] 시드 입력 후 추첨")
+        chat.send("#1", "공개 시드를 입력해 주세요", "[#1] 취소")
+        # The seed "1" is an answer, although button #1 (취소) is on screen.
+        chat.send("1", "시드 “1”로 추첨할까요?", "[#1] 지금 추첨")
+        chat.send(
+            "#1", "추첨을 마치고 공개했어요. 시드: 1", "선정 4명 · 예비 명단 8명", "선정자 (가명): "
+        )
+    finally:
+        code = chat.quit()
+    assert code == 0
