@@ -68,3 +68,10 @@ def test_the_clock_can_be_set_to_try_a_stage(tmp_path: Path, database_url: str) 
     out = chat(tmp_path, database_url, "#1\n:at 2027-07-25T12:00\n", "--at", "2027-02-10T12:00")
     assert "2027년 2월 10일 (수) 오후 12:00에 개인정보 수집·이용에 동의" in out
     assert "(the bot's clock now reads 2027-07-25 03:00 UTC)" in out
+
+
+def test_the_demo_is_not_loaded_without_demo(tmp_path: Path, database_url: str) -> None:
+    out = chat(tmp_path, database_url, "#2\n/programmes\n", "--fresh")
+    assert "민주주의 서울 시민제안" in out
+    assert "[데모]" not in out and "DEMO" not in out
+    assert "civicbot chat --demo (make demo)" in out  # the first screen says how to try it

@@ -8,6 +8,7 @@ only makes it slower."""
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import subprocess
@@ -135,6 +136,18 @@ def test_a_newcomer_votes_applies_and_proposes_in_the_demo(tmp_path: Path) -> No
         chat.send("#1", "공감 4 / 5", "[#1] 공감하기")
         out = chat.send("#1", "(toast) 공감해 주셔서 고마워요!", "공감 5 / 5", "[#1] 공감 취소")
         assert "공감 목표 달성" in out
+
+        # /mydata: the document is saved too; it holds the proposal whole and "voted in".
+        out = chat.send("/mydata", "[file mydata-1001.json, ", "bytes, saved to ")
+        saved = Path(out.split("bytes, saved to ")[1].split("]")[0])
+        mine = json.loads(saved.read_text(encoding="utf-8"))
+        (proposal,) = mine["participation"]["proposals"]
+        assert proposal["description"].startswith("여름 한낮에 쉴 곳이 없어요")
+        assert len(proposal["photos"]) == 1 and proposal["latitude"] == 37.52
+        assert mine["voting"]["voted_in"][0]["voted_in"] == (
+            "[데모] 시민참여예산 투표 — [데모] 광역 사업"
+        )
+        assert mine["panels"]["applications"][0]["programme"] == "demo-panel"
     finally:
         code = chat.quit()
     assert code == 0

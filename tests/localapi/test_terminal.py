@@ -66,6 +66,18 @@ async def test_photos_documents_and_locations_are_shown_and_saved(tmp_path: Path
     assert "[location 37.56650, 126.97800]" in shown
 
 
+async def test_an_album_shows_each_photo(tmp_path: Path) -> None:
+    api, _, out = terminal(tmp_path)
+    first, second = (api.send_photo(YOU)["photo"][0]["file_id"] for _ in range(2))
+    media = [{"type": "photo", "media": first}, {"type": "photo", "media": second}]
+    sent = await ok(api, "sendMediaGroup", {"chat_id": YOU, "media": media})
+    assert len(sent) == 2 and out.getvalue().count("[photo, saved to ") == 2
+    lost = [*media, {"type": "photo", "media": "photo-999"}]
+    reply = await api.call("sendMediaGroup", {"chat_id": YOU, "media": lost})
+    assert reply["description"] == "Bad Request: wrong file identifier/HTTP URL specified"
+    assert out.getvalue().count("[photo, saved to ") == 2  # the album goes whole or not at all
+
+
 async def test_the_command_menu_is_the_one_this_person_sees(tmp_path: Path) -> None:
     api, term, out = terminal(tmp_path)
     everyone = [{"command": "start", "description": "처음으로"}]
