@@ -154,6 +154,9 @@ class Terminal:
             self.show_menu_if_changed()
         if params.get("chat_id") != self.user_id:
             return
+        if method == "deleteMessage":
+            print(f"bot (deleted #{params.get('message_id')})", file=self.out)
+            self.inline = [entry for entry in self.inline if entry[0] != params.get("message_id")]
         if method == "sendMediaGroup" and isinstance(result, list):
             for message in result:
                 self.show(message, params, edited=False)
@@ -177,8 +180,6 @@ class Terminal:
             shown = ", ".join(labels) if labels else "none"
             print(f"bot #{result['message_id']} (edited: buttons now {shown})", file=self.out)
             self.take_buttons(result)
-        elif method == "deleteMessage":
-            print(f"bot (deleted #{params.get('message_id')})", file=self.out)
 
     def show_callback_answer(self, params: dict[str, Any]) -> None:
         """What Telegram shows on a button press: a pop-up alert to dismiss, or a toast."""

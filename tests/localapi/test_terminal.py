@@ -48,6 +48,8 @@ async def test_alerts_toasts_and_edits_are_shown(tmp_path: Path) -> None:
     assert f"bot #{sent['message_id']}: 고르세요" in shown
     assert "(alert) 마감됐어요" in shown and "(toast) 담았어요" in shown
     assert f"bot #{sent['message_id']} (edited): 골랐어요" in shown
+    await ok(api, "deleteMessage", {"chat_id": YOU, "message_id": sent["message_id"]})
+    assert f"bot (deleted #{sent['message_id']})" in out.getvalue()
 
 
 async def test_photos_documents_and_locations_are_shown_and_saved(tmp_path: Path) -> None:
