@@ -115,7 +115,9 @@ class FileStore(MutableMapping[str, UploadedFile]):
     def __setitem__(self, file_id: str, stored: UploadedFile) -> None:
         self._memory[file_id] = stored
         if self.folder is not None and _FILE_ID.fullmatch(file_id):
-            name = Path(stored.filename or file_id).name or file_id
+            name = Path(stored.filename or "").name
+            if name in ("", ".", ".."):
+                name = file_id
             (self.folder / file_id).mkdir(parents=True, exist_ok=True)
             (self.folder / file_id / name).write_bytes(stored.content)
 
