@@ -32,7 +32,6 @@ from storage.people import PeopleRepository
 from storage.programmes import ProgrammesRepository
 
 SEOUL: Final = ZoneInfo("Asia/Seoul")
-MARK: Final = "[데모]"
 PROPOSALS: Final = "demo-proposals"
 BUDGET: Final = "demo-pb"
 PANEL: Final = "demo-panel"

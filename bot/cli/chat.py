@@ -432,7 +432,7 @@ async def chat(
                 # Imported here: the demo's data exists only in a session started with --demo.
                 from bot.demo import build_demo
 
-                await build_demo(application.services.db, clock())
+                await build_demo(application.services.db, clock(), settings.minimum_age)
                 admin = DEMO_ADMIN if user_id in settings.admin_ids else DEMO_CITIZEN
                 print(DEMO_BANNER.format(admin=admin), file=out)
             terminal.print_menu()
