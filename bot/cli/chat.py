@@ -177,8 +177,8 @@ class Terminal:
             self.show(result, params, edited=True)
         elif method == "editMessageReplyMarkup":
             labels = [b["text"] for row in self.rows(result) for b in row]
-            shown = ", ".join(labels) if labels else "none"
-            print(f"bot #{result['message_id']} (edited: buttons now {shown})", file=self.out)
+            shown = f"buttons now {', '.join(labels)}" if labels else "buttons removed"
+            print(f"bot #{result['message_id']} (edited: {shown})", file=self.out)
             self.take_buttons(result)
 
     def show_callback_answer(self, params: dict[str, Any]) -> None:
