@@ -139,6 +139,27 @@ async def test_deep_link_payload_is_kept_through_onboarding(harness: Harness) ->
     assert opened == ["42"]
 
 
+async def test_a_deep_link_survives_a_refused_consent(harness: Harness) -> None:
+    """QA finding 2: refusing, then agreeing later (/start) still opens the link."""
+    opened: list[str] = []
+
+    async def open_proposal(update: object, context: object, rest: str) -> None:
+        opened.append(rest)
+
+    harness.app.deep_links.add("p_", open_proposal)
+    await harness.say(ALICE, "/start p_42")
+    await harness.press(ALICE, "동의하지 않습니다")
+    assert await people_count(harness) == 0
+    replies = await harness.say(ALICE, "/proposals")  # not held by the sign-up flow
+    assert "제안 — 공감 많은 순" in said(replies)
+    await harness.say(ALICE, "/start")
+    await harness.press(ALICE, "동의합니다")
+    await harness.press(ALICE, "해당 없음")
+    assert opened == ["42"]
+    await harness.say(ALICE, "/start")
+    assert opened == ["42"]  # opened once
+
+
 async def test_stale_button_outside_a_flow(harness: Harness) -> None:
     await onboard(harness)
     consent = harness.api.bot_messages(ALICE)[0]["message_id"]
