@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bot.i18n import Translator
 from domain.people import Relation
 from storage.people import PeopleRepository
 from tests.harness import Harness, said
@@ -193,6 +194,21 @@ async def test_help_menu_and_menu_buttons(harness: Harness) -> None:
     await harness.say(ALICE, "/menu")
     replies = await harness.press(ALICE, "참여 사업")
     assert "참여 사업 (서울 시각 기준)" in replies[-1]["text"]
+
+
+async def test_every_menu_label_names_one_command(harness: Harness) -> None:
+    """QA finding 3: /profile and /mydata both read "내 정보"; a label typed back must name
+    one command, in each language."""
+    for language in ("ko", "en"):
+        t = Translator(language)
+        labels = [t.gettext(command.label) for command in harness.app.commands.all()]
+        assert len(labels) == len(set(labels)), sorted(labels)
+    await onboard(harness)
+    await harness.say(ALICE, "/menu")
+    replies = await harness.press(ALICE, "내 정보 내려받기")
+    assert "document" in replies[-1]
+    replies = await harness.press(ALICE, "내 정보")
+    assert "document" not in replies[-1]
 
 
 async def test_command_menu_is_set_per_language(harness: Harness) -> None:
