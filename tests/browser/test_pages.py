@@ -335,7 +335,7 @@ def test_results_and_map_tables_read_on_a_phone(site: LiveSite, page: Any, engin
     figures = lines_of(page, "table.results tbody td[data-label]")
     assert any("미선정" in text for text, *_ in figures)
     for text, lines, left, right in figures:
-        assert lines == 1 and 0 <= left and right <= 360, (text, lines, left, right)
+        assert lines == 1 and left >= 0 and right <= 360, (text, lines, left, right)
 
     page.goto(f"{site.url}/map?lang=en")
     page.wait_for_selector("[data-map][data-ready]")
@@ -348,3 +348,34 @@ def test_results_and_map_tables_read_on_a_phone(site: LiveSite, page: Any, engin
     for text, _, left, _ in lines_of(page, ".table-wrap tbody th"):
         assert left >= left_edge - 1, f"{text!r} scrolled out of view"
     screenshot(page, "map-scrolled", engine)
+
+
+def test_the_mini_app_speaks_the_persons_language_on_a_foreign_phone(
+    browser: Any, site: LiveSite, engine: str
+) -> None:
+    """QA finding 5: a person who chose Korean, on a phone set to English, gets one language
+    on the screen: the shell follows the language of the fragments."""
+    site.h.set_now(DURING_VOTE)
+    site.run(lambda h: onboard(h, VOTER, "구로구"))
+    ids = site.run(open_ballots)
+    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="en-US")
+    page = context.new_page()
+    try:
+        open_app(page, site, "/app", site.init_data(VOTER))
+        for _ in range(100):  # the shell reloads itself in the person's language
+            if page.evaluate("document.documentElement.lang") == "ko":
+                break
+            page.wait_for_timeout(100)
+        page.wait_for_selector("#app h1")
+        assert page.evaluate("document.documentElement.lang") == "ko"
+        assert page.locator("#app h1").inner_text() == ko.gettext("Open votes")
+        nav = page.locator("header nav").inner_text()
+        assert ko.gettext("Vote") in nav and "My page" not in nav
+        assert page.get_by_role("link", name="마포구 사업").count() == 0
+        assert "마포구 사업 — 마포구 주민 투표" in page.locator("#app").inner_text()
+        page.get_by_role("link", name="광역 사업").click()
+        page.wait_for_selector("form#ballot")
+        assert f"/app/ballot/{ids['city']}" in page.url
+        screenshot(page, "app-foreign-phone", engine)
+    finally:
+        context.close()
