@@ -252,6 +252,23 @@ async def test_browse_filter_paginate_and_search(harness: Harness) -> None:
     assert "전체 7건" in replies[-1]["text"]
 
 
+async def test_a_search_of_several_words_finds_proposals_with_all_of_them(
+    harness: Harness,
+) -> None:
+    """QA finding 6: "벤치 공원" finds "제안 0 공원 벤치" (each word anywhere, in the title
+    or the description); a word no proposal has finds nothing."""
+    await signed_up(harness, ALICE, BOB)
+    ids = await make_proposals(harness, 2)
+    await harness.say(ALICE, "/proposals")
+    await harness.press(ALICE, "검색")
+    replies = await harness.say(ALICE, "벤치  공원")
+    assert "전체 2건 중 1–2" in replies[-1]["text"]
+    replies = await harness.say(ALICE, "/proposals 앉을 제안 1")  # description and title
+    assert f"#{ids[1]}" in replies[-1]["text"] and "전체 1건" in replies[-1]["text"]
+    replies = await harness.say(ALICE, "/proposals 벤치 수영장")
+    assert "조건에 맞는 제안이 없어요" in replies[-1]["text"]
+
+
 async def test_my_page_lists_mine_supported_and_followed(harness: Harness) -> None:
     await signed_up(harness, ALICE, BOB)
     ids = await make_proposals(harness, 2)
