@@ -161,8 +161,14 @@ async def test_budget_school_code_opens_the_committee(harness: Harness) -> None:
     await h.press(BOB, "신청하기: 예산학교 패널")
     replies = await h.press(BOB, "수료하지 않았어요")
     assert "/budgetschool 다음에 코드를 붙여 보낸 뒤 다시 신청해 주세요" in said(replies)
+    # … and where and when to take it (QA finding 7).
+    where = (
+        "예산학교는 서울시가 연중 운영하고 자치구에서도 열려요. 가까운 과정의 일정과 신청"
+        " 방법은 02-120으로 문의해 주세요."
+    )
+    assert where in said(replies)
     replies = await h.say(BOB, "/budgetschool")
-    assert "/budgetschool ABCD2345" in said(replies)
+    assert "/budgetschool ABCD2345" in said(replies) and where in said(replies)
     replies = await h.say(BOB, "/budgetschool NOTACODE")
     assert "올바르지 않거나 마감된 과정 코드" in said(replies)
     replies = await h.say(BOB, f"/budgetschool {code}")
