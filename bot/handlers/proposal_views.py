@@ -213,7 +213,12 @@ def card_keyboard(
         ]
     )
     rows.append(share_buttons(t, proposal, bot_username, inline_mode, support_open))
-    extra = [InlineKeyboardButton(t.gettext("Report"), callback_data=f"pr:rep:{pid}")]
+    # One's own proposal is not reported: withdrawn, below, if need be.
+    extra = (
+        []
+        if is_author
+        else [InlineKeyboardButton(t.gettext("Report"), callback_data=f"pr:rep:{pid}")]
+    )
     if proposal.photos:
         extra.insert(0, InlineKeyboardButton(t.gettext("Photos"), callback_data=f"pr:ph:{pid}"))
     rows.append(extra)

@@ -102,6 +102,7 @@ class Outcome(StrEnum):
     FORBIDDEN = "forbidden"
     NOT_SIGNED_UP = "not_signed_up"
     BLOCKED = "blocked"
+    OWN = "own"  # one's own proposal or comment, which one cannot report
 
 
 async def open_for_proposals(session: Session, now: datetime) -> list[tuple[int, Programme]]:
@@ -618,6 +619,9 @@ async def report(
             proposal = await repository.get(target_id)
         if proposal is None:
             return Outcome.NOT_FOUND, False
+        author = found.author_id if target == "comment" and found else proposal.author_id
+        if author == user_id:
+            return Outcome.OWN, False
         hide_at = rules_of(await programme_of(session, proposal)).reports_to_hide
         counted, hidden = await repository.report(
             "comment" if target == "comment" else "proposal", target_id, user_id, now, hide_at

@@ -294,10 +294,12 @@ async def test_comments_and_reports(harness: Harness) -> None:
     assert "501자예요" in said(replies)
     replies = await harness.say(ALICE, "동네 어르신들이 정말 좋아하실 거예요")
     assert "1. 동네 어르신들이" in replies[-1]["text"]
+    assert "1번 신고" not in str(replies[-1].get("reply_markup"))  # not one's own
     for reporter in (BOB, 503, 504):
         await harness.say(reporter, f"/start p_{proposal_id}")
         await harness.press(reporter, "의견")
         await harness.press(reporter, "1번 신고")
+        await harness.press(reporter, "네, 신고합니다")  # a report asks first (QA finding 8)
     replies = await harness.say(BOB, f"/start p_{proposal_id}")
     replies = await harness.press(BOB, "의견")
     assert "아직 의견이 없어요" in replies[-1]["text"]  # hidden after 3 reports
