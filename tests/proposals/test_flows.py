@@ -412,3 +412,25 @@ async def test_an_empty_review_queue_shows_without_buttons(harness: Harness) -> 
     replies = await harness.press(ADMIN, "민주서울 (0)")
     assert "기다리는 제안이 없어요" in said(replies)
     assert not harness.errors.records
+
+
+async def test_help_and_menu_answer_inside_a_flow_and_leave_it_as_it_was(
+    harness: Harness,
+) -> None:
+    """QA finding 9: /help, /menu and their keyboard labels answer mid-flow; the step stays,
+    so the next answer carries on."""
+    await signed_up(harness, ALICE)
+    await harness.say(ALICE, "/propose")
+    assert "제안 제목" in harness.last_text(ALICE)
+    replies = said(await harness.say(ALICE, "/help"))
+    assert "이곳에서 할 수 있는 일:" in replies and "/propose" in replies
+    assert "아직 제안 작성 중이에요. 위 질문에 답하시거나 /cancel로" in replies
+    replies = said(await harness.say(ALICE, "메뉴"))
+    assert "주 메뉴" in replies and "아직 제안 작성 중이에요" in replies
+    # A button of that menu, pressed mid-flow, says where things stand and asks again.
+    replies = said(await harness.press(ALICE, "참여 사업"))
+    assert "지금은 제안 작성 중이에요" in replies and "제안 제목" in replies
+    await harness.say(ALICE, "한강공원 쓰레기통 확충")
+    assert "제안 내용을 적어 주세요" in harness.last_text(ALICE)  # on from the title
+    assert not harness.errors.records
+
