@@ -102,7 +102,13 @@ def progress_line(t: Translator, proposal: Proposal, rules: ProposalRules, now: 
     return line
 
 
-def card_text(t: Translator, proposal: Proposal, rules: ProposalRules, now: datetime) -> str:
+def card_text(
+    t: Translator,
+    proposal: Proposal,
+    rules: ProposalRules,
+    now: datetime,
+    support_open: bool = True,
+) -> str:
     field = (
         FIELDS_BY_CODE[proposal.field].name(t.language)
         if proposal.field in FIELDS_BY_CODE
@@ -118,7 +124,7 @@ def card_text(t: Translator, proposal: Proposal, rules: ProposalRules, now: date
         )
     )
     place = " · ".join(part for part in (field, districts, proposal.dong or "") if part)
-    status = t.gettext(service.STATUS_LABELS[proposal.status])
+    status = t.gettext(service.status_label(proposal, support_open))
     lines = [
         f"<b>#{proposal.id} {escape(proposal.title)}</b>",
         escape(place),
@@ -246,6 +252,7 @@ async def proposal_card(
         supported = await repository.supports(proposal_id, user_id)
         following = await repository.follows(proposal_id, user_id)
     rules = service.rules_of(programme)
+    support_open = service.support_is_open(proposal, programme, now)
     keyboard = card_keyboard(
         t,
         proposal,
@@ -253,10 +260,10 @@ async def proposal_card(
         supported,
         following,
         person is not None and proposal.author_id == person.user_id,
-        service.support_is_open(proposal, programme, now),
+        support_open,
         bool(context.bot.supports_inline_queries),
     )
-    text = card_text(t, proposal, rules, now)
+    text = card_text(t, proposal, rules, now, support_open)
     if new_message:
         await send(update, context, text, reply_markup=keyboard, parse_mode=ParseMode.HTML)
     else:

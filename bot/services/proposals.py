@@ -223,6 +223,19 @@ async def programme_of(session: Session, proposal: Proposal) -> Programme:
     return programme
 
 
+# A proposal still marked as collecting support after its programme's support stage closed
+# (a PB proposal once the call is over): no 공감 button, so the card says so.
+SUPPORT_CLOSED: Final = N_("support closed, waiting for the next stage")
+
+
+def status_label(proposal: Proposal, support_open: bool) -> str:
+    """The status a card shows (an N_ msgid): the stored one, unless it promises support
+    the programme no longer takes."""
+    if proposal.status is Status.PUBLISHED and not support_open:
+        return SUPPORT_CLOSED
+    return STATUS_LABELS[proposal.status]
+
+
 def support_is_open(proposal: Proposal, programme: Programme, now: datetime) -> bool:
     if proposal.status not in (Status.PUBLISHED, Status.THRESHOLD_REACHED):
         return False

@@ -434,3 +434,28 @@ async def test_help_and_menu_answer_inside_a_flow_and_leave_it_as_it_was(
     assert "제안 내용을 적어 주세요" in harness.last_text(ALICE)  # on from the title
     assert not harness.errors.records
 
+
+async def test_a_card_whose_support_stage_closed_does_not_say_collecting_support(
+    harness: Harness,
+) -> None:
+    """QA finding 10: a PB proposal after the call closed has no 공감 button, so its card
+    must not say 공감 모으는 중."""
+    harness.set_now(IN_PB_CALL)
+    await sign_up(harness.db, ALICE, BOB)
+    draft = service.Draft(
+        programme_key="pb-citywide-2027",
+        title="공원 벤치 설치",
+        description="공원에 벤치가 부족해요. 벤치를 놓아 주세요.",
+        field="parks",
+        scope=Scope.CITY,
+        districts=("mapo", "guro"),
+        cost=100_000_000,
+    )
+    proposal_id = (await service.submit(harness.db, ALICE, draft, IN_PB_CALL, 14)).proposal_id
+    card = (await harness.say(BOB, f"/start p_{proposal_id}"))[-1]
+    assert "상태: 공감 모으는 중" in card["text"] and "공감하기" in str(card["reply_markup"])
+    harness.set_now(datetime(2027, 4, 10, 3, tzinfo=UTC))  # 민관예산협의회 심사
+    card = (await harness.say(BOB, f"/start p_{proposal_id}"))[-1]
+    assert "공감하기" not in str(card["reply_markup"])
+    assert "상태: 공감 마감, 다음 단계를 기다리는 중" in card["text"]
+    assert "공감 모으는 중" not in card["text"]
