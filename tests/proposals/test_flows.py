@@ -11,7 +11,7 @@ from bot.config import Settings
 from bot.localapi.core import LocalBotApi
 from bot.services import proposals as service
 from domain.programmes import parse_programmes
-from domain.proposals import ProjectKind, Scope, Status
+from domain.proposals import ProjectKind, Scope, Status, parse_won
 from storage.programmes import ProgrammesRepository
 from storage.proposals import ProposalsRepository
 from tests.harness import Harness, running_harness, said
@@ -131,7 +131,12 @@ async def test_cost_is_checked_against_the_cap(harness: Harness) -> None:
     await harness.press(ALICE, "서울 전체 또는 여러 자치구")
     await harness.press(ALICE, "서울 전체")
     await harness.press(ALICE, "완료")
-    await harness.press(ALICE, "프로그램(행사성) 사업")
+    replies = await harness.press(ALICE, "프로그램(행사성) 사업")
+    # The prompt's example is within the cap, and the cap is said (QA finding 11).
+    prompt = said(replies)
+    assert "이 유형의 사업은 사업비가 3억 원 미만이어야 해요." in prompt
+    example = prompt.split("사업비는 얼마인가요? ")[1].split(" 또는 ")[0]
+    assert 0 < parse_won(example) < 300_000_000
     replies = await harness.say(ALICE, "3억")
     assert "3억 원 미만이어야 해요" in said(replies)
     replies = await harness.say(ALICE, "많이")
