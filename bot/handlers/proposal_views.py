@@ -41,7 +41,7 @@ def refusal_text(t: Translator, refusal: Refusal, **values: Any) -> str:
             "The description is too long (%(length)d characters); keep it to 2,000."
         ),
         Refusal.COST_NOT_A_NUMBER: t.gettext(
-            "I couldn't read that amount. Type digits, e.g. 350000000, or 3억 5000만."
+            "I couldn't read that amount. Type digits, e.g. 150,000,000, or 1억 5,000만."
         ),
         Refusal.OVER_CAP: t.gettext(
             "This kind of project must cost less than %(cap)s. Lower the estimate, or split"

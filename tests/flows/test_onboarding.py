@@ -115,7 +115,7 @@ async def test_cancel_leaves_the_flow(harness: Harness) -> None:
     replies = await harness.say(ALICE, "/cancel")
     assert "가입을 멈췄어요" in said(replies)
     replies = await harness.say(ALICE, "/cancel")
-    assert "그만둘 진행 중인 단계가 없어요" in said(replies)
+    assert "그만둘 작업이 없어요" in said(replies)
 
 
 async def test_start_again_welcomes_back_and_unknown_deep_link_is_explained(
@@ -228,7 +228,7 @@ async def test_command_menu_is_set_per_language(harness: Harness) -> None:
 
 async def test_privacy_mydata_and_deleteme(harness: Harness) -> None:
     replies = await harness.say(ALICE, "/mydata")
-    assert "저장된 회원님의 정보가 없어요" in said(replies)
+    assert "저장된 정보가 없어요" in said(replies)
     await onboard(harness)
     replies = await harness.say(ALICE, "/privacy")
     notice = said(replies)

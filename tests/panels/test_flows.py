@@ -83,7 +83,7 @@ async def test_apply_with_every_feature_then_withdraw(harness: Harness) -> None:
     replies = await h.press(ALICE, "동의합니다")
     preview = said(replies)
     for line in ("성별: 여성", "연령대: 60세 이상", "자치구: 노원구", "주거 형태: 임차",
-                 "출생 연도: 1962"):  # fmt: skip
+                 "태어난 해: 1962"):  # fmt: skip
         assert line in preview
     replies = await h.press(ALICE, "신청서 보내기")
     assert "신청을 접수했어요" in said(replies)
@@ -274,7 +274,7 @@ async def test_quotas_commitment_seed_draw_and_invitations(harness: Harness) -> 
     assert sum(drawn.fairness.probabilities.values()) == pytest.approx(4, abs=1e-4)
     assert "공정성: 가장 낮은 선정 확률이 평균의" in record_text
     own = f"{drawn.fairness.probabilities[mine.pseudonym]:.1%}"
-    assert f"이번 추첨에서 회원님이 선정될 확률은 {own}" in record_text
+    assert f"이번 추첨에서 선정되실 확률은 {own}" in record_text
     replies = await h.press(second, "파일 내려받기")
     names = [m["document"]["file_name"] for m in replies if "document" in m]
     assert names == ["small-panel-pool.csv", "small-panel-quotas.csv", "small-panel-result.json"]
@@ -283,7 +283,7 @@ async def test_quotas_commitment_seed_draw_and_invitations(harness: Harness) -> 
     assert published["min_ratio"] <= published["upper_bound_ratio"] + 1e-4
     await h.say(second, "/panels")
     replies = await h.press(second, "작은 패널")
-    assert f"이번 추첨에서 회원님이 선정될 확률은 {own}" in said(replies)
+    assert f"이번 추첨에서 선정되실 확률은 {own}" in said(replies)
     await h.say(ADMIN, "/paneladmin")
     await h.press(ADMIN, "작은 패널")
     replies = await h.press(ADMIN, "위원 충원 현황")
