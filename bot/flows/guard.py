@@ -64,10 +64,10 @@ def guarded(
         )
         await ask(update, context)
 
-    def answered_in_place(name: str) -> Callable[[Update, BotContext], Awaitable[None]]:
+    def answered_in_place(name: str) -> Callable[[Update, BotContext], Coroutine[Any, Any, object]]:
         """/help and /menu answer mid-step and leave the step as it was."""
 
-        async def handle(update: Update, context: BotContext) -> None:
+        async def handle(update: Update, context: BotContext) -> object:
             command = registry.get(name)
             if command is not None:
                 await command.callback(update, context)
@@ -81,6 +81,7 @@ def guarded(
                 )
                 % {"flow": t.gettext(flow_name)},
             )
+            return None  # the step stays as it was
 
         return handle
 
@@ -88,7 +89,7 @@ def guarded(
         await answer(update)
         await command_in_flow(update, context)
 
-    in_place = [
+    in_place: list[StepHandler] = [
         handler
         for name in ("help", "menu")
         for handler in (
