@@ -81,7 +81,7 @@ def refusal_text(t: Translator, refusal: Refusal, **values: Any) -> str:
 
 def summary_line(t: Translator, proposal: Proposal) -> str:
     """One line for lists: "#12 Title — collecting support · Support: 312"."""
-    status = t.gettext(service.STATUS_LABELS[proposal.status])
+    status = t.gettext(service.status_label(proposal))
     count = t.gettext("Support: %(count)s") % {"count": f"{proposal.support_count:,}"}
     return f"#{proposal.id} {escape(proposal.title)} — {status} · {count}"
 

@@ -275,7 +275,8 @@ async def show_history(update: Update, context: BotContext, proposal_id: int) ->
         return
     lines = [t.gettext("History of #%(id)d") % {"id": proposal_id}]
     for event in events[-15:]:
-        line = f"{t.day(event.at)} — {t.gettext(service.STATUS_LABELS[event.status])}"
+        label = service.label_of(event.status, proposal.kind is not None)
+        line = f"{t.day(event.at)} — {t.gettext(label)}"
         if event.progress is not None:
             line += f" ({event.progress}%)"
         if event.note:

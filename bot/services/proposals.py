@@ -228,12 +228,24 @@ async def programme_of(session: Session, proposal: Proposal) -> Programme:
 SUPPORT_CLOSED: Final = N_("support closed, waiting for the next stage")
 
 
-def status_label(proposal: Proposal, support_open: bool) -> str:
-    """The status a card shows (an N_ msgid): the stored one, unless it promises support
-    the programme no longer takes."""
+# The city's words: officials review (검토) a citizen proposal; the 민관예산협의회 reviews
+# (심사) a participatory-budget one, which has a project kind and cost.
+UNDER_BUDGET_REVIEW: Final = N_("under review by the budget council")
+
+
+def label_of(status: Status, budget: bool = False) -> str:
+    """A status's name (an N_ msgid); `budget`: a participatory-budget proposal's."""
+    if status is Status.UNDER_REVIEW and budget:
+        return UNDER_BUDGET_REVIEW
+    return STATUS_LABELS[status]
+
+
+def status_label(proposal: Proposal, support_open: bool = True) -> str:
+    """The status a proposal shows (an N_ msgid): its stored one, in its programme's words,
+    unless it promises support the programme no longer takes."""
     if proposal.status is Status.PUBLISHED and not support_open:
         return SUPPORT_CLOSED
-    return STATUS_LABELS[proposal.status]
+    return label_of(proposal.status, proposal.kind is not None)
 
 
 def support_is_open(proposal: Proposal, programme: Programme, now: datetime) -> bool:
@@ -343,7 +355,7 @@ async def notify_followers(
         t = Translator(person.language)
         text = t.gettext("Update on “%(title)s”: %(status)s") % {
             "title": proposal.title,
-            "status": t.gettext(STATUS_LABELS[status]),
+            "status": t.gettext(label_of(status, proposal.kind is not None)),
         }
         if progress is not None:
             text += "\n" + t.gettext("Progress: %(percent)d%%") % {"percent": progress}

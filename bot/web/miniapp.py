@@ -26,7 +26,13 @@ from bot.services import mypage, panels, people, voting, waste
 from bot.services import proposals as proposal_service
 from bot.web.auth import AuthFailure
 from bot.web.ids import parse_id
-from bot.web.public import list_context, proposal_details, proposal_filters, proposal_page_of
+from bot.web.public import (
+    list_context,
+    proposal_details,
+    proposal_filters,
+    proposal_page_of,
+    proposal_status_label,
+)
 from bot.web.site import Site, Visit
 from domain.people import DISTRICTS, Question
 from domain.voting import BallotProblem, Heading, HeadingKind, check_ballot, spent
@@ -410,7 +416,7 @@ async def my(request: Request, site: Site, visit: Visit) -> Response:
         "app/my.html",
         t,
         page=page,
-        status_label=lambda status: t.gettext(proposal_service.STATUS_LABELS[status]),
+        status_label=proposal_status_label(t),
         application_label=lambda status: t.gettext(panels.STATUS_LABELS[status]),
         report_label=lambda status: t.gettext(waste.STATUS_LABELS[status]),
     )

@@ -464,3 +464,34 @@ async def test_a_card_whose_support_stage_closed_does_not_say_collecting_support
     assert "공감하기" not in str(card["reply_markup"])
     assert "상태: 공감 마감, 다음 단계를 기다리는 중" in card["text"]
     assert "공감 모으는 중" not in card["text"]
+
+
+async def test_a_pb_proposal_is_under_심사_a_citizen_proposal_under_검토(
+    harness: Harness,
+) -> None:
+    """QA finding 12: the glossary's 검토 (officials) and 심사 (민관예산협의회, PB)."""
+    harness.set_now(IN_PB_CALL)
+    await sign_up(harness.db, ALICE, BOB, ADMIN)
+    draft = service.Draft(
+        programme_key="pb-citywide-2027",
+        title="공원 벤치 설치",
+        description="공원에 벤치가 부족해요. 벤치를 놓아 주세요.",
+        field="parks",
+        scope=Scope.CITY,
+        districts=("mapo", "guro"),
+        kind=ProjectKind.GENERAL,
+        cost=100_000_000,
+    )
+    budget = (await service.submit(harness.db, ALICE, draft, IN_PB_CALL, 14)).proposal_id
+    (citizen,) = await make_proposals(harness, 1)
+    for proposal_id in (budget, citizen):
+        assert proposal_id is not None
+        async with harness.db.transaction() as session:
+            await session.execute(
+                "UPDATE proposals SET status = ? WHERE id = ?",
+                (Status.UNDER_REVIEW.value, proposal_id),
+            )
+    card = (await harness.say(BOB, f"/start p_{budget}"))[-1]["text"]
+    assert "상태: 민관예산협의회 심사 중" in card
+    card = (await harness.say(BOB, f"/start p_{citizen}"))[-1]["text"]
+    assert "상태: 검토 중" in card
