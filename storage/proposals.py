@@ -312,13 +312,10 @@ class ProposalsRepository:
             params.extend(s.value for s in filters.statuses)
         if filters.pinned:
             clauses.append("p.latitude IS NOT NULL AND p.longitude IS NOT NULL")
-        if filters.text:
+        # Every word of the query, each in the title or the description ("공원 벤치").
+        for word in (filters.text or "").split()[:10]:
             clauses.append("(p.title LIKE ? ESCAPE '\\' OR p.description LIKE ? ESCAPE '\\')")
-            pattern = (
-                "%"
-                + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                + "%"
-            )
+            pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             params += [pattern, pattern]
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 

@@ -185,7 +185,11 @@ async def on_consent(update: Update, context: BotContext) -> str | int:
     await answer(update)
     t = await translator(update, context)
     if query.data.endswith(":no"):
+        # Only the link they came with stays, so that agreeing later still opens it.
+        payload = context.udata.get(PAYLOAD_KEY)
         context.udata.clear()
+        if payload is not None:
+            context.udata[PAYLOAD_KEY] = payload
         await edit_or_send(
             update,
             context,
