@@ -70,6 +70,17 @@ async def test_declining_consent_stores_nothing(harness: Harness) -> None:
     assert await people_count(harness) == 0
 
 
+async def test_programmes_can_be_seen_before_consent(harness: Harness) -> None:
+    """The consent request says one can look around (/programmes) without agreeing."""
+    await harness.say(ALICE, "/start")
+    replies = await harness.say(ALICE, "/programmes")
+    assert "민주주의 서울" in said(replies)
+    assert "동의하시나요?" in replies[-1]["text"]  # and the question again
+    assert await people_count(harness) == 0
+    await harness.press(ALICE, "동의합니다")
+    assert "서울과 어떤 관계" in harness.last_text(ALICE)
+
+
 async def test_typed_district_and_unknown_district(harness: Harness) -> None:
     await harness.say(ALICE, "/start")
     await harness.press(ALICE, "동의합니다")
