@@ -9,6 +9,7 @@ one-key-a-line files these formats are.
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Sequence
 from typing import Final
 
@@ -99,3 +100,14 @@ def describe(error: ValidationError, text: str, filename: str) -> str:
         message = str(issue["msg"]).removeprefix("Value error, ")
         problems.append(f"{where}: {field}: {message}" if field else f"{where}: {message}")
     return "; ".join(problems)
+
+
+def is_ballot_file(text: str, filename: str) -> bool:
+    """A ballot file names one programme (`programme = "key"`) and has [[heading]] tables; a
+    programme file has a list of [[programme]] tables. Unreadable files count as programme
+    files, whose reader says what is wrong."""
+    try:
+        data = yaml.safe_load(text) if is_yaml(filename) else tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and ("heading" in data or isinstance(data.get("programme"), str))
