@@ -93,7 +93,15 @@ def line_of(text: str, filename: str, location: Sequence[str | int]) -> int | No
 def describe(error: ValidationError, text: str, filename: str) -> str:
     """Each problem as "file:line: field.path: what is wrong", one after the other."""
     problems = []
-    for issue in error.errors():
+    issues = error.errors()
+    for issue in issues:
+        # A list left short only because its entries failed says nothing more.
+        if issue["type"] == "too_short" and any(
+            len(other["loc"]) > len(issue["loc"])
+            and tuple(other["loc"][: len(issue["loc"])]) == tuple(issue["loc"])
+            for other in issues
+        ):
+            continue
         field = ".".join(str(part) for part in issue["loc"])
         line = line_of(text, filename, issue["loc"])
         where = f"{filename}:{line}" if line is not None else filename

@@ -7,6 +7,7 @@ Everything is stored and compared in UTC.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -361,3 +362,31 @@ def read_moment(text: str, end_of_day: bool = False) -> datetime | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=SEOUL)
     return moment.astimezone(UTC)
+
+
+def _shifted(moment: datetime, years: int) -> datetime:
+    local = moment.astimezone(SEOUL)
+    try:
+        moved_local = local.replace(year=local.year + years)
+    except ValueError:  # 29 February in a year without one
+        moved_local = local.replace(year=local.year + years, day=28)
+    return moved_local.astimezone(UTC)
+
+
+def for_year(template: Programme, year: int) -> Programme | None:
+    """A yearly programme of the shipped cycle (its key names its year, "pb-citywide-2027")
+    set up for another year: key, names and every date moved by whole years. None for a
+    programme that is not yearly (open all year, no year in its key)."""
+    found = re.search(r"(20\d\d)", template.key)
+    if found is None:
+        return None
+    base = found.group(1)
+    years = year - int(base)
+    data = template.model_dump(by_alias=True)
+    data["key"] = template.key.replace(base, str(year))
+    data["name"] = {lang: text.replace(base, str(year)) for lang, text in data["name"].items()}
+    for stage in data["stage"]:
+        stage["starts_at"] = _shifted(stage["starts_at"], years)
+        if stage["ends_at"] is not None:
+            stage["ends_at"] = _shifted(stage["ends_at"], years)
+    return Programme.model_validate(data)

@@ -88,6 +88,10 @@ QUESTIONS: Final = {
 }
 
 
+def bold(text: str) -> str:
+    return f"<b>{escape(text)}</b>"
+
+
 # -- role checks, on every step ----------------------------------------------------------------
 async def permitted(update: Update, context: BotContext, action: str) -> bool:
     assert update.effective_user is not None
@@ -234,10 +238,12 @@ async def show_stage(update: Update, context: BotContext, stage_id: int) -> None
     rows = []
     if stage.is_open(now):
         rows.append(
-            [InlineKeyboardButton(t.gettext("Close now"), callback_data=f"pg:c:{stage_id}")]
+            [InlineKeyboardButton(t.gettext("Close it now"), callback_data=f"pg:c:{stage_id}")]
         )
     else:
-        rows.append([InlineKeyboardButton(t.gettext("Open now"), callback_data=f"pg:o:{stage_id}")])
+        rows.append(
+            [InlineKeyboardButton(t.gettext("Open it now"), callback_data=f"pg:o:{stage_id}")]
+        )
     rows.append(
         [
             InlineKeyboardButton(t.gettext("Change start"), callback_data=f"pg:ds:{stage_id}"),
@@ -297,7 +303,7 @@ async def on_templates(update: Update, context: BotContext) -> None:
         return
     t = await translator(update, context)
     async with context.services.db.reading() as session:
-        found = await service.templates(session)
+        found = await service.templates(session, context.services.clock())
     rows = [
         [InlineKeyboardButton(p.name.get(t.language)[:60], callback_data=f"pg:t:{p.key}"[:64])]
         for p in found
@@ -319,7 +325,10 @@ async def on_template(update: Update, context: BotContext) -> None:
         return
     key = query.data.split(":", 2)[2]
     async with context.services.db.reading() as session:
-        chosen = next((p for p in await service.templates(session) if p.key == key), None)
+        chosen = next(
+            (p for p in await service.templates(session, context.services.clock()) if p.key == key),
+            None,
+        )
     if chosen is None:
         await on_templates(update, context)
         return
@@ -424,10 +433,10 @@ async def show_preview(
         "stage": stage_id,
     }
     lines = [
-        f"<b>{escape(t.gettext('Check before saving'))}</b>",
+        bold(t.gettext("Check before saving")),
         *change_lines(t, preview.changes, programmes, now),
         "",
-        f"<b>{escape(t.gettext('Who is told'))}</b>",
+        bold(t.gettext("Who is told")),
         *told_lines(t, preview),
     ]
     await edit_or_send(
@@ -825,7 +834,7 @@ async def show_ballot_preview(
         for row in voter_rows
     ]
     lines = [
-        f"<b>{escape(t.gettext('Check before saving'))}</b>",
+        bold(t.gettext("Check before saving")),
         escape(
             t.ngettext(
                 "As voters will see it (%(count)d ballot):",
@@ -917,7 +926,7 @@ async def refuse_file(update: Update, context: BotContext, problems: str) -> Non
     text = (
         escape(t.gettext("Nothing was saved: the file has problems (line and field first):"))
         + "\n"
-        + escape(problems.replace("; ", "\n"))
+        + escape(problems.replace("; ", "\n"), quote=False)
     )
     await send(update, context, text[:4000], parse_mode=ParseMode.HTML)
 
@@ -940,10 +949,10 @@ async def show_preview_message(
         "stage": None,
     }
     lines = [
-        f"<b>{escape(t.gettext('Check before saving'))}</b>",
+        bold(t.gettext("Check before saving")),
         *change_lines(t, preview.changes, programmes, now),
         "",
-        f"<b>{escape(t.gettext('Who is told'))}</b>",
+        bold(t.gettext("Who is told")),
         *told_lines(t, preview),
     ]
     await send(

@@ -18,7 +18,14 @@ from typing import Any
 from bot.services.admin import allowed
 from bot.services.voting import ballot_headings, save_headings, stage_by_id
 from domain.notifications import DEFAULT_MODES, Category
-from domain.programmes import Change, Programme, default_programmes, programme_changes
+from domain.programmes import (
+    SEOUL,
+    Change,
+    Programme,
+    default_programmes,
+    for_year,
+    programme_changes,
+)
 from domain.proposals import Status
 from domain.roles import Role
 from domain.voting import BallotFile, Heading
@@ -61,10 +68,17 @@ async def stage_ids(session: Session, programme_id: int) -> dict[str, int]:
     return {row["key"]: row["id"] for row in rows}
 
 
-async def templates(session: Session) -> list[Programme]:
-    """The shipped yearly cycle's programmes not set up here yet."""
+async def templates(session: Session, now: datetime) -> list[Programme]:
+    """The shipped yearly cycle's programmes, for this year and the next, not set up yet."""
     have = {programme.key for programme in await ProgrammesRepository(session).all()}
-    return [programme for programme in default_programmes() if programme.key not in have]
+    year = now.astimezone(SEOUL).year
+    found: dict[str, Programme] = {}
+    for template in default_programmes():
+        candidates = [for_year(template, y) for y in (year, year + 1)]
+        for candidate in [c for c in candidates if c is not None] or [template]:
+            if candidate.key not in have:
+                found.setdefault(candidate.key, candidate)
+    return list(found.values())
 
 
 # -- previews ----------------------------------------------------------------------------------
