@@ -460,11 +460,11 @@ async def on_save(update: Update, context: BotContext) -> None:
     assert update.effective_user is not None
     t = await translator(update, context)
     pending = context.udata.get(PENDING)
+    action = str(pending.get("action", "save")) if isinstance(pending, dict) else "save"
+    if not await permitted(update, context, action):
+        return
     if not isinstance(pending, dict):
         await edit_or_send(update, context, t.gettext("Nothing is waiting to be saved."))
-        return
-    action = str(pending.get("action", "save"))
-    if not await permitted(update, context, action):
         return
     context.udata.pop(PENDING, None)
     services = context.services
