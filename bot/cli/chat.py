@@ -36,8 +36,8 @@ TAG = re.compile(r"<[^>]+>")
 INTRO = """\
 시민참여봇 — local chat (no Telegram needed). You are user {user_id}.
 Type messages or /commands; type a number to press a listed button.
-Also: ':photo', ':location LAT LON', ':contact PHONE', '=TEXT' sends TEXT as typed, ':app'
-(a fresh Mini App link), ':quit'.
+Also: ':photo', ':location LAT LON', ':contact PHONE', ':file PATH' (send a document, e.g. a
+programme file), '=TEXT' sends TEXT as typed, ':app' (a fresh Mini App link), ':quit'.
 ':at 2027-07-25T12:00' moves the bot's clock (Seoul time) to try a stage of the yearly cycle.
 """
 WEB = """Web pages: {url}/
@@ -194,6 +194,13 @@ class Terminal:
             return None
         elif line.startswith(":contact"):
             self.api.send_contact(self.user_id, line.partition(" ")[2] or "+821012345678")
+        elif line.startswith(":file"):
+            path = Path(line.partition(" ")[2].strip())
+            try:
+                self.api.send_document(self.user_id, path.name, path.read_bytes())
+            except OSError:
+                print("usage: :file PATH (e.g. :file examples/programmes.toml)", file=self.out)
+                return None
         else:
             self.api.send_text(self.user_id, line)
         new = set(self.api.pending_update_ids()) - set(before)

@@ -14,7 +14,7 @@ from bot.handlers.voting import render_ballot
 from bot.i18n import Translator
 from bot.services import proposals as proposal_service
 from bot.services import voting as voting_service
-from domain.programmes import parse_programmes
+from domain.programmes import Stage, parse_programmes
 from domain.proposals import Scope, Status
 from domain.roles import Role
 from domain.voting import parse_ballot_file
@@ -49,7 +49,7 @@ async def audit_actions(h: Harness, actor: int) -> list[str]:
     return [row["action"] for row in rows]
 
 
-async def stage(h: Harness, programme: str, key: str) -> object:
+async def stage(h: Harness, programme: str, key: str) -> Stage:
     async with h.db.reading() as session:
         found = await ProgrammesRepository(session).get(programme)
     assert found is not None
@@ -82,12 +82,12 @@ async def test_open_a_stage_now_previews_who_is_told_then_saves_and_announces(
     preview = said(replies)
     assert "저장하기 전에 확인해 주세요" in preview
     assert "시민투표 (엠보팅) 시작: 7월 20일(화) 09:00 → 7월 16일(금) 12:00" in preview
-    assert "시민투표 (엠보팅) 단계를 지금 시작해요: 알림을 받는 2명에게 알려요." in preview
+    assert "시민투표 (엠보팅) 단계를 지금 시작해요: 공지를 받는 2명에게 알려요." in preview
     # Nothing changes before "저장하기".
-    assert (await stage(h, "pb-citywide-2027", "citizen-vote")).is_open(BEFORE_VOTE) is False  # type: ignore[attr-defined]
+    assert (await stage(h, "pb-citywide-2027", "citizen-vote")).is_open(BEFORE_VOTE) is False
     replies = await h.press(OFFICIAL, "저장하기")
     assert "저장했어요." in said(replies)
-    assert (await stage(h, "pb-citywide-2027", "citizen-vote")).is_open(BEFORE_VOTE)  # type: ignore[attr-defined]
+    assert (await stage(h, "pb-citywide-2027", "citizen-vote")).is_open(BEFORE_VOTE)
     async with h.db.reading() as session:
         announced = await session.scalar(
             "SELECT COUNT(*) FROM outbox WHERE dedupe_key LIKE 'stage:%:open:%'"
@@ -103,7 +103,7 @@ async def test_close_now_and_a_closed_stage_needs_a_new_end(harness: Harness) ->
     preview = said(await h.press(OFFICIAL, "지금 마치기"))
     assert "시민투표 (엠보팅) 단계를 지금 마쳐요" in preview
     await h.press(OFFICIAL, "저장하기")
-    assert not (await stage(h, "pb-citywide-2027", "citizen-vote")).is_open(DURING_VOTE)  # type: ignore[attr-defined]
+    assert not (await stage(h, "pb-citywide-2027", "citizen-vote")).is_open(DURING_VOTE)
     # Opening it again without a new end date is refused, with what to do.
     await h.press(OFFICIAL, "이전")
     await h.press(OFFICIAL, "지금 시작하기")
@@ -131,7 +131,7 @@ async def test_a_new_deadline_moves_its_reminders(harness: Harness) -> None:
     assert "마감 전 알림은 바뀐 마감에 맞춰" in preview
     await h.press(OFFICIAL, "저장하기")
     new_deadline = datetime(2027, 8, 20, 15, 0, tzinfo=UTC)
-    assert (await stage(h, "pb-citywide-2027", "citizen-vote")).ends_at == new_deadline  # type: ignore[attr-defined]
+    assert (await stage(h, "pb-citywide-2027", "citizen-vote")).ends_at == new_deadline
     # At the old deadline's 24-hour mark nothing is due; at the new one's, the reminder goes.
     h.set_now(datetime(2027, 8, 9, 3, 0, tzinfo=UTC))
     await h.app.automation.run_reminders()
@@ -218,7 +218,7 @@ async def test_a_role_revoked_mid_flow_is_refused_at_the_next_step(harness: Harn
         await RolesRepository(session).revoke(ADMIN, Role.ADMIN, "")
     replies = await h.press(ADMIN, "저장하기")
     assert "관리자만 쓸 수 있어요." in said(replies)
-    assert not (await stage(h, "pb-citywide-2027", "citizen-vote")).is_open(BEFORE_VOTE)  # type: ignore[attr-defined]
+    assert not (await stage(h, "pb-citywide-2027", "citizen-vote")).is_open(BEFORE_VOTE)
 
 
 # -- files -----------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from storage.db import open_database
 
 CIVICBOT = str(Path(sys.executable).with_name("civicbot"))
@@ -68,3 +70,16 @@ def test_the_clock_can_be_set_to_try_a_stage(tmp_path: Path, database_url: str) 
     out = chat(tmp_path, database_url, "1\n:at 2027-07-25T12:00\n", "--at", "2027-02-10T12:00")
     assert "2027년 2월 10일 (수) 오후 12:00에 개인정보 수집·이용에 동의" in out
     assert "(the bot's clock now reads 2027-07-25 03:00 UTC)" in out
+
+
+def test_an_admin_sends_a_programme_file(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """':file PATH' sends a document, as an official sends a programme file to the bot."""
+    monkeypatch.setenv("ADMIN_IDS", "4242")
+    example = Path(__file__).resolve().parents[2] / "examples" / "programmes.toml"
+    script = f"1\n1\n=마포구\n:file {example}\n1\n"  # signed up first, as anyone
+    out = chat(tmp_path, database_url, script, "--user-id", "4242")
+    assert "새 참여 사업: 2027 서울시가 묻습니다: 자전거 전용도로" in out
+    assert "[1] 저장하기  [2] 취소" in out
+    assert "저장했어요." in out
