@@ -39,7 +39,7 @@ async def on_explain(update: Update, context: BotContext) -> None:
     if isinstance(found, service.Refusal):
         await send(update, context, refusal_text(t, found))
         return
-    titles = {item.key: item.title for item in found.heading.items}
+    titles = {item.key: item.title_in(t.language) for item in found.heading.items}
     text = explanation_text(t, found.heading.name(t.language), found.explanation, titles)
     await send(update, context, text, parse_mode=ParseMode.HTML)
 

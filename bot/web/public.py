@@ -312,7 +312,7 @@ async def results_chart_png(request: Request) -> Response:
         where = counted.where
         heading = where.heading
         projects = [
-            ChartProject(i.key, i.title, counted.votes.get(i.key, 0.0), i.cost)
+            ChartProject(i.key, i.title_in(t.language), counted.votes.get(i.key, 0.0), i.cost)
             for i in heading.items
         ]
         title = f"{where.programme.name.get(t.language)}\n{heading.name(t.language)}"

@@ -86,7 +86,7 @@ async def test_results_are_marked_interim_then_final_with_the_table_chart_and_fi
 
 
 async def test_the_draw_page_gives_the_command_that_reproduces_the_panel(
-    web: Web, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    web: Web, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     h = web.h
     ids = await seed_panels(h.db)
@@ -128,6 +128,19 @@ async def test_the_draw_page_gives_the_command_that_reproduces_the_panel(
         for cell in page.text.split('<table class="chances">')[1].split('<td class="num">')[1:]
     ]
     assert len(chances) == 7 and abs(sum(chances) - 400) < 1
+    assert "지니 계수" in page.text  # the fairness figures published with the draw
+
+    # The chances shown are those published with the draw, not a new computation.
+    def not_again(*_: object) -> None:
+        raise AssertionError("the published chances were recomputed")
+
+    monkeypatch.setattr(panel_service, "solve", not_again)
+    monkeypatch.setattr(panel_service, "_PROBABILITIES", {})
+    again = await web.client.get(f"/draws/{panel}")
+    assert (
+        again.text.split('<table class="chances">')[1]
+        == page.text.split('<table class="chances">')[1]
+    )
     result = json.loads((await web.client.get(f"/draws/{panel}/result.json")).text)
     assert result["check"] == command
 
