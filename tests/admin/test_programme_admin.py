@@ -167,8 +167,18 @@ async def test_rename_and_a_date_out_of_order(harness: Harness) -> None:
     replies = await h.say(OFFICIAL, "2027-07-01 09:00")
     assert "그 단계의 날짜부터 바꿔 주세요" in said(replies)
     await h.say(OFFICIAL, "/cancel")
+    # The stage's own name.
+    await open_stage_screen(h, OFFICIAL, "2027 광역 시민참여예산", "5. 총회 승인")
+    await h.press(OFFICIAL, "이름 바꾸기")
+    preview = said(await h.say(OFFICIAL, "위원회 총회 승인\nCommittee approval"))
+    assert "단계 이름: 총회 승인 → 위원회 총회 승인" in preview
+    await h.press(OFFICIAL, "저장하기")
+    assert (await stage(h, "pb-citywide-2027", "general-assembly")).name.en == (
+        "Committee approval"
+    )
     assert [a for a in await audit_actions(h, OFFICIAL) if a.startswith("programmes:")] == [
-        "programmes:rename"
+        "programmes:rename",
+        "programmes:rename",
     ]
 
 
