@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli.common import fail, with_db
-from bot.services.programmes import apply_programmes
+from bot.services.programmes import StageInUse, apply_programmes
 from domain.programmes import ProgrammeFileError, load_programmes
 from storage.clock import utcnow
 from storage.db import Database, SqliteDatabase
@@ -60,7 +60,10 @@ def run_import_programmes(args: argparse.Namespace) -> int:
         async with db.transaction() as session:
             await apply_programmes(session, programmes, utcnow())
 
-    with_db(save)
+    try:
+        with_db(save)
+    except StageInUse as error:
+        return fail(f"import-programmes: {error}")
     for programme in programmes:
         print(f"{programme.key}: {programme.name.ko} ({len(programme.stages)} stages)")
     return 0

@@ -384,6 +384,19 @@ CHANGE_TEXTS: Final = {
 }
 
 
+def in_use_lines(t: Translator, preview: service.Preview) -> list[str]:
+    return [
+        escape(
+            t.gettext(
+                "Stage %(stage)s cannot be removed: %(count)d ballots were cast in it. Keep it"
+                " in the file."
+            )
+            % {"stage": stage, "count": count}
+        )
+        for _, stage, count in preview.in_use
+    ]
+
+
 def told_lines(t: Translator, preview: service.Preview) -> list[str]:
     lines = []
     for programme, key in preview.opens_now:
@@ -426,12 +439,6 @@ async def show_preview(
     if not preview.changes:
         await edit_or_send(update, context, t.gettext("That changes nothing."))
         return
-    context.udata[PENDING] = {
-        "kind": "programmes",
-        "action": action,
-        "programmes": service.serialised(programmes),
-        "stage": stage_id,
-    }
     lines = [
         bold(t.gettext("Check before saving")),
         *change_lines(t, preview.changes, programmes, now),
@@ -439,6 +446,18 @@ async def show_preview(
         bold(t.gettext("Who is told")),
         *told_lines(t, preview),
     ]
+    if preview.in_use:
+        await edit_or_send(
+            update, context, "\n".join([*lines, "", *in_use_lines(t, preview)])[:4000],
+            back_to_stage(t, stage_id), parse_mode=ParseMode.HTML,
+        )  # fmt: skip
+        return
+    context.udata[PENDING] = {
+        "kind": "programmes",
+        "action": action,
+        "programmes": service.serialised(programmes),
+        "stage": stage_id,
+    }
     await edit_or_send(
         update, context, "\n".join(lines)[:4000], confirm_keyboard(t), parse_mode=ParseMode.HTML
     )
@@ -492,6 +511,14 @@ async def on_save(update: Update, context: BotContext) -> None:
     )  # fmt: skip
     if result is service.Result.FORBIDDEN:
         await send(update, context, t.gettext("This is for administrators only."))
+        return
+    if result is service.Result.IN_USE:
+        # Ballots were cast, since the preview, in a stage the change removes.
+        await edit_or_send(
+            update,
+            context,
+            t.gettext("Nothing was changed: ballots were cast in a stage this would remove."),
+        )
         return
     if result is service.Result.DONE:
         # Openings and closings take effect (and are announced) now, not at the next check.
@@ -942,12 +969,6 @@ async def show_preview_message(
     if not preview.changes:
         await send(update, context, t.gettext("That changes nothing."))
         return
-    context.udata[PENDING] = {
-        "kind": "programmes",
-        "action": "file",
-        "programmes": service.serialised(programmes),
-        "stage": None,
-    }
     lines = [
         bold(t.gettext("Check before saving")),
         *change_lines(t, preview.changes, programmes, now),
@@ -955,6 +976,16 @@ async def show_preview_message(
         bold(t.gettext("Who is told")),
         *told_lines(t, preview),
     ]
+    if preview.in_use:
+        lines = [*lines, "", *in_use_lines(t, preview)]
+        await send(update, context, "\n".join(lines)[:4000], parse_mode=ParseMode.HTML)
+        return
+    context.udata[PENDING] = {
+        "kind": "programmes",
+        "action": "file",
+        "programmes": service.serialised(programmes),
+        "stage": None,
+    }
     await send(
         update, context, "\n".join(lines)[:4000], reply_markup=confirm_keyboard(t),
         parse_mode=ParseMode.HTML,

@@ -41,6 +41,20 @@ class Result(StrEnum):
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
     UNCHANGED = "unchanged"
+    IN_USE = "in_use"  # it would remove a stage in which ballots were cast
+
+
+class StageInUse(ValueError):
+    """Removing a stage removes its ballots with it: never once ballots were cast there."""
+
+    def __init__(self, in_use: list[tuple[str, str, int]]) -> None:
+        super().__init__(
+            "; ".join(
+                f"stage {stage!r} of {programme!r} has {count} ballots cast; keep it in the file"
+                for programme, stage, count in in_use
+            )
+        )
+        self.in_use = in_use
 
 
 async def may_manage(
@@ -90,6 +104,7 @@ class Preview:
     closes_now: list[tuple[Programme, str]]
     deadlines_moved: int  # deadlines ahead that move: their reminders follow
     audience: int  # people who get announcements of openings and closings
+    in_use: list[tuple[str, str, int]]  # (programme, stage, ballots) removals refused
 
 
 async def announcement_audience(session: Session) -> int:
@@ -127,7 +142,39 @@ async def preview(session: Session, incoming: Sequence[Programme], now: datetime
                 and stage.ends_at is not None
             ):
                 moved += 1
-    return Preview(changes, opens, closes, moved, await announcement_audience(session))
+    return Preview(
+        changes,
+        opens,
+        closes,
+        moved,
+        await announcement_audience(session),
+        await removed_in_use(session, incoming),
+    )
+
+
+async def removed_in_use(
+    session: Session, programmes: Sequence[Programme]
+) -> list[tuple[str, str, int]]:
+    """Stages the programmes leave out (so saving removes them) in which ballots were cast."""
+    repository = ProgrammesRepository(session)
+    found = []
+    for programme in programmes:
+        before = await repository.get(programme.key)
+        if before is None:
+            continue
+        kept = {stage.key for stage in programme.stages}
+        for stage in before.stages:
+            if stage.key in kept:
+                continue
+            cast = await session.scalar(
+                "SELECT COUNT(*) FROM ballots b JOIN ballot_headings h ON h.id = b.heading_id"
+                " JOIN stages s ON s.id = h.stage_id JOIN programmes g ON g.id = s.programme_id"
+                " WHERE g.key = ? AND s.key = ?",
+                (programme.key, stage.key),
+            )
+            if cast:
+                found.append((programme.key, stage.key, int(cast)))
+    return found
 
 
 def serialised(programmes: Sequence[Programme]) -> list[dict[str, Any]]:
@@ -145,6 +192,9 @@ async def apply_programmes(
 ) -> list[Change]:
     """The one way programmes are saved (chat, files, CLI): by key, stages keeping their ids,
     so what refers to a stage stays attached and the scheduler follows the new dates."""
+    in_use = await removed_in_use(session, programmes)
+    if in_use:
+        raise StageInUse(in_use)
     repository = ProgrammesRepository(session)
     changes: list[Change] = []
     for programme in programmes:
@@ -164,7 +214,10 @@ async def save_programmes(
     async with db.transaction() as session:
         if not await may_manage(session, actor_id, admin_ids, action, now):
             return Result.FORBIDDEN
-        changes = await apply_programmes(session, programmes, now)
+        try:
+            changes = await apply_programmes(session, programmes, now)
+        except StageInUse:
+            return Result.IN_USE
         if not changes:
             return Result.UNCHANGED
         await audit.record(

@@ -14,6 +14,7 @@ from bot.handlers.voting import render_ballot
 from bot.i18n import Translator
 from bot.services import proposals as proposal_service
 from bot.services import voting as voting_service
+from bot.services.programmes import StageInUse, apply_programmes
 from domain.programmes import Stage, parse_programmes
 from domain.proposals import Scope, Status
 from domain.roles import Role
@@ -440,3 +441,30 @@ async def test_the_proposals_put_on_the_ballot_are_unchanged_by_a_preview(
             (await ProgrammesRepository(session).id_of("pb-citywide-2027")) or 0, Status.ON_BALLOT
         )
     assert len(on_ballot) == 1
+
+
+async def test_a_stage_with_ballots_cast_cannot_be_removed(harness: Harness) -> None:
+    """Removing a stage would delete its ballots (what cannot be undone): a file that leaves
+    such a stage out is refused, in the chat's preview and in the one save path."""
+    h = harness
+    h.set_now(DURING_VOTE)
+    await sign_up(h.db, 2351)
+    ((city, _), *_) = await voting_service.import_ballot(h.db, parse_ballot_file(BALLOT))
+    await voting_service.cast(h.db, 2351, city, ["a"], DURING_VOTE, 14)
+    text = (
+        '[[programme]]\nkey = "pb-citywide-2027"\nkind = "participatory_budget"\n'
+        'name = { ko = "2027 시민참여예산 광역제안형", en = "2027 city-wide PB" }\n'
+        '[[programme.stage]]\nkey = "proposal-call"\n'
+        'name = { ko = "사업 제안", en = "Proposal call" }\n'
+        "starts_at = 2027-02-01T09:00:00\nends_at = 2027-03-01T00:00:00\n"
+        'actions = ["propose"]\n'
+    )
+    replies = await h.send_document(OFFICIAL, "pb.toml", text)
+    assert "citizen-vote 단계는 없앨 수 없어요: 이 단계에서 1표가 투표되었어요." in said(replies)
+    assert "저장하기" not in [b for m in replies for b in buttons(m)]
+    with pytest.raises(StageInUse, match="citizen-vote"):
+        async with h.db.transaction() as session:
+            await apply_programmes(session, parse_programmes(text), DURING_VOTE)
+    async with h.db.reading() as session:
+        kept = await ProgrammesRepository(session).get("pb-citywide-2027")
+    assert kept is not None and len(kept.stages) == 7
