@@ -832,7 +832,12 @@ async def on_ballot_preview(update: Update, context: BotContext) -> None:
 
 
 async def show_ballot_preview(
-    update: Update, context: BotContext, ballot: BallotFile, action: str, new_message: bool = False
+    update: Update,
+    context: BotContext,
+    ballot: BallotFile,
+    action: str,
+    new_message: bool = False,
+    index: int = 0,
 ) -> None:
     t = await translator(update, context)
     async with context.services.db.reading() as session:
@@ -853,22 +858,34 @@ async def show_ballot_preview(
         "stage": preview.stage_id,
     }
     context.udata.pop(DRAFT, None)
-    first = preview.headings[0]
+    count = len(preview.headings)
+    index = min(max(index, 0), count - 1)
     # Exactly what a voter sees, from the voter's own rendering; its buttons only say so here.
-    voter_lines, voter_rows = render_ballot(t, 0, first, [], 0)
+    voter_lines, voter_rows = render_ballot(t, 0, preview.headings[index], [], 0)
     rows = [
         [InlineKeyboardButton(button.text, callback_data="pg:pv") for button in row]
         for row in voter_rows
     ]
+    others = []
+    if index > 0:
+        others.append(
+            InlineKeyboardButton(t.gettext("Previous ballot"), callback_data=f"pg:bv:{index - 1}")
+        )
+    if index + 1 < count:
+        others.append(
+            InlineKeyboardButton(t.gettext("Next ballot"), callback_data=f"pg:bv:{index + 1}")
+        )
+    if others:
+        rows.append(others)
     lines = [
         bold(t.gettext("Check before saving")),
         escape(
             t.ngettext(
                 "As voters will see it (%(count)d ballot):",
-                "As voters will see the first of %(count)d ballots:",
-                len(preview.headings),
+                "As voters will see ballot %(number)d of %(count)d:",
+                count,
             )
-            % {"count": len(preview.headings)}
+            % {"count": count, "number": index + 1}
         ),
         "",
         *voter_lines,
@@ -898,6 +915,23 @@ async def show_ballot_preview(
         await send(update, context, text, reply_markup=markup, parse_mode=ParseMode.HTML)
     else:
         await edit_or_send(update, context, text, markup, parse_mode=ParseMode.HTML)
+
+
+async def on_other_ballot(update: Update, context: BotContext) -> None:
+    """The preview of another heading of the same ballot file or draft."""
+    await answer(update)
+    query = update.callback_query
+    assert query is not None
+    if not await permitted(update, context, "ballot"):
+        return
+    t = await translator(update, context)
+    pending = context.udata.get(PENDING)
+    if not isinstance(pending, dict) or pending.get("kind") != "ballot":
+        await edit_or_send(update, context, t.gettext("Nothing is waiting to be saved."))
+        return
+    ballot = BallotFile.model_validate(pending["ballot"])
+    action = str(pending.get("action", "ballot"))
+    await show_ballot_preview(update, context, ballot, action, index=number_in(query.data, 2))
 
 
 async def on_preview_button(update: Update, context: BotContext) -> None:
@@ -1021,6 +1055,7 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
         (on_district_rule, r"^pg:br$"),
         (on_ballot_preview, r"^pg:bp$"),
         (on_preview_button, r"^pg:pv$"),
+        (on_other_ballot, r"^pg:bv:\d{1,3}$"),
     ):
         application.add_handler(CallbackQueryHandler(handler, pattern=pattern))
     application.add_handler(

@@ -369,6 +369,9 @@ async def test_build_a_ballot_per_district_and_preview_it_as_voters_see_it(
         b.text for b in voter_rows[0]
     ]
     assert "마포구: 사업 1개, 1인 최대 1개 선택 · 예산 3억 원 · 마포구 주민만" in preview["text"]
+    assert "(투표지 2개 중 1번째)" in preview["text"]
+    second = (await h.press(OFFICIAL, "다음 투표지"))[-1]["text"]
+    assert "(투표지 2개 중 2번째)" in second and "1. 망원 체육공원 — 2억 원" in second
     await h.press(OFFICIAL, "저장하기")
     async with h.db.reading() as session:
         stage_id = await voting_service.stage_id_of(session, "pb-citywide-2027", "citizen-vote")

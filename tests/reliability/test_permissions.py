@@ -124,6 +124,7 @@ def actions(ids: dict[str, int]) -> list[tuple[str, str, str | None, frozenset[s
         ("set a budget", f"pg:bm:{s}", "10억", nobody),
         ("change the district rule", "pg:br", None, nobody),
         ("preview a ballot", "pg:bp", None, nobody),
+        ("preview another ballot", "pg:bv:1", None, nobody),
     ]
 
 
