@@ -411,6 +411,15 @@ def told_lines(t: Translator, preview: service.Preview) -> list[str]:
             t.gettext("%(stage)s closes now: %(count)d people who get announcements are told.")
             % {"stage": stage.name.get(t.language), "count": preview.audience}
         )
+    for programme, key in preview.without_ballot:
+        stage = next(s for s in programme.stages if s.key == key)
+        lines.append(
+            t.gettext(
+                "%(stage)s has no ballot yet: people would find nothing to vote on. Build it"
+                " with this stage's “Ballot” button, before or right after opening."
+            )
+            % {"stage": stage.name.get(t.language)}
+        )
     if preview.deadlines_moved:
         lines.append(
             t.gettext(

@@ -16,10 +16,11 @@ from enum import StrEnum
 from typing import Any
 
 from bot.services.admin import allowed
-from bot.services.voting import ballot_headings, save_headings, stage_by_id
+from bot.services.voting import ballot_headings, save_headings, stage_by_id, stage_id_of
 from domain.notifications import DEFAULT_MODES, Category
 from domain.programmes import (
     SEOUL,
+    Action,
     Change,
     Programme,
     default_programmes,
@@ -105,6 +106,8 @@ class Preview:
     deadlines_moved: int  # deadlines ahead that move: their reminders follow
     audience: int  # people who get announcements of openings and closings
     in_use: list[tuple[str, str, int]]  # (programme, stage, ballots) removals refused
+    # Voting stages that open now with no ballot defined: people would find nothing to vote on.
+    without_ballot: list[tuple[Programme, str]]
 
 
 async def announcement_audience(session: Session) -> int:
@@ -142,6 +145,14 @@ async def preview(session: Session, incoming: Sequence[Programme], now: datetime
                 and stage.ends_at is not None
             ):
                 moved += 1
+    without_ballot = []
+    for programme, key in opens:
+        stage = next(s for s in programme.stages if s.key == key)
+        stage_id = await stage_id_of(session, programme.key, key)
+        if Action.VOTE in stage.actions and (
+            stage_id is None or not await VotingRepository(session).headings(stage_id)
+        ):
+            without_ballot.append((programme, key))
     return Preview(
         changes,
         opens,
@@ -149,6 +160,7 @@ async def preview(session: Session, incoming: Sequence[Programme], now: datetime
         moved,
         await announcement_audience(session),
         await removed_in_use(session, incoming),
+        without_ballot,
     )
 
 

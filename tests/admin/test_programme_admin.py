@@ -84,6 +84,7 @@ async def test_open_a_stage_now_previews_who_is_told_then_saves_and_announces(
     assert "저장하기 전에 확인해 주세요" in preview
     assert "시민투표 (엠보팅) 시작: 7월 20일(화) 09:00 → 7월 16일(금) 12:00" in preview
     assert "시민투표 (엠보팅) 단계를 지금 시작해요: 공지를 받는 2명에게 알려요." in preview
+    assert "아직 투표지가 없어요" in preview  # a vote opening with nothing to vote on
     # Nothing changes before "저장하기".
     assert (await stage(h, "pb-citywide-2027", "citizen-vote")).is_open(BEFORE_VOTE) is False
     replies = await h.press(OFFICIAL, "저장하기")

@@ -47,6 +47,7 @@ async def test_an_official_opens_the_vote_builds_the_ballot_and_a_resident_votes
     preview = said(await h.press(OFFICIAL, "지금 시작하기"))
     assert "시민투표 (엠보팅) 시작: 7월 20일(화) 09:00 → 7월 16일(금) 12:00" in preview
     assert "공지를 받는 3명에게 알려요" in preview  # Alice, Bob and Carol
+    assert "시민투표 (엠보팅) 단계에는 아직 투표지가 없어요" in preview
     assert "저장했어요." in said(await h.press(OFFICIAL, "저장하기"))
 
     # The ballot, from the proposals on the ballot: at most 1 choice, a budget of 10억.
