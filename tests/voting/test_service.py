@@ -153,9 +153,9 @@ async def test_tally_confirm_statuses_and_notices(db: Database, voting: dict[str
         await service.cast(db, user, voting["city"], ["a"], DURING_VOTE, 14)
     outcome = await service.run_tally(db, voting["city"], None, AFTER_VOTE)
     assert outcome.result.rule == "greedy"
-    # Most votes first while it fits: c (300 won, 10 votes), a (600, 4); then d (100, no votes)
-    # still fits, and the proposal costs nothing.
-    assert outcome.result.selected == ["c", "a", "d", proposal_key]
+    # Most votes first while it fits: c (300 won, 10 votes), a (600, 4); the proposal costs
+    # nothing. d (100) still fits, but no one voted for it: never selected.
+    assert outcome.result.selected == ["c", "a", proposal_key]
     assert outcome.votes["c"] == 10 and outcome.online == 14
     assert (
         await service.confirm(db, voting["city"], 5, AFTER_VOTE, ADMINS)
