@@ -76,6 +76,7 @@ def actions(ids: dict[str, int]) -> list[tuple[str, str, str | None, frozenset[s
         ("answer", f"rv:a:{p}:acc", "내년 예산에 반영하겠습니다", nobody),
         ("merge", f"rv:a:{p}:merge", "1", nobody),
         ("confirm a result", f"vt:c:{h}", None, nobody),
+        ("confirm a result for good", f"vt:C:{h}:greedy", None, nobody),
         ("grant a role", "adm:g:moderator", str(CITIZEN), nobody),
         ("grant admin", "adm:g:admin", str(CITIZEN), nobody),
         ("revoke a role", f"adm:rv:{MODERATOR}:moderator:", None, nobody),
