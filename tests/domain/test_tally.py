@@ -251,9 +251,7 @@ def test_projects_without_votes_only_come_in_through_published_greedy() -> None:
 def test_a_project_no_one_voted_for_is_never_selected(rule: str, sat: Sat) -> None:
     # Money is left for Z (no votes, costs 30) and F (no votes, free) under every rule; the
     # Seoul rule drops Z to reach its 5 % and still keeps F out.
-    instance = election(
-        200, {"A": 50, "B": 20, "F": 0, "Z": 30}, [("A",), ("A",), ("A", "B"), ()]
-    )
+    instance = election(200, {"A": 50, "B": 20, "F": 0, "Z": 30}, [("A",), ("A",), ("A", "B"), ()])
     result = tally(instance, rule, sat)
     assert "Z" not in result.selected and "F" not in result.selected
     assert "A" in result.selected

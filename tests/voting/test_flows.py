@@ -131,9 +131,7 @@ async def test_results_chart_and_confirmation(harness: Harness) -> None:
     replies = await harness.press_data(VOTER, message_id, f"vt:r:{ids['city']}")
     assert "확정됐어요" in said(replies)
     # Pressing again (a second device, an old message) confirms nothing twice.
-    replies = await harness.press_data(
-        ADMIN, preview["message_id"], f"vt:C:{ids['city']}:greedy"
-    )
+    replies = await harness.press_data(ADMIN, preview["message_id"], f"vt:C:{ids['city']}:greedy")
     assert "이미 확정된 결과예요" in said(replies)
     assert not harness.errors.records
 

@@ -181,9 +181,7 @@ async def test_a_result_is_confirmed_only_after_the_vote_and_then_is_final(
     city = voting["city"]
     await service.cast(db, 1, city, ["a"], DURING_VOTE, 14)
     await service.run_tally(db, city, None, DURING_VOTE)  # an interim count, stored
-    assert (
-        await service.confirm(db, city, 9000, DURING_VOTE, ADMINS) is service.Refusal.STILL_OPEN
-    )
+    assert await service.confirm(db, city, 9000, DURING_VOTE, ADMINS) is service.Refusal.STILL_OPEN
     assert (
         await service.confirm_preview(db, city, 9000, None, DURING_VOTE, ADMINS)
         is service.Refusal.STILL_OPEN
