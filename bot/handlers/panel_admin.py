@@ -20,10 +20,11 @@ from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandl
 from bot.context import BotContext, CivicApplication, translator
 from bot.flows.guard import StepHandler, discard_flow, end_flow, flow, guided_steps
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
-from bot.handlers.panels import feature_name, refusal_text, value_name
+from bot.handlers.panels import refusal_text
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
 from bot.services import panels as service
+from bot.services.panels import feature_name, value_name
 from domain.panels import ApplicationStatus, Refusal, Stratum, check_seed
 from domain.programmes import Programme
 from storage.panels import PanelsRepository
@@ -441,6 +442,51 @@ async def show_fill(update: Update, context: BotContext, programme_id: int) -> N
     await edit_or_send(update, context, "\n".join(lines)[:4000], keyboard)
 
 
+async def confirm_outside_quotas(update: Update, context: BotContext, programme_id: int) -> None:
+    """An empty seat's second choice, asked again: the quotas will not hold."""
+    t = await translator(update, context)
+    text = t.gettext(
+        "Invite the next person on the reserve list, in call order, although the panel will"
+        " then break its quotas? This is written to the audit log and shown in the panel fill."
+    )
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t.gettext("Invite them outside the quotas"),
+                    callback_data=f"pa:ovy:{programme_id}",
+                )
+            ],
+            back_row(t, programme_id),
+        ]
+    )
+    await edit_or_send(update, context, text, keyboard)
+
+
+async def invite_outside_quotas(update: Update, context: BotContext, programme_id: int) -> None:
+    assert update.effective_user is not None
+    t = await translator(update, context)
+    services = context.services
+    found = await service.invite_outside_quotas(
+        services.db, update.effective_user.id, programme_id, services.clock(),
+        services.settings.admin_ids,
+    )  # fmt: skip
+    if isinstance(found, Refusal):
+        text = (
+            t.gettext("No seat is empty, or nobody is left on the reserve list.")
+            if found is Refusal.ALREADY
+            else refusal_text(t, found)
+        )
+        await edit_or_send(update, context, text, InlineKeyboardMarkup([back_row(t, programme_id)]))
+        return
+    await edit_or_send(
+        update,
+        context,
+        t.gettext("Invited the next person on the reserve list; they have been told."),
+        InlineKeyboardMarkup([back_row(t, programme_id)]),
+    )
+
+
 async def show_meetings(update: Update, context: BotContext, programme_id: int) -> None:
     t = await translator(update, context)
     async with context.services.db.reading() as session:
@@ -531,7 +577,8 @@ async def on_button(update: Update, context: BotContext) -> None:
         programme_id = int(rest[0])
         screens = {
             "p": show_programme, "q": show_quotas, "qc": send_quota_table, "c": confirm_commit,
-            "cy": do_commit, "f": show_fill, "m": show_meetings,
+            "cy": do_commit, "f": show_fill, "m": show_meetings, "ov": confirm_outside_quotas,
+            "ovy": invite_outside_quotas,
         }  # fmt: skip
         await screens[action](update, context, programme_id)
 
@@ -782,6 +829,7 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
     application.add_handler(
         CallbackQueryHandler(
             on_button,
-            pattern=r"^pa:(p|q|qc|c|cy|f|m):\d{1,12}$|^pa:(list|bs)$|^pa:bsc:[A-Z0-9]{1,20}$",
+            pattern=r"^pa:(p|q|qc|c|cy|f|m|ov|ovy):\d{1,12}$|^pa:(list|bs)$"
+            r"|^pa:bsc:[A-Z0-9]{1,20}$",
         )
     )

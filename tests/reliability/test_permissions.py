@@ -83,6 +83,7 @@ def actions(ids: dict[str, int]) -> list[tuple[str, str, str | None, frozenset[s
         ("restore content", f"adm:dec:proposal:{p}:restore", None, moderators),
         ("remove content", f"adm:dec:proposal:{p}:remove", "광고성 게시물", moderators),
         ("block a poster", f"adm:blk:{AUTHOR}", "도배 게시물", moderators),
+        ("invite a reserve outside the quotas", "pa:ovy:1", None, nobody),
         ("take a case", f"wc:do:{r}:me", None, nobody),
         ("investigate", f"wc:do:{r}:inv", None, nobody),
         ("close a case", f"wc:do:{r}:close", None, nobody),
