@@ -57,9 +57,8 @@ AGENCIES_SHOWN = 8
 
 
 async def is_staff(context: BotContext, user_id: int) -> bool:
-    async with context.services.db.reading() as session:
-        roles = RolesRepository(session, context.services.settings.admin_ids)
-        return any([await roles.has(user_id, role) for role in Role])
+    """Holds any role, in any scope (a reviewer of one field is staff too)."""
+    return bool(await held_roles(context, user_id))
 
 
 async def holds(update: Update, context: BotContext, role: Role) -> bool:
@@ -89,8 +88,59 @@ async def admin_command(update: Update, context: BotContext) -> None:
             [InlineKeyboardButton(t.gettext("Audit log"), callback_data="adm:audit:0")],
             [InlineKeyboardButton(t.gettext("Broadcast"), callback_data="menu:broadcast")],
         ]
+        + await work_rows(context, t, update.effective_user.id)
     )
     await send(update, context, t.gettext("Administration"), reply_markup=keyboard)
+
+
+# Officials' screens reachable from /admin, by the role each needs (any scope of it).
+WORK: dict[str, Role] = {
+    "review": Role.REVIEWER,
+    "results": Role.ADMIN,
+    "paneladmin": Role.ADMIN,
+    "cases": Role.WASTE_OFFICER,
+}
+
+
+async def held_roles(context: BotContext, user_id: int) -> set[Role]:
+    async with context.services.db.reading() as session:
+        roles = RolesRepository(session, context.services.settings.admin_ids)
+        return {role for role in Role if await roles.scopes(user_id, role) != set()}
+
+
+async def work_rows(
+    context: BotContext, t: Translator, user_id: int
+) -> list[list[InlineKeyboardButton]]:
+    """A button for each of /review, /results, /paneladmin and /cases the person may use."""
+    held = await held_roles(context, user_id)
+    rows = []
+    for name, role in WORK.items():
+        command = context.civic.commands.get(name)
+        if command is not None and role in held:
+            label = t.gettext(command.label)
+            rows.append([InlineKeyboardButton(label, callback_data=f"adm:go:{name}")])
+    return rows
+
+
+async def on_work(update: Update, context: BotContext) -> None:
+    """Open an official's screen; the role is checked here (a refusal is audited) and again
+    by the screen and the services behind it."""
+    query = update.callback_query
+    assert query is not None and query.data is not None and update.effective_user is not None
+    name = query.data.split(":")[2]
+    command = context.civic.commands.get(name)
+    if command is None or WORK[name] not in await held_roles(context, update.effective_user.id):
+        await answer(update)
+        services = context.services
+        async with services.db.transaction() as session:
+            await audit.record(
+                session, update.effective_user.id, "refused", f"admin_menu:{name}",
+                services.clock(), role=WORK[name].value,
+            )  # fmt: skip
+        t = await translator(update, context)
+        await send(update, context, t.gettext("This is for administrators only."))
+        return
+    await command.callback(update, context)
 
 
 # -- roles ------------------------------------------------------------------------------
@@ -597,6 +647,9 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
     application.add_handler(TypeHandler(Update, remember_name), group=-2)
     application.add_handler(conversation(registry))
     application.add_handler(CallbackQueryHandler(on_roles, pattern=r"^adm:roles$"))
+    application.add_handler(
+        CallbackQueryHandler(on_work, pattern=r"^adm:go:(review|results|paneladmin|cases)$")
+    )
     application.add_handler(
         CallbackQueryHandler(on_revoke, pattern=r"^adm:rv:\d{1,15}:[a-z_]+:.*$")
     )

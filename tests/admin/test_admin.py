@@ -271,3 +271,32 @@ async def test_the_kept_name_is_in_the_export_and_goes_with_erasure(harness: Har
         assert exported["telegram_name"]["username"] == "haneul"
         await erase_person(session, CITIZEN)
         assert await session.scalar("SELECT COUNT(*) FROM people_names") == 0
+
+
+async def test_every_officials_screen_is_reachable_from_admin(harness: Harness) -> None:
+    harness.set_now(NOW)
+    await sign_up(harness.db, 9000, MODERATOR, AUTHOR)
+    async with harness.db.transaction() as session:
+        roles = RolesRepository(session)
+        await roles.grant(MODERATOR, Role.REVIEWER, NOW, scope="transport")
+        await roles.grant(AUTHOR, Role.WASTE_OFFICER, NOW, scope="마포구청 건설관리과")
+    replies = await harness.say(9000, "/admin")
+    assert {"제안 검토", "투표 결과", "시민참여단 관리", "예산낭비신고 처리"} <= set(
+        labels_of(replies[-1])
+    )
+    replies = await harness.press(9000, "투표 결과")
+    assert "준비된 투표가 없어요." in said(replies)
+    replies = await harness.press(9000, "시민참여단 관리")
+    assert "예산학교" in str(replies[-1].get("reply_markup"))
+    # Each person sees the screens of their own roles only, and each opens.
+    replies = await harness.say(MODERATOR, "/admin")
+    assert {"제안 검토"} == set(labels_of(replies[-1])) & {
+        "제안 검토", "투표 결과", "시민참여단 관리", "예산낭비신고 처리",
+    }  # fmt: skip
+    replies = await harness.press(MODERATOR, "제안 검토")
+    assert "검토자만" not in said(replies)
+    replies = await harness.say(AUTHOR, "/admin")
+    assert "예산낭비신고 처리" in labels_of(replies[-1])
+    replies = await harness.press(AUTHOR, "예산낭비신고 처리")
+    assert "담당자만" not in said(replies)
+    assert not harness.errors.records
