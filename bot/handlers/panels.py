@@ -58,6 +58,10 @@ REFUSALS = {
         "The commitment is not published yet: the seed may only be fixed after it."
     ),
     Refusal.COMMITTED: N_("The commitment is already published."),
+    Refusal.APPLIED_WITHOUT: N_(
+        "People have applied without being asked that, so a feature can only be added before"
+        " the first application. You can still remove a feature or change the tolerance."
+    ),
     Refusal.DRAWN: N_("The draw has already been held; its seed and result are published."),
     Refusal.INFEASIBLE: N_("No panel can be drawn from these applicants and quotas."),
     Refusal.NOT_MEMBER: N_("This is for the members of the panel only."),

@@ -37,6 +37,7 @@ from domain.panels import (
     Answers,
     ApplicationStatus,
     PanelRules,
+    PanelSettingsError,
     Refusal,
     Stratum,
     applicant_pseudonym,
@@ -44,6 +45,7 @@ from domain.panels import (
     check_seed,
     connected,
     features_of,
+    quotas_for,
     replacement_quotas,
     seats_and_quotas,
     strata,
@@ -412,6 +414,109 @@ async def announce_commitment(
             now=now,
             dedupe_key=f"panel-commit:{programme_id}:{person.user_id}",
         )
+
+
+# -- features and quotas from the chat (issue 15) -------------------------------------------
+TOLERANCES: Final = (0, 10, 20, 30)  # percent, offered as buttons
+
+
+@dataclass(frozen=True)
+class QuotaPlan:
+    """A panel's quota features and tolerance, and the population-proportional quotas they
+    give for its seats, with how many have applied so far."""
+
+    programme: Programme
+    seats: int
+    features: tuple[str, ...]
+    tolerance: float
+    quotas: tuple[Quota, ...]
+    applicants: int
+
+
+def planned_rules(programme: Programme, features: Sequence[str], tolerance: float) -> PanelRules:
+    """The programme's rules with these features and tolerance (validated as a file would
+    be: unknown features or tolerances are refused)."""
+    settings = {**programme.settings, "features": list(features), "quota_tolerance": tolerance}
+    return PanelRules.from_settings(settings)
+
+
+async def quota_plan(
+    db: Database,
+    admin_id: int,
+    programme_id: int,
+    features: Sequence[str] | None,
+    tolerance: float | None,
+    now: datetime,
+    admin_ids: Collection[int],
+) -> QuotaPlan | Refusal:
+    """The quotas these choices give (the programme's own when None); nothing is written."""
+    async with db.transaction() as session:
+        programme = await admin_panel(session, admin_id, programme_id, "panel_plan", now, admin_ids)
+        if isinstance(programme, Refusal):
+            return programme
+        counts = await PanelsRepository(session).counts(programme_id)
+    current = rules_of(programme)
+    try:
+        rules = planned_rules(
+            programme,
+            current.features if features is None else features,
+            current.quota_tolerance if tolerance is None else tolerance,
+        )
+    except PanelSettingsError:
+        return Refusal.INVALID
+    applicants = sum(counts.values()) - counts.get(ApplicationStatus.WITHDRAWN, 0)
+    return QuotaPlan(
+        programme,
+        rules.seats,
+        rules.features,
+        rules.quota_tolerance,
+        tuple(quotas_for(rules, rules.seats)),
+        applicants,
+    )
+
+
+async def set_quota_plan(
+    db: Database,
+    admin_id: int,
+    programme_id: int,
+    features: Sequence[str],
+    tolerance: float,
+    now: datetime,
+    admin_ids: Collection[int],
+) -> Refusal | None:
+    """Save a panel's quota features and tolerance: only before the commitment fixes them,
+    and only a plan some panel can meet with every feature's quotas; audited."""
+    async with db.transaction() as session:
+        await session.lock("panel", programme_id)  # not while the commitment is published
+        programme = await admin_panel(
+            session, admin_id, programme_id, "panel_plan_save", now, admin_ids
+        )
+        if isinstance(programme, Refusal):
+            return programme
+        repository = PanelsRepository(session)
+        if await repository.draw(programme_id) is not None:
+            return Refusal.COMMITTED
+        try:
+            rules = planned_rules(programme, features, tolerance)
+        except PanelSettingsError:
+            return Refusal.INVALID
+        added = set(rules.features) - set(rules_of(programme).features)
+        if added and sum((await repository.counts(programme_id)).values()):
+            # Those who applied were never asked the new question: no quota could hold them.
+            return Refusal.APPLIED_WITHOUT
+        settings = {
+            **programme.settings,
+            "features": list(rules.features),
+            "quota_tolerance": rules.quota_tolerance,
+        }
+        await ProgrammesRepository(session).upsert(
+            programme.model_copy(update={"settings": settings}), now
+        )
+        await audit.record(
+            session, admin_id, "panel_plan", f"programme:{programme.key}", now,
+            features=list(rules.features), tolerance=rules.quota_tolerance,
+        )  # fmt: skip
+    return None
 
 
 # -- the draw, invitations and replacements ------------------------------------------------
