@@ -39,7 +39,7 @@ from domain.proposals import POLICY_FIELDS
 from domain.roles import Role
 from domain.waste import AGENCY_MAX, check_agency
 from storage import audit
-from storage.names import KnownName
+from storage.names import KnownName, NamesRepository
 from storage.roles import RolesRepository
 
 log = logging.getLogger(__name__)
@@ -563,11 +563,15 @@ async def on_audit(update: Update, context: BotContext) -> None:
     async with context.services.db.reading() as session:
         found = await audit.entries(session, 15, page * 15)
         total = await audit.count(session)
+        known = await NamesRepository(session).of(e.actor_id for e in found if e.actor_id)
     lines = [t.gettext("Audit log, newest first (%(total)d entries):") % {"total": total}]
     for entry in found:
         details = json.dumps(entry.details, ensure_ascii=False) if entry.details else ""
+        actor = "-" if entry.actor_id is None else f"#{entry.actor_id}"
+        if entry.actor_id in known:
+            actor = f"{known[entry.actor_id].label} {actor}"  # by name, and the number
         lines.append(
-            f"{t.when(entry.at)} · {entry.actor_id or '-'} · {entry.action} · "
+            f"{t.when(entry.at)} · {actor} · {entry.action} · "
             f"{entry.subject or ''} {details}"[:300]
         )
     rows = []

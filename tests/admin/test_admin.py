@@ -252,6 +252,10 @@ async def test_each_step_of_a_grant_checks_the_role_again(harness: Harness) -> N
             (ADMIN,),
         )
     assert logged == 1
+    # The audit log names who did it, with their number.
+    await harness.say(9000, "/admin")
+    replies = await harness.press(9000, "감사 기록")
+    assert f"시민 #{ADMIN} · refused · grant:person" in said(replies)
     assert not harness.errors.records
 
 
