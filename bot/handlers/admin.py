@@ -571,8 +571,7 @@ async def on_audit(update: Update, context: BotContext) -> None:
         if entry.actor_id in known:
             actor = f"{known[entry.actor_id].label} {actor}"  # by name, and the number
         lines.append(
-            f"{t.when(entry.at)} · {actor} · {entry.action} · "
-            f"{entry.subject or ''} {details}"[:300]
+            f"{t.when(entry.at)} · {actor} · {entry.action} · {entry.subject or ''} {details}"[:300]
         )
     rows = []
     if page > 0:
