@@ -41,6 +41,15 @@ class Item:
     cost: int = 0
     summary: str = ""
     photo: str | None = None  # Telegram file_id, shown on demand
+    # English beside the Korean, from the ballot file; Korean where there is none.
+    title_en: str = ""
+    summary_en: str = ""
+
+    def title_in(self, language: str) -> str:
+        return self.title_en if language == "en" and self.title_en else self.title
+
+    def summary_in(self, language: str) -> str:
+        return self.summary_en if language == "en" and self.summary_en else self.summary
 
 
 @dataclass(frozen=True)
@@ -237,6 +246,8 @@ class _ItemSpec(BaseModel):
     cost: int = Field(default=0, ge=0)
     summary: str = Field(default="", max_length=1000)
     photo: str | None = None
+    title_en: str = Field(default="", max_length=200)
+    summary_en: str = Field(default="", max_length=1000)
 
 
 class _HeadingSpec(BaseModel):

@@ -8,17 +8,15 @@ chance. The figures come from `bot.services.voting.explain_result` (the web show
 
 from __future__ import annotations
 
-from html import escape
-
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import CallbackQueryHandler
 
 from bot.context import BotContext, CivicApplication, translator
+from bot.explanations import explanation_text
 from bot.handlers.common import answer, send
 from bot.i18n import Translator
 from bot.services import voting as service
-from domain.tally import Explanation, PaidProject, RejectedProject
 
 # Telegram's limit is 4096 characters; the list is cut with a note before that.
 LIMIT = 3800
@@ -39,8 +37,8 @@ async def on_explain(update: Update, context: BotContext) -> None:
     if isinstance(found, service.Refusal):
         await send(update, context, refusal_text(t, found))
         return
-    titles = {item.key: item.title for item in found.heading.items}
-    text = explanation_text(t, found.heading.name(t.language), found.explanation, titles)
+    titles = {item.key: item.title_in(t.language) for item in found.heading.items}
+    text = explanation_text(t, found.heading.name(t.language), found.explanation, titles, LIMIT)
     await send(update, context, text, parse_mode=ParseMode.HTML)
 
 
@@ -50,110 +48,6 @@ def refusal_text(t: Translator, refusal: service.Refusal) -> str:
     if refusal is service.Refusal.INVALID:
         return t.gettext("Only an Equal Shares tally of online ballots can be explained this way.")
     return t.gettext("That ballot no longer exists. See /vote for the open votes.")
-
-
-def explanation_text(
-    t: Translator, heading: str, explanation: Explanation, titles: dict[str, str]
-) -> str:
-    share = round(explanation.share)
-    title = t.gettext("Why these projects: %(heading)s") % {"heading": heading}
-    lines = [
-        f"<b>{escape(title)}</b>",
-        t.gettext(
-            "Equal Shares gave every voter an equal share of %(share)s to spend on the "
-            "projects they voted for."
-        )
-        % {"share": t.money(share)},
-    ]
-    if explanation.share != explanation.start_share:
-        lines.append(
-            t.gettext(
-                "The share was raised from %(start)s, one won at a time, while the result "
-                "still fitted the budget (Add1 completion)."
-            )
-            % {"start": t.money(round(explanation.start_share))}
-        )
-    chosen_heading = t.gettext("Selected projects")
-    lines += ["", f"<b>{escape(chosen_heading)}</b>"]
-    body = [paid_line(t, p, titles) for p in explanation.paid]
-    body += [
-        "✓ "
-        + t.gettext(
-            "%(project)s: added after Equal Shares, with the most votes among what still fitted."
-        )
-        % {"project": name(titles, key)}
-        for key in explanation.completed
-    ]
-    rejected_heading = t.gettext("Projects not selected")
-    body += ["", f"<b>{escape(rejected_heading)}</b>"]
-    body += [rejected_line(t, r, titles) for r in explanation.rejected]
-    kept: list[str] = []
-    size = sum(len(line) + 1 for line in lines)
-    for line in body:
-        if size + len(line) + 1 > LIMIT:
-            kept.append(t.gettext("… and more: the full explanation is in the results file."))
-            break
-        kept.append(line)
-        size += len(line) + 1
-    return "\n".join(lines + kept)
-
-
-def name(titles: dict[str, str], key: str) -> str:
-    return escape(f"‘{titles.get(key, key)[:40]}’")
-
-
-def paid_line(t: Translator, paid: PaidProject, titles: dict[str, str]) -> str:
-    line = t.ngettext(
-        "%(project)s: %(payers)s of its %(supporters)s supporter paid %(price)s each and "
-        "kept %(left)s of their share.",
-        "%(project)s: %(payers)s of its %(supporters)s supporters paid %(price)s each and "
-        "kept %(left)s of their share on average.",
-        paid.supporters,
-    ) % {
-        "project": name(titles, paid.project),
-        "payers": f"{paid.full_payers:,}",
-        "supporters": f"{paid.supporters:,}",
-        "price": t.money(round(paid.price)),
-        "left": f"{paid.share_left:.0%}",
-    }
-    if paid.partial_payers:
-        line += " " + t.ngettext(
-            "%(count)s more paid all they had left.",
-            "%(count)s more paid all they had left.",
-            paid.partial_payers,
-        ) % {"count": f"{paid.partial_payers:,}"}
-    return "✓ " + line
-
-
-def rejected_line(t: Translator, rejected: RejectedProject, titles: dict[str, str]) -> str:
-    project = name(titles, rejected.project)
-    if rejected.reason == "beaten" and rejected.beaten_by is not None:
-        text = t.gettext(
-            "%(project)s: %(winner)s won first — it asked %(winner_price)s of each supporter, "
-            "this one would have needed %(price)s each; after that its supporters had "
-            "%(money)s of the %(cost)s it costs."
-        ) % {
-            "project": project,
-            "winner": name(titles, rejected.beaten_by),
-            "winner_price": t.money(round(rejected.winner_price or 0)),
-            "price": t.money(round(rejected.price or 0)),
-            "money": t.money(int(rejected.money)),
-            "cost": t.money(int(rejected.cost)),
-        }
-    elif rejected.reason == "too_little_support":
-        text = t.gettext(
-            "%(project)s: its supporters' shares together came to %(money)s, less than its "
-            "cost of %(cost)s."
-        ) % {
-            "project": project,
-            "money": t.money(int(rejected.money)),
-            "cost": t.money(int(rejected.cost)),
-        }
-    elif rejected.reason == "no_votes":
-        text = t.gettext("%(project)s: no votes.") % {"project": project}
-    else:
-        text = t.gettext("%(project)s: it no longer fitted the budget left.") % {"project": project}
-    return "✗ " + text
 
 
 def register(application: CivicApplication) -> None:

@@ -114,7 +114,7 @@ def over_budget_text(t: Translator, heading: Heading, choices: list[str], item: 
         "“%(item)s” costs %(cost)s, %(over)s more than the %(left)s left of the budget."
         " Remove a project to make room."
     ) % {
-        "item": item.title[:30],
+        "item": item.title_in(t.language)[:30],
         "cost": t.money(item.cost),
         "over": t.money(item.cost - left),
         "left": t.money(left),
@@ -132,7 +132,7 @@ def keep(context: BotContext, heading_id: int, choices: list[str]) -> None:
 
 def item_label(t: Translator, heading: Heading, key: str) -> str:
     item = heading.item(key)
-    title = item.title if item else key
+    title = item.title_in(t.language) if item else key
     if heading.kind is HeadingKind.QUESTION and key in ANSWER_LABELS:
         title = t.gettext(ANSWER_LABELS[key])
     return title
@@ -454,9 +454,9 @@ async def on_details(update: Update, context: BotContext) -> None:
     item = where.heading.items[int(raw_index)]
     t = await translator(update, context)
     text = (
-        f"{item.title}\n{t.money(item.cost)}\n\n{item.summary}"
+        f"{item.title_in(t.language)}\n{t.money(item.cost)}\n\n{item.summary_in(t.language)}"
         if item.cost
-        else f"{item.title}\n\n{item.summary}"
+        else f"{item.title_in(t.language)}\n\n{item.summary_in(t.language)}"
     )
     if item.photo:
         await context.bot.send_photo(update.effective_chat.id, item.photo, caption=text[:1024])
@@ -647,9 +647,12 @@ async def on_results(update: Update, context: BotContext) -> None:
     for item in ranked[:40]:
         mark = t.gettext("selected") if item.key in selected else ""
         votes = f"{outcome.votes.get(item.key, 0):,.0f}"
-        lines.append(f"{item.key} {escape(item.title[:40])} — {votes} {mark}".rstrip())
+        lines.append(
+            f"{item.key} {escape(item.title_in(t.language)[:40])} — {votes} {mark}".rstrip()
+        )
     projects = [
-        ChartProject(i.key, i.title, outcome.votes.get(i.key, 0), i.cost) for i in heading.items
+        ChartProject(i.key, i.title_in(t.language), outcome.votes.get(i.key, 0), i.cost)
+        for i in heading.items
     ]
     title = f"{where.programme.name.get(t.language)}\n{heading.name(t.language)}"
     budget, interim, at = heading.budget or 0, not confirmed, services.clock()

@@ -1068,8 +1068,11 @@ _PROBABILITIES: dict[str, dict[str, float]] = {}
 
 
 async def selection_probabilities(record: DrawRecord) -> dict[str, float]:
-    """Each pseudonym's chance of selection under the lottery the draw sampled from: the
-    same inputs always give the same lottery, so it is recomputed (once per commitment)."""
+    """Each pseudonym's chance of selection under the lottery the draw sampled from: as
+    published with the draw (since 0018), else recomputed once per commitment (the same
+    inputs always give the same lottery)."""
+    if record.fairness is not None:
+        return dict(record.fairness.probabilities)
     if record.commitment not in _PROBABILITIES:
         pool, quotas, seats = list(record.pool), list(record.quotas), record.seats
 

@@ -682,7 +682,7 @@ async def notify_voters(
     session: Session, heading_id: int, where: Located, selected: set[str], now: datetime
 ) -> None:
     people = PeopleRepository(session)
-    titles = [item.title for item in where.heading.items if item.key in selected]
+    chosen = [item for item in where.heading.items if item.key in selected]
     for user_id in await VotingRepository(session).voters(heading_id):
         person = await people.get(user_id)
         if person is None or not person.active:
@@ -691,7 +691,7 @@ async def notify_voters(
         text = t.gettext("The result of %(ballot)s is confirmed. Selected:") % {
             "ballot": where.heading.name(t.language)
         }
-        text += "\n" + "\n".join(f"• {title}" for title in titles)
+        text += "\n" + "\n".join(f"• {item.title_in(t.language)}" for item in chosen)
         await enqueue(
             session,
             user_id=user_id,

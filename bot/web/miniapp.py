@@ -103,7 +103,7 @@ def item_label(t: Translator, heading: Heading, key: str) -> str:
     item = heading.item(key)
     if heading.kind is HeadingKind.QUESTION and key in ANSWER_LABELS:
         return t.gettext(ANSWER_LABELS[key])
-    return item.title if item else key
+    return item.title_in(t.language) if item else key
 
 
 async def ballot_view(

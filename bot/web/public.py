@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from bot.charts import ChartProject, png, results_figure
+from bot.explanations import explanation_text
 from bot.handlers.proposals import SORT_LABELS, SORTS, STATUS_GROUP_LABELS, STATUS_GROUPS
 from bot.handlers.waste import render_chart
 from bot.i18n import Translator
@@ -27,6 +28,7 @@ from domain.people import DISTRICTS, DISTRICTS_BY_CODE
 from domain.programmes import Programme
 from domain.proposals import FIELDS_BY_CODE, POLICY_FIELDS
 from domain.sortition import SortitionError
+from domain.tally import MES_RULES
 from domain.waste import Status as WasteStatus
 from storage.panels import DrawRecord
 from storage.proposals import Filters, Proposal, ProposalsRepository
@@ -289,7 +291,28 @@ async def results_page(request: Request) -> Response:
         states=voting.ResultState,
         rule=t.gettext(voting.RULE_NAMES.get(counted.rule, counted.rule)),
         downloadable=counted.state in (voting.ResultState.CLOSED, voting.ResultState.FINAL),
+        explained=await explained(site, counted, t),
     )
+
+
+_EXPLAINED: dict[tuple[int, str], tuple[int, str]] = {}
+
+
+async def explained(site: Site, counted: voting.Results, t: Translator) -> str | None:
+    """A confirmed Equal Shares result explains itself as the chat does (issue 23); worked
+    out once per count and language."""
+    if counted.state is not voting.ResultState.FINAL or counted.rule not in MES_RULES:
+        return None
+    key = (counted.heading_id, t.language)
+    cached = _EXPLAINED.get(key)
+    if cached is None or cached[0] != id(counted):
+        found = await voting.explain_result(site.services.db, counted.heading_id, 0, None, ())
+        if isinstance(found, voting.Refusal):
+            return None
+        titles = {item.key: item.title_in(t.language) for item in found.heading.items}
+        text = explanation_text(t, found.heading.name(t.language), found.explanation, titles)
+        cached = _EXPLAINED[key] = (id(counted), text)
+    return cached[1]
 
 
 _CHARTS: dict[tuple[int, str], tuple[int, bytes]] = {}
@@ -312,7 +335,7 @@ async def results_chart_png(request: Request) -> Response:
         where = counted.where
         heading = where.heading
         projects = [
-            ChartProject(i.key, i.title, counted.votes.get(i.key, 0.0), i.cost)
+            ChartProject(i.key, i.title_in(t.language), counted.votes.get(i.key, 0.0), i.cost)
             for i in heading.items
         ]
         title = f"{where.programme.name.get(t.language)}\n{heading.name(t.language)}"

@@ -24,8 +24,10 @@ include_on_ballot = true
 [[heading.item]]
 key = "a"
 title = "어린이 놀이터"
+title_en = "Children's playground"
 cost = 600
 summary = "구립 놀이터 개선"
+summary_en = "A better district playground"
 [[heading.item]]
 key = "b"
 title = "한강 자전거길"

@@ -126,3 +126,14 @@ def test_an_unknown_tally_rule_is_refused_with_the_choices() -> None:
         match=r"unknown tally rule 'approval'; expected one of .*mes\+add1",
     ):
         VotingRules.from_settings({"tally_rule": "approval"})
+
+
+def test_ballot_file_items_take_english_beside_korean() -> None:
+    from tests.voting.conftest import ballot_file
+
+    heading = ballot_file.heading(ballot_file.headings[0])
+    playground, bike = heading.items[0], heading.items[1]
+    assert playground.title_in("en") == "Children's playground"
+    assert playground.summary_in("en") == "A better district playground"
+    assert playground.title_in("ko") == "어린이 놀이터"
+    assert bike.title_in("en") == "한강 자전거길"  # no English given: the Korean title

@@ -58,6 +58,22 @@ async def test_choose_within_the_rules_submit_and_change(harness: Harness) -> No
     assert not harness.errors.records
 
 
+async def test_english_voters_see_english_titles_where_the_file_has_them(
+    harness: Harness,
+) -> None:
+    """Issue 18 item 8: English where the ballot file gives it, Korean otherwise."""
+    await prepared(harness)
+    await sign_up(harness.db, 605, language="en")
+    await harness.say(605, "/vote")
+    ballot = (await harness.press(605, "City-wide projects"))[-1]
+    buttons = str(ballot["reply_markup"])
+    assert "1. Children's playground" in buttons and "2. 한강 자전거길" in buttons
+    await harness.say(VOTER, "/vote")
+    korean = (await harness.press(VOTER, "광역 사업"))[-1]
+    assert "1. 어린이 놀이터" in str(korean["reply_markup"])
+    assert "Children" not in str(korean["reply_markup"])
+
+
 async def test_forged_and_out_of_rule_ballots_are_refused(harness: Harness) -> None:
     ids = await prepared(harness)
     await harness.say(GURO, "/vote")

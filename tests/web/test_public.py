@@ -83,10 +83,33 @@ async def test_results_are_marked_interim_then_final_with_the_table_chart_and_fi
     assert "한강 자전거길" in rows[-1] and ko("not selected") in rows[-1]  # nobody's choice
     english = await web.client.get(f"/results/{city}", params={"lang": "en"})
     assert "Final result" in english.text and english.cookies.get("lang") == "en"
+    assert ko("Why these projects?") not in final.text  # a greedy count has nothing to explain
+
+
+async def test_a_confirmed_equal_shares_result_explains_itself_on_the_page(web: Web) -> None:
+    """Issue 23: the web shows the chat's explanation of each project under MES."""
+    h = web.h
+    h.set_now(DURING_VOTE)
+    city = (await open_ballots(h))["city"]
+    await sign_up(h.db, 801, 802, 803)
+    await vote(web, 801, city, ["a", "c"])
+    await vote(web, 802, city, ["a"])
+    await vote(web, 803, city, ["d"])
+    h.set_now(AFTER_VOTE)
+    await voting.run_tally(h.db, city, "mes", AFTER_VOTE)
+    interim = await web.client.get(f"/results/{city}")
+    assert ko("Why these projects?") not in interim.text  # only a confirmed result explains
+    assert await voting.confirm(h.db, city, ADMIN, AFTER_VOTE, ADMINS) is None
+    page = await web.client.get(f"/results/{city}")
+    why = page.text.split('class="explained"')[1].split("</section>")[0]
+    assert ko("Why these projects?") in why
+    assert "어린이 놀이터" in why and "한강 자전거길" in why  # a paid and a rejected line
+    english = await web.client.get(f"/results/{city}", params={"lang": "en"})
+    assert "Children&#x27;s playground" in english.text.split('class="explained"')[1]
 
 
 async def test_the_draw_page_gives_the_command_that_reproduces_the_panel(
-    web: Web, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    web: Web, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     h = web.h
     ids = await seed_panels(h.db)
@@ -128,6 +151,19 @@ async def test_the_draw_page_gives_the_command_that_reproduces_the_panel(
         for cell in page.text.split('<table class="chances">')[1].split('<td class="num">')[1:]
     ]
     assert len(chances) == 7 and abs(sum(chances) - 400) < 1
+    assert "지니 계수" in page.text  # the fairness figures published with the draw
+
+    # The chances shown are those published with the draw, not a new computation.
+    def not_again(*_: object) -> None:
+        raise AssertionError("the published chances were recomputed")
+
+    monkeypatch.setattr(panel_service, "solve", not_again)
+    monkeypatch.setattr(panel_service, "_PROBABILITIES", {})
+    again = await web.client.get(f"/draws/{panel}")
+    assert (
+        again.text.split('<table class="chances">')[1]
+        == page.text.split('<table class="chances">')[1]
+    )
     result = json.loads((await web.client.get(f"/draws/{panel}/result.json")).text)
     assert result["check"] == command
 
