@@ -17,7 +17,7 @@ from domain.notifications import Category, Payload
 from domain.roles import Role
 from storage import audit
 from storage.clock import to_db
-from storage.db import Database, Session
+from storage.db import WRITE_HOOK, Database, Session
 from storage.names import KnownName, NamesRepository
 from storage.outbox import enqueue
 from storage.people import PeopleRepository
@@ -130,9 +130,19 @@ async def names_of(db: Database, user_ids: Iterable[int]) -> dict[int, str]:
 async def remember_name(
     db: Database, user_id: int, full_name: str, username: str | None, now: datetime
 ) -> bool:
-    """Keep the name a signed-up person has on Telegram now (False: not signed up)."""
-    async with db.transaction() as session:
-        return await NamesRepository(session).seen(user_id, full_name, username, now)
+    """Keep the name a signed-up person has on Telegram now (False: not signed up).
+
+    Not the update's own change: the write is idempotent, so it must not mark the update
+    applied (bot/intake.py) — after a crash the update is then handled again in full."""
+    async with db.reading() as session:
+        if await PeopleRepository(session).get(user_id) is None:
+            return False  # a read only: most updates of people not signed up write nothing
+    outside = WRITE_HOOK.set(None)
+    try:
+        async with db.transaction() as session:
+            return await NamesRepository(session).seen(user_id, full_name, username, now)
+    finally:
+        WRITE_HOOK.reset(outside)
 
 
 async def person_by_username(db: Database, username: str) -> KnownName | None:
