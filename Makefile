@@ -14,9 +14,13 @@ $(BIN)/civicbot: pyproject.toml
 # the reason in pytest's summary.
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: chat run test lint nightly browser
+.PHONY: chat demo run test lint nightly browser
 chat: $(BIN)/civicbot
 	$(BIN)/civicbot chat
+
+# Every programme kind open now, with demo data, on a throw-away database; you are an admin.
+demo: $(BIN)/civicbot
+	$(BIN)/civicbot chat --demo --as-admin
 
 run: $(BIN)/civicbot
 	$(BIN)/civicbot run

@@ -6,7 +6,7 @@ forget one.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from storage.db import Session
 from storage.names import NamesRepository
@@ -18,9 +18,32 @@ from storage.ptbstate import PtbStateRepository
 from storage.voting import VotingRepository
 from storage.waste import WasteRepository
 
+# Where a person appears as the official who acted: each act is listed with what identifies
+# it, not the whole record (a draw's pool, say, is other people's data).
+OFFICIAL_ACTS: Final = (
+    ("roles", "granted_by", "user_id, role, scope, granted_at"),
+    ("posting_blocks", "blocked_by", "user_id, reason, at"),
+    ("moderation_decisions", "moderator_id", "target_type, target_id, decision, reason, at"),
+    ("broadcasts", "created_by", "id, audience, status, created_at"),
+    ("panel_meetings", "created_by", "programme_id, title, starts_at, created_at"),
+    ("panel_draws", "committed_by", "programme_id, commitment, committed_at"),
+    ("panel_draws", "drawn_by", "programme_id, seed, drawn_at"),
+    ("tally_results", "confirmed_by", "heading_id, rule, confirmed_at"),
+    ("budget_school_codes", "created_by", "code, label, created_at"),
+    ("waste_report_events", "actor_id", "report_id, at, kind, note"),
+)
+
 
 async def export_person(session: Session, user_id: int) -> dict[str, Any]:
     state = PtbStateRepository(session)
+
+    async def rows(sql: str) -> list[dict[str, Any]]:
+        return [dict(r) for r in await session.fetchall(sql, (user_id,))]
+
+    acts = {
+        f"{table}.{column}": await rows(f"SELECT {columns} FROM {table} WHERE {column} = ?")
+        for table, column, columns in OFFICIAL_ACTS
+    }
     audit = await session.fetchall(
         "SELECT at, action, subject, details FROM audit_log WHERE actor_id = ? ORDER BY id",
         (user_id,),
@@ -37,6 +60,9 @@ async def export_person(session: Session, user_id: int) -> dict[str, Any]:
         "panels": await PanelsRepository(session).export_person(user_id),
         "budget_waste_reports": await WasteRepository(session).export_person(user_id),
         "notifications": await NotificationSettingsRepository(session).export(user_id),
+        "roles": await rows("SELECT role, scope, granted_at FROM roles WHERE user_id = ?"),
+        "posting_blocks": await rows("SELECT reason, at FROM posting_blocks WHERE user_id = ?"),
+        "as_official": {name: found for name, found in acts.items() if found},
     }
 
 

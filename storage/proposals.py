@@ -312,13 +312,10 @@ class ProposalsRepository:
             params.extend(s.value for s in filters.statuses)
         if filters.pinned:
             clauses.append("p.latitude IS NOT NULL AND p.longitude IS NOT NULL")
-        if filters.text:
+        # Every word of the query, each in the title or the description ("공원 벤치").
+        for word in (filters.text or "").split()[:10]:
             clauses.append("(p.title LIKE ? ESCAPE '\\' OR p.description LIKE ? ESCAPE '\\')")
-            pattern = (
-                "%"
-                + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                + "%"
-            )
+            pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             params += [pattern, pattern]
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
@@ -531,21 +528,36 @@ class ProposalsRepository:
 
     # -- privacy -----------------------------------------------------------------------
     async def export_person(self, user_id: int) -> dict[str, Any]:
+        """Everything the person gave: their proposals whole (text, photos as Telegram file
+        ids, the pin), their 공감, follows, comments, stances and reports."""
+
+        async def rows(sql: str) -> list[dict[str, Any]]:
+            return [dict(r) for r in await self.session.fetchall(sql, (user_id,))]
+
         return {
             "proposals": [
-                {"id": p.id, "title": p.title, "status": p.status.value}
+                p.model_dump(mode="json", exclude={"author_id", "programme_id"})
                 for p in await self.by_author(user_id)
             ],
-            "supports": [p.id for p in await self.supported_by(user_id)],
+            "supports": await rows(
+                "SELECT proposal_id, created_at FROM supports WHERE user_id = ? ORDER BY created_at"
+            ),
             "follows": [p.id for p in await self.followed_by(user_id)],
-            "comments": [
-                dict(r)
-                for r in await self.session.fetchall(
-                    "SELECT id, proposal_id, text, stance, created_at FROM comments"
-                    " WHERE author_id = ?",
-                    (user_id,),
-                )
-            ],
+            "comments": await rows(
+                "SELECT id, proposal_id, text, stance, hidden, created_at FROM comments"
+                " WHERE author_id = ? ORDER BY id"
+            ),
+            "debate_stances": await rows(
+                "SELECT proposal_id, stance, created_at FROM debate_stances WHERE user_id = ?"
+            ),
+            "content_reported": await rows(
+                "SELECT target_type, target_id, created_at FROM content_reports"
+                " WHERE reporter_id = ?"
+            ),
+            "proposal_events_by_me": await rows(
+                "SELECT proposal_id, at, status, note, progress FROM proposal_events"
+                " WHERE actor_id = ? ORDER BY id"
+            ),
         }
 
     async def erase_person(self, user_id: int) -> None:

@@ -256,14 +256,33 @@ class VotingRepository:
     # -- privacy -----------------------------------------------------------------------
     async def export_person(self, user_id: int) -> dict[str, Any]:
         rows = await self.session.fetchall(
-            "SELECT h.key, r.first_voted_at, r.last_voted_at FROM voter_roll r"
-            " JOIN ballot_headings h ON h.id = r.heading_id WHERE r.user_id = ?",
+            "SELECT g.key AS programme, g.name_ko AS programme_name, h.id AS heading_id,"
+            " h.key AS heading, r.first_voted_at, r.last_voted_at FROM voter_roll r"
+            " JOIN ballot_headings h ON h.id = r.heading_id JOIN stages s ON s.id = h.stage_id"
+            " JOIN programmes g ON g.id = s.programme_id WHERE r.user_id = ? ORDER BY h.id",
             (user_id,),
         )
+        voted = []
+        for row in rows:
+            found = await self.heading(row["heading_id"])
+            name = found[1].name_ko if found is not None else row["heading"]
+            voted.append(
+                {
+                    "voted_in": f"{row['programme_name']} — {name}",
+                    "programme": row["programme"],
+                    "heading": row["heading"],
+                    "first_voted_at": row["first_voted_at"],
+                    "last_voted_at": row["last_voted_at"],
+                }
+            )
+        school = await self.session.fetchall(
+            "SELECT completed_at, source FROM budget_school WHERE user_id = ?", (user_id,)
+        )
         return {
-            # Only that the person voted: their choices are not linked to them.
-            "voted_in": [dict(r) for r in rows],
-            "budget_school": await self.completed_budget_school(user_id),
+            # Only that the person voted, and where (SPEC §6): their choices are not linked
+            # to them.
+            "voted_in": voted,
+            "budget_school": [dict(r) for r in school],
         }
 
     async def erase_person(self, user_id: int) -> None:

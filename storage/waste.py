@@ -142,7 +142,8 @@ class Statistics:
     amount_reported: int
     amount_saved: int
     rewards: int
-    unassigned: int  # not yet given to a department
+    unassigned: int  # received and not yet given to anyone, now
+    officer_only: int = 0  # given to an officer without naming a department
 
 
 _SELECT = (
@@ -451,7 +452,12 @@ class WasteRepository:
         totals = await self.session.fetchone(
             "SELECT COUNT(*), COALESCE(SUM(amount), 0), COALESCE(SUM(saved_amount), 0),"
             " COALESCE(SUM(reward), 0),"
-            " COALESCE(SUM(CASE WHEN department IS NULL THEN 1 ELSE 0 END), 0) FROM waste_reports"
+            # Each case as it is now: only a case still waiting in 접수 is unassigned; one an
+            # officer took without naming a department stays theirs once closed.
+            " COALESCE(SUM(CASE WHEN status = ? THEN 1 ELSE 0 END), 0),"
+            " COALESCE(SUM(CASE WHEN status <> ? AND department IS NULL THEN 1 ELSE 0 END), 0)"
+            " FROM waste_reports",
+            (Status.RECEIVED.value, Status.RECEIVED.value),
         )
         assert totals is not None
         return Statistics(
@@ -463,6 +469,7 @@ class WasteRepository:
             amount_saved=totals[2],
             rewards=totals[3],
             unassigned=totals[4],
+            officer_only=totals[5],
         )
 
     async def pins(self, limit: int = 2000) -> list[tuple[float, float, Status, str | None]]:
@@ -489,7 +496,9 @@ class WasteRepository:
                         mode="json", exclude={"programme_id", "officer_id", "file_count"}
                     ),
                     "files": [
-                        f.model_dump(mode="json", include={"kind", "file_name", "added_at"})
+                        f.model_dump(
+                            mode="json", include={"kind", "file_id", "file_name", "added_at"}
+                        )
                         for f in await self.files(report.id)
                     ],
                     "history": [

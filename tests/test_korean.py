@@ -201,3 +201,37 @@ def test_deadlines_go_through_the_one_formatter() -> None:
         if pattern.search(line)
     ]
     assert not offenders
+
+
+# -- words the glossary settles (QA finding 12) ----------------------------------------------
+# Not one's name for the person, one word for the year of birth, a stage is a programme's
+# (a conversation's step is 작업, a proposal's 상태), amounts with thousands separators.
+AVOIDED = ("회원님", "출생 연도", "진행 중인 단계")
+LONG_NUMBER = re.compile(r"(?<![\d,])\d{5,}(?![\d,])")
+IDENTIFIER_EXAMPLES = ("123456789",)  # a Telegram user id, not an amount
+
+
+def test_korean_messages_use_the_glossarys_words() -> None:
+    found = [(name, ident, word) for name, ident, string in MESSAGES for word in AVOIDED
+             if word in string]  # fmt: skip
+    assert not found
+
+
+def test_amounts_in_korean_messages_have_thousands_separators() -> None:
+    found = [
+        (name, number)
+        for name, _, string in MESSAGES
+        for number in LONG_NUMBER.findall(string)
+        if number not in IDENTIFIER_EXAMPLES and not re.fullmatch(r"(19|20)\d\d", number)
+    ]
+    assert not found
+
+
+def test_english_deadlines_read_after_until_or_by() -> None:
+    """Translator.deadline gives "the end of Mon 9 Aug": not "closes the end of …"."""
+    english: list[str] = []
+    for path in sorted((LOCALES_DIR / "en" / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as po:
+            english += [str(m.string) for m in read_po(po, locale="en") if m.id]
+    wrong = [s for s in english if re.search(r"(closes|closing|ends|close) %\(end\)s", s)]
+    assert not wrong

@@ -429,6 +429,15 @@ async def on_text(update: Update, context: BotContext, host: Host) -> object:
     return await ask_again(update, context, host)
 
 
+def where_to_learn(t: Translator, context: BotContext) -> str:
+    """Where and when the 예산학교 is taken: the city runs it all year and in the districts
+    (자치구 신청제, 2019 종합계획 3-1); its office answers on the city's contact line."""
+    return t.gettext(
+        "The 예산학교 runs all year, across the city and in the districts. For the next"
+        " course near you and how to sign up, contact the city at %(contact)s."
+    ) % {"contact": context.services.settings.privacy_contact}
+
+
 async def no_budget_school(update: Update, context: BotContext, host: Host) -> object:
     t = await translator(update, context)
     purpose = pending_purpose(context)
@@ -442,7 +451,9 @@ async def no_budget_school(update: Update, context: BotContext, host: Host) -> o
             " complete it you get a course code: send it with /budgetschool CODE, then apply"
             " again. Meanwhile you can apply to the other panels under /panels."
         )
-        % {"programme": purpose.name(t.language)},
+        % {"programme": purpose.name(t.language)}
+        + "\n\n"
+        + where_to_learn(t, context),
     )
     return await host.end(update, context)
 

@@ -64,11 +64,46 @@ def guarded(
         )
         await ask(update, context)
 
+    def answered_in_place(name: str) -> Callable[[Update, BotContext], Coroutine[Any, Any, object]]:
+        """/help and /menu answer mid-step and leave the step as it was."""
+
+        async def handle(update: Update, context: BotContext) -> object:
+            command = registry.get(name)
+            if command is not None:
+                await command.callback(update, context)
+            t = await translator(update, context)
+            await send(
+                update,
+                context,
+                t.gettext(
+                    "You are still in the middle of %(flow)s: answer the question above, or send"
+                    " /cancel to stop."
+                )
+                % {"flow": t.gettext(flow_name)},
+            )
+            return None  # the step stays as it was
+
+        return handle
+
+    async def menu_button_in_flow(update: Update, context: BotContext) -> None:
+        await answer(update)
+        await command_in_flow(update, context)
+
+    in_place: list[StepHandler] = [
+        handler
+        for name in ("help", "menu")
+        for handler in (
+            CommandHandler(name, answered_in_place(name)),
+            MessageHandler(MenuLabel(registry, name), answered_in_place(name)),
+        )
+    ]
     return [
         CommandHandler("cancel", cancel),
+        *in_place,
         MessageHandler(MenuLabel(registry), command_in_flow),
         *handlers,
         MessageHandler(filters.COMMAND, command_in_flow),
+        CallbackQueryHandler(menu_button_in_flow, pattern=r"^menu:"),
         CallbackQueryHandler(stale_button),
         MessageHandler(filters.ALL, unexpected),
     ]

@@ -23,7 +23,7 @@ from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.handlers.privacy import privacy_command
 from bot.i18n import N_, Translator
 from bot.intake import unit_of_work
-from bot.menu import CommandRegistry, MenuCommand
+from bot.menu import CommandRegistry, MenuCommand, MenuLabel
 from domain.people import (
     DISTRICTS,
     DISTRICTS_BY_CODE,
@@ -185,7 +185,11 @@ async def on_consent(update: Update, context: BotContext) -> str | int:
     await answer(update)
     t = await translator(update, context)
     if query.data.endswith(":no"):
+        # Only the link they came with stays, so that agreeing later still opens it.
+        payload = context.udata.get(PAYLOAD_KEY)
         context.udata.clear()
+        if payload is not None:
+            context.udata[PAYLOAD_KEY] = payload
         await edit_or_send(
             update,
             context,
@@ -314,6 +318,14 @@ async def notice_then_consent(update: Update, context: BotContext) -> str:
 
 
 def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
+    async def programmes_then_consent(update: Update, context: BotContext) -> str:
+        """The consent request says one may look around without agreeing: so one may."""
+        command = registry.get("programmes")
+        if command is not None:
+            await command.callback(update, context)
+        await ask_consent(update, context)
+        return CONSENT
+
     return flow(
         entry_points=[CommandHandler("start", start)],
         states={
@@ -321,6 +333,8 @@ def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
                 [
                     # The consent request points to the full notice: it must open before consent.
                     CommandHandler("privacy", notice_then_consent),
+                    CommandHandler("programmes", programmes_then_consent),
+                    MessageHandler(MenuLabel(registry, "programmes"), programmes_then_consent),
                     CallbackQueryHandler(on_consent, pattern=r"^onb:consent:(yes|no)$"),
                     CallbackQueryHandler(switch_language, pattern=r"^onb:lang:(ko|en)$"),
                 ],

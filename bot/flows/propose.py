@@ -152,9 +152,18 @@ async def ask_step(update: Update, context: BotContext, step: str) -> str:
             for kind, label in KIND_LABELS.items()
         ]
     elif step == COST:
+        # The example is within every cap (a 프로그램 사업 is under 3억 원).
         text = t.gettext(
-            "What would it cost, in won? Type an amount, e.g. 350000000 or 3억 5000만."
+            "What would it cost, in won? Type an amount, e.g. 150,000,000 or 1억 5,000만."
         )
+        cap = (await rules(context)).cap(ProjectKind(d["kind"])) if d.get("kind") else None
+        if cap is not None:
+            text = (
+                t.gettext("This kind of project must cost less than %(cap)s.")
+                % {"cap": t.money(cap)}
+                + " "
+                + text
+            )
     elif step == PHOTOS:
         count = len(d.get("photos", []))
         text = t.gettext(

@@ -80,7 +80,7 @@ def refusal_text(t: Translator, refusal: Refusal) -> str:
         Refusal.DATE_IN_FUTURE: t.gettext("That date is in the future."),
         Refusal.DATE_TOO_EARLY: t.gettext("Reports can be about the year 2000 or later."),
         Refusal.AMOUNT_NOT_A_NUMBER: t.gettext(
-            "I couldn't read that amount. Type digits, e.g. 5000000, or 500만; or skip."
+            "I couldn't read that amount. Type digits, e.g. 5,000,000, or 500만; or skip."
         ),
         Refusal.AMOUNT_TOO_LARGE: t.gettext("That amount is larger than any city budget."),
         Refusal.TOO_MANY_FILES: t.gettext("A report can have at most %(max)d files.")
@@ -164,8 +164,8 @@ async def ask_step(update: Update, context: BotContext, step: str) -> str:
         ]
     elif step == AMOUNT:
         text = t.gettext(
-            "About how much money was wasted, in won? Type an amount, e.g. 5000000 or"
-            " 3억 5000만; or skip if you don't know."
+            "About how much money was wasted, in won? Type an amount, e.g. 5,000,000 or"
+            " 1억 5,000만; or skip if you don't know."
         )
         rows = [skip_row(t, N_("I don't know"))]
     elif step == FILES:

@@ -627,7 +627,7 @@ async def on_typed(update: Update, context: BotContext) -> str | int:
 
 def amount_refusal(t: Translator, refusal: Refusal) -> str:
     if refusal is Refusal.AMOUNT_NOT_A_NUMBER:
-        return t.gettext("Please type an amount in won, e.g. 5000000 or 500만, or 0.")
+        return t.gettext("Please type an amount in won, e.g. 5,000,000 or 500만, or 0.")
     return refusal_text(t, refusal)
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, InputMediaPhoto, Message, Update
 from telegram.error import BadRequest
 
-from bot.context import BotContext
+from bot.context import BotContext, translator
 from bot.intake import needs_saving, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,30 @@ async def answer(update: Update, text: str | None = None, alert: bool = False) -
         except BadRequest as error:
             # An old query can no longer be answered; the person gets our message anyway.
             log.debug("callback query not answered: %s", error)
+
+
+async def send_stored_photos(
+    update: Update, context: BotContext, file_ids: Sequence[str], caption: str | None = None
+) -> bool:
+    """Photos Telegram keeps for us, by the file ids stored with a proposal or a ballot item.
+    An id Telegram no longer serves (a file lost, or one from another bot or test server) is
+    said plainly, with the caption, rather than failing the whole reply. False: not shown."""
+    chat = update.effective_chat
+    if chat is None or not file_ids:
+        return False
+    try:
+        if len(file_ids) == 1:
+            await context.bot.send_photo(chat.id, file_ids[0], caption=caption)
+        else:
+            media = [InputMediaPhoto(file_id) for file_id in file_ids]
+            await context.bot.send_media_group(chat.id, media)
+    except BadRequest as error:
+        log.warning("stored photos not shown in chat %s: %s", chat.id, error)
+        t = await translator(update, context)
+        note = t.gettext("The photo can no longer be shown: Telegram no longer has the file.")
+        await send(update, context, f"{caption}\n\n{note}" if caption else note)
+        return False
+    return True
 
 
 QUESTION_KEY = "question_message_id"

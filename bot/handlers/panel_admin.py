@@ -375,6 +375,10 @@ async def do_commit(update: Update, context: BotContext, programme_id: int) -> N
     if result.refusal is not None:
         await edit_or_send(update, context, refusal_text(t, result.refusal), keyboard)
         return
+    # The next step is offered where the message asks for it.
+    seed = InlineKeyboardButton(
+        t.gettext("Enter the seed and draw"), callback_data=f"pa:s:{programme_id}"
+    )
     await edit_or_send(
         update,
         context,
@@ -384,7 +388,7 @@ async def do_commit(update: Update, context: BotContext, programme_id: int) -> N
             " drawn after this moment, and enter it."
         )
         % {"digest": result.commitment, "count": f"{result.pool_size:,}"},
-        keyboard,
+        InlineKeyboardMarkup([[seed], back_row(t, programme_id)]),
     )
 
 

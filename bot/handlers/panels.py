@@ -16,6 +16,7 @@ from telegram.ext import CallbackQueryHandler
 
 from bot.automation import one_worker_at_a_time
 from bot.context import BotContext, CivicApplication, translator
+from bot.flows.eligibility import where_to_learn
 from bot.handlers.common import answer, edit_or_send, send
 from bot.handlers.draw_fairness import chance_lines, fairness_lines
 from bot.i18n import N_, Translator
@@ -37,7 +38,8 @@ REFUSALS = {
     Refusal.ALREADY: N_("That is already done."),
     Refusal.BUDGET_SCHOOL: N_(
         "This panel is open only to graduates of the 예산학교 (budget school). If you completed"
-        " it, send /budgetschool followed by your course code."
+        " it, send /budgetschool followed by your course code; /budgetschool alone says where"
+        " and when to take it."
     ),
     Refusal.NOT_CONNECTED: N_(
         "Panels are open to people who live, work or study in Seoul. See your answers in /profile."
@@ -486,7 +488,9 @@ async def budget_school_command(update: Update, context: BotContext) -> None:
             t.gettext(
                 "If you completed the 예산학교 (budget school), send /budgetschool followed by"
                 " the course code you were given, e.g. /budgetschool ABCD2345."
-            ),
+            )
+            + "\n\n"
+            + where_to_learn(t, context),
         )
         return
     services = context.services

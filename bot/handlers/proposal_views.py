@@ -41,7 +41,7 @@ def refusal_text(t: Translator, refusal: Refusal, **values: Any) -> str:
             "The description is too long (%(length)d characters); keep it to 2,000."
         ),
         Refusal.COST_NOT_A_NUMBER: t.gettext(
-            "I couldn't read that amount. Type digits, e.g. 350000000, or 3억 5000만."
+            "I couldn't read that amount. Type digits, e.g. 150,000,000, or 1억 5,000만."
         ),
         Refusal.OVER_CAP: t.gettext(
             "This kind of project must cost less than %(cap)s. Lower the estimate, or split"
@@ -81,7 +81,7 @@ def refusal_text(t: Translator, refusal: Refusal, **values: Any) -> str:
 
 def summary_line(t: Translator, proposal: Proposal) -> str:
     """One line for lists: "#12 Title — collecting support · Support: 312"."""
-    status = t.gettext(service.STATUS_LABELS[proposal.status])
+    status = t.gettext(service.status_label(proposal))
     count = t.gettext("Support: %(count)s") % {"count": f"{proposal.support_count:,}"}
     return f"#{proposal.id} {escape(proposal.title)} — {status} · {count}"
 
@@ -102,7 +102,13 @@ def progress_line(t: Translator, proposal: Proposal, rules: ProposalRules, now: 
     return line
 
 
-def card_text(t: Translator, proposal: Proposal, rules: ProposalRules, now: datetime) -> str:
+def card_text(
+    t: Translator,
+    proposal: Proposal,
+    rules: ProposalRules,
+    now: datetime,
+    support_open: bool = True,
+) -> str:
     field = (
         FIELDS_BY_CODE[proposal.field].name(t.language)
         if proposal.field in FIELDS_BY_CODE
@@ -118,7 +124,7 @@ def card_text(t: Translator, proposal: Proposal, rules: ProposalRules, now: date
         )
     )
     place = " · ".join(part for part in (field, districts, proposal.dong or "") if part)
-    status = t.gettext(service.STATUS_LABELS[proposal.status])
+    status = t.gettext(service.status_label(proposal, support_open))
     lines = [
         f"<b>#{proposal.id} {escape(proposal.title)}</b>",
         escape(place),
@@ -213,7 +219,12 @@ def card_keyboard(
         ]
     )
     rows.append(share_buttons(t, proposal, bot_username, inline_mode, support_open))
-    extra = [InlineKeyboardButton(t.gettext("Report"), callback_data=f"pr:rep:{pid}")]
+    # One's own proposal is not reported: withdrawn, below, if need be.
+    extra = (
+        []
+        if is_author
+        else [InlineKeyboardButton(t.gettext("Report"), callback_data=f"pr:rep:{pid}")]
+    )
     if proposal.photos:
         extra.insert(0, InlineKeyboardButton(t.gettext("Photos"), callback_data=f"pr:ph:{pid}"))
     rows.append(extra)
@@ -241,6 +252,7 @@ async def proposal_card(
         supported = await repository.supports(proposal_id, user_id)
         following = await repository.follows(proposal_id, user_id)
     rules = service.rules_of(programme)
+    support_open = service.support_is_open(proposal, programme, now)
     keyboard = card_keyboard(
         t,
         proposal,
@@ -248,10 +260,10 @@ async def proposal_card(
         supported,
         following,
         person is not None and proposal.author_id == person.user_id,
-        service.support_is_open(proposal, programme, now),
+        support_open,
         bool(context.bot.supports_inline_queries),
     )
-    text = card_text(t, proposal, rules, now)
+    text = card_text(t, proposal, rules, now, support_open)
     if new_message:
         await send(update, context, text, reply_markup=keyboard, parse_mode=ParseMode.HTML)
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     CallbackQueryHandler,
@@ -17,7 +17,7 @@ from telegram.ext import (
 from bot.automation import StageEvent, one_worker_at_a_time
 from bot.context import BotContext, CivicApplication, translator
 from bot.flows.guard import flow, guided_steps
-from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
+from bot.handlers.common import answer, ask, edit_or_send, retire_question, send, send_stored_photos
 from bot.handlers.proposal_views import proposal_card, summary_line
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
@@ -58,6 +58,7 @@ OUTCOME_TEXTS = {
     service.Outcome.FORBIDDEN: N_("Only the proposer can do that."),
     service.Outcome.NOT_SIGNED_UP: N_("Please sign up first with /start."),
     service.Outcome.BLOCKED: N_("A moderator has stopped you from posting."),
+    service.Outcome.OWN: N_("You cannot report what you wrote yourself."),
 }
 
 
@@ -69,12 +70,17 @@ ACTION_OUTCOMES = {
     ("uns", service.Outcome.ALREADY): N_(
         "You are not supporting this proposal, so there is nothing to withdraw."
     ),
-    ("rep", service.Outcome.ALREADY): N_(
+    ("repy", service.Outcome.ALREADY): N_(
         "You already reported this proposal; moderators will look at it."
     ),
-    ("repc", service.Outcome.ALREADY): N_(
+    ("repcy", service.Outcome.ALREADY): N_(
         "You already reported this comment; moderators will look at it."
     ),
+    ("repy", service.Outcome.OWN): N_(
+        "This is your own proposal, so you cannot report it. To take it back, withdraw it from"
+        " its card."
+    ),
+    ("repcy", service.Outcome.OWN): N_("This is your own comment, so you cannot report it."),
     ("sup", service.Outcome.CLOSED): N_(
         "This proposal is no longer collecting support; its card shows where it stands."
     ),
@@ -137,9 +143,21 @@ async def on_card_action(update: Update, context: BotContext) -> None:
         stance = Stance(rest[0])
         outcome = await service.set_stance(services.db, proposal_id, user_id, stance, now)
         message = t.gettext("Your stance is recorded; you can change it until the debate ends.")
-    elif action == "rep":
+    elif action in ("rep", "repc"):
+        # A report asks first: one tap too many is better than a report made by mistake.
+        await confirm_report(update, context, action, proposal_id)
+        return
+    elif action == "keep":
+        await answer(update)
+        await edit_or_send(update, context, t.gettext("Nothing was reported."))
+        return
+    elif action == "repy":
         outcome, _ = await service.report(services.db, "proposal", proposal_id, user_id, now)
         message = t.gettext("Thank you. Moderators will look at it.")
+        if outcome is service.Outcome.DONE:
+            await answer(update, message)
+            await edit_or_send(update, context, message)
+            return
     elif action == "wd":
         await answer(update)
         await confirm_withdrawal(update, context, proposal_id)
@@ -155,11 +173,12 @@ async def on_card_action(update: Update, context: BotContext) -> None:
         await answer(update)
         await show_comments(update, context, proposal_id)
         return
-    elif action == "repc":
+    elif action == "repcy":
         outcome, _ = await service.report(services.db, "comment", proposal_id, user_id, now)
         message = t.gettext("Thank you. Moderators will look at it.")
         if outcome is service.Outcome.DONE:
-            await answer(update, message, alert=True)
+            await answer(update, message)
+            await edit_or_send(update, context, message)
             return
     elif action == "ph":
         await answer(update)
@@ -180,6 +199,48 @@ async def on_card_action(update: Update, context: BotContext) -> None:
         await proposal_card(update, context, proposal_id)
     else:
         await edit_or_send(update, context, message)
+
+
+async def confirm_report(update: Update, context: BotContext, action: str, target_id: int) -> None:
+    """Ask before a report: what it is for, and a way back. One's own content is refused
+    here already, with why (the service refuses it too)."""
+    t = await translator(update, context)
+    assert update.effective_user is not None
+    async with context.services.db.reading() as session:
+        repository = ProposalsRepository(session)
+        found = await (
+            repository.get_comment(target_id) if action == "repc" else repository.get(target_id)
+        )
+    if found is None:
+        await say_outcome(update, context, service.Outcome.NOT_FOUND)
+        return
+    if found.author_id == update.effective_user.id:
+        await say_outcome(update, context, service.Outcome.OWN, f"{action}y")
+        return
+    await answer(update)
+    question = (
+        t.gettext(
+            "Report only what breaks the rules, such as insults, someone's personal data or"
+            " advertising. Report this comment to the moderators?"
+        )
+        if action == "repc"
+        else t.gettext(
+            "Report only what breaks the rules, such as insults, someone's personal data or"
+            " advertising. Report proposal #%(id)d to the moderators?"
+        )
+        % {"id": target_id}
+    )
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t.gettext("Yes, report it"), callback_data=f"pr:{action}y:{target_id}"
+                ),
+                InlineKeyboardButton(t.gettext("No"), callback_data=f"pr:keep:{target_id}"),
+            ]
+        ]
+    )
+    await send(update, context, question, reply_markup=keyboard)
 
 
 async def confirm_withdrawal(update: Update, context: BotContext, proposal_id: int) -> None:
@@ -214,7 +275,8 @@ async def show_history(update: Update, context: BotContext, proposal_id: int) ->
         return
     lines = [t.gettext("History of #%(id)d") % {"id": proposal_id}]
     for event in events[-15:]:
-        line = f"{t.day(event.at)} — {t.gettext(service.STATUS_LABELS[event.status])}"
+        label = service.label_of(event.status, proposal.kind is not None)
+        line = f"{t.day(event.at)} — {t.gettext(label)}"
         if event.progress is not None:
             line += f" ({event.progress}%)"
         if event.note:
@@ -226,13 +288,9 @@ async def show_history(update: Update, context: BotContext, proposal_id: int) ->
 async def show_photos(update: Update, context: BotContext, proposal_id: int) -> None:
     async with context.services.db.reading() as session:
         proposal = await ProposalsRepository(session).get(proposal_id)
-    chat = update.effective_chat
-    if proposal is None or not proposal.photos or chat is None:
+    if proposal is None or not proposal.photos:
         return
-    if len(proposal.photos) == 1:
-        await context.bot.send_photo(chat.id, proposal.photos[0])
-    else:
-        await context.bot.send_media_group(chat.id, [InputMediaPhoto(p) for p in proposal.photos])
+    await send_stored_photos(update, context, proposal.photos)
 
 
 async def show_comments(update: Update, context: BotContext, proposal_id: int) -> None:
@@ -255,12 +313,13 @@ async def show_comments(update: Update, context: BotContext, proposal_id: int) -
         elif comment.stance is Stance.AGAINST:
             tag = f"[{t.gettext('Against')}] "
         lines.append(f"{number}. {tag}{comment.text}")
-        rows.append(
-            InlineKeyboardButton(
-                t.gettext("Report %(number)d") % {"number": number},
-                callback_data=f"pr:repc:{comment.id}",
+        if update.effective_user is None or comment.author_id != update.effective_user.id:
+            rows.append(
+                InlineKeyboardButton(
+                    t.gettext("Report %(number)d") % {"number": number},
+                    callback_data=f"pr:repc:{comment.id}",
+                )
             )
-        )
     keyboard = [rows[i : i + 5] for i in range(0, len(rows), 5)]
     if proposal.status is Status.IN_DEBATE and proposal.debate_kind is DebateKind.FOR_AGAINST:
         keyboard.append(
@@ -645,7 +704,7 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
     application.add_handler(
         CallbackQueryHandler(
             on_card_action,
-            pattern=r"^pr:(card|sup|uns|fol|unf|rep|repc|wd|wdy|hist|com|ph):\d{1,12}$"
+            pattern=r"^pr:(card|sup|uns|fol|unf|rep|repy|repc|repcy|keep|wd|wdy|hist|com|ph):\d{1,12}$"
             r"|^pr:st:\d{1,12}:(for|against)$",
         )
     )

@@ -48,17 +48,16 @@ async def article(
     rules = service.rules_of(programme)
     now = context.services.clock()
     link = deep_link(context.bot.username, proposal.id)
-    label = (
-        t.gettext("Go and support it (공감)")
-        if service.support_is_open(proposal, programme, now)
-        else t.gettext("Open it in 시민참여봇")
-    )
+    support_open = service.support_is_open(proposal, programme, now)
+    label = t.gettext("Go and support it (공감)")
+    if not support_open:
+        label = t.gettext("Open it in 시민참여봇")
     return InlineQueryResultArticle(
         id=f"p{proposal.id}",
         title=proposal.title,
         description=progress_line(t, proposal, rules, now),
         input_message_content=InputTextMessageContent(
-            card_text(t, proposal, rules, now), parse_mode=ParseMode.HTML
+            card_text(t, proposal, rules, now, support_open), parse_mode=ParseMode.HTML
         ),
         reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(label, url=link)]]),
     )

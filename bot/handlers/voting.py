@@ -24,12 +24,14 @@ from bot.charts import ChartProject, png, results_figure
 from bot.context import BotContext, CivicApplication, person_and_translator, translator
 from bot.flows import eligibility as asking
 from bot.flows.guard import end_flow, flow
-from bot.handlers.common import answer, checkpoint, edit_or_send, send
+from bot.handlers.common import answer, checkpoint, edit_or_send, send, send_stored_photos
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
 from bot.services import voting as service
+from bot.services.overview import programmes as programmes_overview
 from bot.web.links import webapp_button
 from domain.people import DISTRICTS_BY_CODE, Ineligible, Question
+from domain.programmes import Programme, Stage
 from domain.tally import MES_RULES
 from domain.voting import BallotProblem, Heading, HeadingKind, Item, check_toggle, spent, toggle
 from storage.db import Session
@@ -157,7 +159,8 @@ async def vote_command(update: Update, context: BotContext) -> None:
     now = context.services.clock()
     async with context.services.db.reading() as session:
         found = await service.open_headings(session, update.effective_user.id, now, minimum_age)
-    if not found:
+    waiting = await votes_not_listed(context, found, now)
+    if not found and not waiting:
         await send(update, context, t.gettext("No vote is open right now. See /programmes."))
         return
     yours = [e for e in found if e.eligibility.refusal is None]
@@ -190,6 +193,18 @@ async def vote_command(update: Update, context: BotContext) -> None:
         lines.append(line)
     if len(lines) == 1:
         lines.append(t.gettext("None you can cast."))
+    if waiting:
+        # /programmes shows these stages as open: say why they have no ballot here.
+        lines.append("")
+        for programme, stage, members_only in waiting:
+            reason = (
+                t.gettext("only the members of its panel vote")
+                if members_only
+                else t.gettext("its ballot is not published yet; it will be listed here once it is")
+            )
+            lines.append(
+                f"• {programme.name.get(t.language)} — {stage.name.get(t.language)}: {reason}"
+            )
     if by_district:
         lines += [
             "",
@@ -216,6 +231,24 @@ async def vote_command(update: Update, context: BotContext) -> None:
     if app is not None:
         rows.append([app])
     await send(update, context, "\n".join(lines)[:4000], reply_markup=InlineKeyboardMarkup(rows))
+
+
+async def votes_not_listed(
+    context: BotContext, found: list[service.OpenHeading], now: datetime
+) -> list[tuple[Programme, Stage, bool]]:
+    """Voting stages open now that have no ballot listed for this person: none published yet
+    (False), or only members' ballots (True)."""
+    listed = {(entry.programme.key, entry.stage.key) for entry in found}
+    waiting = []
+    for overview in await programmes_overview(context.services.db):
+        for stage in overview.programme.stages:
+            if not service.voting_open(stage, now):
+                continue
+            if (overview.programme.key, stage.key) in listed:
+                continue
+            ballots = [b for b in overview.ballots if b.stage.key == stage.key]
+            waiting.append((overview.programme, stage, bool(ballots)))
+    return waiting
 
 
 async def ballot_view(
@@ -459,7 +492,7 @@ async def on_details(update: Update, context: BotContext) -> None:
         else f"{item.title_in(t.language)}\n\n{item.summary_in(t.language)}"
     )
     if item.photo:
-        await context.bot.send_photo(update.effective_chat.id, item.photo, caption=text[:1024])
+        await send_stored_photos(update, context, [item.photo], caption=text[:1024])
     else:
         await send(update, context, text)
 

@@ -255,6 +255,8 @@ def stats_text(t: Translator, stats: Statistics) -> str:
     if districts:
         lines.append(t.gettext("By district: %(counts)s") % {"counts": counts_line(districts)})
     departments = list(stats.by_department)
+    if stats.officer_only:
+        departments.append((t.gettext("an officer, no department named"), stats.officer_only))
     if stats.unassigned:
         departments.append((t.gettext("not yet assigned"), stats.unassigned))
     lines.append(

@@ -17,8 +17,9 @@ import struct
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 MAX_TEXT: Final = 4096
@@ -48,6 +49,10 @@ _INT_PARAMS: Final = frozenset(
 _FLOAT_PARAMS: Final = frozenset({"timeout", "latitude", "longitude"})
 _BOOL_PARAMS: Final = frozenset({"show_alert", "disable_notification", "drop_pending_updates"})
 _TAG = re.compile(r"<[^>]+>")
+_FILE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+_FILE_NUMBER = re.compile(r"-(\d+)$")
+# Telegram's answer to a file id it does not know (one from another bot or test server).
+WRONG_FILE_ID: Final = "wrong file identifier/HTTP URL specified"
 
 
 class BotApiError(Exception):
@@ -79,6 +84,61 @@ class UploadedFile:
     filename: str
     content: bytes
     mime_type: str | None = None
+
+
+class FileStore(MutableMapping[str, UploadedFile]):
+    """The files people and the bot sent, by file id. Kept in memory; with a folder, also on
+    disk (`folder/<file id>/<file name>`), so a later session of the local Bot API still
+    serves the file ids the bot stored, as Telegram does."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder
+        self._memory: dict[str, UploadedFile] = {}
+
+    def path_of(self, file_id: str) -> Path | None:
+        """Where the file is on disk (None: only in memory)."""
+        if self.folder is None or not _FILE_ID.fullmatch(file_id):
+            return None
+        found = sorted((self.folder / file_id).glob("*"))
+        return found[0] if found else None
+
+    def __getitem__(self, file_id: str) -> UploadedFile:
+        if file_id in self._memory:
+            return self._memory[file_id]
+        path = self.path_of(file_id)
+        if path is None:
+            raise KeyError(file_id)
+        stored = UploadedFile(path.name, path.read_bytes())
+        self._memory[file_id] = stored
+        return stored
+
+    def __setitem__(self, file_id: str, stored: UploadedFile) -> None:
+        self._memory[file_id] = stored
+        if self.folder is not None and _FILE_ID.fullmatch(file_id):
+            name = Path(stored.filename or "").name
+            if name in ("", ".", ".."):
+                name = file_id
+            (self.folder / file_id).mkdir(parents=True, exist_ok=True)
+            (self.folder / file_id / name).write_bytes(stored.content)
+
+    def __delitem__(self, file_id: str) -> None:
+        del self._memory[file_id]
+
+    def __iter__(self) -> Iterator[str]:
+        on_disk = (
+            {p.name for p in self.folder.iterdir() if p.is_dir()}
+            if self.folder is not None and self.folder.is_dir()
+            else set()
+        )
+        return iter(sorted(set(self._memory) | on_disk))
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
+
+    def next_number(self) -> int:
+        """After the numbers of the files an earlier session left on disk: ids stay unique."""
+        numbers = [int(m.group(1)) for name in self if (m := _FILE_NUMBER.search(name))]
+        return max(numbers, default=0) + 1
 
 
 @dataclass
@@ -219,6 +279,7 @@ class LocalBotApi:
         token: str = "123456:LOCAL-TEST-TOKEN",
         username: str = "civicbot_local",
         first_update_id: int = 1,
+        files_folder: Path | None = None,
     ) -> None:
         self.token = token
         self.me: dict[str, Any] = {
@@ -233,7 +294,7 @@ class LocalBotApi:
         self.chats: dict[int, ChatLog] = {}
         self.blocked: set[int] = set()
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        self.files: dict[str, UploadedFile] = {}
+        self.files = FileStore(files_folder)
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.answered_queries: dict[str, dict[str, Any]] = {}
         self.inline_answers: dict[str, dict[str, Any]] = {}
@@ -247,7 +308,7 @@ class LocalBotApi:
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(first_update_id)
         self._query_ids = itertools.count(1)
-        self._file_ids = itertools.count(1)
+        self._file_ids = itertools.count(self.files.next_number())
         self._pending_queries: set[str] = set()
         self._pending_inline: set[str] = set()
         self._changed: asyncio.Condition | None = None
@@ -757,6 +818,8 @@ class LocalBotApi:
             stored = files.get(upload.removeprefix("attach://"))
         elif isinstance(upload, str) and upload in self.files:
             return upload
+        elif isinstance(upload, str) and upload and kind not in files:
+            raise bad_request(WRONG_FILE_ID)  # an id this API never issued, or has lost
         else:
             stored = files.get(kind)
         if stored is None:
@@ -799,11 +862,82 @@ class LocalBotApi:
             reply_markup=self._inline_only(params.get("reply_markup")),
         )
 
+    def _m_sendlocation(
+        self, params: dict[str, Any], files: dict[str, UploadedFile]
+    ) -> dict[str, Any]:
+        log = self._chat(params)
+        try:
+            latitude = float(params["latitude"])
+            longitude = float(params["longitude"])
+        except (KeyError, TypeError, ValueError):
+            raise bad_request("wrong latitude or longitude specified") from None
+        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+            raise bad_request("wrong latitude or longitude specified")
+        _check_markup(params.get("reply_markup"))
+        return self._bot_message(
+            log,
+            location={"latitude": latitude, "longitude": longitude},
+            reply_markup=self._inline_only(params.get("reply_markup")),
+        )
+
+    def _m_sendmediagroup(
+        self, params: dict[str, Any], files: dict[str, UploadedFile]
+    ) -> list[dict[str, Any]]:
+        log = self._chat(params)
+        media = params.get("media")
+        if not isinstance(media, list) or not 2 <= len(media) <= 10:
+            raise bad_request("wrong number of media specified: 2 to 10")
+        # Every file is checked before anything is sent: Telegram sends the album or nothing.
+        file_ids = []
+        for item in media:
+            if not isinstance(item, dict) or item.get("type") not in ("photo", "document"):
+                raise bad_request("can't parse InputMedia JSON object")
+            file_ids.append(
+                (item["type"], self._store_file(item.get("media"), files, item["type"]))
+            )
+        messages = []
+        for (kind, file_id), item in zip(file_ids, media, strict=True):
+            stored = self.files[file_id]
+            content: dict[str, Any] = (
+                {
+                    "photo": [
+                        {"file_id": file_id, "file_unique_id": file_id, "width": 800, "height": 600}
+                    ]
+                }
+                if kind == "photo"
+                else {
+                    "document": {
+                        "file_id": file_id,
+                        "file_unique_id": file_id,
+                        "file_name": stored.filename,
+                        "file_size": len(stored.content),
+                    }
+                }
+            )
+            messages.append(self._bot_message(log, caption=item.get("caption"), **content))
+        return messages
+
+    def effective_commands(self, user_id: int, language: str) -> list[dict[str, Any]]:
+        """The command menu a person sees in their private chat with the bot: the narrowest
+        scope set (this chat, then all private chats, then the default), their language's
+        list before the one for every language, as Telegram resolves it."""
+        scopes = (
+            {"type": "chat", "chat_id": user_id},
+            {"type": "all_private_chats"},
+            {"type": "default"},
+        )
+        for scope in scopes:
+            for code in (language, ""):
+                key = (json.dumps(scope, sort_keys=True), code)
+                if key in self.commands:
+                    return self.commands[key]
+        return []
+
     def _m_getfile(self, params: dict[str, Any], files: dict[str, UploadedFile]) -> dict[str, Any]:
         file_id = str(params.get("file_id", ""))
         stored = self.files.get(file_id)
         if stored is None:
-            raise bad_request("invalid file_id")
+            raise bad_request(WRONG_FILE_ID)
         return {
             "file_id": file_id,
             "file_unique_id": file_id,

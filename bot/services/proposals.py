@@ -102,6 +102,7 @@ class Outcome(StrEnum):
     FORBIDDEN = "forbidden"
     NOT_SIGNED_UP = "not_signed_up"
     BLOCKED = "blocked"
+    OWN = "own"  # one's own proposal or comment, which one cannot report
 
 
 async def open_for_proposals(session: Session, now: datetime) -> list[tuple[int, Programme]]:
@@ -222,6 +223,31 @@ async def programme_of(session: Session, proposal: Proposal) -> Programme:
     return programme
 
 
+# A proposal still marked as collecting support after its programme's support stage closed
+# (a PB proposal once the call is over): no 공감 button, so the card says so.
+SUPPORT_CLOSED: Final = N_("support closed, waiting for the next stage")
+
+
+# The city's words: officials review (검토) a citizen proposal; the 민관예산협의회 reviews
+# (심사) a participatory-budget one, which has a project kind and cost.
+UNDER_BUDGET_REVIEW: Final = N_("under review by the budget council")
+
+
+def label_of(status: Status, budget: bool = False) -> str:
+    """A status's name (an N_ msgid); `budget`: a participatory-budget proposal's."""
+    if status is Status.UNDER_REVIEW and budget:
+        return UNDER_BUDGET_REVIEW
+    return STATUS_LABELS[status]
+
+
+def status_label(proposal: Proposal, support_open: bool = True) -> str:
+    """The status a proposal shows (an N_ msgid): its stored one, in its programme's words,
+    unless it promises support the programme no longer takes."""
+    if proposal.status is Status.PUBLISHED and not support_open:
+        return SUPPORT_CLOSED
+    return label_of(proposal.status, proposal.kind is not None)
+
+
 def support_is_open(proposal: Proposal, programme: Programme, now: datetime) -> bool:
     if proposal.status not in (Status.PUBLISHED, Status.THRESHOLD_REACHED):
         return False
@@ -329,7 +355,7 @@ async def notify_followers(
         t = Translator(person.language)
         text = t.gettext("Update on “%(title)s”: %(status)s") % {
             "title": proposal.title,
-            "status": t.gettext(STATUS_LABELS[status]),
+            "status": t.gettext(label_of(status, proposal.kind is not None)),
         }
         if progress is not None:
             text += "\n" + t.gettext("Progress: %(percent)d%%") % {"percent": progress}
@@ -618,6 +644,9 @@ async def report(
             proposal = await repository.get(target_id)
         if proposal is None:
             return Outcome.NOT_FOUND, False
+        author = found.author_id if target == "comment" and found else proposal.author_id
+        if author == user_id:
+            return Outcome.OWN, False
         hide_at = rules_of(await programme_of(session, proposal)).reports_to_hide
         counted, hidden = await repository.report(
             "comment" if target == "comment" else "proposal", target_id, user_id, now, hide_at

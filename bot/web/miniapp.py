@@ -20,13 +20,19 @@ from starlette.responses import Response
 from bot.flows.eligibility import question_text
 from bot.flows.onboarding import RELATION_LABELS
 from bot.handlers.proposals import OUTCOME_TEXTS
-from bot.handlers.voting import ANSWER_LABELS, REFUSALS, problem_text
+from bot.handlers.voting import ANSWER_LABELS, REFUSALS, not_yours, problem_text
 from bot.i18n import N_, Translator
 from bot.services import mypage, panels, people, voting, waste
 from bot.services import proposals as proposal_service
 from bot.web.auth import AuthFailure
 from bot.web.ids import parse_id
-from bot.web.public import list_context, proposal_details, proposal_filters, proposal_page_of
+from bot.web.public import (
+    list_context,
+    proposal_details,
+    proposal_filters,
+    proposal_page_of,
+    proposal_status_label,
+)
 from bot.web.site import Site, Visit
 from domain.people import DISTRICTS, Question
 from domain.voting import BallotProblem, Heading, HeadingKind, check_ballot, spent
@@ -67,6 +73,8 @@ def fragment(write: bool = False) -> Callable[[Fragment], Callable[[Request], Aw
             response = await handler(request, site, visit)
             # A person's own page: kept by no cache on the way.
             response.headers["Cache-Control"] = "no-store"
+            # The person's language: the shell (app.js) follows it, so one screen speaks one.
+            response.headers["Content-Language"] = visit.t.language
             return response
 
         return endpoint
@@ -88,9 +96,17 @@ async def missing(request: Request, site: Site, visit: Visit) -> Response:
 async def home(request: Request, site: Site, visit: Visit) -> Response:
     if visit.person is None:
         return site.render(request, "app/sign_up.html", visit.t, status_code=403)
+    minimum_age = site.services.settings.minimum_age
     async with site.services.db.reading() as session:
-        found = await voting.open_headings(session, visit.viewer.user_id, site.now())
-    return site.render(request, "app/home.html", visit.t, open_votes=found)
+        found = await voting.open_headings(session, visit.viewer.user_id, site.now(), minimum_age)
+    # As /vote: a ballot that is not the person's is named with why, not offered.
+    yours = [e for e in found if e.eligibility.refusal is None or e.voted]
+    others = [
+        (e, not_yours(visit.t, e, minimum_age))
+        for e in found
+        if e.eligibility.refusal is not None and not e.voted
+    ]
+    return site.render(request, "app/home.html", visit.t, open_votes=yours, not_yours=others)
 
 
 # -- the ballot ----------------------------------------------------------------------------
@@ -400,7 +416,7 @@ async def my(request: Request, site: Site, visit: Visit) -> Response:
         "app/my.html",
         t,
         page=page,
-        status_label=lambda status: t.gettext(proposal_service.STATUS_LABELS[status]),
+        status_label=proposal_status_label(t),
         application_label=lambda status: t.gettext(panels.STATUS_LABELS[status]),
         report_label=lambda status: t.gettext(waste.STATUS_LABELS[status]),
     )

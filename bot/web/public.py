@@ -8,6 +8,7 @@ verification record, and the waste-report statistics.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any, Final
 
 from starlette.requests import Request
@@ -26,7 +27,7 @@ from domain.geo import district_at, seoul_districts
 from domain.pabulib import write_pabulib
 from domain.people import DISTRICTS, DISTRICTS_BY_CODE
 from domain.programmes import Programme
-from domain.proposals import FIELDS_BY_CODE, POLICY_FIELDS
+from domain.proposals import FIELDS_BY_CODE, POLICY_FIELDS, Status
 from domain.sortition import SortitionError
 from domain.tally import MES_RULES
 from domain.waste import Status as WasteStatus
@@ -35,6 +36,15 @@ from storage.proposals import Filters, Proposal, ProposalsRepository
 
 PAGE: Final = 10
 CSV: Final = "text/csv; charset=utf-8"
+
+
+def proposal_status_label(t: Translator) -> Callable[..., str]:
+    """A template's status_label(status, budget=False): a proposal status in the city's words."""
+
+    def label(status: Status, budget: bool = False) -> str:
+        return t.gettext(proposal_service.label_of(status, budget))
+
+    return label
 
 
 def site_of(request: Request) -> Site:
@@ -125,7 +135,7 @@ def list_context(t: Translator, values: dict[str, str]) -> dict[str, Any]:
         "groups": [(key, t.gettext(STATUS_GROUP_LABELS[key])) for key in STATUS_GROUPS],
         "fields": [(f.code, f.name(t.language)) for f in POLICY_FIELDS],
         "districts": [(d.code, d.name(t.language)) for d in DISTRICTS],
-        "status_label": lambda status: t.gettext(proposal_service.STATUS_LABELS[status]),
+        "status_label": proposal_status_label(t),
         "page_size": PAGE,
     }
 
@@ -181,7 +191,7 @@ async def proposal_details(
         "support_open": proposal_service.support_is_open(proposal, programme, now),
         "supported": supported,
         "located_in": located,
-        "status_label": lambda status: t.gettext(proposal_service.STATUS_LABELS[status]),
+        "status_label": proposal_status_label(t),
     }
 
 
@@ -213,7 +223,7 @@ async def map_page(request: Request) -> Response:
         tile_url=settings.tile_url,
         tile_attribution=settings.tile_attribution,
         waste_label=lambda status: t.gettext(waste.STATUS_LABELS[status]),
-        status_label=lambda status: t.gettext(proposal_service.STATUS_LABELS[status]),
+        status_label=proposal_status_label(t),
     )
 
 
@@ -227,7 +237,7 @@ async def map_pins(request: Request) -> Response:
                 {
                     "id": pin.proposal.id,
                     "title": pin.proposal.title,
-                    "status": t.gettext(proposal_service.STATUS_LABELS[pin.proposal.status]),
+                    "status": t.gettext(proposal_service.status_label(pin.proposal)),
                     "lat": pin.proposal.latitude,
                     "lon": pin.proposal.longitude,
                     "url": f"/proposals/{pin.proposal.id}",

@@ -21,6 +21,7 @@ from bot.i18n import Translator
 from bot.services import panels as panel_service
 from bot.services import voting
 from domain.proposals import Scope
+from domain.voting import parse_ballot_file
 from tests.browser.conftest import LiveSite, fits_the_phone, screenshot
 from tests.harness import Harness, said
 from tests.panels.conftest import (
@@ -265,3 +266,116 @@ def test_inside_telegram_the_theme_and_the_main_button_are_telegrams(
     posted = page.evaluate("window.posted")
     buttons = [json.loads(data) for kind, data in posted if kind == "web_app_setup_main_button"]
     assert buttons[-1]["text"] == ko.gettext("Submit my ballot")
+
+
+LONG_BALLOT = """
+programme = "pb-citywide-2027"
+stage = "citizen-vote"
+
+[[heading]]
+key = "city"
+name = { ko = "광역 사업", en = "City-wide projects" }
+max_choices = 3
+budget = 2000000000
+knapsack = true
+[[heading.item]]
+key = "a"
+title = "한강공원 어린이 물놀이터 그늘막과 음수대 확충"
+cost = 950000000
+[[heading.item]]
+key = "b"
+title = "서울 전역 버스정류장 스마트 쉼터 설치"
+cost = 1250000000
+[[heading.item]]
+key = "c"
+title = "경로당 여름철 냉방비 지원"
+cost = 350000000
+"""
+
+
+def lines_of(page: Any, selector: str) -> list[tuple[str, int, float, float]]:
+    """Each matching cell: its text, how many lines it takes, and its left and right edges."""
+    return [
+        (text, lines, left, right)
+        for text, lines, left, right in page.eval_on_selector_all(
+            selector,
+            """cells => cells.map(cell => {
+                const range = document.createRange();
+                range.selectNodeContents(cell);
+                const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+                const box = cell.getBoundingClientRect();
+                return [cell.innerText, tops.size, box.left, box.right];
+            })""",
+        )
+    ]
+
+
+def test_results_and_map_tables_read_on_a_phone(site: LiveSite, page: Any, engine: str) -> None:
+    """QA finding 4: at 360 px the results table stacks each project over its figures, and
+    the map's table scrolls sideways with the district column kept in view."""
+
+    async def arrange(h: Harness) -> int:
+        h.set_now(DURING_VOTE)
+        imported = await voting.import_ballot(h.db, parse_ballot_file(LONG_BALLOT))
+        heading_id = imported[0][0]
+        await sign_up(h.db, 811, 812, 813)
+        for user_id, choices in ((811, ["a", "c"]), (812, ["a"]), (813, ["b"])):
+            await voting.cast(h.db, user_id, heading_id, choices, DURING_VOTE, 14)
+        h.set_now(AFTER_VOTE)
+        return heading_id
+
+    heading_id = site.run(arrange)
+    page.goto(f"{site.url}/results/{heading_id}")
+    fits_the_phone(page)
+    screenshot(page, "results-long", engine)
+    titles = lines_of(page, "table.results tbody th")
+    assert len(titles) == 3
+    for text, _, left, right in titles:
+        assert right - left > 250, f"{text!r} is squeezed into {right - left:.0f} px"
+    figures = lines_of(page, "table.results tbody td[data-label]")
+    assert any("미선정" in text for text, *_ in figures)
+    for text, lines, left, right in figures:
+        assert lines == 1 and left >= 0 and right <= 360, (text, lines, left, right)
+
+    page.goto(f"{site.url}/map?lang=en")
+    page.wait_for_selector("[data-map][data-ready]")
+    fits_the_phone(page)
+    for text, lines, *_ in lines_of(page, ".table-wrap th, .table-wrap td"):
+        assert lines == 1, f"{text!r} wraps over {lines} lines"
+    wrap = page.locator(".table-wrap").first
+    wrap.evaluate("box => { box.scrollLeft = box.scrollWidth; }")
+    left_edge = wrap.evaluate("box => box.getBoundingClientRect().left")
+    for text, _, left, _ in lines_of(page, ".table-wrap tbody th"):
+        assert left >= left_edge - 1, f"{text!r} scrolled out of view"
+    screenshot(page, "map-scrolled", engine)
+
+
+def test_the_mini_app_speaks_the_persons_language_on_a_foreign_phone(
+    browser: Any, site: LiveSite, engine: str
+) -> None:
+    """QA finding 5: a person who chose Korean, on a phone set to English, gets one language
+    on the screen: the shell follows the language of the fragments."""
+    site.h.set_now(DURING_VOTE)
+    site.run(lambda h: onboard(h, VOTER, "구로구"))
+    ids = site.run(open_ballots)
+    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="en-US")
+    page = context.new_page()
+    try:
+        open_app(page, site, "/app", site.init_data(VOTER))
+        for _ in range(100):  # the shell reloads itself in the person's language
+            if page.evaluate("document.documentElement.lang") == "ko":
+                break
+            page.wait_for_timeout(100)
+        page.wait_for_selector("#app h1")
+        assert page.evaluate("document.documentElement.lang") == "ko"
+        assert page.locator("#app h1").inner_text() == ko.gettext("Open votes")
+        nav = page.locator("header nav").inner_text()
+        assert ko.gettext("Vote") in nav and "My page" not in nav
+        assert page.get_by_role("link", name="마포구 사업").count() == 0
+        assert "마포구 사업 — 마포구 주민 투표" in page.locator("#app").inner_text()
+        page.get_by_role("link", name="광역 사업").click()
+        page.wait_for_selector("form#ballot")
+        assert f"/app/ballot/{ids['city']}" in page.url
+        screenshot(page, "app-foreign-phone", engine)
+    finally:
+        context.close()

@@ -30,22 +30,22 @@ def chat(tmp_path: Path, database_url: str, script: str, *args: str) -> str:
 
 
 def test_a_newcomer_signs_up_by_numbers_and_text(tmp_path: Path, database_url: str) -> None:
-    # 1 = 동의합니다, 1 = 서울에 살아요, a typed district, then the 참여 사업 menu button.
-    out = chat(tmp_path, database_url, "1\n1\n=마포구\n참여 사업\n")
-    assert "[1] 동의합니다  [2] 동의하지 않습니다  [3] English" in out
-    assert "bot: 서울과 어떤 관계이신가요?" in out
-    assert "bot: 자치구: 마포구" in out
-    assert "choices: [1] 도움말  [2] 메뉴  [3] 제안하기" in out  # the persistent main menu
+    # #1 = 동의합니다, #1 = 서울에 살아요, a typed district, then the 참여 사업 menu button.
+    out = chat(tmp_path, database_url, "#1\n#1\n마포구\n참여 사업\n")
+    assert "buttons: [#1] 동의합니다  [#2] 동의하지 않습니다  [#3] English" in out
+    assert "bot #3: 서울과 어떤 관계이신가요?" in out
+    assert ": 자치구: 마포구" in out
+    assert "keyboard: [#1] 도움말  [#2] 메뉴  [#3] 제안하기" in out  # the persistent main menu
     assert "참여 사업 (서울 시각 기준)" in out
     assert "<b>" not in out  # HTML is rendered as plain text
 
 
 def test_state_survives_between_chat_sessions(tmp_path: Path, database_url: str) -> None:
-    chat(tmp_path, database_url, "1\n")
+    chat(tmp_path, database_url, "#1\n")
     out = chat(tmp_path, database_url, "", "--language", "en")
     # The consent is stored (in Korean, chosen then): the next question is the relation.
     assert "Do you agree?" not in out
-    assert "bot: 서울과 어떤 관계이신가요?" in out
+    assert ": 서울과 어떤 관계이신가요?" in out
 
 
 def test_fresh_uses_a_throwaway_database(tmp_path: Path, database_url: str) -> None:
@@ -65,6 +65,13 @@ def test_fresh_uses_a_throwaway_database(tmp_path: Path, database_url: str) -> N
 
 def test_the_clock_can_be_set_to_try_a_stage(tmp_path: Path, database_url: str) -> None:
     # --at starts the bot's clock in the PB proposal call; :at moves it on to the vote.
-    out = chat(tmp_path, database_url, "1\n:at 2027-07-25T12:00\n", "--at", "2027-02-10T12:00")
+    out = chat(tmp_path, database_url, "#1\n:at 2027-07-25T12:00\n", "--at", "2027-02-10T12:00")
     assert "2027년 2월 10일 (수) 오후 12:00에 개인정보 수집·이용에 동의" in out
     assert "(the bot's clock now reads 2027-07-25 03:00 UTC)" in out
+
+
+def test_the_demo_is_not_loaded_without_demo(tmp_path: Path, database_url: str) -> None:
+    out = chat(tmp_path, database_url, "#2\n/programmes\n", "--fresh")
+    assert "민주주의 서울 시민제안" in out
+    assert "[데모]" not in out and "DEMO" not in out
+    assert "civicbot chat --demo (make demo)" in out  # the first screen says how to try it

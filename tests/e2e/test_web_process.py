@@ -129,8 +129,8 @@ async def test_chat_serves_the_pages_and_a_signed_mini_app_link(tmp_path: Path) 
         line = await read_until(process.stdout, "Web pages: ")
         address = line.split("Web pages: ")[1].strip().rstrip("/")
         assert address.startswith("http://127.0.0.1:")
-        await read_until(process.stdout, "choices:")  # the bot is up and asked its question
-        process.stdin.write(b"1\n1\n=\xeb\xa7\x88\xed\x8f\xac\xea\xb5\xac\n:app\n")  # =마포구
+        await read_until(process.stdout, "buttons:")  # the bot is up and asked its question
+        process.stdin.write("#1\n#1\n마포구\n:app\n".encode())
         await process.stdin.drain()
         link = (await read_until(process.stdout, "/app#tgWebAppData=")).strip()
         init_data = unquote(link.split("#tgWebAppData=")[1])

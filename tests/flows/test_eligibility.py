@@ -140,7 +140,7 @@ async def test_a_pb_proposal_asks_then_the_draft_carries_on(harness: Harness) ->
     replies = await h.press(BOB, "네, 해당합니다")
     assert "규정에 따라 2027 시민참여예산 광역제안형에 참여할 수 없어요" in said(replies)
     replies = await h.say(BOB, "/cancel")
-    assert "그만둘 진행 중인 단계가 없어요" in said(replies)
+    assert "그만둘 작업이 없어요" in said(replies)
     person = await profile_of(h, BOB)
     assert person.declared_official_at is not None  # type: ignore[attr-defined]
     assert person.relation is Relation.RESIDENT  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bot.i18n import Translator
 from domain.people import Relation
 from storage.people import PeopleRepository
 from tests.harness import Harness, said
@@ -69,6 +70,17 @@ async def test_declining_consent_stores_nothing(harness: Harness) -> None:
     assert await people_count(harness) == 0
 
 
+async def test_programmes_can_be_seen_before_consent(harness: Harness) -> None:
+    """The consent request says one can look around (/programmes) without agreeing."""
+    await harness.say(ALICE, "/start")
+    replies = await harness.say(ALICE, "/programmes")
+    assert "민주주의 서울" in said(replies)
+    assert "동의하시나요?" in replies[-1]["text"]  # and the question again
+    assert await people_count(harness) == 0
+    await harness.press(ALICE, "동의합니다")
+    assert "서울과 어떤 관계" in harness.last_text(ALICE)
+
+
 async def test_typed_district_and_unknown_district(harness: Harness) -> None:
     await harness.say(ALICE, "/start")
     await harness.press(ALICE, "동의합니다")
@@ -114,7 +126,7 @@ async def test_cancel_leaves_the_flow(harness: Harness) -> None:
     replies = await harness.say(ALICE, "/cancel")
     assert "가입을 멈췄어요" in said(replies)
     replies = await harness.say(ALICE, "/cancel")
-    assert "그만둘 진행 중인 단계가 없어요" in said(replies)
+    assert "그만둘 작업이 없어요" in said(replies)
 
 
 async def test_start_again_welcomes_back_and_unknown_deep_link_is_explained(
@@ -137,6 +149,27 @@ async def test_deep_link_payload_is_kept_through_onboarding(harness: Harness) ->
     await harness.press(ALICE, "동의합니다")
     await harness.press(ALICE, "해당 없음")
     assert opened == ["42"]
+
+
+async def test_a_deep_link_survives_a_refused_consent(harness: Harness) -> None:
+    """QA finding 2: refusing, then agreeing later (/start) still opens the link."""
+    opened: list[str] = []
+
+    async def open_proposal(update: object, context: object, rest: str) -> None:
+        opened.append(rest)
+
+    harness.app.deep_links.add("p_", open_proposal)
+    await harness.say(ALICE, "/start p_42")
+    await harness.press(ALICE, "동의하지 않습니다")
+    assert await people_count(harness) == 0
+    replies = await harness.say(ALICE, "/proposals")  # not held by the sign-up flow
+    assert "제안 — 공감 많은 순" in said(replies)
+    await harness.say(ALICE, "/start")
+    await harness.press(ALICE, "동의합니다")
+    await harness.press(ALICE, "해당 없음")
+    assert opened == ["42"]
+    await harness.say(ALICE, "/start")
+    assert opened == ["42"]  # opened once
 
 
 async def test_stale_button_outside_a_flow(harness: Harness) -> None:
@@ -174,6 +207,21 @@ async def test_help_menu_and_menu_buttons(harness: Harness) -> None:
     assert "참여 사업 (서울 시각 기준)" in replies[-1]["text"]
 
 
+async def test_every_menu_label_names_one_command(harness: Harness) -> None:
+    """QA finding 3: /profile and /mydata both read "내 정보"; a label typed back must name
+    one command, in each language."""
+    for language in ("ko", "en"):
+        t = Translator(language)
+        labels = [t.gettext(command.label) for command in harness.app.commands.all()]
+        assert len(labels) == len(set(labels)), sorted(labels)
+    await onboard(harness)
+    await harness.say(ALICE, "/menu")
+    replies = await harness.press(ALICE, "내 정보 내려받기")
+    assert "document" in replies[-1]
+    replies = await harness.press(ALICE, "내 정보")
+    assert "document" not in replies[-1]
+
+
 async def test_command_menu_is_set_per_language(harness: Harness) -> None:
     commands = harness.api.commands
     korean = commands[('{"type": "default"}', "ko")]
@@ -191,7 +239,7 @@ async def test_command_menu_is_set_per_language(harness: Harness) -> None:
 
 async def test_privacy_mydata_and_deleteme(harness: Harness) -> None:
     replies = await harness.say(ALICE, "/mydata")
-    assert "저장된 회원님의 정보가 없어요" in said(replies)
+    assert "저장된 정보가 없어요" in said(replies)
     await onboard(harness)
     replies = await harness.say(ALICE, "/privacy")
     notice = said(replies)

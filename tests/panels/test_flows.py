@@ -83,7 +83,7 @@ async def test_apply_with_every_feature_then_withdraw(harness: Harness) -> None:
     replies = await h.press(ALICE, "동의합니다")
     preview = said(replies)
     for line in ("성별: 여성", "연령대: 60세 이상", "자치구: 노원구", "주거 형태: 임차",
-                 "출생 연도: 1962"):  # fmt: skip
+                 "태어난 해: 1962"):  # fmt: skip
         assert line in preview
     replies = await h.press(ALICE, "신청서 보내기")
     assert "신청을 접수했어요" in said(replies)
@@ -161,8 +161,14 @@ async def test_budget_school_code_opens_the_committee(harness: Harness) -> None:
     await h.press(BOB, "신청하기: 예산학교 패널")
     replies = await h.press(BOB, "수료하지 않았어요")
     assert "/budgetschool 다음에 코드를 붙여 보낸 뒤 다시 신청해 주세요" in said(replies)
+    # … and where and when to take it (QA finding 7).
+    where = (
+        "예산학교는 서울시가 연중 운영하고 자치구에서도 열려요. 가까운 과정의 일정과 신청"
+        " 방법은 02-120으로 문의해 주세요."
+    )
+    assert where in said(replies)
     replies = await h.say(BOB, "/budgetschool")
-    assert "/budgetschool ABCD2345" in said(replies)
+    assert "/budgetschool ABCD2345" in said(replies) and where in said(replies)
     replies = await h.say(BOB, "/budgetschool NOTACODE")
     assert "올바르지 않거나 마감된 과정 코드" in said(replies)
     replies = await h.say(BOB, f"/budgetschool {code}")
@@ -268,7 +274,7 @@ async def test_quotas_commitment_seed_draw_and_invitations(harness: Harness) -> 
     assert sum(drawn.fairness.probabilities.values()) == pytest.approx(4, abs=1e-4)
     assert "공정성: 가장 낮은 선정 확률이 평균의" in record_text
     own = f"{drawn.fairness.probabilities[mine.pseudonym]:.1%}"
-    assert f"이번 추첨에서 회원님이 선정될 확률은 {own}" in record_text
+    assert f"이번 추첨에서 선정되실 확률은 {own}" in record_text
     replies = await h.press(second, "파일 내려받기")
     names = [m["document"]["file_name"] for m in replies if "document" in m]
     assert names == ["small-panel-pool.csv", "small-panel-quotas.csv", "small-panel-result.json"]
@@ -277,7 +283,7 @@ async def test_quotas_commitment_seed_draw_and_invitations(harness: Harness) -> 
     assert published["min_ratio"] <= published["upper_bound_ratio"] + 1e-4
     await h.say(second, "/panels")
     replies = await h.press(second, "작은 패널")
-    assert f"이번 추첨에서 회원님이 선정될 확률은 {own}" in said(replies)
+    assert f"이번 추첨에서 선정되실 확률은 {own}" in said(replies)
     await h.say(ADMIN, "/paneladmin")
     await h.press(ADMIN, "작은 패널")
     replies = await h.press(ADMIN, "위원 충원 현황")

@@ -11,7 +11,7 @@ from bot.config import Settings
 from bot.localapi.core import LocalBotApi
 from bot.services import proposals as service
 from domain.programmes import parse_programmes
-from domain.proposals import ProjectKind, Scope, Status
+from domain.proposals import ProjectKind, Scope, Status, parse_won
 from storage.programmes import ProgrammesRepository
 from storage.proposals import ProposalsRepository
 from tests.harness import Harness, running_harness, said
@@ -131,7 +131,12 @@ async def test_cost_is_checked_against_the_cap(harness: Harness) -> None:
     await harness.press(ALICE, "서울 전체 또는 여러 자치구")
     await harness.press(ALICE, "서울 전체")
     await harness.press(ALICE, "완료")
-    await harness.press(ALICE, "프로그램(행사성) 사업")
+    replies = await harness.press(ALICE, "프로그램(행사성) 사업")
+    # The prompt's example is within the cap, and the cap is said (QA finding 11).
+    prompt = said(replies)
+    assert "이 유형의 사업은 사업비가 3억 원 미만이어야 해요." in prompt
+    example = prompt.split("사업비는 얼마인가요? ")[1].split(" 또는 ")[0]
+    assert 0 < parse_won(example) < 300_000_000
     replies = await harness.say(ALICE, "3억")
     assert "3억 원 미만이어야 해요" in said(replies)
     replies = await harness.say(ALICE, "많이")
@@ -252,6 +257,23 @@ async def test_browse_filter_paginate_and_search(harness: Harness) -> None:
     assert "전체 7건" in replies[-1]["text"]
 
 
+async def test_a_search_of_several_words_finds_proposals_with_all_of_them(
+    harness: Harness,
+) -> None:
+    """QA finding 6: "벤치 공원" finds "제안 0 공원 벤치" (each word anywhere, in the title
+    or the description); a word no proposal has finds nothing."""
+    await signed_up(harness, ALICE, BOB)
+    ids = await make_proposals(harness, 2)
+    await harness.say(ALICE, "/proposals")
+    await harness.press(ALICE, "검색")
+    replies = await harness.say(ALICE, "벤치  공원")
+    assert "전체 2건 중 1–2" in replies[-1]["text"]
+    replies = await harness.say(ALICE, "/proposals 앉을 제안 1")  # description and title
+    assert f"#{ids[1]}" in replies[-1]["text"] and "전체 1건" in replies[-1]["text"]
+    replies = await harness.say(ALICE, "/proposals 벤치 수영장")
+    assert "조건에 맞는 제안이 없어요" in replies[-1]["text"]
+
+
 async def test_my_page_lists_mine_supported_and_followed(harness: Harness) -> None:
     await signed_up(harness, ALICE, BOB)
     ids = await make_proposals(harness, 2)
@@ -277,10 +299,12 @@ async def test_comments_and_reports(harness: Harness) -> None:
     assert "501자예요" in said(replies)
     replies = await harness.say(ALICE, "동네 어르신들이 정말 좋아하실 거예요")
     assert "1. 동네 어르신들이" in replies[-1]["text"]
+    assert "1번 신고" not in str(replies[-1].get("reply_markup"))  # not one's own
     for reporter in (BOB, 503, 504):
         await harness.say(reporter, f"/start p_{proposal_id}")
         await harness.press(reporter, "의견")
         await harness.press(reporter, "1번 신고")
+        await harness.press(reporter, "네, 신고합니다")  # a report asks first (QA finding 8)
     replies = await harness.say(BOB, f"/start p_{proposal_id}")
     replies = await harness.press(BOB, "의견")
     assert "아직 의견이 없어요" in replies[-1]["text"]  # hidden after 3 reports
@@ -393,3 +417,81 @@ async def test_an_empty_review_queue_shows_without_buttons(harness: Harness) -> 
     replies = await harness.press(ADMIN, "민주서울 (0)")
     assert "기다리는 제안이 없어요" in said(replies)
     assert not harness.errors.records
+
+
+async def test_help_and_menu_answer_inside_a_flow_and_leave_it_as_it_was(
+    harness: Harness,
+) -> None:
+    """QA finding 9: /help, /menu and their keyboard labels answer mid-flow; the step stays,
+    so the next answer carries on."""
+    await signed_up(harness, ALICE)
+    await harness.say(ALICE, "/propose")
+    assert "제안 제목" in harness.last_text(ALICE)
+    replies = said(await harness.say(ALICE, "/help"))
+    assert "이곳에서 할 수 있는 일:" in replies and "/propose" in replies
+    assert "아직 제안 작성 중이에요. 위 질문에 답하시거나 /cancel로" in replies
+    replies = said(await harness.say(ALICE, "메뉴"))
+    assert "주 메뉴" in replies and "아직 제안 작성 중이에요" in replies
+    # A button of that menu, pressed mid-flow, says where things stand and asks again.
+    replies = said(await harness.press(ALICE, "참여 사업"))
+    assert "지금은 제안 작성 중이에요" in replies and "제안 제목" in replies
+    await harness.say(ALICE, "한강공원 쓰레기통 확충")
+    assert "제안 내용을 적어 주세요" in harness.last_text(ALICE)  # on from the title
+    assert not harness.errors.records
+
+
+async def test_a_card_whose_support_stage_closed_does_not_say_collecting_support(
+    harness: Harness,
+) -> None:
+    """QA finding 10: a PB proposal after the call closed has no 공감 button, so its card
+    must not say 공감 모으는 중."""
+    harness.set_now(IN_PB_CALL)
+    await sign_up(harness.db, ALICE, BOB)
+    draft = service.Draft(
+        programme_key="pb-citywide-2027",
+        title="공원 벤치 설치",
+        description="공원에 벤치가 부족해요. 벤치를 놓아 주세요.",
+        field="parks",
+        scope=Scope.CITY,
+        districts=("mapo", "guro"),
+        cost=100_000_000,
+    )
+    proposal_id = (await service.submit(harness.db, ALICE, draft, IN_PB_CALL, 14)).proposal_id
+    card = (await harness.say(BOB, f"/start p_{proposal_id}"))[-1]
+    assert "상태: 공감 모으는 중" in card["text"] and "공감하기" in str(card["reply_markup"])
+    harness.set_now(datetime(2027, 4, 10, 3, tzinfo=UTC))  # 민관예산협의회 심사
+    card = (await harness.say(BOB, f"/start p_{proposal_id}"))[-1]
+    assert "공감하기" not in str(card["reply_markup"])
+    assert "상태: 공감 마감, 다음 단계를 기다리는 중" in card["text"]
+    assert "공감 모으는 중" not in card["text"]
+
+
+async def test_a_pb_proposal_is_under_심사_a_citizen_proposal_under_검토(
+    harness: Harness,
+) -> None:
+    """QA finding 12: the glossary's 검토 (officials) and 심사 (민관예산협의회, PB)."""
+    harness.set_now(IN_PB_CALL)
+    await sign_up(harness.db, ALICE, BOB, ADMIN)
+    draft = service.Draft(
+        programme_key="pb-citywide-2027",
+        title="공원 벤치 설치",
+        description="공원에 벤치가 부족해요. 벤치를 놓아 주세요.",
+        field="parks",
+        scope=Scope.CITY,
+        districts=("mapo", "guro"),
+        kind=ProjectKind.GENERAL,
+        cost=100_000_000,
+    )
+    budget = (await service.submit(harness.db, ALICE, draft, IN_PB_CALL, 14)).proposal_id
+    (citizen,) = await make_proposals(harness, 1)
+    for proposal_id in (budget, citizen):
+        assert proposal_id is not None
+        async with harness.db.transaction() as session:
+            await session.execute(
+                "UPDATE proposals SET status = ? WHERE id = ?",
+                (Status.UNDER_REVIEW.value, proposal_id),
+            )
+    card = (await harness.say(BOB, f"/start p_{budget}"))[-1]["text"]
+    assert "상태: 민관예산협의회 심사 중" in card
+    card = (await harness.say(BOB, f"/start p_{citizen}"))[-1]["text"]
+    assert "상태: 검토 중" in card

@@ -97,8 +97,8 @@ async def test_taps_that_change_nothing_say_what_happened(harness: Harness) -> N
     await h.press_data(BOB, card["message_id"], f"pr:uns:{proposal_id}")
     alert = list(h.api.answered_queries.values())[-1]
     assert alert["text"] == "공감하지 않은 제안이라 취소할 공감이 없어요."
-    await h.press_data(BOB, card["message_id"], f"pr:rep:{proposal_id}")
-    await h.press_data(BOB, card["message_id"], f"pr:rep:{proposal_id}")
+    await h.press_data(BOB, card["message_id"], f"pr:repy:{proposal_id}")
+    await h.press_data(BOB, card["message_id"], f"pr:repy:{proposal_id}")
     alert = list(h.api.answered_queries.values())[-1]
     assert alert["text"] == "이미 신고한 제안이에요. 운영자가 확인할 거예요."
     assert not h.errors.records
@@ -121,3 +121,37 @@ async def test_a_proposal_not_collecting_support_is_shared_to_be_read(harness: H
     assert await service.withdraw(h.db, result.proposal_id, ALICE, NOW) is service.Outcome.DONE
     (found,) = await h.inline(ALICE, f"p_{result.proposal_id}")
     assert found["reply_markup"]["inline_keyboard"][0][0]["text"] == "시민참여봇에서 보기"
+
+
+async def reports_of(h: Harness) -> int:
+    async with h.db.reading() as session:
+        count: int = await session.scalar("SELECT report_count FROM proposals")
+        return count
+
+
+async def test_a_report_asks_first_and_ones_own_is_refused(harness: Harness) -> None:
+    """QA finding 8: the 신고 button asks before it reports, can be declined, and is not on
+    one's own card; a forged tap on one's own is refused with why."""
+    h = harness
+    proposal_id = await a_proposal(h)
+    await sign_up(h, BOB)
+    replies = await h.say(BOB, f"/start p_{proposal_id}")
+    replies = await h.press(BOB, "신고")
+    assert await reports_of(h) == 0
+    assert f"제안 #{proposal_id}" in said(replies) and "운영자에게 신고할까요?" in said(replies)
+    replies = await h.press(BOB, "아니요")
+    assert said(replies) == "신고하지 않았어요."
+    assert await reports_of(h) == 0
+    await h.press(BOB, "신고")
+    replies = await h.press(BOB, "네, 신고합니다")
+    assert said(replies) == "고마워요. 운영자가 확인할게요."
+    assert await reports_of(h) == 1
+    # The proposer's own card has no 신고 button; a forged tap says why not.
+    card = (await h.say(ALICE, f"/start p_{proposal_id}"))[-1]
+    assert "신고" not in buttons(card)
+    await h.press_data(ALICE, card["message_id"], f"pr:rep:{proposal_id}")
+    alert = list(h.api.answered_queries.values())[-1]["text"]
+    assert alert == "내가 쓴 제안이라 신고할 수 없어요. 거두려면 카드에서 제안을 철회해 주세요."
+    await h.press_data(ALICE, card["message_id"], f"pr:repy:{proposal_id}")
+    assert await reports_of(h) == 1
+    assert not h.errors.records

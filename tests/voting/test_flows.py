@@ -257,3 +257,28 @@ async def test_equal_shares_results_explain_themselves(harness: Harness) -> None
         in text
     )
     assert not harness.errors.records
+
+
+async def test_a_voting_stage_without_a_published_ballot_is_named_in_vote(
+    harness: Harness,
+) -> None:
+    """/programmes shows the 숙의형 citizens' vote as open; /vote must not contradict it
+    (QA finding 1): it names the vote and says its ballot is not published yet."""
+    await prepared(harness)  # a ballot for the city-wide PB only
+    programmes = said(await harness.say(VOTER, "/programmes"))
+    assert "<b>2027 시민숙의예산 숙의형</b>\n진행 중: 시민투표" in programmes
+    replies = said(await harness.say(VOTER, "/vote"))
+    assert "광역 사업 (아직 투표 안 함)" in replies
+    assert (
+        "• 2027 시민숙의예산 숙의형 — 시민투표: 투표할 사업이 아직 게시되지 않았어요."
+        " 게시되면 여기에서 투표할 수 있어요"
+    ) in replies
+    assert "시민참여예산 광역제안형 — 시민투표 (엠보팅):" not in replies
+    # With no ballot at all, /vote no longer says that no vote is open.
+    await sign_up(harness.db, UNASKED)
+    async with harness.db.transaction() as session:
+        await session.execute("DELETE FROM ballot_headings")
+    replies = said(await harness.say(UNASKED, "/vote"))
+    assert "진행 중인 투표가 없어요" not in replies
+    assert "2027 시민참여예산 광역제안형 — 시민투표 (엠보팅): 투표할 사업이" in replies
+    assert not harness.errors.records

@@ -221,7 +221,7 @@ async def test_an_officer_handles_a_case_and_the_reporter_is_told(harness: Harne
     assert "— 종결" in replies[-1]["text"]
     # The "Answer…" button of an older card: refused before anything is typed.
     replies = await press_forged(harness, ADMIN, f"wc:a:{report.id}:ans")
-    assert said(replies) == "지금 상태에서는 그 단계로 갈 수 없어요."
+    assert said(replies) == "지금 상태에서는 그렇게 바꿀 수 없어요."
     done = (await reports(harness))[0]
     assert (done.status, done.verdict, done.saved_amount, done.reward) == (
         Status.CLOSED, Verdict.SUBSTANTIATED, 100_000_000, 3_000_000,

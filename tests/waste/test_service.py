@@ -355,6 +355,22 @@ async def test_public_statistics(ready: Database) -> None:
     assert (stats.amount_reported, stats.amount_saved, stats.rewards) == (150_000_000, 80, 7)
 
 
+async def test_statistics_count_each_case_as_it_is_now(ready: Database) -> None:
+    # Issue 19: a case an officer took (no department named) and closed is not "unassigned".
+    taken = await submit(ready)
+    await submit(ready)
+    rid, officer = taken.id, CENTRE_OFFICER
+    await service.assign(ready, rid, officer, NOW, ADMINS, officer_id=officer)
+    await service.start_investigation(ready, rid, officer, NOW, ADMINS)
+    await service.answer(
+        ready, rid, officer, Verdict.NOT_SUBSTANTIATED, "문제없어요.", None, NOW, ADMINS
+    )
+    assert await service.close(ready, rid, officer, NOW, ADMINS) is service.Outcome.DONE
+    stats = await service.public_statistics(ready)
+    assert stats.by_status[Status.CLOSED] == 1 and stats.by_status[Status.RECEIVED] == 1
+    assert stats.unassigned == 1 and stats.officer_only == 1 and stats.by_department == []
+
+
 async def test_export_and_erasure_of_a_reporter(ready: Database) -> None:
     report = await submit(ready)
     async with ready.reading() as session:

@@ -136,6 +136,25 @@ async def test_no_ballot_from_the_page_after_the_result_is_confirmed(web: Web) -
         assert await session.scalar("SELECT COUNT(*) FROM ballots") == 0
 
 
+async def test_the_home_offers_only_the_persons_own_ballots(web: Web) -> None:
+    """QA finding 5: another district's vote is named with why, as /vote does, not offered;
+    the fragment says its language so the shell can follow it."""
+    h = web.h
+    h.set_now(DURING_VOTE)
+    await onboard(h, VOTER, "구로구")
+    ids = await open_ballots(h)
+    home = await web.client.get("/app/f/home", headers=web.headers(VOTER))
+    assert home.headers["content-language"] == "ko"
+    assert f'href="/app/ballot/{ids["city"]}"' in home.text
+    assert f'href="/app/ballot/{ids["mapo"]}"' not in home.text
+    assert "마포구 사업 — 마포구 주민 투표" in home.text
+    await h.say(VOTER, "/language")
+    await h.press(VOTER, "English")
+    home = await web.client.get("/app/f/home", headers=web.headers(VOTER))
+    assert home.headers["content-language"] == "en"
+    assert "Mapo-gu projects — a vote for the people of Mapo-gu" in home.text
+
+
 ENDPOINTS = [
     ("GET", "/app/f/home"),
     ("GET", "/app/f/ballot/1"),

@@ -55,6 +55,12 @@ async def test_results_are_marked_interim_then_final_with_the_table_chart_and_fi
     page = await web.client.get(f"/results/{city}")
     assert page.status_code == 200
     assert "중간 집계" in page.text and "최종 결과" not in page.text
+    assert "투표가 8월 9일(월) 24:00까지 진행 중이라 마감 전까지 수치가 바뀌어요." in page.text
+    english = (await web.client.get(f"/results/{city}?lang=en")).text
+    # QA finding 12: not "until it closes the end of Mon 9 Aug".
+    assert "the vote is open until the end of Mon 9 Aug; these figures change" in english
+    assert "closes the end of" not in english
+    await web.client.get(f"/results/{city}?lang=ko")  # the cookie back to Korean
     assert "어린이 놀이터" in page.text and 'class="results"' in page.text
     assert "ballots.pb" not in page.text.split("<section")[0]  # no file while the vote runs
     assert (await web.client.get(f"/results/{city}/ballots.pb")).status_code == 404

@@ -28,6 +28,14 @@
       init.headers["Content-Type"] = "application/x-www-form-urlencoded";
     }
     return fetch(options && options.fragment ? path : fragment(path), init).then(function (response) {
+      // The shell speaks the browser's language, the fragments the person's: follow theirs.
+      var language = response.headers.get("Content-Language");
+      if (language && language !== document.documentElement.lang) {
+        var address = new URL(location.href);
+        address.searchParams.set("lang", language);
+        location.replace(address.toString());
+        return new Promise(function () {});
+      }
       return response.text();
     }).then(function (html) {
       root.innerHTML = html;
