@@ -108,19 +108,18 @@ async def show_programme(update: Update, context: BotContext, programme_id: int)
         ]
     ]
     if record is None:
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    t.gettext("Features and quotas"), callback_data=f"pa:fq:{programme_id}"
-                )
-            ]
-        )
-    if record is None:
         lines.append(t.gettext("Commitment: not published yet."))
         rows.append(
             [
                 InlineKeyboardButton(
                     t.gettext("Publish the commitment"), callback_data=f"pa:c:{programme_id}"
+                )
+            ]
+        )
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    t.gettext("Features and quotas"), callback_data=f"pa:fq:{programme_id}"
                 )
             ]
         )
