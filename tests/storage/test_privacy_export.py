@@ -21,8 +21,8 @@ from domain.proposals import Scope
 from domain.roles import Role
 from storage import audit
 from storage.db import Database
-from storage.notifications import NotificationSettingsRepository
 from storage.names import NamesRepository
+from storage.notifications import NotificationSettingsRepository
 from storage.privacy import OFFICIAL_ACTS, export_person
 from storage.programmes import ProgrammesRepository
 from storage.ptbstate import PtbStateRepository
