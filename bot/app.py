@@ -28,6 +28,7 @@ from bot.handlers import (
     panel_admin,
     panels,
     privacy,
+    programme_admin,
     programmes,
     proposals,
     review,
@@ -104,6 +105,7 @@ def register_features(application: CivicApplication) -> None:
     panel_admin.register(application, registry)
     waste.register(application, registry)
     admin.register(application, registry)
+    programme_admin.register(application, registry)
     broadcasts.register(application, registry)
     programmes.register(application, registry)
     privacy.register(application, registry)

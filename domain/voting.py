@@ -15,8 +15,10 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Final
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from domain.filelines import describe, is_yaml
 from domain.pabulib import PBInstance, Project, Vote
 from domain.tally import RULES
 
@@ -314,13 +316,15 @@ class BallotFile(BaseModel):
 
 
 def parse_ballot_file(text: str, filename: str = "ballot.toml") -> BallotFile:
+    """A ballot file (TOML, or YAML by its name); errors name the file, line and field."""
+    kind = "YAML" if is_yaml(filename) else "TOML"
     try:
-        data = tomllib.loads(text)
+        data = yaml.safe_load(text) if is_yaml(filename) else tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as error:
+        raise ValueError(f"{filename}: not valid {kind}: {error}") from error
+    if not isinstance(data, dict):
+        raise ValueError(f"{filename}: expected programme, stage and [[heading]] entries")
+    try:
         return BallotFile.model_validate(data)
-    except tomllib.TOMLDecodeError as error:
-        raise ValueError(f"{filename}: not valid TOML: {error}") from error
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in issue['loc'])}: {issue['msg']}" for issue in error.errors()
-        )
-        raise ValueError(f"{filename}: {problems}") from error
+        raise ValueError(describe(error, text, filename)) from error

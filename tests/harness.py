@@ -83,6 +83,12 @@ class Harness:
     async def send_photo(self, user_id: int) -> list[dict[str, Any]]:
         return await self._act(user_id, lambda: self.api.send_photo(user_id))
 
+    async def send_document(
+        self, user_id: int, filename: str, content: str | bytes
+    ) -> list[dict[str, Any]]:
+        data = content.encode() if isinstance(content, str) else content
+        return await self._act(user_id, lambda: self.api.send_document(user_id, filename, data))
+
     async def _act(self, user_id: int, action: Any) -> list[dict[str, Any]]:
         self.api.user(user_id)
         before = self.app.updates_handled

@@ -129,6 +129,7 @@ def test_particles_follow_the_sound_of_every_value(
 # Allowed: the name of a method the city's documents use, standard names, an environment
 # variable an official sets, and example codes people type as they are.
 ALLOWED_ASCII = {"MES", "SHA-256", "CSV", "ADMIN_IDS", "ABCD2345", "CODE", "PDF"}
+ALLOWED_ASCII |= {"TOML", "YAML", "UTF-8"}  # the file formats an official sends (issue 15)
 NOT_WORDS = re.compile(
     PLACEHOLDER + r"|%%|<[^>]+>|https?://\S+|t\.me/\S+|`[^`]*`|(?<![\w/])/[a-z_]+|W-\d{4}-\d+"
 )

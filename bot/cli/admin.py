@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli.common import fail, with_db
+from bot.services.programmes import StageInUse, apply_programmes
 from domain.programmes import ProgrammeFileError, load_programmes
 from storage.clock import utcnow
 from storage.db import Database, SqliteDatabase
-from storage.programmes import ProgrammesRepository
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
@@ -58,11 +58,12 @@ def run_import_programmes(args: argparse.Namespace) -> int:
 
     async def save(db: Database) -> None:
         async with db.transaction() as session:
-            repository = ProgrammesRepository(session)
-            for programme in programmes:
-                await repository.upsert(programme, utcnow())
+            await apply_programmes(session, programmes, utcnow())
 
-    with_db(save)
+    try:
+        with_db(save)
+    except StageInUse as error:
+        return fail(f"import-programmes: {error}")
     for programme in programmes:
         print(f"{programme.key}: {programme.name.ko} ({len(programme.stages)} stages)")
     return 0

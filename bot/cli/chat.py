@@ -39,8 +39,8 @@ INTRO = """\
 Whatever you type is sent to the bot as you typed it: answers, numbers, /commands.
 Press a listed button by its number with '#': '#1' presses [#1]. ('=TEXT' sends TEXT as is,
 e.g. '=#1'.) Photos and files the bot sends are saved to {files}/ (the path is printed).
-Also: ':photo', ':location LAT LON', ':contact PHONE', ':menu' (the command menu), ':app'
-(a fresh Mini App link), ':quit'.
+Also: ':photo', ':location LAT LON', ':contact PHONE', ':file PATH' (send a document, e.g. a
+programme file), ':menu' (the command menu), ':app' (a fresh Mini App link), ':quit'.
 ':at 2027-07-25T12:00' moves the bot's clock (Seoul time) to try a stage of the yearly cycle.
 Try every programme at once with open stages and sample data: civicbot chat --demo (make demo).
 """
@@ -292,6 +292,13 @@ class Terminal:
             return None
         elif line.startswith(":contact"):
             self.api.send_contact(self.user_id, line.partition(" ")[2] or "+821012345678")
+        elif line.startswith(":file"):
+            path = Path(line.partition(" ")[2].strip())
+            try:
+                self.api.send_document(self.user_id, path.name, path.read_bytes())
+            except OSError:
+                print("usage: :file PATH (e.g. :file examples/programmes.toml)", file=self.out)
+                return None
         elif line.startswith(":menu"):
             self.print_menu()
             return None

@@ -87,6 +87,7 @@ async def admin_command(update: Update, context: BotContext) -> None:
             [InlineKeyboardButton(t.gettext("Moderation queue"), callback_data="adm:mod")],
             [InlineKeyboardButton(t.gettext("Audit log"), callback_data="adm:audit:0")],
             [InlineKeyboardButton(t.gettext("Broadcast"), callback_data="menu:broadcast")],
+            [InlineKeyboardButton(t.gettext("Programmes and stages"), callback_data="pg:list")],
         ]
         + await work_rows(context, t, update.effective_user.id)
     )

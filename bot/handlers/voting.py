@@ -251,28 +251,11 @@ async def votes_not_listed(
     return waiting
 
 
-async def ballot_view(
-    update: Update,
-    context: BotContext,
-    heading_id: int,
-    page: int,
-    note: str = "",
-    new_message: bool = False,
-) -> None:
-    t = await translator(update, context)
-    assert update.effective_user is not None
-    async with context.services.db.reading() as session:
-        where = await service.locate(session, heading_id)
-    if where is None:
-        await send(update, context, t.gettext(REFUSALS[service.Refusal.NOT_FOUND]))
-        return
-    heading = where.heading
-    choices = in_progress(context, heading_id)
-    if choices is None:
-        choices = await service.current_choices(
-            context.services.db, update.effective_user.id, heading_id
-        )
-        keep(context, heading_id, choices)
+def render_ballot(
+    t: Translator, heading_id: int, heading: Heading, choices: list[str], page: int
+) -> tuple[list[str], list[list[InlineKeyboardButton]]]:
+    """The ballot as the voter sees it: its lines and buttons (an admin's preview shows the
+    same, from bot/handlers/programme_admin.py)."""
     pages = max(1, -(-len(heading.items) // PAGE))
     page = min(max(page, 0), pages - 1)
     lines = [f"<b>{escape(heading.name(t.language))}</b>"]
@@ -327,6 +310,32 @@ async def ballot_view(
     rows.append(
         [InlineKeyboardButton(t.gettext("Review and submit"), callback_data=f"vt:v:{heading_id}")]
     )
+    return lines, rows
+
+
+async def ballot_view(
+    update: Update,
+    context: BotContext,
+    heading_id: int,
+    page: int,
+    note: str = "",
+    new_message: bool = False,
+) -> None:
+    t = await translator(update, context)
+    assert update.effective_user is not None
+    async with context.services.db.reading() as session:
+        where = await service.locate(session, heading_id)
+    if where is None:
+        await send(update, context, t.gettext(REFUSALS[service.Refusal.NOT_FOUND]))
+        return
+    heading = where.heading
+    choices = in_progress(context, heading_id)
+    if choices is None:
+        choices = await service.current_choices(
+            context.services.db, update.effective_user.id, heading_id
+        )
+        keep(context, heading_id, choices)
+    lines, rows = render_ballot(t, heading_id, heading, choices, page)
     if note:
         lines += ["", note]
     text = "\n".join(lines)[:4000]

@@ -449,6 +449,18 @@ class LocalBotApi:
             content["caption"] = caption
         return self._user_message(user_id, **content)
 
+    def send_document(self, user_id: int, filename: str, content: bytes) -> dict[str, Any]:
+        """The person sends a file; getFile and the download give its bytes back."""
+        file_id = f"document-{next(self._file_ids)}"
+        self.files[file_id] = UploadedFile(filename, content)
+        document = {
+            "file_id": file_id,
+            "file_unique_id": file_id,
+            "file_name": filename,
+            "file_size": len(content),
+        }
+        return self._user_message(user_id, document=document)
+
     def send_location(self, user_id: int, latitude: float, longitude: float) -> dict[str, Any]:
         return self._user_message(user_id, location={"latitude": latitude, "longitude": longitude})
 

@@ -713,32 +713,42 @@ async def notify_voters(
 
 async def import_ballot(db: Database, ballot: BallotFile) -> list[tuple[int, Heading]]:
     """Save a stage's headings; proposals put on the ballot join where the file says so."""
-    saved = []
     async with db.transaction() as session:
-        stage_id = await stage_id_of(session, ballot.programme, ballot.stage)
-        programme_id = await ProgrammesRepository(session).id_of(ballot.programme)
-        if stage_id is None or programme_id is None:
-            raise TallyRefusal(f"no stage {ballot.stage!r} in programme {ballot.programme!r}")
-        proposals = await ProposalsRepository(session).in_status(programme_id, Status.ON_BALLOT)
-        for spec in ballot.headings:
-            extra: list[Item] = []
-            if spec.include_on_ballot:
-                extra = [
-                    Item(
-                        key=f"{PROPOSAL_ITEM}{p.id}",
-                        title=p.title,
-                        cost=p.cost or 0,
-                        summary=p.description[:300],
-                        photo=p.photos[0] if p.photos else None,
-                    )
-                    for p in proposals
-                    if (spec.only_district is None or spec.only_district in p.districts)
-                    and (spec.only_field is None or p.field == spec.only_field)
-                ]
-            heading = ballot.heading(spec, extra)
-            heading_id = await VotingRepository(session).save_heading(stage_id, heading)
-            saved.append((heading_id, heading))
-    return saved
+        return await save_headings(session, ballot)
+
+
+async def ballot_headings(session: Session, ballot: BallotFile) -> tuple[int, list[Heading]]:
+    """The stage and the headings a ballot file (or a ballot built in the chat) makes, with
+    the programme's proposals put on the ballot where it says so."""
+    stage_id = await stage_id_of(session, ballot.programme, ballot.stage)
+    programme_id = await ProgrammesRepository(session).id_of(ballot.programme)
+    if stage_id is None or programme_id is None:
+        raise TallyRefusal(f"no stage {ballot.stage!r} in programme {ballot.programme!r}")
+    proposals = await ProposalsRepository(session).in_status(programme_id, Status.ON_BALLOT)
+    headings = []
+    for spec in ballot.headings:
+        extra: list[Item] = []
+        if spec.include_on_ballot:
+            extra = [
+                Item(
+                    key=f"{PROPOSAL_ITEM}{p.id}",
+                    title=p.title,
+                    cost=p.cost or 0,
+                    summary=p.description[:300],
+                    photo=p.photos[0] if p.photos else None,
+                )
+                for p in proposals
+                if (spec.only_district is None or spec.only_district in p.districts)
+                and (spec.only_field is None or p.field == spec.only_field)
+            ]
+        headings.append(ballot.heading(spec, extra))
+    return stage_id, headings
+
+
+async def save_headings(session: Session, ballot: BallotFile) -> list[tuple[int, Heading]]:
+    stage_id, headings = await ballot_headings(session, ballot)
+    repository = VotingRepository(session)
+    return [(await repository.save_heading(stage_id, heading), heading) for heading in headings]
 
 
 async def pabulib_instance(db: Database, heading_id: int) -> PBInstance:

@@ -75,3 +75,13 @@ def test_the_demo_is_not_loaded_without_demo(tmp_path: Path, database_url: str) 
     assert "민주주의 서울 시민제안" in out
     assert "[데모]" not in out and "DEMO" not in out
     assert "civicbot chat --demo (make demo)" in out  # the first screen says how to try it
+
+
+def test_an_admin_sends_a_programme_file(tmp_path: Path, database_url: str) -> None:
+    """':file PATH' sends a document, as an official sends a programme file to the bot."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "programmes.toml"
+    script = f"#1\n#1\n마포구\n:file {example}\n#1\n"  # signed up first, as anyone
+    out = chat(tmp_path, database_url, script, "--as-admin")
+    assert "새 참여 사업: 2027 서울시가 묻습니다: 자전거 전용도로" in out
+    assert "[#1] 저장하기  [#2] 취소" in out
+    assert "저장했어요." in out

@@ -4,11 +4,7 @@ database except through the bot."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import sys
-from asyncio.subprocess import PIPE
-from pathlib import Path
 from typing import Any
 
 from tests.harness import Harness, said
@@ -60,18 +56,43 @@ def buttons(message: dict[str, Any]) -> list[str]:
     return [button["text"] for row in rows for button in row]
 
 
-CIVICBOT = str(Path(sys.executable).with_name("civicbot"))
+async def official_sends_file(h: Harness, user_id: int, filename: str, text: str) -> str:
+    """An admin sends a programme or ballot file in the chat, checks the preview and saves
+    it; returns the preview."""
+    preview = said(await h.send_document(user_id, filename, text))
+    assert "저장하기 전에 확인해 주세요" in preview, preview
+    assert "저장했어요" in said(await h.press(user_id, "저장하기"))
+    return preview
 
 
-async def official_runs(h: Harness, *args: str) -> str:
-    """An official's command on the server (`civicbot …`), on the bot's own database."""
-    environment = dict(os.environ, DATABASE_URL=h.app.services.settings.database_url)
-    process = await asyncio.create_subprocess_exec(
-        CIVICBOT, *args, env=environment, stdout=PIPE, stderr=PIPE
-    )
-    out, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
-    return out.decode()
+async def propose_pb(h: Harness, user_id: int, title: str, cost: str) -> int:
+    """A resident's city-wide proposal in the participatory budget's call."""
+    await sign_up(h, user_id)
+    await h.say(user_id, "/propose")
+    await h.press(user_id, "2027 시민참여예산 광역제안형")
+    await answer_pb_questions(h, user_id)
+    await h.say(user_id, title)
+    await h.say(user_id, f"{title}: 여러 자치구 시민이 함께 쓰는 시설을 만들어 주세요.")
+    await h.press(user_id, "환경")
+    await h.press(user_id, "서울 전체 또는 여러 자치구")
+    await h.press(user_id, "서울 전체")
+    await h.press(user_id, "완료")
+    await h.press(user_id, "일반사업")
+    await h.say(user_id, cost)
+    await h.press(user_id, "완료")
+    await h.press(user_id, "건너뛰기")
+    similar = buttons(h.api.bot_messages(user_id)[-1])
+    await h.press(user_id, "계속" if "계속" in similar else "제 제안은 달라요, 계속")
+    return proposal_id_in(said(await h.press(user_id, "제출")))
+
+
+async def put_on_ballot(h: Harness, official: int, proposal_id: int) -> None:
+    """The official puts a proposal in review on the ballot from the review queue."""
+    await h.say(official, "/review")
+    queue = buttons(h.api.bot_messages(official)[-1])
+    await h.press(official, next(b for b in queue if b.startswith("환경")))
+    await h.press(official, f"#{proposal_id}")
+    await h.press(official, "시민투표 대상으로 올리기")
 
 
 def proposal_id_in(text: str) -> int:

@@ -5,20 +5,19 @@ chat only; the shipped yearly cycle is the programme."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 from domain.proposals import Status
 from storage.proposals import ProposalsRepository
 from tests.harness import Harness, said
-from tests.journeys.steps import deliver, official_runs, proposal_id_in, sign_up
+from tests.journeys.steps import deliver, official_sends_file, proposal_id_in, sign_up
 
 NOON = datetime(2026, 12, 3, 3, 0, tzinfo=UTC)  # a weekday noon in Seoul; only 상시 programmes
-ALICE = 2001
+ALICE, OFFICIAL = 2001, 9000
 SUPPORTERS = (2002, 2003, 2004)
 
 # The threshold is the programme's setting (SPEC §4: configurable); the shipped 500 would need
-# 500 people in the test. The city lowers it the way an official does today, with a programme
-# file on the server. Once /admin → 프로그램 lands (issue 15) this step is done in the chat.
+# 500 people in the test. The official (the installation's first admin, ADMIN_IDS) lowers it
+# by sending a programme file in the chat.
 THREE_SUPPORTS = """
 [[programme]]
 key = "democracy-seoul"
@@ -35,12 +34,11 @@ actions = ["propose", "support", "comment", "debate"]
 """
 
 
-async def test_a_proposal_reaches_its_threshold(harness: Harness, tmp_path: Path) -> None:
+async def test_a_proposal_reaches_its_threshold(harness: Harness) -> None:
     h = harness
     h.set_now(NOON)
-    programme_file = tmp_path / "threshold.toml"
-    programme_file.write_text(THREE_SUPPORTS, encoding="utf-8")
-    await official_runs(h, "import-programmes", str(programme_file))
+    preview = await official_sends_file(h, OFFICIAL, "threshold.toml", THREE_SUPPORTS)
+    assert "민주주의 서울 시민제안: 종류, 설명 또는 설정이 바뀌어요" in preview
 
     # Alice signs up and writes her proposal; only 민주주의 서울 takes proposals today.
     await sign_up(h, ALICE)

@@ -1,11 +1,11 @@
 """Journey: the city-wide participatory budget from proposals to the citizens' vote (SPEC §3,
 §6). Citizens propose in the February call; the call closes and the proposals go to review
-by themselves; an official puts them on the ballot from the chat (/review); a resident of
+by themselves; an official puts them on the ballot from the chat (/review) and sends the
+ballot file in the chat (the districts' headings list projects typed in); a resident of
 마포구 then votes in the city-wide heading and in 마포구's, and changes one ballot once.
 
-From an empty database, through the chat only, with one exception said where it happens:
-the ballot's headings are defined with the official's ballot file through the import-ballot
-service, until defining a ballot from /admin lands (issue 15)."""
+From an empty database, through the chat only; the official is the installation's first
+admin (ADMIN_IDS)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,17 @@ from datetime import UTC, datetime
 
 from bot.services import voting as voting_service
 from domain.proposals import Status
-from domain.voting import parse_ballot_file
 from storage.proposals import ProposalsRepository
 from storage.voting import VotingRepository
 from tests.harness import Harness, said
-from tests.journeys.steps import answer_pb_questions, buttons, proposal_id_in, sign_up
+from tests.journeys.steps import (
+    answer_pb_questions,
+    buttons,
+    official_sends_file,
+    propose_pb,
+    put_on_ballot,
+    sign_up,
+)
 
 IN_THE_CALL = datetime(2027, 2, 10, 3, 0, tzinfo=UTC)
 CALL_CLOSED = datetime(2027, 3, 2, 3, 0, tzinfo=UTC)
@@ -65,26 +71,6 @@ cost = 200000000
 """
 
 
-async def propose(h: Harness, user_id: int, title: str, cost: str) -> int:
-    await sign_up(h, user_id)
-    await h.say(user_id, "/propose")
-    await h.press(user_id, "2027 시민참여예산 광역제안형")
-    await answer_pb_questions(h, user_id)
-    await h.say(user_id, title)
-    await h.say(user_id, f"{title}: 여러 자치구 시민이 함께 쓰는 시설을 만들어 주세요.")
-    await h.press(user_id, "환경")
-    await h.press(user_id, "서울 전체 또는 여러 자치구")
-    await h.press(user_id, "서울 전체")
-    await h.press(user_id, "완료")
-    await h.press(user_id, "일반사업")
-    await h.say(user_id, cost)
-    await h.press(user_id, "완료")
-    await h.press(user_id, "건너뛰기")
-    similar = buttons(h.api.bot_messages(user_id)[-1])
-    await h.press(user_id, "계속" if "계속" in similar else "제 제안은 달라요, 계속")
-    return proposal_id_in(said(await h.press(user_id, "제출")))
-
-
 async def submit_ballot(h: Harness, user_id: int) -> str:
     await h.press(user_id, "확인하고 제출")
     return said(await h.press(user_id, "투표 제출"))
@@ -93,8 +79,8 @@ async def submit_ballot(h: Harness, user_id: int) -> str:
 async def test_vote_in_the_city_wide_and_a_district_heading(harness: Harness) -> None:
     h = harness
     h.set_now(IN_THE_CALL)
-    shade = await propose(h, ALICE, "한강공원 그늘숲", "6억")
-    fountain = await propose(h, BOB, "어린이 물놀이터", "3억 5천만")
+    shade = await propose_pb(h, ALICE, "한강공원 그늘숲", "6억")
+    fountain = await propose_pb(h, BOB, "어린이 물놀이터", "3억 5천만")
 
     # The call closes on its date: what it collected goes to review by itself.
     h.set_now(CALL_CLOSED)
@@ -102,20 +88,19 @@ async def test_vote_in_the_city_wide_and_a_district_heading(harness: Harness) ->
     # The official puts both on the ballot from the review queue.
     h.set_now(IN_REVIEW)
     for proposal_id in (shade, fountain):
-        await h.say(OFFICIAL, "/review")
-        queue = buttons(h.api.bot_messages(OFFICIAL)[-1])
-        await h.press(OFFICIAL, next(b for b in queue if b.startswith("환경")))
-        await h.press(OFFICIAL, f"#{proposal_id}")
-        await h.press(OFFICIAL, "시민투표 대상으로 올리기")
+        await put_on_ballot(h, OFFICIAL, proposal_id)
     async with h.db.reading() as session:
         statuses = {
             (await ProposalsRepository(session).get(pid)).status  # type: ignore[union-attr]
             for pid in (shade, fountain)
         }
     assert statuses == {Status.ON_BALLOT}
-    # The headings, from the official's ballot file: the import-ballot service, until the
-    # chat can define a ballot (issue 15: /admin → 프로그램, ballot files sent as documents).
-    saved = await voting_service.import_ballot(h.db, parse_ballot_file(BALLOT))
+    # The headings, from the official's ballot file sent in the chat: previewed, then saved.
+    preview = await official_sends_file(h, OFFICIAL, "ballot-2027.toml", BALLOT)
+    assert "새 투표지: city, mapo, guro" in preview
+    async with h.db.reading() as session:
+        stage_id = await voting_service.stage_id_of(session, "pb-citywide-2027", "citizen-vote")
+        saved = await VotingRepository(session).headings(stage_id)  # type: ignore[arg-type]
     city, mapo, guro = (heading_id for heading_id, _ in saved)
 
     # The vote opens on its date. Carol, who lives in 마포구, signs up and votes.

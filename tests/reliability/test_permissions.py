@@ -4,12 +4,15 @@ refused, changes nothing, and is written to the audit log."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.services import proposals as proposal_service
 from bot.services import voting as voting_service
 from domain.proposals import Scope
 from domain.roles import Role
+from storage.programmes import ProgrammesRepository
 from storage.roles import RolesRepository
 from tests.harness import Harness
 from tests.proposals.conftest import sign_up
@@ -17,6 +20,7 @@ from tests.voting.conftest import AFTER_VOTE, DURING_VOTE, ballot_file
 from tests.waste.conftest import submit as submit_report
 
 CITIZEN, MODERATOR, REVIEWER, OFFICER, AUTHOR = 811, 812, 813, 814, 815
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ACTORS = {
     "citizen": CITIZEN,
     "moderator": MODERATOR,
@@ -29,6 +33,9 @@ STATE_QUERIES = (
     "SELECT heading_id, confirmed_at FROM tally_results ORDER BY 1",
     "SELECT id, status, officer_id, department FROM waste_reports ORDER BY id",
     "SELECT user_id FROM posting_blocks ORDER BY 1",
+    "SELECT id, key, name_ko, name_en, settings FROM programmes ORDER BY id",
+    "SELECT id, key, name_ko, starts_at, ends_at FROM stages ORDER BY id",
+    "SELECT id, stage_id, key, definition FROM ballot_headings ORDER BY id",
 )
 
 
@@ -60,12 +67,23 @@ async def world(h: Harness) -> dict[str, int]:
     await voting_service.cast(h.db, AUTHOR, city, ["a"], DURING_VOTE, 14)
     await voting_service.run_tally(h.db, city, None, AFTER_VOTE)
     report = await submit_report(h.db, AUTHOR)
-    return {"proposal": proposal.proposal_id, "heading": city, "report": report.id}
+    async with h.db.reading() as session:
+        stage = await voting_service.stage_id_of(session, "pb-citywide-2027", "citizen-vote")
+        programme = await ProgrammesRepository(session).id_of("pb-citywide-2027")
+    assert stage is not None and programme is not None
+    return {
+        "proposal": proposal.proposal_id,
+        "heading": city,
+        "report": report.id,
+        "stage": stage,
+        "programme": programme,
+    }
 
 
 def actions(ids: dict[str, int]) -> list[tuple[str, str, str | None, frozenset[str]]]:
     """(name, callback data, text typed afterwards, roles allowed to do it)."""
     p, h, r = ids["proposal"], ids["heading"], ids["report"]
+    s, g = ids["stage"], ids["programme"]
     nobody: frozenset[str] = frozenset()
     moderators = frozenset({"moderator"})
     return [
@@ -103,6 +121,26 @@ def actions(ids: dict[str, int]) -> list[tuple[str, str, str | None, frozenset[s
         ("close a case", f"wc:do:{r}:close", None, nobody),
         ("assign a department", f"wc:a:{r}:dept", "도시교통실 버스정책과", nobody),
         ("answer a case", f"wc:a:{r}:ans", "조사 결과 낭비가 맞습니다", nobody),
+        # /admin → 참여 사업·단계 (issue 15)
+        ("list programmes", "pg:list", None, nobody),
+        ("see a programme", f"pg:p:{g}", None, nobody),
+        ("see a stage", f"pg:s:{s}", None, nobody),
+        ("open a stage now", f"pg:o:{s}", None, nobody),
+        ("close a stage now", f"pg:c:{s}", None, nobody),
+        ("save a previewed change", "pg:ok", None, nobody),
+        ("rename a programme", f"pg:rn:{g}", "새 이름\nNew name", nobody),
+        ("rename a stage", f"pg:rs:{s}", "새 단계\nNew stage", nobody),
+        ("move a start", f"pg:ds:{s}", "2027-07-21", nobody),
+        ("move a deadline", f"pg:de:{s}", "2027-08-20", nobody),
+        ("programmes from the yearly cycle", "pg:new", None, nobody),
+        ("create next year's programme", "pg:t:pb-citywide-2028", None, nobody),
+        ("see a stage's ballots", f"pg:b:{s}", None, nobody),
+        ("build a ballot", f"pg:bb:{s}", None, nobody),
+        ("set k", f"pg:bk:{s}", "3", nobody),
+        ("set a budget", f"pg:bm:{s}", "10억", nobody),
+        ("change the district rule", "pg:br", None, nobody),
+        ("preview a ballot", "pg:bp", None, nobody),
+        ("preview another ballot", "pg:bv:1", None, nobody),
     ]
 
 
@@ -139,6 +177,13 @@ async def test_actions_outside_a_role_are_refused_and_logged(harness: Harness, r
         assert await refusals(harness, actor) > logged, f"{role} trying to {name} was not logged"
         checked += 1
     assert checked >= 14
+    # A programme or ballot file sent as a document is refused and logged the same way.
+    for name, path in (("programmes.toml", "programmes.toml"), ("ballot.toml", "ballot.toml")):
+        before, logged = await snapshot(harness), await refusals(harness, actor)
+        await harness.send_document(actor, name, (EXAMPLES / path).read_text(encoding="utf-8"))
+        await harness.press_data(actor, message_id, "pg:ok")
+        assert await snapshot(harness) == before, f"{role} could send {name}"
+        assert await refusals(harness, actor) > logged, f"{role} sending {name} was not logged"
     assert not harness.errors.records
 
 
