@@ -338,6 +338,7 @@ class Refusal(StrEnum):
     PAST_DEADLINE = "past_deadline"
     BAD_SEED = "bad_seed"
     BAD_CODE = "bad_code"
+    APPLIED_WITHOUT = "applied_without"  # a quota feature added after people applied
 
 
 @dataclass(frozen=True)

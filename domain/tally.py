@@ -51,6 +51,14 @@ and what share of their budget was left; per rejected project, the winner of the
 which its supporters could still have paid for it, and both prices (`Explanation`).
 
 Selected projects are listed in the order the rule picks them.
+
+**No project without a vote is selected** (the city's rule, whatever the tally rule): a
+project that no ballot approved (weighted votes 0, online and offline) is never selected, even
+when money is left and it fits. pabutools' greedy (and so greedy completion) would fund it with
+what is left; every rule here drops it from the selection instead, which removes it and changes
+nothing else (unvoted projects come last in greedy's order and are never MES candidates). The
+published rules, unvoted projects included, are kept for comparison with pabutools
+(``as_published=True``).
 """
 
 from __future__ import annotations
@@ -216,26 +224,37 @@ class SeoulRuleError(ValueError):
     """The Seoul rule cannot be applied within its configured shares."""
 
 
-def tally(instance: PBInstance, rule: str, sat: Sat = Sat.COST) -> TallyResult:
-    """Run `rule` (one of `RULES`); `sat` is ignored by ``seoul``."""
-    return tally_explained(instance, rule, sat, explain=False)[0]
+def tally(
+    instance: PBInstance, rule: str, sat: Sat = Sat.COST, *, as_published: bool = False
+) -> TallyResult:
+    """Run `rule` (one of `RULES`); `sat` is ignored by ``seoul``. A project without votes is
+    never selected unless ``as_published`` (pabutools' rule as is, for comparisons only)."""
+    return tally_explained(instance, rule, sat, explain=False, as_published=as_published)[0]
 
 
 def tally_explained(
-    instance: PBInstance, rule: str, sat: Sat = Sat.COST, explain: bool = True
+    instance: PBInstance,
+    rule: str,
+    sat: Sat = Sat.COST,
+    explain: bool = True,
+    *,
+    as_published: bool = False,
 ) -> tuple[TallyResult, Explanation | None]:
     """`tally`, with the explanation of an MES rule (None for the others)."""
     if rule not in RULES:
         raise ValueError(f"unknown rule {rule!r}; expected one of {', '.join(RULES)}")
     if rule == "seoul":
-        return seoul_elimination(instance), None
+        return seoul_elimination(instance, as_published=as_published), None
     election = _Election(instance)
     if rule == "greedy":
-        return election.result(rule, election.greedy(sat, [])), None
+        chosen = election.greedy(sat, [])
+        return election.result(rule, chosen if as_published else election.voted(chosen)), None
     initial, run = election.mes(sat, add1=rule.startswith("mes+add1"), explain=explain)
     selected = initial + run.selected
     if rule.endswith("+greedy"):
         selected = election.greedy(Sat.COST, selected)
+    if not as_published:
+        selected = election.voted(selected)
     result = election.result(rule, selected)
     explanation = election.explanation(rule, sat, initial, run, selected) if explain else None
     return result, explanation
@@ -265,6 +284,8 @@ def seoul_elimination(
     instance: PBInstance,
     min_share: Fraction | float = Fraction(5, 100),
     max_share: Fraction | float = Fraction(30, 100),
+    *,
+    as_published: bool = False,
 ) -> TallyResult:
     """Seoul's 엠보팅 rule: drop the least-voted projects, 5–30 % of the budget by cost.
 
@@ -296,7 +317,10 @@ def seoul_elimination(
             f"than {float(high):.0%} of the budget {_money(budget, election.unit)}: shorten "
             "the candidate list or raise the maximum share"
         )
-    return election.result("seoul", ranked[kept:][::-1])
+    survivors = ranked[kept:][::-1]
+    # Unvoted survivors are not selected (module docstring); they were not "dropped" by the
+    # rule, so they do not count towards its shares.
+    return election.result("seoul", survivors if as_published else election.voted(survivors))
 
 
 def _share(value: Fraction | float) -> Fraction:
@@ -339,6 +363,10 @@ class _Election:
             budget=self.budget,
             unit=self.unit,
         )
+
+    def voted(self, selected: Sequence[int]) -> list[int]:
+        """The selection without the projects no ballot approved (the city's rule)."""
+        return [i for i in selected if self.scores[i] > 0]
 
     def greedy(self, sat: Sat, initial: list[int]) -> list[int]:
         """pabutools' additive greedy: by satisfaction per won, skipping what no longer fits."""

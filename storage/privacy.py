@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from storage.db import Session
+from storage.names import NamesRepository
 from storage.notifications import NotificationSettingsRepository
 from storage.panels import PanelsRepository
 from storage.people import PeopleRepository
@@ -50,6 +51,7 @@ async def export_person(session: Session, user_id: int) -> dict[str, Any]:
     return {
         "user_id": user_id,
         "profile": await PeopleRepository(session).export(user_id),
+        "telegram_name": await NamesRepository(session).export_person(user_id),
         "conversation_data": await state.user_data(user_id),
         "conversations_in_progress": await state.conversations_of(user_id),
         "admin_actions": [dict(row) for row in audit],
@@ -72,6 +74,7 @@ async def erase_person(session: Session, user_id: int) -> None:
     await PanelsRepository(session).erase_person(user_id)
     await WasteRepository(session).erase_person(user_id)
     await NotificationSettingsRepository(session).erase(user_id)
+    await NamesRepository(session).erase_person(user_id)
     await state.drop_user_data(user_id)
     await state.drop_conversations_of(user_id)
     await session.execute("UPDATE audit_log SET actor_id = NULL WHERE actor_id = ?", (user_id,))

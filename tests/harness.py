@@ -72,6 +72,14 @@ class Harness:
         results: list[dict[str, Any]] = self.api.inline_answers[query_id]["results"]
         return results
 
+    async def forward(
+        self, user_id: int, from_user_id: int, text: str, hidden: bool = False
+    ) -> list[dict[str, Any]]:
+        """Forward to the bot a message written by `from_user_id`."""
+        return await self._act(
+            user_id, lambda: self.api.forward_text(user_id, from_user_id, text, hidden)
+        )
+
     async def send_photo(self, user_id: int) -> list[dict[str, Any]]:
         return await self._act(user_id, lambda: self.api.send_photo(user_id))
 

@@ -19,11 +19,12 @@ from bot.context import BotContext, CivicApplication, translator
 from bot.flows import eligibility as asking
 from bot.flows.guard import StepHandler, discard_flow, end_flow, flow, guided_steps
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
-from bot.handlers.panels import answers_lines, refusal_text, value_name
+from bot.handlers.panels import answers_lines, refusal_text
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry
 from bot.services import panels as service
 from bot.services import people as people_service
+from bot.services.panels import value_name
 from domain.panels import (
     AGE_BAND,
     DISTRICT,

@@ -25,6 +25,7 @@ from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.handlers.waste_views import district_name, history_lines, report_lines
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
+from bot.services import admin as admin_service
 from bot.services import waste as service
 from domain.ids import is_number, to_id
 from domain.people import DISTRICTS
@@ -318,13 +319,18 @@ async def show_case(update: Update, context: BotContext, report_id: int, edit: b
     report = found.report
     lines = report_lines(t, report, now)
     lines.insert(2, reporter_line(t, report))
+    staff = {e.actor_id for e in found.history if e.actor_id is not None}
     if report.officer_id is not None:
-        lines.insert(3, t.gettext("Officer: %(id)s") % {"id": report.officer_id})
+        staff.add(report.officer_id)
+    names = await admin_service.names_of(services.db, staff)
+    if report.officer_id is not None:
+        officer = escape(names[report.officer_id])
+        lines.insert(3, t.gettext("Officer: %(name)s") % {"name": officer})
     lines.append(
         t.gettext("Name published: %(answer)s")
         % {"answer": t.gettext("yes") if report.named_publicly else t.gettext("no")}
     )
-    lines += history_lines(t, found.history, with_actors=True)
+    lines += history_lines(t, found.history, names)
     text, markup = "\n".join(lines)[:4096], case_keyboard(t, report)
     if edit:
         await edit_or_send(update, context, text, markup, parse_mode=ParseMode.HTML)
@@ -492,8 +498,13 @@ async def ask_current(update: Update, context: BotContext) -> str:
         text = t.gettext("Which department should handle %(receipt)s? Type its name.")
     elif state == OFFICER:
         text = t.gettext(
-            "Which officer should handle %(receipt)s? Type their Telegram user id (a number)."
+            "Which officer should handle %(receipt)s? Pick one, or type their @username."
         )
+        officers = await service.officer_choices(context.services.db, int(job.get("report", 0)))
+        rows = [
+            [InlineKeyboardButton(name[:40], callback_data=f"wc:of:{user_id}")]
+            for user_id, name in officers[:10]
+        ] + [cancel_row]
     elif state == VERDICT:
         text = t.gettext("What did the investigation of %(receipt)s find?")
         rows = [
@@ -510,6 +521,29 @@ async def ask_current(update: Update, context: BotContext) -> str:
         )
     await ask(update, context, text % values, InlineKeyboardMarkup(rows))
     return state
+
+
+async def on_officer(update: Update, context: BotContext) -> str | int:
+    """An officer picked by name; the service checks their role for the case's scope."""
+    query = update.callback_query
+    assert query is not None and query.data is not None and update.effective_user is not None
+    await answer(update)
+    job = pending(context)
+    if state_of(job) != OFFICER:
+        return await ask_current(update, context)
+    services = context.services
+    report_id = int(job.get("report", 0))
+    outcome = await service.assign(
+        services.db, report_id, update.effective_user.id, services.clock(),
+        services.settings.admin_ids, officer_id=int(query.data.split(":")[2]),
+    )  # fmt: skip
+    if outcome is service.Outcome.INVALID:
+        t = await translator(update, context)
+        await send(update, context, t.gettext("That person is not an officer for this case."))
+        return await ask_current(update, context)
+    await end(update, context)
+    await report_outcome(update, context, report_id, outcome)
+    return ConversationHandler.END
 
 
 async def on_verdict(update: Update, context: BotContext) -> str:
@@ -538,10 +572,18 @@ async def on_typed(update: Update, context: BotContext) -> str | int:
             return await ask_current(update, context)
         outcome = await service.assign(*args, now, admins, department=text)
     elif state == OFFICER:
-        if not is_number(text):
-            await send(update, context, t.gettext("Please type a Telegram user id (digits)."))
+        found = (
+            None if is_number(text) else await admin_service.person_by_username(services.db, text)
+        )
+        if found is None and not is_number(text):
+            await send(
+                update,
+                context,
+                t.gettext("Nobody signed up has that @username. Pick an officer from the list."),
+            )
             return await ask_current(update, context)
-        outcome = await service.assign(*args, now, admins, officer_id=to_id(text))
+        officer = found.user_id if found is not None else to_id(text)
+        outcome = await service.assign(*args, now, admins, officer_id=officer)
         if outcome is service.Outcome.INVALID:
             await send(update, context, t.gettext("That person is not an officer for this case."))
             return await ask_current(update, context)
@@ -618,7 +660,7 @@ def typed_handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
         ],
         states={
             DEPARTMENT: step(),
-            OFFICER: step(),
+            OFFICER: step(CallbackQueryHandler(on_officer, pattern=r"^wc:of:\d{1,15}$")),
             VERDICT: step(CallbackQueryHandler(on_verdict, pattern=rf"^wc:v:({verdicts})$")),
             SAVED: step(),
             ANSWER: step(),

@@ -20,11 +20,12 @@ from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandl
 from bot.context import BotContext, CivicApplication, translator
 from bot.flows.guard import StepHandler, discard_flow, end_flow, flow, guided_steps
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
-from bot.handlers.panels import feature_name, refusal_text, value_name
+from bot.handlers.panels import refusal_text
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
 from bot.services import panels as service
-from domain.panels import ApplicationStatus, Refusal, Stratum, check_seed
+from bot.services.panels import feature_name, value_name
+from domain.panels import BUILT_IN_FEATURES, ApplicationStatus, Refusal, Stratum, check_seed
 from domain.programmes import Programme
 from storage.panels import PanelsRepository
 
@@ -112,6 +113,13 @@ async def show_programme(update: Update, context: BotContext, programme_id: int)
             [
                 InlineKeyboardButton(
                     t.gettext("Publish the commitment"), callback_data=f"pa:c:{programme_id}"
+                )
+            ]
+        )
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    t.gettext("Features and quotas"), callback_data=f"pa:fq:{programme_id}"
                 )
             ]
         )
@@ -445,6 +453,138 @@ async def show_fill(update: Update, context: BotContext, programme_id: int) -> N
     await edit_or_send(update, context, "\n".join(lines)[:4000], keyboard)
 
 
+async def confirm_outside_quotas(update: Update, context: BotContext, programme_id: int) -> None:
+    """An empty seat's second choice, asked again: the quotas will not hold."""
+    t = await translator(update, context)
+    text = t.gettext(
+        "Invite the next person on the reserve list, in call order, although the panel will"
+        " then break its quotas? This is written to the audit log and shown in the panel fill."
+    )
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t.gettext("Invite them outside the quotas"),
+                    callback_data=f"pa:ovy:{programme_id}",
+                )
+            ],
+            back_row(t, programme_id),
+        ]
+    )
+    await edit_or_send(update, context, text, keyboard)
+
+
+async def invite_outside_quotas(update: Update, context: BotContext, programme_id: int) -> None:
+    assert update.effective_user is not None
+    t = await translator(update, context)
+    services = context.services
+    found = await service.invite_outside_quotas(
+        services.db, update.effective_user.id, programme_id, services.clock(),
+        services.settings.admin_ids,
+    )  # fmt: skip
+    if isinstance(found, Refusal):
+        text = (
+            t.gettext("No seat is empty, or nobody is left on the reserve list.")
+            if found is Refusal.ALREADY
+            else refusal_text(t, found)
+        )
+        await edit_or_send(update, context, text, InlineKeyboardMarkup([back_row(t, programme_id)]))
+        return
+    await edit_or_send(
+        update,
+        context,
+        t.gettext("Invited the next person on the reserve list; they have been told."),
+        InlineKeyboardMarkup([back_row(t, programme_id)]),
+    )
+
+
+# -- features and quotas ------------------------------------------------------------------
+PLAN = "panel_plan"  # the features and tolerance being chosen, until saved
+
+
+async def on_plan(update: Update, context: BotContext) -> None:
+    """Choose the quota features and tolerance: every tap edits the one message, showing the
+    population-proportional quotas they give; saving asks again."""
+    query = update.callback_query
+    assert query is not None and query.data is not None and update.effective_user is not None
+    await answer(update)
+    if not await admin_only(update, context):
+        return
+    _, action, raw_id, *rest = query.data.split(":")
+    programme_id = int(raw_id)
+    draft = context.udata.get(PLAN) or {}
+    if draft.get("id") != programme_id or action == "fq":
+        draft = {"id": programme_id}
+    if action == "ft":
+        features = list(draft.get("features") or [])
+        feature = rest[0]
+        draft["features"] = (
+            [f for f in features if f != feature]
+            if feature in features
+            else [f for f in BUILT_IN_FEATURES if f in {*features, feature}]
+        )
+    elif action == "tl":
+        draft["tolerance"] = int(rest[0])
+    context.udata[PLAN] = draft
+    services, t = context.services, await translator(update, context)
+    args = (services.db, update.effective_user.id, programme_id)
+    if action == "fy":
+        refusal = await service.set_quota_plan(
+            *args, draft.get("features") or [], int(draft.get("tolerance", 0)) / 100,
+            services.clock(), services.settings.admin_ids,
+        )  # fmt: skip
+        context.udata.pop(PLAN, None)
+        text = refusal_text(t, refusal) if refusal else t.gettext("Saved the features and quotas.")
+        await edit_or_send(update, context, text, InlineKeyboardMarkup([back_row(t, programme_id)]))
+        return
+    tolerance = draft.get("tolerance")
+    plan = await service.quota_plan(
+        *args, draft.get("features"), None if tolerance is None else int(tolerance) / 100,
+        services.clock(), services.settings.admin_ids,
+    )  # fmt: skip
+    if isinstance(plan, Refusal):
+        await edit_or_send(update, context, refusal_text(t, plan))
+        return
+    draft.update(features=list(plan.features), tolerance=round(plan.tolerance * 100))
+    rules = service.rules_of(plan.programme)
+    lines = [
+        t.gettext("Features and quotas: %(panel)s")
+        % {"panel": plan.programme.name.get(t.language)},
+        t.gettext(
+            "Seats: %(seats)s · applicants so far: %(applicants)s · tolerance ±%(tolerance)s%%"
+        )
+        % {"seats": plan.seats, "applicants": plan.applicants, "tolerance": draft["tolerance"]},
+        t.gettext("Quotas in proportion to Seoul's population:"),
+        *(f"• {service.quota_text(t, rules, quota)}" for quota in plan.quotas),
+    ]
+    if action == "fs":
+        lines += ["", t.gettext("Save these features and quotas? They hold until the commitment.")]
+        keyboard = [
+            [InlineKeyboardButton(t.gettext("Save"), callback_data=f"pa:fy:{programme_id}")],
+            [InlineKeyboardButton(t.gettext("Change"), callback_data=f"pa:fc:{programme_id}")],
+        ]
+    else:
+        keyboard = [
+            [
+                InlineKeyboardButton(
+                    ("✓ " if f in plan.features else "") + feature_name(t, rules, f),
+                    callback_data=f"pa:ft:{programme_id}:{f}",
+                )
+                for f in BUILT_IN_FEATURES
+            ],
+            [
+                InlineKeyboardButton(
+                    ("✓ " if p == draft["tolerance"] else "") + f"±{p}%",
+                    callback_data=f"pa:tl:{programme_id}:{p}",
+                )
+                for p in service.TOLERANCES
+            ],
+            [InlineKeyboardButton(t.gettext("Save…"), callback_data=f"pa:fs:{programme_id}")],
+            back_row(t, programme_id),
+        ]
+    await edit_or_send(update, context, "\n".join(lines)[:4000], InlineKeyboardMarkup(keyboard))
+
+
 async def show_meetings(update: Update, context: BotContext, programme_id: int) -> None:
     t = await translator(update, context)
     async with context.services.db.reading() as session:
@@ -535,7 +675,8 @@ async def on_button(update: Update, context: BotContext) -> None:
         programme_id = int(rest[0])
         screens = {
             "p": show_programme, "q": show_quotas, "qc": send_quota_table, "c": confirm_commit,
-            "cy": do_commit, "f": show_fill, "m": show_meetings,
+            "cy": do_commit, "f": show_fill, "m": show_meetings, "ov": confirm_outside_quotas,
+            "ovy": invite_outside_quotas,
         }  # fmt: skip
         await screens[action](update, context, programme_id)
 
@@ -785,7 +926,15 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
     application.add_handler(conversation(registry))
     application.add_handler(
         CallbackQueryHandler(
+            on_plan,
+            pattern=r"^pa:(fq|fc|fs|fy):\d{1,12}$|^pa:ft:\d{1,12}:(gender|age_band|district)$"
+            r"|^pa:tl:\d{1,12}:(0|10|20|30)$",
+        )
+    )
+    application.add_handler(
+        CallbackQueryHandler(
             on_button,
-            pattern=r"^pa:(p|q|qc|c|cy|f|m):\d{1,12}$|^pa:(list|bs)$|^pa:bsc:[A-Z0-9]{1,20}$",
+            pattern=r"^pa:(p|q|qc|c|cy|f|m|ov|ovy):\d{1,12}$|^pa:(list|bs)$"
+            r"|^pa:bsc:[A-Z0-9]{1,20}$",
         )
     )

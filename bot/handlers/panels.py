@@ -22,17 +22,12 @@ from bot.handlers.draw_fairness import chance_lines, fairness_lines
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand
 from bot.services import panels as service
+from bot.services.panels import feature_name, value_name
 from domain.panels import (
-    AGE_BAND,
-    AGE_BANDS,
-    DISTRICT,
-    GENDER,
-    GENDERS,
     ApplicationStatus,
     PanelRules,
     Refusal,
 )
-from domain.people import DISTRICTS_BY_CODE
 from domain.programmes import Programme
 from storage.panels import Application, DrawRecord, PanelsRepository
 
@@ -65,6 +60,10 @@ REFUSALS = {
         "The commitment is not published yet: the seed may only be fixed after it."
     ),
     Refusal.COMMITTED: N_("The commitment is already published."),
+    Refusal.APPLIED_WITHOUT: N_(
+        "People have applied without being asked that, so a feature can only be added before"
+        " the first application. You can still remove a feature or change the tolerance."
+    ),
     Refusal.DRAWN: N_("The draw has already been held; its seed and result are published."),
     Refusal.INFEASIBLE: N_("No panel can be drawn from these applicants and quotas."),
     Refusal.NOT_MEMBER: N_("This is for the members of the panel only."),
@@ -84,27 +83,6 @@ async def refuse(update: Update, context: BotContext, refusal: Refusal) -> None:
     await answer(update, refusal_text(t, refusal), alert=True)
     if update.callback_query is None:
         await send(update, context, refusal_text(t, refusal))
-
-
-def feature_name(t: Translator, rules: PanelRules, feature: str) -> str:
-    names = {
-        GENDER: t.gettext("Gender"),
-        AGE_BAND: t.gettext("Age"),
-        DISTRICT: t.gettext("District"),
-    }
-    extra = rules.extra(feature)
-    return names.get(feature) or (extra.name(t.language) if extra else feature)
-
-
-def value_name(t: Translator, rules: PanelRules, feature: str, value: str) -> str:
-    if feature == DISTRICT and value in DISTRICTS_BY_CODE:
-        return DISTRICTS_BY_CODE[value].name(t.language)
-    options = {GENDER: GENDERS, AGE_BAND: AGE_BANDS}.get(feature)
-    extra = rules.extra(feature)
-    if extra is not None:
-        options = extra.options
-    found = next((o for o in options or () if o.code == value), None)
-    return found.name(t.language) if found else value
 
 
 def answers_lines(t: Translator, rules: PanelRules, features: dict[str, str]) -> list[str]:
@@ -336,8 +314,9 @@ async def respond(update: Update, context: BotContext, application_id: int, acce
     assert update.effective_user is not None
     services = context.services
     refusal = await service.respond(
-        services.db, update.effective_user.id, application_id, accept, services.clock()
-    )
+        services.db, update.effective_user.id, application_id, accept, services.clock(),
+        services.settings.admin_ids,
+    )  # fmt: skip
     t = await translator(update, context)
     if refusal is not None:
         await refuse(update, context, refusal)
@@ -538,7 +517,7 @@ async def panels_job(context: BotContext) -> None:
     invited; also after downtime, as each run looks at what is due now."""
     services = context.services
     now = services.clock()
-    await service.expire_due(services.db, now)
+    await service.expire_due(services.db, now, services.settings.admin_ids)
     await service.queue_invitation_reminders(services.db, now, services.settings.reminder_offsets)
     await service.queue_meeting_reminders(services.db, now)
 

@@ -67,6 +67,14 @@ REFUSALS = {
     service.Refusal.FORBIDDEN: N_("This is for administrators only."),
     service.Refusal.NOT_MEMBER: N_("This vote is for the members of the panel only."),
     service.Refusal.LOCKED: N_("Your ballot in this vote is counted and can no longer be changed."),
+    service.Refusal.STILL_OPEN: N_(
+        "The vote is still open, so this is an interim count. The result can be confirmed"
+        " once the vote has closed."
+    ),
+    service.Refusal.CONFIRMED: N_(
+        "The result of this vote is confirmed (총회 승인), so it no longer takes ballots."
+        " See /vote for the open votes."
+    ),
 }
 PROBLEMS = {
     BallotProblem.UNKNOWN_ITEM: N_(
@@ -677,8 +685,11 @@ async def on_results(update: Update, context: BotContext) -> None:
         return
     heading = where.heading
     selected = outcome.result.selected if not confirmed else stored["selected"]  # type: ignore[index]
+    now = services.clock()
+    state = service.result_state(where.stage, confirmed, now)
     lines = [
         f"<b>{escape(heading.name(t.language))}</b>",
+        state_line(t, state, where, now),
         t.gettext("Rule: %(rule)s · online ballots %(online)s · offline votes %(offline)s")
         % {
             "rule": t.gettext(service.RULE_NAMES.get(outcome.result.rule, outcome.result.rule)),
@@ -713,34 +724,32 @@ async def on_results(update: Update, context: BotContext) -> None:
     await context.bot.send_photo(update.effective_chat.id, chart)
     keyboard = None
     if is_admin and not confirmed:
-        keyboard = InlineKeyboardMarkup(
+        rows = [
             [
-                [
-                    InlineKeyboardButton(
-                        t.gettext("Greedy"), callback_data=f"vt:r:{heading_id}:greedy"
-                    ),
-                    InlineKeyboardButton(
-                        t.gettext("Equal shares"), callback_data=f"vt:r:{heading_id}:mes"
-                    ),
-                    InlineKeyboardButton(
-                        t.gettext("Equal shares, then greedy"),
-                        callback_data=f"vt:r:{heading_id}:mes+greedy",
-                    ),
-                ],
-                [
-                    InlineKeyboardButton(
-                        t.gettext("Equal shares as cities run it (Add1)"),
-                        callback_data=f"vt:r:{heading_id}:mes+add1",
-                    ),
-                ],
-                [
-                    InlineKeyboardButton(
-                        t.gettext("Confirm the result (총회 승인)"),
-                        callback_data=f"vt:c:{heading_id}",
-                    )
-                ],
-            ]
-        )
+                InlineKeyboardButton(
+                    t.gettext("Greedy"), callback_data=f"vt:r:{heading_id}:greedy"
+                ),
+                InlineKeyboardButton(
+                    t.gettext("Equal shares"), callback_data=f"vt:r:{heading_id}:mes"
+                ),
+                InlineKeyboardButton(
+                    t.gettext("Equal shares, then greedy"),
+                    callback_data=f"vt:r:{heading_id}:mes+greedy",
+                ),
+            ],
+            [
+                InlineKeyboardButton(
+                    t.gettext("Equal shares as cities run it (Add1)"),
+                    callback_data=f"vt:r:{heading_id}:mes+add1",
+                ),
+            ],
+        ]
+        if state is service.ResultState.CLOSED:
+            # Only a closed vote's result can be confirmed (the service checks it too).
+            confirm = t.gettext("Confirm the result (총회 승인)")
+            data = f"vt:c:{heading_id}:{outcome.result.rule}"
+            rows.append([InlineKeyboardButton(confirm, callback_data=data)])
+        keyboard = InlineKeyboardMarkup(rows)
     elif confirmed:
         lines.append("")
         lines.append(t.gettext("Confirmed on %(date)s.") % {"date": t.when(stored["confirmed_at"])})  # type: ignore[index]
@@ -766,11 +775,112 @@ def with_explain_button(
     return InlineKeyboardMarkup([row, *rows])
 
 
+def state_line(
+    t: Translator, state: service.ResultState, where: service.Located, now: datetime
+) -> str:
+    """Say which count this is: 중간 집계 while the vote runs, awaiting 총회 after it."""
+    if state is service.ResultState.FINAL:
+        return t.gettext("This is the final result (최종 결과).")
+    if state is service.ResultState.CLOSED:
+        return t.gettext(
+            "The vote has closed. This count awaits confirmation (총회 승인), which is final."
+        )
+    if state is service.ResultState.NOT_STARTED:
+        return t.gettext("Interim count (중간 집계): the vote has not started yet.")
+    if where.stage.ends_at is None:
+        return t.gettext("Interim count (중간 집계): the vote is still open.")
+    return t.gettext(
+        "Interim count (중간 집계): the vote is open until %(end)s. These figures change until"
+        " then, and the result can be confirmed only after it closes."
+    ) % {"end": t.deadline(where.stage.ends_at, now)}
+
+
+RULE_PATTERN = r"(greedy|seoul|mes|mes\+greedy|mes\+add1|mes\+add1\+greedy)"
+
+
+def rule_of(data: str) -> str | None:
+    parts = data.split(":")
+    return parts[3] if len(parts) > 3 else None
+
+
 async def on_confirm(update: Update, context: BotContext) -> None:
+    """Step one of 총회 approval: what confirming will do, and a second, final button."""
     query = update.callback_query
     assert query is not None and query.data is not None and update.effective_user is not None
+    heading_id, rule = int(query.data.split(":")[2]), rule_of(query.data)
+    t = await translator(update, context)
+    services = context.services
+    preview = await service.confirm_preview(
+        services.db,
+        heading_id,
+        update.effective_user.id,
+        rule,
+        services.clock(),
+        services.settings.admin_ids,
+    )
+    if isinstance(preview, service.Refusal):
+        await refuse_confirmation(update, context, t, preview)
+        return
     await answer(update)
-    heading_id = int(query.data.split(":")[2])
+    heading = preview.heading
+    titles = [item.title for key in preview.selected if (item := heading.item(key)) is not None]
+    lines = [
+        t.gettext("Confirm the result of %(ballot)s?") % {"ballot": heading.name(t.language)},
+        t.gettext("Rule: %(rule)s") % {"rule": t.gettext(service.RULE_NAMES[preview.rule])},
+        t.gettext("Selected %(count)d projects, %(cost)s of %(budget)s")
+        % {
+            "count": len(titles),
+            "cost": t.money(preview.cost),
+            "budget": t.money(preview.budget),
+        },
+        *(f"• {title}" for title in titles),
+        "",
+    ]
+    if preview.to_selected or preview.to_not_selected:
+        lines.append(
+            t.gettext(
+                "Proposals on the ballot: %(selected)d become selected, %(not)d not selected."
+            )
+            % {"selected": len(preview.to_selected), "not": len(preview.to_not_selected)}
+        )
+    lines.append(
+        t.ngettext(
+            "%(voters)d voter is told the result; %(followers)d proposers and supporters are"
+            " told their proposal's new status.",
+            "%(voters)d voters are told the result; %(followers)d proposers and supporters are"
+            " told their proposal's new status.",
+            preview.voters,
+        )
+        % {"voters": preview.voters, "followers": preview.followers}
+    )
+    lines.append(t.gettext("This cannot be undone: after it no ballot is accepted."))
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t.gettext("Yes, confirm it for good"),
+                    callback_data=f"vt:C:{heading_id}:{preview.rule}",
+                )
+            ],
+            [InlineKeyboardButton(t.gettext("Not now"), callback_data=f"vt:n:{heading_id}")],
+        ]
+    )
+    await edit_or_send(update, context, "\n".join(lines)[:4000], keyboard)
+
+
+async def refuse_confirmation(
+    update: Update, context: BotContext, t: Translator, refusal: service.Refusal
+) -> None:
+    text = t.gettext(REFUSALS[refusal])
+    await answer(update, text, alert=True)
+    await edit_or_send(update, context, text)
+
+
+async def on_confirm_final(update: Update, context: BotContext) -> None:
+    """Step two: the service checks everything again (a forged button gets the same no)."""
+    query = update.callback_query
+    assert query is not None and query.data is not None and update.effective_user is not None
+    heading_id, rule = int(query.data.split(":")[2]), rule_of(query.data)
     t = await translator(update, context)
     services = context.services
     refusal = await service.confirm(
@@ -779,17 +889,28 @@ async def on_confirm(update: Update, context: BotContext) -> None:
         update.effective_user.id,
         services.clock(),
         services.settings.admin_ids,
+        rule,
     )
-    if refusal is service.Refusal.CLOSED:
-        await send(update, context, t.gettext("This result was already confirmed."))
+    if refusal is service.Refusal.CONFIRMED:
+        await answer(update)
+        await edit_or_send(update, context, t.gettext("This result was already confirmed."))
     elif refusal is not None:
-        await send(update, context, t.gettext(REFUSALS[refusal]))
+        await refuse_confirmation(update, context, t, refusal)
     else:
-        await send(
+        await answer(update)
+        await edit_or_send(
             update,
             context,
             t.gettext("The result is confirmed. Proposers, supporters and voters are being told."),
         )
+
+
+async def on_confirm_cancel(update: Update, context: BotContext) -> None:
+    await answer(update)
+    t = await translator(update, context)
+    await edit_or_send(
+        update, context, t.gettext("Not confirmed. The result can be confirmed from /results.")
+    )
 
 
 def ballot_handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
@@ -857,4 +978,10 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
             on_results, pattern=r"^vt:r:\d{1,9}(:(greedy|mes|mes\+greedy|mes\+add1))?$"
         )
     )
-    application.add_handler(CallbackQueryHandler(on_confirm, pattern=r"^vt:c:\d{1,9}$"))
+    application.add_handler(
+        CallbackQueryHandler(on_confirm, pattern=rf"^vt:c:\d{{1,9}}(:{RULE_PATTERN})?$")
+    )
+    application.add_handler(
+        CallbackQueryHandler(on_confirm_final, pattern=rf"^vt:C:\d{{1,9}}:{RULE_PATTERN}$")
+    )
+    application.add_handler(CallbackQueryHandler(on_confirm_cancel, pattern=r"^vt:n:\d{1,9}$"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from html import escape
 
@@ -72,13 +73,15 @@ def report_lines(t: Translator, report: Report, now: datetime) -> list[str]:
     return lines
 
 
-def history_lines(t: Translator, events: list[Event], with_actors: bool = False) -> list[str]:
-    """The history, newest last; officers also see who did each step."""
+def history_lines(
+    t: Translator, events: list[Event], actors: Mapping[int, str] | None = None
+) -> list[str]:
+    """The history, newest last; officers also see who did each step (`actors`: names)."""
     lines = ["", bold(t.gettext("History"))]
     for event in events[-HISTORY_SHOWN:]:
         line = f"{t.day(event.at)} — {escape(t.gettext(service.EVENT_LABELS[event.kind]))}"
-        if with_actors and event.actor_id is not None:
-            line += f" ({event.actor_id})"
+        if actors is not None and event.actor_id is not None:
+            line += f" ({escape(actors.get(event.actor_id, f'#{event.actor_id}'))})"
         if event.note and event.kind is EventKind.INFO_ADDED:
             line += f": {escape(event.note[:200])}"
         lines.append(line)

@@ -370,6 +370,27 @@ class LocalBotApi:
             )
         return self.chats[user_id].user
 
+    def name(self, user_id: int, first_name: str, username: str | None = None) -> None:
+        """The person's Telegram name (and @username), as their next updates carry it."""
+        user = self.user(user_id)
+        user["first_name"] = first_name
+        if username is not None:
+            user["username"] = username
+
+    def forward_text(
+        self, user_id: int, from_user_id: int, text: str, hidden: bool = False
+    ) -> dict[str, Any]:
+        """`user_id` forwards to the bot a message `from_user_id` wrote; with `hidden`, the
+        author's privacy settings leave only their name on the forward."""
+        author = self.user(from_user_id)
+        origin: dict[str, Any] = (
+            {"type": "hidden_user", "sender_user_name": author["first_name"]}
+            if hidden
+            else {"type": "user", "sender_user": dict(author)}
+        )
+        origin["date"] = int(time.time())
+        return self._user_message(user_id, text=text, forward_origin=origin)
+
     def _user_message(self, user_id: int, **content: Any) -> dict[str, Any]:
         user = self.user(user_id)
         log = self.chats[user_id]

@@ -6,7 +6,7 @@ attempt) unless their role allows it, whatever the chat showed them.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -17,7 +17,8 @@ from domain.notifications import Category, Payload
 from domain.roles import Role
 from storage import audit
 from storage.clock import to_db
-from storage.db import Database, Session
+from storage.db import WRITE_HOOK, Database, Session
+from storage.names import KnownName, NamesRepository
 from storage.outbox import enqueue
 from storage.people import PeopleRepository
 from storage.roles import RolesRepository
@@ -105,6 +106,63 @@ async def revoke(
             session, actor_id, "revoke", f"user:{user_id}", now, role=role.value, scope=scope
         )
     return Result.DONE
+
+
+# -- people by name ----------------------------------------------------------------------
+RECENT_SHOWN = 8
+
+
+async def labels(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
+    """How officials see these people: their Telegram name and @username; the number only for
+    someone whose name the bot never saw."""
+    wanted = set(user_ids)
+    known = await NamesRepository(session).of(wanted)
+    return {
+        user_id: known[user_id].label if user_id in known else f"#{user_id}" for user_id in wanted
+    }
+
+
+async def names_of(db: Database, user_ids: Iterable[int]) -> dict[int, str]:
+    async with db.reading() as session:
+        return await labels(session, user_ids)
+
+
+async def remember_name(
+    db: Database, user_id: int, full_name: str, username: str | None, now: datetime
+) -> bool:
+    """Keep the name a signed-up person has on Telegram now (False: not signed up).
+
+    Not the update's own change: the write is idempotent, so it must not mark the update
+    applied (bot/intake.py) — after a crash the update is then handled again in full."""
+    async with db.reading() as session:
+        if await PeopleRepository(session).get(user_id) is None:
+            return False  # a read only: most updates of people not signed up write nothing
+    outside = WRITE_HOOK.set(None)
+    try:
+        async with db.transaction() as session:
+            return await NamesRepository(session).seen(user_id, full_name, username, now)
+    finally:
+        WRITE_HOOK.reset(outside)
+
+
+async def person_by_username(db: Database, username: str) -> KnownName | None:
+    async with db.reading() as session:
+        return await NamesRepository(session).by_username(username)
+
+
+async def person_by_id(db: Database, user_id: int) -> KnownName | None:
+    """A signed-up person (by a forwarded message's author), with their name if known."""
+    async with db.reading() as session:
+        if await PeopleRepository(session).get(user_id) is None:
+            return None
+        known = await NamesRepository(session).of([user_id])
+    return known.get(user_id, KnownName(user_id, f"#{user_id}", None))
+
+
+async def recent_people(db: Database, leave_out: Iterable[int] = ()) -> list[KnownName]:
+    """The participants seen last, to pick from when granting a role."""
+    async with db.reading() as session:
+        return await NamesRepository(session).recent(RECENT_SHOWN, leave_out)
 
 
 async def grants(session: Session) -> list[tuple[int, Role, str]]:

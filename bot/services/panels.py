@@ -28,10 +28,16 @@ from bot.i18n import N_, Translator
 from bot.notifications.hooks import ReminderDue
 from domain.notifications import Button, Category, Payload
 from domain.panels import (
+    AGE_BAND,
+    AGE_BANDS,
+    DISTRICT,
+    GENDER,
+    GENDERS,
     SEATED,
     Answers,
     ApplicationStatus,
     PanelRules,
+    PanelSettingsError,
     Refusal,
     Stratum,
     applicant_pseudonym,
@@ -39,10 +45,12 @@ from domain.panels import (
     check_seed,
     connected,
     features_of,
+    quotas_for,
     replacement_quotas,
     seats_and_quotas,
     strata,
 )
+from domain.people import DISTRICTS_BY_CODE
 from domain.programmes import Action, Programme, ProgrammeKind, Stage
 from domain.roles import Role
 from domain.sortition import (
@@ -51,6 +59,7 @@ from domain.sortition import (
     Quota,
     QuotaRelaxation,
     SortitionError,
+    blocking_quotas,
     commitment,
     draw_panel,
     explain_infeasibility,
@@ -407,6 +416,109 @@ async def announce_commitment(
         )
 
 
+# -- features and quotas from the chat (issue 15) -------------------------------------------
+TOLERANCES: Final = (0, 10, 20, 30)  # percent, offered as buttons
+
+
+@dataclass(frozen=True)
+class QuotaPlan:
+    """A panel's quota features and tolerance, and the population-proportional quotas they
+    give for its seats, with how many have applied so far."""
+
+    programme: Programme
+    seats: int
+    features: tuple[str, ...]
+    tolerance: float
+    quotas: tuple[Quota, ...]
+    applicants: int
+
+
+def planned_rules(programme: Programme, features: Sequence[str], tolerance: float) -> PanelRules:
+    """The programme's rules with these features and tolerance (validated as a file would
+    be: unknown features or tolerances are refused)."""
+    settings = {**programme.settings, "features": list(features), "quota_tolerance": tolerance}
+    return PanelRules.from_settings(settings)
+
+
+async def quota_plan(
+    db: Database,
+    admin_id: int,
+    programme_id: int,
+    features: Sequence[str] | None,
+    tolerance: float | None,
+    now: datetime,
+    admin_ids: Collection[int],
+) -> QuotaPlan | Refusal:
+    """The quotas these choices give (the programme's own when None); nothing is written."""
+    async with db.transaction() as session:
+        programme = await admin_panel(session, admin_id, programme_id, "panel_plan", now, admin_ids)
+        if isinstance(programme, Refusal):
+            return programme
+        counts = await PanelsRepository(session).counts(programme_id)
+    current = rules_of(programme)
+    try:
+        rules = planned_rules(
+            programme,
+            current.features if features is None else features,
+            current.quota_tolerance if tolerance is None else tolerance,
+        )
+    except PanelSettingsError:
+        return Refusal.INVALID
+    applicants = sum(counts.values()) - counts.get(ApplicationStatus.WITHDRAWN, 0)
+    return QuotaPlan(
+        programme,
+        rules.seats,
+        rules.features,
+        rules.quota_tolerance,
+        tuple(quotas_for(rules, rules.seats)),
+        applicants,
+    )
+
+
+async def set_quota_plan(
+    db: Database,
+    admin_id: int,
+    programme_id: int,
+    features: Sequence[str],
+    tolerance: float,
+    now: datetime,
+    admin_ids: Collection[int],
+) -> Refusal | None:
+    """Save a panel's quota features and tolerance: only before the commitment fixes them,
+    and only a plan some panel can meet with every feature's quotas; audited."""
+    async with db.transaction() as session:
+        await session.lock("panel", programme_id)  # not while the commitment is published
+        programme = await admin_panel(
+            session, admin_id, programme_id, "panel_plan_save", now, admin_ids
+        )
+        if isinstance(programme, Refusal):
+            return programme
+        repository = PanelsRepository(session)
+        if await repository.draw(programme_id) is not None:
+            return Refusal.COMMITTED
+        try:
+            rules = planned_rules(programme, features, tolerance)
+        except PanelSettingsError:
+            return Refusal.INVALID
+        added = set(rules.features) - set(rules_of(programme).features)
+        if added and sum((await repository.counts(programme_id)).values()):
+            # Those who applied were never asked the new question: no quota could hold them.
+            return Refusal.APPLIED_WITHOUT
+        settings = {
+            **programme.settings,
+            "features": list(rules.features),
+            "quota_tolerance": rules.quota_tolerance,
+        }
+        await ProgrammesRepository(session).upsert(
+            programme.model_copy(update={"settings": settings}), now
+        )
+        await audit.record(
+            session, admin_id, "panel_plan", f"programme:{programme.key}", now,
+            features=list(rules.features), tolerance=rules.quota_tolerance,
+        )  # fmt: skip
+    return None
+
+
 # -- the draw, invitations and replacements ------------------------------------------------
 @dataclass(frozen=True)
 class Drawn:
@@ -576,9 +688,11 @@ async def call_replacement(
     record: DrawRecord,
     vacated: str,
     now: datetime,
+    admin_ids: Collection[int] = (),
 ) -> str | None:
     """Invite the first reserve, in the published call order, who keeps every quota met;
-    None when nobody can (the seat stays empty and the admin sees it)."""
+    None when nobody can: the seat stays empty and the panel's admins are told at once,
+    with the quotas that block it and their choices."""
     repository = PanelsRepository(session)
     applications = await repository.by_pseudonyms(programme_id)
     seated = [name for name, a in applications.items() if a.status in SEATED]
@@ -595,6 +709,10 @@ async def call_replacement(
     if vacated in applications:
         await repository.mark_replacement(applications[vacated].id, now, chosen)
     if chosen is None:
+        blocking = blocking_quotas(panel, vacated, waiting, list(record.pool), quotas)
+        await tell_admins_of_empty_seat(
+            session, programme_id, programme, vacated, blocking, len(waiting), now, admin_ids
+        )
         return None
     respond_by = now + timedelta(days=rules_of(programme).invitation_days)
     called = applications[chosen]
@@ -605,8 +723,158 @@ async def call_replacement(
     return chosen
 
 
+def feature_name(t: Translator, rules: PanelRules, feature: str) -> str:
+    names = {
+        GENDER: t.gettext("Gender"),
+        AGE_BAND: t.gettext("Age"),
+        DISTRICT: t.gettext("District"),
+    }
+    extra = rules.extra(feature)
+    return names.get(feature) or (extra.name(t.language) if extra else feature)
+
+
+def value_name(t: Translator, rules: PanelRules, feature: str, value: str) -> str:
+    if feature == DISTRICT and value in DISTRICTS_BY_CODE:
+        return DISTRICTS_BY_CODE[value].name(t.language)
+    options = {GENDER: GENDERS, AGE_BAND: AGE_BANDS}.get(feature)
+    extra = rules.extra(feature)
+    if extra is not None:
+        options = extra.options
+    found = next((o for o in options or () if o.code == value), None)
+    return found.name(t.language) if found else value
+
+
+async def panel_admins(session: Session, admin_ids: Collection[int]) -> list[int]:
+    """Who runs panels: the super-admins and everyone granted the admin role."""
+    rows = await session.fetchall("SELECT DISTINCT user_id FROM roles WHERE role = 'admin'")
+    return sorted({*admin_ids, *(int(r[0]) for r in rows)})
+
+
+def quota_text(t: Translator, rules: PanelRules, quota: Quota, held: int | None = None) -> str:
+    """ "성별 여성: 3–5명" — a quota as officials read it."""
+    text = t.gettext("%(feature)s %(value)s: %(min)s–%(max)s") % {
+        "feature": feature_name(t, rules, quota.feature),
+        "value": value_name(t, rules, quota.feature, quota.value),
+        "min": quota.min,
+        "max": quota.max,
+    }
+    return text
+
+
+async def tell_admins_of_empty_seat(
+    session: Session,
+    programme_id: int,
+    programme: Programme,
+    vacated: str,
+    blocking: Sequence[Quota],
+    waiting: int,
+    now: datetime,
+    admin_ids: Collection[int],
+) -> None:
+    """A seat nobody on the reserve list can take within the quotas: each admin is told at
+    once, with what blocks it and what they can do (leave it empty, or invite the next
+    reserve regardless of the quotas, audited)."""
+    rules = rules_of(programme)
+    people = PeopleRepository(session)
+    for admin_id in await panel_admins(session, admin_ids):
+        person = await people.get(admin_id)
+        t = Translator(person.language if person is not None else "ko")
+        lines = [
+            t.gettext("A seat on %(panel)s could not be filled from the reserve list.")
+            % {"panel": programme.name.get(t.language)}
+        ]
+        if not waiting:
+            lines.append(t.gettext("Nobody is left on the reserve list."))
+        else:
+            lines.append(
+                t.ngettext(
+                    "%(count)d person waits on the reserve list, but taking the seat would break:",
+                    "%(count)d people wait on the reserve list, but any of them taking the seat"
+                    " would break:",
+                    waiting,
+                )
+                % {"count": waiting}
+            )
+            lines += [f"• {quota_text(t, rules, quota)}" for quota in blocking]
+        lines += [
+            "",
+            t.gettext(
+                "Your choices: leave the seat empty (the panel meets with fewer members), or"
+                " invite the next person on the reserve list anyway, outside the quotas; that"
+                " is written to the audit log."
+            ),
+        ]
+        buttons: list[tuple[Button, ...]] = [
+            (Button(text=t.gettext("Panel fill"), callback_data=f"pa:f:{programme_id}"),)
+        ]
+        if waiting:
+            buttons.insert(
+                0,
+                (
+                    Button(
+                        text=t.gettext("Invite the next reserve anyway"),
+                        callback_data=f"pa:ov:{programme_id}",
+                    ),
+                ),
+            )
+        await enqueue(
+            session,
+            user_id=admin_id,
+            category=Category.DIRECT,
+            payload=Payload(text="\n".join(lines)[:4096], buttons=tuple(buttons)),
+            now=now,
+            dedupe_key=f"panel-empty-seat:{programme_id}:{vacated}:{admin_id}",
+        )
+
+
+async def invite_outside_quotas(
+    db: Database, admin_id: int, programme_id: int, now: datetime, admin_ids: Collection[int]
+) -> Application | Refusal:
+    """An admin's choice for an empty seat: the first waiting reserve, in call order, is
+    invited whatever the quotas say. Only while a seat is empty; audited."""
+    async with db.transaction() as session:
+        await session.lock("panel", programme_id)  # one seat, one invitation
+        programme = await admin_panel(
+            session, admin_id, programme_id, "panel_outside_quotas", now, admin_ids
+        )
+        if isinstance(programme, Refusal):
+            return programme
+        repository = PanelsRepository(session)
+        record = await repository.draw(programme_id)
+        if record is None or not record.drawn:
+            return Refusal.NOT_COMMITTED
+        counts = await repository.counts(programme_id)
+        taken = counts[ApplicationStatus.ACCEPTED] + counts[ApplicationStatus.INVITED]
+        applications = await repository.by_pseudonyms(programme_id)
+        waiting = [
+            a
+            for name in record.reserve
+            if (a := applications.get(name)) is not None
+            and a.status is ApplicationStatus.RESERVE
+            and a.user_id is not None
+        ]
+        if taken >= record.seats or not waiting:
+            return Refusal.ALREADY
+        called = waiting[0]
+        respond_by = now + timedelta(days=rules_of(programme).invitation_days)
+        await repository.change(
+            called.id, ApplicationStatus.INVITED, now, invited_at=now, respond_by=respond_by
+        )
+        await invite(session, programme_id, programme, called, respond_by, now)
+        await audit.record(
+            session, admin_id, "panel_outside_quotas", f"programme:{programme.key}", now,
+            invited=called.pseudonym,
+        )  # fmt: skip
+    return called
+
+
 async def respond(
-    db: Database, user_id: int, application_id: int, accept: bool, now: datetime
+    db: Database,
+    user_id: int,
+    application_id: int,
+    accept: bool,
+    now: datetime,
+    admin_ids: Collection[int] = (),
 ) -> Refusal | None:
     """Accept (위촉) or decline an invitation; a decline calls the next reserve at once."""
     async with db.transaction() as session:
@@ -622,22 +890,24 @@ async def respond(
         if not await repository.change(found.id, new, now, answered_at=now):
             return Refusal.ALREADY
         if not accept:
-            await replace(session, found, now)
+            await replace(session, found, now, admin_ids)
     return None
 
 
-async def replace(session: Session, vacated: Application, now: datetime) -> None:
+async def replace(
+    session: Session, vacated: Application, now: datetime, admin_ids: Collection[int] = ()
+) -> None:
     # One replacement at a time per panel: each reserve is called for one seat.
     await session.lock("panel", vacated.programme_id)
     programme = await panel(session, vacated.programme_id)
     record = await PanelsRepository(session).draw(vacated.programme_id)
     if programme is not None and record is not None:
         await call_replacement(
-            session, vacated.programme_id, programme, record, vacated.pseudonym, now
+            session, vacated.programme_id, programme, record, vacated.pseudonym, now, admin_ids
         )
 
 
-async def expire_due(db: Database, now: datetime) -> int:
+async def expire_due(db: Database, now: datetime, admin_ids: Collection[int] = ()) -> int:
     """Unanswered invitations past their deadline expire and call the next reserve; seats
     given up since the last run (erasure) are offered too. Idempotent."""
     changed = 0
@@ -665,10 +935,10 @@ async def expire_due(db: Database, now: datetime) -> int:
                     now=now,
                     dedupe_key=f"panel-expired:{found.id}",
                 )
-            await replace(session, found, now)
+            await replace(session, found, now, admin_ids)
             changed += 1
         for found in await repository.seats_given_up():
-            await replace(session, found, now)
+            await replace(session, found, now, admin_ids)
             changed += 1
     return changed
 

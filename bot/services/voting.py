@@ -53,7 +53,7 @@ from storage.outbox import enqueue
 from storage.panels import PanelsRepository
 from storage.people import PeopleRepository
 from storage.programmes import ProgrammesRepository
-from storage.proposals import ProposalsRepository
+from storage.proposals import Proposal, ProposalsRepository
 from storage.ptbstate import PtbStateRepository
 from storage.roles import RolesRepository
 from storage.voting import VotingRepository
@@ -78,6 +78,8 @@ class Refusal(StrEnum):
     # On the roll, but no ballot under the current key (the key was lost and replaced): the
     # ballot stays counted and can no longer be changed.
     LOCKED = "locked"
+    STILL_OPEN = "still_open"  # a result cannot be confirmed before the vote closes
+    CONFIRMED = "confirmed"  # the result is confirmed (총회 승인): final, no more ballots
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,9 @@ async def check_voter(
     session: Session, where: Located, heading_id: int, user_id: int, now: datetime, minimum_age: int
 ) -> Refusal | None:
     """May this person cast a ballot in this heading now? The chat and the web ask here."""
+    if await is_confirmed(session, heading_id):
+        # Final whatever the stage's dates say now (they can be changed after 총회 승인).
+        return Refusal.CONFIRMED
     if not voting_open(where.stage, now):
         return Refusal.CLOSED
     person = await PeopleRepository(session).get(user_id)
@@ -388,6 +393,11 @@ async def mix_closed_stage(session: Session, stage_id: int) -> None:
         await repository.mix(heading_id)
 
 
+async def is_confirmed(session: Session, heading_id: int) -> bool:
+    stored = await VotingRepository(session).result(heading_id)
+    return stored is not None and stored["confirmed_at"] is not None
+
+
 async def may_run_results(session: Session, user_id: int, admin_ids: Collection[int]) -> bool:
     return await RolesRepository(session, admin_ids).has(user_id, Role.ADMIN)
 
@@ -490,6 +500,17 @@ class ResultState(StrEnum):
     FINAL = "final"  # 최종 결과: confirmed
 
 
+def result_state(stage: Stage, confirmed: bool, now: datetime) -> ResultState:
+    """Where a heading's result stands: the chat, the web and `confirm` all ask here."""
+    if confirmed:
+        return ResultState.FINAL
+    if now < stage.starts_at:
+        return ResultState.NOT_STARTED
+    if stage.ends_at is None or now < stage.ends_at:
+        return ResultState.INTERIM
+    return ResultState.CLOSED
+
+
 @dataclass(frozen=True)
 class Results:
     """A heading's count as anyone may see it: totals only, never a voter."""
@@ -524,14 +545,7 @@ async def results(db: Database, heading_id: int, now: datetime) -> Results | Non
         offline = await repository.offline_counts(heading_id)
     rules = VotingRules.from_settings(where.programme.settings)
     confirmed_at = stored["confirmed_at"] if stored is not None else None
-    if confirmed_at is not None:
-        state = ResultState.FINAL
-    elif now < where.stage.starts_at:
-        state = ResultState.NOT_STARTED
-    elif where.stage.ends_at is None or now < where.stage.ends_at:
-        state = ResultState.INTERIM
-    else:
-        state = ResultState.CLOSED
+    state = result_state(where.stage, confirmed_at is not None, now)
     rule = stored["rule"] if stored is not None and confirmed_at is not None else rules.tally_rule
     try:
         result, votes = count(where.heading, ballots, rules, offline, rule)
@@ -570,34 +584,141 @@ async def receipt_counted(db: Database, heading_id: int, code: str) -> bool:
         return await VotingRepository(session).receipt_recorded(heading_id, code)
 
 
-async def confirm(
-    db: Database, heading_id: int, admin_id: int, now: datetime, admin_ids: Collection[int]
-) -> Refusal | None:
-    """총회 approval: the result stands, statuses change, everyone concerned is told."""
+@dataclass(frozen=True)
+class ConfirmPreview:
+    """What confirming a result will do, shown before the official confirms it."""
+
+    heading: Heading
+    rule: str
+    selected: tuple[str, ...]  # item keys, in the rule's order
+    cost: int
+    budget: int
+    to_selected: tuple[str, ...]  # proposals on the ballot that become 선정 (titles)
+    to_not_selected: tuple[str, ...]  # … and 미선정
+    voters: int  # voters told the result
+    followers: int  # proposers and supporters told of their proposal's new status
+
+
+async def _confirmable(
+    session: Session, heading_id: int, user_id: int, now: datetime, admin_ids: Collection[int]
+) -> Located | Refusal:
+    """The checks of both steps: an admin, a heading with a budget, a closed vote, not yet
+    confirmed."""
+    if not await may_run_results(session, user_id, admin_ids):
+        return Refusal.FORBIDDEN
+    where = await locate(session, heading_id)
+    if where is None or where.heading.budget is None:
+        return Refusal.NOT_FOUND
+    state = result_state(where.stage, await is_confirmed(session, heading_id), now)
+    if state is ResultState.FINAL:
+        return Refusal.CONFIRMED
+    if state is not ResultState.CLOSED:
+        return Refusal.STILL_OPEN
+    return where
+
+
+async def _final_count(
+    session: Session, heading_id: int, where: Located, rule: str | None
+) -> TallyResult:
+    """The count to confirm, of every ballot now in: the rule asked for, else the one last
+    used for this heading, else the programme's."""
+    repository = VotingRepository(session)
+    stored = await repository.result(heading_id)
+    rules = VotingRules.from_settings(where.programme.settings)
+    chosen = rule or (str(stored["rule"]) if stored is not None else rules.tally_rule)
+    ballots = await repository.ballots(heading_id)
+    offline = await repository.offline_counts(heading_id)
+    result, _ = count(where.heading, ballots, rules, offline, chosen)
+    assert result is not None  # the heading has a budget (_confirmable)
+    return result
+
+
+async def _on_ballot(session: Session, where: Located) -> list[Proposal]:
+    """The heading's proposals still 투표 중: confirming decides their status."""
+    found = []
+    proposals = ProposalsRepository(session)
+    for item in where.heading.items:
+        if not item.key.startswith(PROPOSAL_ITEM) or not is_number(item.key[1:]):
+            continue
+        proposal = await proposals.get(to_id(item.key[1:]))
+        if proposal is not None and proposal.status is Status.ON_BALLOT:
+            found.append(proposal)
+    return found
+
+
+async def confirm_preview(
+    db: Database,
+    heading_id: int,
+    user_id: int,
+    rule: str | None,
+    now: datetime,
+    admin_ids: Collection[int],
+) -> ConfirmPreview | Refusal:
+    """Step one of 총회 approval: what will change and who will be told; nothing is written
+    but a refusal to the audit log."""
     async with db.transaction() as session:
-        await session.lock("heading", heading_id)  # confirmed once, from the result read here
-        if not await may_run_results(session, admin_id, admin_ids):
-            await audit.record(session, admin_id, "refused", f"confirm:{heading_id}", now)
-            return Refusal.FORBIDDEN
-        where = await locate(session, heading_id)
+        where = await _confirmable(session, heading_id, user_id, now, admin_ids)
+        if isinstance(where, Refusal):
+            if where in (Refusal.FORBIDDEN, Refusal.STILL_OPEN):
+                await audit.record(session, user_id, "refused", f"confirm:{heading_id}", now)
+            return where
+        try:
+            result = await _final_count(session, heading_id, where, rule)
+        except ValueError:  # offline counts with another rule than greedy, Seoul's shares
+            return Refusal.INVALID
+        chosen = set(result.selected)
+        proposals = await _on_ballot(session, where)
+        followers: set[int] = set()
+        for proposal in proposals:
+            followers.update(await ProposalsRepository(session).followers(proposal.id))
+        voters = len(await VotingRepository(session).voters(heading_id))
+    return ConfirmPreview(
+        heading=where.heading,
+        rule=result.rule,
+        selected=tuple(result.selected),
+        cost=result.cost,
+        budget=result.budget,
+        to_selected=tuple(p.title for p in proposals if f"{PROPOSAL_ITEM}{p.id}" in chosen),
+        to_not_selected=tuple(p.title for p in proposals if f"{PROPOSAL_ITEM}{p.id}" not in chosen),
+        voters=voters,
+        followers=len(followers),
+    )
+
+
+async def confirm(
+    db: Database,
+    heading_id: int,
+    admin_id: int,
+    now: datetime,
+    admin_ids: Collection[int],
+    rule: str | None = None,
+) -> Refusal | None:
+    """총회 approval, once the vote has closed: the count of every ballot in stands, statuses
+    change, everyone concerned is told. Final: no ballot is accepted after it (check_voter)."""
+    async with db.transaction() as session:
+        await session.lock("heading", heading_id)  # confirmed once, from the count made here
+        where = await _confirmable(session, heading_id, admin_id, now, admin_ids)
+        if isinstance(where, Refusal):
+            if where in (Refusal.FORBIDDEN, Refusal.STILL_OPEN):
+                await audit.record(session, admin_id, "refused", f"confirm:{heading_id}", now)
+            return where
         repository = VotingRepository(session)
-        result = await repository.result(heading_id)
-        if where is None or result is None:
-            return Refusal.NOT_FOUND
+        try:
+            result = await _final_count(session, heading_id, where, rule)
+        except ValueError:
+            return Refusal.INVALID
+        await repository.save_result(heading_id, result.rule, result.selected, now)
         if not await repository.confirm(heading_id, admin_id, now):
-            return Refusal.CLOSED
-        selected = set(result["selected"])
-        proposals = ProposalsRepository(session)
-        for item in where.heading.items:
-            if not item.key.startswith(PROPOSAL_ITEM) or not is_number(item.key[1:]):
-                continue
-            proposal = await proposals.get(to_id(item.key[1:]))
-            if proposal is None or proposal.status is not Status.ON_BALLOT:
-                continue
-            status = Status.SELECTED if item.key in selected else Status.NOT_SELECTED
+            return Refusal.CONFIRMED
+        selected = set(result.selected)
+        for proposal in await _on_ballot(session, where):
+            chosen = f"{PROPOSAL_ITEM}{proposal.id}" in selected
+            status = Status.SELECTED if chosen else Status.NOT_SELECTED
             await proposal_service.change_status(session, proposal, status, now, admin_id)
         await notify_voters(session, heading_id, where, selected, now)
-        await audit.record(session, admin_id, "confirm_result", f"heading:{heading_id}", now)
+        await audit.record(
+            session, admin_id, "confirm_result", f"heading:{heading_id}:{result.rule}", now
+        )
     return None
 
 

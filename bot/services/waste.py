@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from bot.i18n import N_, Translator
+from bot.services.admin import labels
 from bot.services.proposals import start_of_day
 from domain.notifications import Button, Category, Payload
 from domain.people import DISTRICTS_BY_CODE
@@ -285,6 +286,18 @@ async def officer_scopes(
     """The scopes whose reports this person handles; None: all; empty: not an officer."""
     scopes = await RolesRepository(session, admin_ids).scopes(user_id, Role.WASTE_OFFICER)
     return None if scopes is None else frozenset(scopes)
+
+
+async def officer_choices(db: Database, report_id: int) -> list[tuple[int, str]]:
+    """Who may be given a case, by name: its scope's officers (and admins)."""
+    async with db.reading() as session:
+        repository = WasteRepository(session)
+        report = await repository.get(report_id)
+        if report is None:
+            return []
+        officers = await repository.officers_for(report.scope)
+        names = await labels(session, officers)
+    return [(user_id, names[user_id]) for user_id in officers]
 
 
 def officer_view(report: Report) -> Report:

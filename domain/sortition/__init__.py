@@ -6,6 +6,7 @@ seeded, verifiable draw; ``civicbot draw`` is the command line over it.
 
 from domain.sortition.draw import (
     DrawResult,
+    blocking_quotas,
     draw_panel,
     next_replacement,
     sample_panel,
@@ -51,6 +52,7 @@ __all__ = [
     "QuotaRelaxation",
     "SortitionError",
     "TypeSpace",
+    "blocking_quotas",
     "check_distribution",
     "commitment",
     "draw_panel",

@@ -127,3 +127,37 @@ def next_replacement(
         ):
             return candidate
     return None
+
+
+def blocking_quotas(
+    selected_ids: Iterable[str],
+    declined_id: str,
+    reserve_ids: Sequence[str],
+    pool: Sequence[Applicant],
+    quotas: Sequence[Quota],
+) -> list[Quota]:
+    """Why `next_replacement` found nobody: the quotas that rule out a waiting reserve (each
+    once, in the quotas' order). A minimum no waiting reserve can meet rules out everyone.
+    Empty when no reserve is waiting at all."""
+    by_id = {a.id: a for a in pool}
+    panel = [pid for pid in selected_ids if pid != declined_id]
+    held = Counter(
+        (q.feature, q.value)
+        for pid in panel
+        for q in quotas
+        if by_id[pid].features.get(q.feature) == q.value
+    )
+    skip = {*panel, declined_id}
+    blocking: set[Quota] = set()
+    for candidate in reserve_ids:
+        if candidate in skip:
+            continue
+        features = by_id[candidate].features
+        for q in quotas:
+            if (
+                not q.min
+                <= held[q.feature, q.value] + (features.get(q.feature) == q.value)
+                <= q.max
+            ):
+                blocking.add(q)
+    return [q for q in quotas if q in blocking]

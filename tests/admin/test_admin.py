@@ -156,3 +156,151 @@ async def test_admin_in_the_chat_and_refusals_are_logged(harness: Harness) -> No
     replies = await harness.press(9000, "감사 기록")
     assert f"{CITIZEN} · refused" in said(replies)
     assert f"9000 · grant · user:{MODERATOR}" in said(replies)
+
+
+def labels_of(message: dict[str, object]) -> list[str]:
+    markup = message.get("reply_markup") or {}
+    rows = markup.get("inline_keyboard", []) if isinstance(markup, dict) else []
+    return [button["text"] for row in rows for button in row]
+
+
+async def test_roles_are_granted_by_person_not_number(harness: Harness) -> None:
+    from tests.journeys.steps import sign_up as sign_up_in_chat
+
+    harness.set_now(NOW)
+    people = {
+        ADMIN: ("김민지", "minji_k"),
+        MODERATOR: ("박서준", "SeoJun"),
+        CITIZEN: ("이하늘", None),
+    }
+    for user_id, (name, username) in people.items():
+        harness.api.name(user_id, name, username)
+        await sign_up_in_chat(harness, user_id)
+    await harness.say(9000, "/admin")
+    await harness.press(9000, "권한")
+
+    # Picked from the people who used the bot lately, by name.
+    replies = await harness.press(9000, "운영자 권한 주기")
+    question = replies[-1]
+    assert "누구에게 운영자 권한을 드릴까요?" in question["text"]
+    assert {"김민지 (@minji_k)", "박서준 (@seojun)", "이하늘"} <= set(labels_of(question))
+    replies = await harness.press(9000, "이하늘")
+    assert "처리했어요. 이하늘 님에게 운영자 권한을 드렸어요." in said(replies)
+
+    # By @username (any case); a reviewer is asked for a policy field, and only that.
+    await harness.say(9000, "/admin")
+    await harness.press(9000, "권한")
+    await harness.press(9000, "검토자 권한 주기")
+    replies = await harness.say(9000, "@nobody")
+    assert "@nobody 님을 찾지 못했어요." in said(replies)
+    replies = await harness.say(9000, "@SEOJUN")
+    question = replies[-1]
+    assert question["text"] == "박서준 (@seojun) 님은 어느 정책분야의 제안을 검토할까요?"
+    assert "교통" in labels_of(question) and "기관" not in question["text"]
+    replies = await harness.press(9000, "교통")
+    assert "박서준 (@seojun) 님에게 검토자 · transport 권한을 드렸어요." in said(replies)
+
+    # By forwarding a message the person wrote; a waste officer is asked for an agency only.
+    await harness.say(9000, "/admin")
+    await harness.press(9000, "권한")
+    await harness.press(9000, "예산낭비신고 담당자 권한 주기")
+    replies = await harness.forward(9000, 9999, "안녕하세요")  # never signed up
+    assert "아직 가입하지 않았어요" in said(replies)
+    replies = await harness.forward(9000, ADMIN, "안녕하세요", hidden=True)
+    assert "전달한 메시지에 작성자가 보이지 않아요" in said(replies)
+    replies = await harness.forward(9000, ADMIN, "안녕하세요")
+    question = replies[-1]
+    assert "김민지 (@minji_k) 님은 어느 기관·부서의 예산낭비신고를 맡을까요?" in question["text"]
+    assert labels_of(question) == ["전체", "취소"]  # no policy fields: not a waste case's
+    replies = await harness.say(9000, "마포구청 건설관리과")
+    assert "김민지 (@minji_k) 님에게 예산낭비신고 담당자 · 마포구청 건설관리과" in said(replies)
+
+    async with harness.db.reading() as session:
+        roles = RolesRepository(session)
+        assert await roles.has(CITIZEN, Role.MODERATOR)
+        assert await roles.scopes(MODERATOR, Role.REVIEWER) == {"transport"}
+        assert await roles.scopes(ADMIN, Role.WASTE_OFFICER) == {"마포구청 건설관리과"}
+    # Shown by name in the list of roles.
+    await harness.say(9000, "/admin")
+    replies = await harness.press(9000, "권한")
+    assert "이하늘 · 운영자" in said(replies) and "박서준 (@seojun) · 검토자 · transport" in said(
+        replies
+    )
+    assert f"{CITIZEN} · " not in said(replies)
+    assert not harness.errors.records
+
+
+async def test_each_step_of_a_grant_checks_the_role_again(harness: Harness) -> None:
+    from tests.journeys.steps import sign_up as sign_up_in_chat
+
+    harness.set_now(NOW)
+    await sign_up_in_chat(harness, CITIZEN)
+    await sign_up_in_chat(harness, ADMIN)
+    async with harness.db.transaction() as session:
+        await RolesRepository(session).grant(ADMIN, Role.ADMIN, NOW)
+    await harness.say(ADMIN, "/admin")
+    await harness.press(ADMIN, "권한")
+    await harness.press(ADMIN, "운영자 권한 주기")
+    async with harness.db.transaction() as session:  # revoked while the question is open
+        await RolesRepository(session).revoke(ADMIN, Role.ADMIN)
+    replies = await harness.press(ADMIN, "시민")
+    assert "관리자만 쓸 수 있어요" in said(replies)
+    async with harness.db.reading() as session:
+        assert not await RolesRepository(session).has(CITIZEN, Role.MODERATOR)
+        logged = await session.scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE actor_id = ? AND subject = 'grant:person'",
+            (ADMIN,),
+        )
+    assert logged == 1
+    # The audit log names who did it, with their number.
+    await harness.say(9000, "/admin")
+    replies = await harness.press(9000, "감사 기록")
+    assert f"시민 #{ADMIN} · refused · grant:person" in said(replies)
+    assert not harness.errors.records
+
+
+async def test_the_kept_name_is_in_the_export_and_goes_with_erasure(harness: Harness) -> None:
+    from storage.privacy import erase_person, export_person
+    from tests.journeys.steps import sign_up as sign_up_in_chat
+
+    harness.set_now(NOW)
+    harness.api.name(CITIZEN, "이하늘", "haneul")
+    await harness.say(CITIZEN, "/help")  # not signed up: nothing kept
+    async with harness.db.reading() as session:
+        assert await session.scalar("SELECT COUNT(*) FROM people_names") == 0
+    await sign_up_in_chat(harness, CITIZEN)
+    async with harness.db.transaction() as session:
+        exported = await export_person(session, CITIZEN)
+        assert exported["telegram_name"]["full_name"] == "이하늘"
+        assert exported["telegram_name"]["username"] == "haneul"
+        await erase_person(session, CITIZEN)
+        assert await session.scalar("SELECT COUNT(*) FROM people_names") == 0
+
+
+async def test_every_officials_screen_is_reachable_from_admin(harness: Harness) -> None:
+    harness.set_now(NOW)
+    await sign_up(harness.db, 9000, MODERATOR, AUTHOR)
+    async with harness.db.transaction() as session:
+        roles = RolesRepository(session)
+        await roles.grant(MODERATOR, Role.REVIEWER, NOW, scope="transport")
+        await roles.grant(AUTHOR, Role.WASTE_OFFICER, NOW, scope="마포구청 건설관리과")
+    replies = await harness.say(9000, "/admin")
+    assert {"제안 검토", "투표 결과", "시민참여단 관리", "예산낭비신고 처리"} <= set(
+        labels_of(replies[-1])
+    )
+    replies = await harness.press(9000, "투표 결과")
+    assert "준비된 투표가 없어요." in said(replies)
+    replies = await harness.press(9000, "시민참여단 관리")
+    assert "예산학교" in str(replies[-1].get("reply_markup"))
+    # Each person sees the screens of their own roles only, and each opens.
+    replies = await harness.say(MODERATOR, "/admin")
+    assert {"제안 검토"} == set(labels_of(replies[-1])) & {
+        "제안 검토", "투표 결과", "시민참여단 관리", "예산낭비신고 처리",
+    }  # fmt: skip
+    replies = await harness.press(MODERATOR, "제안 검토")
+    assert "검토자만" not in said(replies)
+    replies = await harness.say(AUTHOR, "/admin")
+    assert "예산낭비신고 처리" in labels_of(replies[-1])
+    replies = await harness.press(AUTHOR, "예산낭비신고 처리")
+    assert "담당자만" not in said(replies)
+    assert not harness.errors.records

@@ -30,6 +30,7 @@ from domain.sortition import (
     InputError,
     Quota,
     TypeSpace,
+    blocking_quotas,
     check_distribution,
     commitment,
     draw_panel,
@@ -479,6 +480,22 @@ def test_replacement_is_the_first_reserve_that_fits() -> None:
     assert next_replacement(selected, "p0", ["p7", "p4", "p1", "p2"], pool, quotas) == "p1"
     assert next_replacement(selected, "p0", ["p7", "p0", "p4"], pool, quotas) is None
     assert next_replacement(selected, "p6", ["p6", "p0", "p4", "p7"], pool, quotas) == "p4"
+
+
+def test_the_quotas_that_block_a_replacement_are_named() -> None:
+    pool = small_pool()
+    quotas = [
+        Quota("gender", "F", 1, 1),
+        Quota("gender", "M", 1, 1),
+        Quota("age", "young", 0, 2),
+        Quota("age", "old", 0, 2),
+    ]
+    selected = ["p0", "p6"]  # a young woman and an old man
+    # Only men wait for the woman's seat: the women's minimum and the men's maximum block it.
+    blocked = blocking_quotas(selected, "p0", ["p7", "p4"], pool, quotas)
+    assert blocked == [Quota("gender", "F", 1, 1), Quota("gender", "M", 1, 1)]
+    assert next_replacement(selected, "p0", ["p7", "p4"], pool, quotas) is None
+    assert blocking_quotas(selected, "p0", [], pool, quotas) == []  # nobody waits
 
 
 # --------------------------------------------------------------------------- quota helper and files

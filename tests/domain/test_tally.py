@@ -93,14 +93,25 @@ def canonical(selected: list[str], instance: PBInstance) -> list[str]:
     return sorted(selected[:free]) + selected[free:]
 
 
+def voted_projects(instance: PBInstance) -> set[str]:
+    return {pid for vote in instance.votes if vote.weight > 0 for pid in vote.approved}
+
+
 def assert_matches_pabutools(instance: PBInstance, rules: Sequence[str] = PABUTOOLS_RULES) -> None:
+    """The published rules equal pabutools'; the city's rules are them without the projects
+    no one voted for, nothing else changed."""
+    voted = voted_projects(instance)
     for rule in rules:
         for sat in Sat:
-            ours = tally(instance, rule, sat)
+            ours = tally(instance, rule, sat, as_published=True)
             theirs = pabutools_selection(instance, rule, sat)
             assert canonical(ours.selected, instance) == canonical(theirs, instance), (rule, sat)
             assert ours.cost == sum(instance.projects[pid].cost for pid in theirs)
             assert ours.budget == instance.budget
+            city = tally(instance, rule, sat)
+            with_votes = [pid for pid in theirs if pid in voted]
+            assert canonical(city.selected, instance) == canonical(with_votes, instance)
+            assert city.cost == sum(instance.projects[pid].cost for pid in with_votes)
 
 
 def election(budget: int, costs: dict[str, int], ballots: Sequence[tuple[str, ...]]) -> PBInstance:
@@ -226,12 +237,35 @@ def test_an_approval_repeated_in_one_ballot_counts_once() -> None:
     assert_matches_pabutools(instance)
 
 
-def test_projects_without_votes_only_come_in_through_greedy() -> None:
+def test_projects_without_votes_only_come_in_through_published_greedy() -> None:
     instance = election(100, {"A": 50, "Z": 30}, [("A",), ("A",)])
-    assert greedy(instance).selected == ["A", "Z"]
-    assert mes(instance).selected == ["A"]
-    assert mes_greedy(instance) == TallyResult("mes+greedy", ["A", "Z"], 80, 100)
+    assert tally(instance, "greedy", as_published=True).selected == ["A", "Z"]
+    assert tally(instance, "mes+greedy", as_published=True) == TallyResult(
+        "mes+greedy", ["A", "Z"], 80, 100
+    )
     assert_matches_pabutools(instance)
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("sat", list(Sat))
+def test_a_project_no_one_voted_for_is_never_selected(rule: str, sat: Sat) -> None:
+    # Money is left for Z (no votes, costs 30) and F (no votes, free) under every rule; the
+    # Seoul rule drops Z to reach its 5 % and still keeps F out.
+    instance = election(200, {"A": 50, "B": 20, "F": 0, "Z": 30}, [("A",), ("A",), ("A", "B"), ()])
+    result = tally(instance, rule, sat)
+    assert "Z" not in result.selected and "F" not in result.selected
+    assert "A" in result.selected
+    assert result.cost == sum(instance.projects[p].cost for p in result.selected)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(elections(weighted=True), st.sampled_from(RULES), st.sampled_from(list(Sat)))
+def test_no_rule_selects_an_unvoted_project(instance: PBInstance, rule: str, sat: Sat) -> None:
+    try:
+        result = tally(instance, rule, sat)
+    except SeoulRuleError:
+        return
+    assert set(result.selected) <= voted_projects(instance)
 
 
 def test_weighted_ballots_count_their_weight() -> None:
@@ -293,7 +327,8 @@ def test_free_projects_under_cardinality_come_first_in_mes() -> None:
 def test_no_ballots_select_nothing_by_mes() -> None:
     instance = election(10, {"A": 5}, [])
     assert mes(instance).selected == []
-    assert greedy(instance).selected == ["A"]
+    assert greedy(instance).selected == []  # no votes: nothing, though A fits
+    assert tally(instance, "greedy", as_published=True).selected == ["A"]
     assert_matches_pabutools(instance)
 
 

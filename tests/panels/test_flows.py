@@ -336,3 +336,63 @@ async def test_meetings_are_scheduled_and_answered(harness: Harness) -> None:
     alert = list(h.api.answered_queries.values())[-1].get("text", "")
     assert alert == "시민참여단 위원만 쓸 수 있어요."
     assert not h.errors.records
+
+
+async def test_features_and_proportional_quotas_are_chosen_in_the_chat(harness: Harness) -> None:
+    h = harness
+    ids = await prepared(h)
+    panel = ids["small-panel"]
+    await h.say(ADMIN, "/paneladmin")
+    await h.press(ADMIN, "작은 패널")
+    replies = await h.press(ADMIN, "기준과 할당")
+    screen = replies[-1]
+    assert "정원 4명 · 지금까지 신청자 0명 · 허용 범위 ±10%" in screen["text"]
+    assert "• 성별 여성: 할당 2–2명" in screen["text"] and "연령대" not in screen["text"]
+    replies = await h.press(ADMIN, "연령대")  # add a feature: its quotas appear
+    assert replies[-1]["message_id"] == screen["message_id"]  # one message, edited
+    assert "• 연령대 " in replies[-1]["text"]
+    assert "✓ 연령대" in str(replies[-1]["reply_markup"])
+    before = replies[-1]["text"]
+    replies = await h.press(ADMIN, "±30%")
+    assert "허용 범위 ±30%" in replies[-1]["text"] and replies[-1]["text"] != before
+    replies = await h.press(ADMIN, "저장하기…")
+    assert "이 기준과 할당을 저장할까요?" in replies[-1]["text"]
+    async with h.db.reading() as session:
+        unchanged = await service.panel(session, panel)
+    assert unchanged is not None and unchanged.settings["features"] == ["gender"]
+    replies = await h.press(ADMIN, "저장하기")
+    assert replies[-1]["text"] == "기준과 할당을 저장했어요."
+    async with h.db.reading() as session:
+        saved = await service.panel(session, panel)
+        logged = await session.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'panel_plan'")
+    assert saved is not None and saved.settings["features"] == ["gender", "age_band"]
+    assert saved.settings["quota_tolerance"] == 0.3 and logged == 1
+
+    # Once people applied, the count shows against the quotas, and a feature they were never
+    # asked cannot be added (removing one can).
+    await apply_all(h.db, panel, {u: answers("female") for u in WOMEN})
+    await h.press(ADMIN, "이전")
+    replies = await h.press(ADMIN, "기준과 할당")
+    assert "지금까지 신청자 3명" in replies[-1]["text"]
+    await h.press(ADMIN, "자치구")
+    await h.press(ADMIN, "저장하기…")
+    replies = await h.press(ADMIN, "저장하기")
+    assert "첫 신청 전에만 기준을 더할 수 있어요" in replies[-1]["text"]
+    await h.press(ADMIN, "이전")
+    await h.press(ADMIN, "기준과 할당")
+    await h.press(ADMIN, "✓ 연령대")
+    await h.press(ADMIN, "저장하기…")
+    replies = await h.press(ADMIN, "저장하기")
+    assert replies[-1]["text"] == "기준과 할당을 저장했어요."
+    # Someone else's forged button is refused; after the commitment nothing changes.
+    await h.say(BOB, "/help")
+    refused = await h.press_data(BOB, h.api.bot_messages(BOB)[-1]["message_id"], f"pa:fy:{panel}")
+    assert "관리자만" in said(refused)
+    await apply_all(h.db, panel, {u: answers("male") for u in MEN})
+    h.set_now(AFTER_RECRUITMENT)
+    assert (await service.commit(h.db, ADMIN, panel, AFTER_RECRUITMENT, ADMINS)).refusal is None
+    assert (
+        await service.set_quota_plan(h.db, ADMIN, panel, ["gender"], 0.1, AFTER_RECRUITMENT, ADMINS)
+        is service.Refusal.COMMITTED
+    )
+    assert not h.errors.records

@@ -368,6 +368,44 @@ async def test_silence_expires_and_calls_the_next_reserve(
     assert not isinstance(filled, Refusal) and filled.vacancies == 2
 
 
+async def test_an_empty_seat_is_told_to_the_admins_with_the_blocking_quota(
+    db: Database, ids: dict[str, int]
+) -> None:
+    panel = ids["small-panel"]
+    await drawn_small_panel(db, ids)
+    # Women decline until no woman is left on the reserve list: 2 invited, 3 in reserve.
+    for declined in range(1, 5):
+        found = await statuses(db, panel)
+        woman = next(u for u in WOMEN if found.get(u) is ApplicationStatus.INVITED)
+        app = await application(db, panel, woman)
+        assert await service.respond(db, woman, app.id, False, AFTER_RECRUITMENT, ADMINS) is None
+        told = await outbox_rows(db, "panel-empty-seat:")
+        assert (told != []) is (declined == 4), declined  # at once, and only then
+    [(admin, payload)] = told
+    assert admin == ADMIN
+    text = str(payload["text"])
+    assert "빈자리를 예비 명단에서 채우지 못했어요." in text
+    assert "예비 명단에 3명이 있지만, 누가 자리를 맡아도 다음 할당을 벗어나요:" in text
+    assert "• 성별 여성: 할당 2–2명" in text and "• 성별 남성: 할당 2–2명" in text
+    assert "자리를 비워 두면" in text
+    buttons = [b["callback_data"] for row in payload["buttons"] for b in row]  # type: ignore[attr-defined]
+    assert buttons == [f"pa:ov:{panel}", f"pa:f:{panel}"]
+    # The second choice: the next reserve (a man) is invited outside the quotas, audited.
+    assert await service.invite_outside_quotas(db, 11, panel, AFTER_RECRUITMENT, ADMINS) is (
+        Refusal.FORBIDDEN
+    )
+    called = await service.invite_outside_quotas(db, ADMIN, panel, AFTER_RECRUITMENT, ADMINS)
+    assert not isinstance(called, Refusal) and called.user_id in MEN
+    assert (await statuses(db, panel))[called.user_id] is ApplicationStatus.INVITED
+    again = await service.invite_outside_quotas(db, ADMIN, panel, AFTER_RECRUITMENT, ADMINS)
+    assert again is Refusal.ALREADY  # no seat is empty now
+    async with db.reading() as session:
+        logged = await session.scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'panel_outside_quotas'"
+        )
+    assert logged == 1
+
+
 async def test_reminders_before_the_invitation_deadline(db: Database, ids: dict[str, int]) -> None:
     await drawn_small_panel(db, ids)
     offsets = (timedelta(hours=72), timedelta(hours=24), timedelta(hours=3))

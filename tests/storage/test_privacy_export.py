@@ -21,6 +21,7 @@ from domain.proposals import Scope
 from domain.roles import Role
 from storage import audit
 from storage.db import Database
+from storage.names import NamesRepository
 from storage.notifications import NotificationSettingsRepository
 from storage.privacy import OFFICIAL_ACTS, export_person
 from storage.programmes import ProgrammesRepository
@@ -50,7 +51,7 @@ OWN = {
     ("comments", "author_id"), ("content_reports", "reporter_id"),
     ("debate_stances", "user_id"), ("roles", "user_id"), ("waste_reports", "reporter_id"),
     ("budget_school", "user_id"), ("panel_applications", "user_id"),
-    ("meeting_rsvps", "user_id"), ("posting_blocks", "user_id"),
+    ("meeting_rsvps", "user_id"), ("posting_blocks", "user_id"), ("people_names", "user_id"),
 }  # fmt: skip
 # Delivery internals and draft keys of their own rows: not information about the person.
 INTERNAL = {
@@ -187,6 +188,8 @@ async def a_person_who_did_everything(db: Database) -> None:
         db, submitted.report.id, PERSON, NOW, {PERSON}, officer_id=PERSON
     )
     assert outcome is waste_service.Outcome.DONE
+    async with db.transaction() as session:  # the Telegram name officials see (issue 15)
+        assert await NamesRepository(session).seen(PERSON, "김시민", "kim_citizen", NOW)
 
 
 async def test_the_export_holds_every_row_that_names_the_person(db: Database) -> None:
@@ -224,5 +227,5 @@ async def test_the_export_holds_every_row_that_names_the_person(db: Database) ->
     # The scenario reached the tables it is meant to (so the comparison above compared).
     assert {
         "people", "proposals", "supports", "comments", "content_reports", "panel_applications",
-        "waste_reports", "budget_school", "roles", "audit_log", "ptb_user_data",
+        "waste_reports", "budget_school", "roles", "audit_log", "ptb_user_data", "people_names",
     } <= checked  # fmt: skip

@@ -96,10 +96,10 @@ def test_group_shares_make_groups_count_for_their_share() -> None:
 def test_offline_counts_are_summed_for_greedy() -> None:
     online = [StoredBallot(("a",))] * 3 + [StoredBallot(("b", "c"))] * 4
     result = tally(tally_input(HEADING, online, VotingRules()), "greedy")
-    assert result.selected == ["b", "c", "d"]
+    assert result.selected == ["b", "c"]  # d fits but no one voted for it
     # 노원구 style: paper votes per project, summed with the online ones.
-    with_paper = tally_input(HEADING, online, VotingRules(), {"a": 5})
-    assert tally(with_paper, "greedy").selected == ["a", "c", "d"]
+    with_paper = tally_input(HEADING, online, VotingRules(), {"a": 5, "d": 1})
+    assert tally(with_paper, "greedy").selected == ["a", "c", "d"]  # d: one paper vote
 
 
 def test_the_ballot_file_is_validated() -> None:

@@ -125,10 +125,60 @@ async def test_results_chart_and_confirmation(harness: Harness) -> None:
     table = replies[-1]["text"]
     assert "선정 방식: 득표순 선정" in table and "온라인 투표 1" in table
     assert "greedy" not in table
+    assert "투표가 끝났어요. 이 집계는 결과 확정(총회 승인)을 기다리고 있어요." in table
+    # a (600 won) and d (100 won) still fit, but no one voted for them: not selected.
+    assert "a 어린이 놀이터 — 0\n" in table + "\n" and "d 경로당 냉방 — 0\n" in table + "\n"
+    assert "b 한강 자전거길 — 1 선정" in table
+
+    # Confirming asks again, saying what will happen, in the same message.
     replies = await harness.press(ADMIN, "결과 확정 (총회 승인)")
+    preview = replies[-1]
+    assert preview["message_id"] == harness.api.bot_messages(ADMIN)[-1]["message_id"]
+    assert preview["message_id"] == next(m for m in replies)["message_id"]
+    assert "광역 사업의 결과를 확정할까요?" in preview["text"]
+    assert "• 한강 자전거길\n• 공공 와이파이" in preview["text"]
+    assert "투표한 1명에게 결과를 알리고" in preview["text"]
+    assert "확정하면 되돌릴 수 없고, 그 뒤로는 투표를 받지 않아요." in preview["text"]
+    async with harness.db.reading() as session:
+        assert not await service.is_confirmed(session, ids["city"])  # nothing done yet
+    replies = await harness.press(ADMIN, "네, 최종 확정합니다")
+    assert replies[-1]["message_id"] == preview["message_id"]
     assert "결과를 확정했어요" in said(replies)
     replies = await harness.press_data(VOTER, message_id, f"vt:r:{ids['city']}")
     assert "확정됐어요" in said(replies)
+    # Pressing again (a second device, an old message) confirms nothing twice.
+    replies = await harness.press_data(ADMIN, preview["message_id"], f"vt:C:{ids['city']}:greedy")
+    assert "이미 확정된 결과예요" in said(replies)
+    assert not harness.errors.records
+
+
+async def test_an_interim_count_says_so_and_cannot_be_confirmed(harness: Harness) -> None:
+    ids = await prepared(harness)  # the vote runs until the end of 9 August
+    await service.cast(harness.db, VOTER, ids["city"], ["b", "c"], DURING_VOTE, 14)
+    await harness.say(ADMIN, "/results")
+    replies = await harness.press(ADMIN, "광역 사업")
+    table = replies[-1]
+    assert "중간 집계: 투표는 8월 9일(월) 24:00까지 진행돼요." in table["text"]
+    labels = [b["text"] for row in table["reply_markup"]["inline_keyboard"] for b in row]
+    assert "결과 확정 (총회 승인)" not in labels and "균등 배분 방식 (MES)" in labels
+    # Forged buttons for both steps get the reason, and nothing is confirmed.
+    reason = "투표가 아직 진행 중이라 지금 결과는 중간 집계예요."
+    for data in (f"vt:c:{ids['city']}", f"vt:c:{ids['city']}:mes", f"vt:C:{ids['city']}:greedy"):
+        await harness.press_data(ADMIN, table["message_id"], data)
+        assert reason in last_alert(harness)
+        assert reason in harness.last_text(ADMIN)  # the results message, edited in place
+    # So does a citizen's forged button, with the administrators-only answer.
+    await harness.say(VOTER, "/vote")
+    mine = harness.api.bot_messages(VOTER)[-1]["message_id"]
+    replies = await harness.press_data(VOTER, mine, f"vt:C:{ids['city']}:greedy")
+    assert "관리자만 쓸 수 있어요" in said(replies)
+    async with harness.db.reading() as session:
+        assert not await service.is_confirmed(session, ids["city"])
+        refused = await session.scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'refused' AND subject LIKE 'confirm:%'"
+        )
+    assert refused >= 2
+    assert not harness.errors.records
 
 
 async def test_people_who_have_not_voted_are_reminded_before_the_vote_closes(

@@ -175,9 +175,9 @@ async def test_tally_confirm_statuses_and_notices(db: Database, voting: dict[str
         await service.cast(db, user, voting["city"], ["a"], DURING_VOTE, 14)
     outcome = await service.run_tally(db, voting["city"], None, AFTER_VOTE)
     assert outcome.result.rule == "greedy"
-    # Most votes first while it fits: c (300 won, 10 votes), a (600, 4); then d (100, no votes)
-    # still fits, and the proposal costs nothing.
-    assert outcome.result.selected == ["c", "a", "d", proposal_key]
+    # Most votes first while it fits: c (300 won, 10 votes), a (600, 4); the proposal costs
+    # nothing. d (100) still fits, but no one voted for it: never selected.
+    assert outcome.result.selected == ["c", "a", proposal_key]
     assert outcome.votes["c"] == 10 and outcome.online == 14
     assert (
         await service.confirm(db, voting["city"], 5, AFTER_VOTE, ADMINS)
@@ -186,7 +186,7 @@ async def test_tally_confirm_statuses_and_notices(db: Database, voting: dict[str
     assert await service.confirm(db, voting["city"], 9000, AFTER_VOTE, ADMINS) is None
     assert (
         await service.confirm(db, voting["city"], 9000, AFTER_VOTE, ADMINS)
-        is service.Refusal.CLOSED
+        is service.Refusal.CONFIRMED
     )
     async with db.reading() as session:
         proposal = await ProposalsRepository(session).get(voting["proposal"])
@@ -195,6 +195,38 @@ async def test_tally_confirm_statuses_and_notices(db: Database, voting: dict[str
     told = {row["user_id"] for row in notices}
     assert set(range(1, 15)) <= told  # every voter, and the proposer
     assert any("결과가 확정됐어요" in row["payload"] for row in notices)
+
+
+async def test_a_result_is_confirmed_only_after_the_vote_and_then_is_final(
+    db: Database, voting: dict[str, int]
+) -> None:
+    city = voting["city"]
+    await service.cast(db, 1, city, ["a"], DURING_VOTE, 14)
+    await service.run_tally(db, city, None, DURING_VOTE)  # an interim count, stored
+    assert await service.confirm(db, city, 9000, DURING_VOTE, ADMINS) is service.Refusal.STILL_OPEN
+    assert (
+        await service.confirm_preview(db, city, 9000, None, DURING_VOTE, ADMINS)
+        is service.Refusal.STILL_OPEN
+    )
+    await service.cast(db, 2, city, ["c"], DURING_VOTE, 14)
+    await service.cast(db, 3, city, ["c"], DURING_VOTE, 14)
+    preview = await service.confirm_preview(db, city, 9000, None, AFTER_VOTE, ADMINS)
+    assert isinstance(preview, service.ConfirmPreview)
+    assert preview.selected == ("c", "a") and preview.voters == 3
+    assert preview.to_not_selected == ("경로당 태양광",) and preview.followers == 1
+    # Confirmed from every ballot in, not from the interim count stored before.
+    assert await service.confirm(db, city, 9000, AFTER_VOTE, ADMINS) is None
+    async with db.reading() as session:
+        stored = await VotingRepository(session).result(city)
+    assert stored is not None and stored["selected"] == ["c", "a"]
+    # Final: even were the stage open again (its dates changed), no ballot is accepted.
+    refused = await service.cast(db, 4, city, ["b"], DURING_VOTE, 14)
+    assert refused.refusal is service.Refusal.CONFIRMED
+    again = await service.cast(db, 1, city, ["b"], DURING_VOTE, 14)
+    assert again.refusal is service.Refusal.CONFIRMED
+    assert await service.current_choices(db, 1, city) == ["a"]
+    async with db.reading() as session:
+        assert await session.scalar("SELECT COUNT(*) FROM ballots") == 3
 
 
 async def test_offline_counts_only_with_greedy(db: Database, voting: dict[str, int]) -> None:

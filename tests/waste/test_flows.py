@@ -237,6 +237,31 @@ async def test_an_officer_handles_a_case_and_the_reporter_is_told(harness: Harne
     assert not harness.errors.records
 
 
+async def test_officers_are_picked_and_shown_by_name(harness: Harness) -> None:
+    await ready(harness, ALICE, ADMIN)
+    await make_officer(harness, OFFICER, TRANSPORT)
+    harness.api.name(OFFICER, "최담당", "Choi_Officer")
+    await harness.say(OFFICER, "/help")  # the bot sees the officer's name
+    report = (await service.submit(harness.db, ALICE, draft(), NOW)).report
+    assert report is not None
+    await harness.say(ADMIN, "/cases")
+    await harness.press(ADMIN, "W-2027-000001")
+    replies = await harness.press(ADMIN, "담당자에게 배정…")
+    assert "담당자를 고르거나 @사용자명을 입력해 주세요." in said(replies)
+    replies = await harness.press(ADMIN, "최담당 (@choi_officer)")
+    assert "처리했어요. 신고인에게 알렸어요." in said(replies)
+    case = replies[-1]["text"]
+    assert "담당자: 최담당 (@choi_officer)" in case and f"담당자: {OFFICER}" not in case
+    assert (await reports(harness))[0].officer_id == OFFICER
+    # By @username too; someone unknown is refused with the way on.
+    await harness.press(ADMIN, "담당자에게 배정…")
+    replies = await harness.say(ADMIN, "@nobody_here")
+    assert "그 @사용자명으로 가입한 분이 없어요." in said(replies)
+    replies = await harness.say(ADMIN, "@CHOI_OFFICER")
+    assert "처리했어요" in said(replies)
+    assert not harness.errors.records
+
+
 async def test_the_reporter_adds_information_from_the_report(harness: Harness) -> None:
     await ready(harness, ALICE)
     report = (await service.submit(harness.db, ALICE, draft(), NOW)).report

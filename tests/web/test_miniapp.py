@@ -15,7 +15,7 @@ from bot.services import voting
 from bot.web.app import create_web_app
 from domain.people import Question
 from tests.harness import running_harness, said
-from tests.voting.conftest import DURING_VOTE
+from tests.voting.conftest import AFTER_VOTE, DURING_VOTE
 from tests.web.conftest import PUBLIC_URL, Web, onboard, open_ballots, propose
 
 VOTER, OTHER = 7101, 7102
@@ -115,6 +115,23 @@ async def test_ballot_refusals_are_the_chats(web: Web) -> None:
     # Before sign-up: the way to the chat.
     stranger = await web.client.get("/app/f/home", headers=web.headers(OTHER))
     assert stranger.status_code == 403 and "https://t.me/civicbot_local" in stranger.text
+    async with h.db.reading() as session:
+        assert await session.scalar("SELECT COUNT(*) FROM ballots") == 0
+
+
+async def test_no_ballot_from_the_page_after_the_result_is_confirmed(web: Web) -> None:
+    h = web.h
+    await onboard(h, VOTER)
+    ids = await open_ballots(h)
+    h.set_now(AFTER_VOTE)
+    assert await voting.confirm(h.db, ids["city"], 9000, AFTER_VOTE, {9000}) is None
+    # Even with the clock back inside the voting dates, the confirmed vote takes no ballot.
+    h.set_now(DURING_VOTE)
+    cast = await web.client.post(
+        f"/app/f/ballot/{ids['city']}/submit", data={"choice": ["c"]}, headers=web.headers(VOTER)
+    )
+    assert cast.status_code == 409
+    assert ko(REFUSALS[voting.Refusal.CONFIRMED]) in cast.text
     async with h.db.reading() as session:
         assert await session.scalar("SELECT COUNT(*) FROM ballots") == 0
 
