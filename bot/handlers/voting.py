@@ -606,6 +606,14 @@ async def submit(
             " the last one counts."
         )
     ) % {"code": result.receipt}
+    # Where the receipt is kept and what it is for (docs/ballot-secrecy.md: it proves to the
+    # voter alone that the ballot is counted).
+    text += "\n" + t.gettext(
+        "/my shows this receipt again, and the results page tells you with it that your ballot"
+        " is counted."
+    )
+    if context.civic.web_url:
+        text += f"\n{context.civic.web_url}/results/{heading_id}"
     if new_message:
         await send(update, context, text)
     else:

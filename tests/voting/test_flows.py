@@ -27,7 +27,7 @@ def last_alert(h: Harness) -> str:
 
 
 async def test_choose_within_the_rules_submit_and_change(harness: Harness) -> None:
-    await prepared(harness)
+    ids = await prepared(harness)
     replies = await harness.say(VOTER, "/vote")
     assert "광역 사업 (아직 투표 안 함)" in said(replies)
     replies = await harness.press(VOTER, "광역 사업")
@@ -46,14 +46,17 @@ async def test_choose_within_the_rules_submit_and_change(harness: Harness) -> No
     await harness.press(VOTER, "확인하고 제출")
     replies = await harness.press(VOTER, "투표 제출")
     assert "투표를 제출했어요. 투표 확인 번호:" in said(replies)
+    assert "/my에서 다시 볼 수 있고, 결과 페이지에서" in said(replies)  # where to check it
     replies = await harness.say(VOTER, "/vote")
     assert "광역 사업 (투표함)" in said(replies)
     replies = await harness.press(VOTER, "광역 사업")
     assert "선택함: 1. 어린이 놀이터" in str(replies[-1]["reply_markup"])  # loaded back
     await harness.press(VOTER, "선택함: 1. 어린이 놀이터")
     await harness.press(VOTER, "확인하고 제출")
+    harness.app.web_url = "https://vote.example.org"
     replies = await harness.press(VOTER, "투표 제출")
     assert "투표를 바꿨어요" in said(replies)
+    assert f"https://vote.example.org/results/{ids['city']}" in said(replies)
     assert await service.current_choices(harness.db, VOTER, 1) == ["c"]
     assert not harness.errors.records
 
