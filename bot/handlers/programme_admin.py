@@ -441,6 +441,8 @@ async def show_preview(
     action: str,
     stage_id: int | None,
 ) -> None:
+    """What a change does, to confirm: in place of the pressed button's message, or as a new
+    message after a file (edit_or_send)."""
     t = await translator(update, context)
     now = context.services.clock()
     async with context.services.db.reading() as session:
@@ -988,7 +990,7 @@ async def on_document(update: Update, context: BotContext) -> None:
     except ProgrammeFileError as error:
         await refuse_file(update, context, str(error))
         return
-    await show_preview_message(update, context, programmes)
+    await show_preview(update, context, programmes, "file", None)  # a new message: a file
 
 
 async def refuse_file(update: Update, context: BotContext, problems: str) -> None:
@@ -999,40 +1001,6 @@ async def refuse_file(update: Update, context: BotContext, problems: str) -> Non
         + escape(problems.replace("; ", "\n"), quote=False)
     )
     await send(update, context, text[:4000], parse_mode=ParseMode.HTML)
-
-
-async def show_preview_message(
-    update: Update, context: BotContext, programmes: list[Programme]
-) -> None:
-    """A file's preview comes as a new message (the file was a message, not a button)."""
-    t = await translator(update, context)
-    now = context.services.clock()
-    async with context.services.db.reading() as session:
-        preview = await service.preview(session, programmes, now)
-    if not preview.changes:
-        await send(update, context, t.gettext("That changes nothing."))
-        return
-    lines = [
-        bold(t.gettext("Check before saving")),
-        *change_lines(t, preview.changes, programmes, now),
-        "",
-        bold(t.gettext("Who is told")),
-        *told_lines(t, preview),
-    ]
-    if preview.in_use:
-        lines = [*lines, "", *in_use_lines(t, preview)]
-        await send(update, context, "\n".join(lines)[:4000], parse_mode=ParseMode.HTML)
-        return
-    context.udata[PENDING] = {
-        "kind": "programmes",
-        "action": "file",
-        "programmes": service.serialised(programmes),
-        "stage": None,
-    }
-    await send(
-        update, context, "\n".join(lines)[:4000], reply_markup=confirm_keyboard(t),
-        parse_mode=ParseMode.HTML,
-    )  # fmt: skip
 
 
 # -- registration --------------------------------------------------------------------------------
