@@ -15,12 +15,20 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext, CivicApplication, translator
-from bot.flows.guard import StepHandler, discard_flow, end_flow, flow, guided_steps
+from bot.flows.guard import (
+    StepHandler,
+    discard_flow,
+    end_flow,
+    flow,
+    guided_steps,
+    role_checked,
+)
 from bot.handlers import broadcasts as status
 from bot.handlers.admin import holds
 from bot.handlers.common import answer, ask, send
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry, MenuCommand, entry_points
+from bot.services import admin as admin_service
 from bot.services import broadcasts as service
 from domain.broadcasts import TEXT_MAX, Audience, ButtonKind, ButtonTarget, Segment, text_limit
 from domain.ids import is_number, to_id
@@ -371,17 +379,40 @@ async def ask_current(update: Update, context: BotContext) -> str:
     return await go_to(update, context, draft(context).get("step") or KOREAN)
 
 
+async def still_admin(update: Update, context: BotContext) -> bool:
+    """Every step checks the role again: an admin revoked mid-way is stopped (and audited)."""
+    assert update.effective_user is not None
+    services = context.services
+    async with services.db.transaction() as session:
+        permitted = await admin_service.allowed(
+            session, update.effective_user.id, Role.ADMIN, services.settings.admin_ids,
+            "broadcast:step", services.clock(),
+        )  # fmt: skip
+    if not permitted:
+        context.udata.pop(DRAFT, None)
+        await answer(update)
+        t = await translator(update, context)
+        await send(update, context, t.gettext("This is for administrators only."))
+    return permitted
+
+
 def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
     step = guided_steps("bc", None, cancel, ask_current, FLOW_NAME, registry)
 
-    text: StepHandler = MessageHandler(filters.TEXT & ~filters.COMMAND, on_text)
-    buttons: StepHandler = CallbackQueryHandler(on_button, pattern=r"^bc:[a-z]+(:[a-z0-9_-]+)?$")
+    text: StepHandler = MessageHandler(
+        filters.TEXT & ~filters.COMMAND, role_checked(still_admin, on_text)
+    )
+    buttons: StepHandler = CallbackQueryHandler(
+        role_checked(still_admin, on_button), pattern=r"^bc:[a-z]+(:[a-z0-9_-]+)?$"
+    )
     return flow(
         entry_points=entry_points(registry, NAME, start),
         states={
             KOREAN: step(text),
             ENGLISH: step(text, buttons),
-            PHOTO: step(MessageHandler(filters.PHOTO, on_photo), buttons),
+            PHOTO: step(
+                MessageHandler(filters.PHOTO, role_checked(still_admin, on_photo)), buttons
+            ),
             BUTTON: step(buttons),
             TARGET: step(text),
             AUDIENCE: step(buttons),

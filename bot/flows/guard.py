@@ -24,7 +24,22 @@ from bot.handlers.common import answer, checkpoint, retire_question, send
 from bot.menu import CommandRegistry, MenuLabel
 
 Ask = Callable[[Update, BotContext], Awaitable[object]]
+Step = Callable[[Update, BotContext], Coroutine[Any, Any, Any]]
+StillAllowed = Callable[[Update, BotContext], Awaitable[bool]]
 StepHandler = BaseHandler[Update, BotContext, object]
+
+
+def role_checked(still_allowed: StillAllowed, step: Step) -> Step:
+    """A step of an official's flow runs only while the role still holds: it may have been
+    revoked since the flow began, or the flow entered by a forged button. `still_allowed`
+    audits and answers a refusal; the flow then ends."""
+
+    async def checked(update: Update, context: BotContext) -> Any:
+        if not await still_allowed(update, context):
+            return ConversationHandler.END
+        return await step(update, context)
+
+    return checked
 
 
 def guarded(

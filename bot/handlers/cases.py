@@ -19,7 +19,7 @@ from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext, CivicApplication, translator
-from bot.flows.guard import StepHandler, discard_flow, end_flow, flow, guarded
+from bot.flows.guard import StepHandler, discard_flow, end_flow, flow, guarded, role_checked
 from bot.flows.report import refusal_text
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.handlers.waste_views import district_name, history_lines, report_lines
@@ -639,13 +639,32 @@ async def cancel(update: Update, context: BotContext) -> int:
     return await discard_flow(update, context, PENDING, "waste_case", N_("Nothing was changed."))
 
 
+async def still_officer(update: Update, context: BotContext) -> bool:
+    """Every step after the first checks the case's officer again (a role may be revoked)."""
+    assert update.effective_user is not None
+    job = pending(context)
+    services = context.services
+    report = await service.handled_by(
+        services.db, int(job.get("report", 0)), update.effective_user.id,
+        services.settings.admin_ids, services.clock(), str(job.get("action", "")),
+    )  # fmt: skip
+    if report is not None:
+        return True
+    context.udata.pop(PENDING, None)
+    await answer(update)
+    await refuse(update, context)
+    return False
+
+
 def typed_handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
     def step(*own: StepHandler) -> list[StepHandler]:
         return guarded(
             [
                 CallbackQueryHandler(cancel, pattern=r"^wc:x$"),
                 *own,
-                MessageHandler(filters.TEXT & ~filters.COMMAND, on_typed),
+                MessageHandler(
+                    filters.TEXT & ~filters.COMMAND, role_checked(still_officer, on_typed)
+                ),
             ],
             ask_current,
             TYPED_FLOW,
@@ -660,8 +679,16 @@ def typed_handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
         ],
         states={
             DEPARTMENT: step(),
-            OFFICER: step(CallbackQueryHandler(on_officer, pattern=r"^wc:of:\d{1,15}$")),
-            VERDICT: step(CallbackQueryHandler(on_verdict, pattern=rf"^wc:v:({verdicts})$")),
+            OFFICER: step(
+                CallbackQueryHandler(
+                    role_checked(still_officer, on_officer), pattern=r"^wc:of:\d{1,15}$"
+                )
+            ),
+            VERDICT: step(
+                CallbackQueryHandler(
+                    role_checked(still_officer, on_verdict), pattern=rf"^wc:v:({verdicts})$"
+                )
+            ),
             SAVED: step(),
             ANSWER: step(),
             REWARD: step(),

@@ -12,7 +12,7 @@ from telegram.constants import ParseMode
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext, CivicApplication, translator
-from bot.flows.guard import StepHandler, discard_flow, flow, guarded
+from bot.flows.guard import StepHandler, discard_flow, flow, guarded, role_checked
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.handlers.proposal_views import card_text, summary_line
 from bot.i18n import N_, Translator
@@ -231,6 +231,8 @@ async def on_transfer(update: Update, context: BotContext) -> None:
     await answer(update)
     parts = query.data.split(":")
     proposal_id = int(parts[2])
+    if not await still_reviewer(update, context):
+        return
     if len(parts) == 4 and parts[3] in DISTRICTS_BY_CODE:
         await apply(
             update, context, proposal_id,
@@ -251,6 +253,27 @@ async def on_transfer(update: Update, context: BotContext) -> None:
 
 
 # -- actions that need typed input --------------------------------------------------------
+async def still_reviewer(update: Update, context: BotContext) -> bool:
+    """The proposal's reviewer still? At the entry (its id in the button) and every step."""
+    assert update.effective_user is not None
+    query = update.callback_query
+    if query is not None and query.data is not None and query.data.startswith(("rv:a:", "rv:t:")):
+        proposal_id = int(query.data.split(":")[2])
+    else:
+        proposal_id = int(str(context.udata.get(PENDING, {}).get("proposal", 0)))
+    services = context.services
+    if await service.may_review(
+        services.db, proposal_id, update.effective_user.id, services.clock(),
+        services.settings.admin_ids,
+    ):  # fmt: skip
+        return True
+    context.udata.pop(PENDING, None)
+    await answer(update)
+    t = await translator(update, context)
+    await send(update, context, t.gettext("This is for reviewers only."))
+    return False
+
+
 def pending(context: BotContext) -> dict[str, object]:
     found = context.udata.setdefault(PENDING, {})
     assert isinstance(found, dict)
@@ -341,7 +364,9 @@ def typed_handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
         return guarded(
             [
                 CallbackQueryHandler(cancel, pattern=r"^rv:cancel$"),
-                MessageHandler(filters.TEXT & ~filters.COMMAND, on_typed),
+                MessageHandler(
+                    filters.TEXT & ~filters.COMMAND, role_checked(still_reviewer, on_typed)
+                ),
             ],
             ask_current,
             FLOW_NAME,
@@ -351,7 +376,10 @@ def typed_handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
 
     return flow(
         entry_points=[
-            CallbackQueryHandler(start_typed, pattern=r"^rv:a:\d{1,12}:(acc|part|rej|merge|exec)$")
+            CallbackQueryHandler(
+                role_checked(still_reviewer, start_typed),
+                pattern=r"^rv:a:\d{1,12}:(acc|part|rej|merge|exec)$",
+            )
         ],
         states={ANSWER: step(), MERGE: step(), PROGRESS: step(), MILESTONE: step()},
         name="review",

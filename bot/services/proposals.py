@@ -392,6 +392,19 @@ async def can_review(
     return await RolesRepository(session, admin_ids).has(user_id, Role.REVIEWER, proposal.field)
 
 
+async def may_review(
+    db: Database, proposal_id: int, user_id: int, now: datetime, admin_ids: Collection[int]
+) -> bool:
+    """Whether this person may still answer or decide this proposal; checked at every step of
+    a reviewer's flow, a refusal audited (a forged button, or a role revoked meanwhile)."""
+    async with db.transaction() as session:
+        proposal = await ProposalsRepository(session).get(proposal_id)
+        if proposal is not None and await can_review(session, user_id, proposal, admin_ids):
+            return True
+        await audit.record(session, user_id, "refused", f"review:{proposal_id}", now)
+    return False
+
+
 async def review(
     db: Database,
     proposal_id: int,

@@ -193,3 +193,65 @@ async def test_the_admin_commands_refuse_everyone_without_a_role(harness: Harnes
         replies = await harness.say(CITIZEN, command)
         text = "\n".join(m.get("text", "") for m in replies)
         assert "만" in text and ("관리자" in text or "권한" in text or "담당" in text), command
+
+
+async def test_a_role_revoked_mid_flow_stops_the_next_step(harness: Harness) -> None:
+    """Issue 17 part 2: the reviewer's, the officer's and the broadcaster's flows check the
+    role at every step, not only at the last one."""
+    ids = await world(harness)
+    reviewer, officer, admin = 821, 822, 823
+    await sign_up(harness.db, reviewer, officer, admin)
+    async with harness.db.transaction() as session:
+        roles = RolesRepository(session)
+        await roles.grant(reviewer, Role.REVIEWER, DURING_VOTE, scope="parks")
+        await roles.grant(officer, Role.WASTE_OFFICER, DURING_VOTE)
+        await roles.grant(admin, Role.ADMIN, DURING_VOTE)
+
+    async def revoke(user_id: int, role: Role, scope: str = "") -> None:
+        async with harness.db.transaction() as session:
+            await RolesRepository(session).revoke(user_id, role, scope)
+
+    # A reviewer starts an answer, loses the role, then types it.
+    await harness.say(reviewer, "/help")
+    message_id = harness.api.bot_messages(reviewer)[-1]["message_id"]
+    replies = await harness.press_data(reviewer, message_id, f"rv:a:{ids['proposal']}:acc")
+    assert "답변" in replies[-1]["text"]  # asked for the answer: the role held
+    await revoke(reviewer, Role.REVIEWER, "parks")
+    before, logged = await snapshot(harness), await refusals(harness, reviewer)
+    replies = await harness.say(reviewer, "내년 예산에 반영하겠습니다")
+    assert await snapshot(harness) == before
+    assert await refusals(harness, reviewer) > logged
+    assert replies[-1]["text"] == "검토 권한이 있는 분만 쓸 수 있어요."
+
+    # An officer starts naming the department, loses the role, then types it.
+    await harness.say(officer, "/help")
+    message_id = harness.api.bot_messages(officer)[-1]["message_id"]
+    await harness.press_data(officer, message_id, f"wc:a:{ids['report']}:dept")
+    await revoke(officer, Role.WASTE_OFFICER)
+    before = await snapshot(harness)
+    async with harness.db.reading() as session:
+        logged = await session.scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE actor_id = ? AND action = 'waste.refused'",
+            (officer,),
+        )
+    await harness.say(officer, "도시교통실 버스정책과")
+    assert await snapshot(harness) == before
+    async with harness.db.reading() as session:
+        assert (
+            await session.scalar(
+                "SELECT COUNT(*) FROM audit_log WHERE actor_id = ? AND action = 'waste.refused'",
+                (officer,),
+            )
+            > logged
+        )
+
+    # An admin writes a broadcast, loses the role, then goes on to the next step.
+    await harness.say(admin, "/broadcast")
+    await harness.say(admin, "12월 공지: 시민참여예산 결과 발표")
+    await revoke(admin, Role.ADMIN)
+    logged = await refusals(harness, admin)
+    replies = await harness.say(admin, "December notice: the results")
+    assert await refusals(harness, admin) > logged
+    assert "관리자만" in replies[-1]["text"]
+    await harness.say(admin, "/cancel")
+    assert not harness.errors.records
