@@ -18,7 +18,14 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
 from bot.context import BotContext, CivicApplication, translator
-from bot.flows.guard import StepHandler, discard_flow, end_flow, flow, guided_steps
+from bot.flows.guard import (
+    StepHandler,
+    discard_flow,
+    end_flow,
+    flow,
+    guided_steps,
+    role_checked,
+)
 from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
 from bot.handlers.panels import refusal_text
 from bot.i18n import N_, Translator
@@ -894,14 +901,19 @@ async def cancel(update: Update, context: BotContext) -> int:
 def conversation(registry: CommandRegistry) -> ConversationHandler[BotContext]:
     step = guided_steps("pa", None, cancel, ask_current, FLOW_NAME, registry)
 
-    text: StepHandler = MessageHandler(filters.TEXT & ~filters.COMMAND, on_text)
+    # Every step checks the role again (it may be revoked mid-way), not only the last one.
+    text: StepHandler = MessageHandler(
+        filters.TEXT & ~filters.COMMAND, role_checked(admin_only, on_text)
+    )
     return flow(
         entry_points=[
             CallbackQueryHandler(start_typed, pattern=r"^pa:(s|ma|mm|v):\d{1,12}$|^pa:bsn$")
         ],
         states={
             SEED: step(text),
-            SEED_CONFIRM: step(CallbackQueryHandler(on_draw, pattern=r"^pa:sy$")),
+            SEED_CONFIRM: step(
+                CallbackQueryHandler(role_checked(admin_only, on_draw), pattern=r"^pa:sy$")
+            ),
             TITLE: step(text),
             WHEN: step(text),
             PLACE: step(text),

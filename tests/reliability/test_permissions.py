@@ -245,6 +245,18 @@ async def test_a_role_revoked_mid_flow_stops_the_next_step(harness: Harness) -> 
             > logged
         )
 
+    # An admin names a meeting, loses the role, then types its time.
+    await harness.say(admin, "/help")
+    message_id = harness.api.bot_messages(admin)[-1]["message_id"]
+    await harness.press_data(admin, message_id, f"pa:ma:{ids['programme']}")
+    await harness.say(admin, "1차 회의")
+    await revoke(admin, Role.ADMIN)
+    logged = await refusals(harness, admin)
+    await harness.say(admin, "2027-08-01 14:00")
+    assert await refusals(harness, admin) > logged
+    async with harness.db.transaction() as session:
+        await RolesRepository(session).grant(admin, Role.ADMIN, DURING_VOTE)
+
     # An admin writes a broadcast, loses the role, then goes on to the next step.
     await harness.say(admin, "/broadcast")
     await harness.say(admin, "12월 공지: 시민참여예산 결과 발표")
