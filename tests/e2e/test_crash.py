@@ -73,14 +73,21 @@ def button(api: LocalBotApi, label: str) -> tuple[int, str]:
     raise AssertionError(f"no button {label!r}:\n{api.transcript(ALICE)}")
 
 
+async def said_anew(api: LocalBotApi, expect: str, before: int) -> None:
+    """Wait for one more `expect` than there was (an earlier message may hold it already)."""
+    await api.wait_until(lambda: api.transcript(ALICE).count(expect) > before, timeout=15)
+
+
 async def say(api: LocalBotApi, text: str, expect: str) -> None:
+    before = api.transcript(ALICE).count(expect)
     api.send_text(ALICE, text)
-    await api.wait_until(lambda: expect in api.transcript(ALICE), timeout=15)
+    await said_anew(api, expect, before)
 
 
 async def press(api: LocalBotApi, label: str, expect: str) -> None:
+    before = api.transcript(ALICE).count(expect)
     api.press(ALICE, *button(api, label))
-    await api.wait_until(lambda: expect in api.transcript(ALICE), timeout=15)
+    await said_anew(api, expect, before)
 
 
 async def sign_up_in_chat(api: LocalBotApi) -> None:
@@ -178,14 +185,14 @@ async def test_a_ballot_cast_around_a_sigkill_counts_once(
 
         process = await start(server, database_url, tmp_path)
         await press(api, "2. 사업 나", "선택: 2개")  # the first choice is still there
-        await press(api, "확인하고 제출", "내 투표")
+        await press(api, "확인하고 제출", "내 투표:")
         api.press(ALICE, *button(api, "투표 제출"))
         await kill(process)  # maybe before, maybe after the ballot was written
 
         process = await start(server, database_url, tmp_path)
         await say(api, "/vote", "지금 투표 (")
         await press(api, "지금 투표", "선택:")
-        await press(api, "확인하고 제출", "내 투표")
+        await press(api, "확인하고 제출", "내 투표:")
         await press(api, "투표 제출", "투표 확인 번호")
     finally:
         process.send_signal(signal.SIGKILL)
