@@ -529,7 +529,10 @@ async def on_review(update: Update, context: BotContext) -> None:
     choices = await draft_or_cast(update, context, heading_id)
     lines = [t.gettext("Your ballot:")]
     lines += [f"• {item_label(t, where.heading, key)}" for key in choices] or [
-        t.gettext("(nothing chosen)")
+        t.gettext(
+            "(nothing chosen) Submitted like this, it counts as a blank ballot: you took part"
+            " and chose no project. Press Change to choose."
+        )
     ]
     if where.heading.kind is HeadingKind.APPROVAL and any(i.cost for i in where.heading.items):
         lines.append(
@@ -539,7 +542,10 @@ async def on_review(update: Update, context: BotContext) -> None:
         [
             [
                 InlineKeyboardButton(
-                    t.gettext("Submit my ballot"), callback_data=f"vt:s:{heading_id}"
+                    t.gettext("Submit my ballot")
+                    if choices
+                    else t.gettext("Submit a blank ballot"),
+                    callback_data=f"vt:s:{heading_id}",
                 )
             ],
             [InlineKeyboardButton(t.gettext("Change"), callback_data=f"vt:h:{heading_id}:0")],

@@ -77,6 +77,19 @@ async def test_english_voters_see_english_titles_where_the_file_has_them(
     assert "Children" not in str(korean["reply_markup"])
 
 
+async def test_an_empty_ballot_is_called_blank_before_it_is_submitted(harness: Harness) -> None:
+    await prepared(harness)
+    await harness.say(VOTER, "/vote")
+    await harness.press(VOTER, "광역 사업")
+    review = (await harness.press(VOTER, "확인하고 제출"))[-1]
+    assert "이대로 내면 빈 투표로 집계돼요" in review["text"]
+    assert "빈 투표 제출" in str(review["reply_markup"])
+    await harness.press(VOTER, "고치기")
+    await harness.press(VOTER, "1. 어린이 놀이터")
+    review = (await harness.press(VOTER, "확인하고 제출"))[-1]
+    assert "빈 투표" not in review["text"] and "'투표 제출'" in str(review["reply_markup"])
+
+
 async def test_forged_and_out_of_rule_ballots_are_refused(harness: Harness) -> None:
     ids = await prepared(harness)
     await harness.say(GURO, "/vote")
