@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from domain.sortition.model import Applicant, Quota, commitment, type_space
@@ -99,15 +99,15 @@ def draw_panel(
     )
 
 
-def next_replacement(
+def _reserves_against_quotas(
     selected_ids: Iterable[str],
     declined_id: str,
     reserve_ids: Sequence[str],
     pool: Sequence[Applicant],
     quotas: Sequence[Quota],
-) -> str | None:
-    """The first reserve, in call order, who can take ``declined_id``'s seat with every quota
-    still met; None when nobody can. Selected people and the decliner are skipped."""
+) -> Iterator[tuple[str, list[Quota]]]:
+    """Each waiting reserve, in call order, with the quotas that taking ``declined_id``'s seat
+    would break. Selected people and the decliner are skipped."""
     by_id = {a.id: a for a in pool}
     panel = [pid for pid in selected_ids if pid != declined_id]
     held = Counter(
@@ -121,12 +121,29 @@ def next_replacement(
         if candidate in skip:
             continue
         features = by_id[candidate].features
-        if all(
-            q.min <= held[q.feature, q.value] + (features.get(q.feature) == q.value) <= q.max
-            for q in quotas
-        ):
-            return candidate
-    return None
+        yield (
+            candidate,
+            [
+                q
+                for q in quotas
+                if not q.min
+                <= held[q.feature, q.value] + (features.get(q.feature) == q.value)
+                <= q.max
+            ],
+        )
+
+
+def next_replacement(
+    selected_ids: Iterable[str],
+    declined_id: str,
+    reserve_ids: Sequence[str],
+    pool: Sequence[Applicant],
+    quotas: Sequence[Quota],
+) -> str | None:
+    """The first reserve, in call order, who can take ``declined_id``'s seat with every quota
+    still met; None when nobody can."""
+    found = _reserves_against_quotas(selected_ids, declined_id, reserve_ids, pool, quotas)
+    return next((candidate for candidate, broken in found if not broken), None)
 
 
 def blocking_quotas(
@@ -139,25 +156,6 @@ def blocking_quotas(
     """Why `next_replacement` found nobody: the quotas that rule out a waiting reserve (each
     once, in the quotas' order). A minimum no waiting reserve can meet rules out everyone.
     Empty when no reserve is waiting at all."""
-    by_id = {a.id: a for a in pool}
-    panel = [pid for pid in selected_ids if pid != declined_id]
-    held = Counter(
-        (q.feature, q.value)
-        for pid in panel
-        for q in quotas
-        if by_id[pid].features.get(q.feature) == q.value
-    )
-    skip = {*panel, declined_id}
-    blocking: set[Quota] = set()
-    for candidate in reserve_ids:
-        if candidate in skip:
-            continue
-        features = by_id[candidate].features
-        for q in quotas:
-            if (
-                not q.min
-                <= held[q.feature, q.value] + (features.get(q.feature) == q.value)
-                <= q.max
-            ):
-                blocking.add(q)
+    found = _reserves_against_quotas(selected_ids, declined_id, reserve_ids, pool, quotas)
+    blocking = {q for _, broken in found for q in broken}
     return [q for q in quotas if q in blocking]
