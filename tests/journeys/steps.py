@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.harness import Harness, said
+
+# The 2027 city-wide PB (the shipped yearly cycle): its call, its close, the review months.
+IN_THE_CALL = datetime(2027, 2, 10, 3, 0, tzinfo=UTC)
+CALL_CLOSED = datetime(2027, 3, 2, 3, 0, tzinfo=UTC)
+IN_REVIEW = datetime(2027, 6, 1, 3, 0, tzinfo=UTC)
 
 RELATIONS = {"resident": "서울에 살아요", "worker": "서울에서 일해요", "other": "해당 없음"}
 
@@ -98,3 +104,19 @@ async def put_on_ballot(h: Harness, official: int, proposal_id: int) -> None:
 def proposal_id_in(text: str) -> int:
     """The number in "제안 #12이 게시되었습니다" and the like."""
     return int(re.search(r"#(\d+)", text).group(1))  # type: ignore[union-attr]
+
+
+async def two_projects_on_the_ballot(
+    h: Harness, proposers: tuple[int, int], official: int
+) -> tuple[int, int]:
+    """Two residents propose in the call; it closes on its date (the automation moves what it
+    collected to review) and the official puts both on the ballot from the review queue."""
+    h.set_now(IN_THE_CALL)
+    shade = await propose_pb(h, proposers[0], "한강공원 그늘숲", "6억")
+    fountain = await propose_pb(h, proposers[1], "어린이 물놀이터", "3억 5천만")
+    h.set_now(CALL_CLOSED)
+    await h.app.automation.tick()
+    h.set_now(IN_REVIEW)
+    for proposal_id in (shade, fountain):
+        await put_on_ballot(h, official, proposal_id)
+    return shade, fountain

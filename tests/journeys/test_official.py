@@ -14,11 +14,8 @@ from datetime import UTC, datetime
 from bot.services import voting as voting_service
 from storage.voting import VotingRepository
 from tests.harness import Harness, said
-from tests.journeys.steps import answer_pb_questions, propose_pb, put_on_ballot, sign_up
+from tests.journeys.steps import answer_pb_questions, sign_up, two_projects_on_the_ballot
 
-IN_THE_CALL = datetime(2027, 2, 10, 3, 0, tzinfo=UTC)
-CALL_CLOSED = datetime(2027, 3, 2, 3, 0, tzinfo=UTC)
-IN_REVIEW = datetime(2027, 6, 1, 3, 0, tzinfo=UTC)
 EARLY_JULY = datetime(2027, 7, 16, 3, 0, tzinfo=UTC)  # the vote is scheduled from 20 July
 ALICE, BOB, CAROL, OFFICIAL = 2501, 2502, 2503, 9000  # 9000 is ADMIN_IDS in tests
 
@@ -27,14 +24,7 @@ async def test_an_official_opens_the_vote_builds_the_ballot_and_a_resident_votes
     harness: Harness,
 ) -> None:
     h = harness
-    h.set_now(IN_THE_CALL)
-    shade = await propose_pb(h, ALICE, "한강공원 그늘숲", "6억")
-    fountain = await propose_pb(h, BOB, "어린이 물놀이터", "3억 5천만")
-    h.set_now(CALL_CLOSED)
-    await h.app.automation.tick()
-    h.set_now(IN_REVIEW)
-    for proposal_id in (shade, fountain):
-        await put_on_ballot(h, OFFICIAL, proposal_id)
+    _, fountain = await two_projects_on_the_ballot(h, (ALICE, BOB), OFFICIAL)
 
     # July: the official opens the vote now, from the phone.
     h.set_now(EARLY_JULY)

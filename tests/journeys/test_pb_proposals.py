@@ -5,15 +5,12 @@ its February proposal call."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from domain.proposals import ProjectKind, Scope, Status
 from storage.people import PeopleRepository
 from storage.proposals import ProposalsRepository
 from tests.harness import Harness, said
-from tests.journeys.steps import answer_pb_questions, proposal_id_in, sign_up
+from tests.journeys.steps import IN_THE_CALL, answer_pb_questions, proposal_id_in, sign_up
 
-IN_THE_CALL = datetime(2027, 2, 10, 3, 0, tzinfo=UTC)  # noon in Seoul, 10 February 2027
 ALICE = 2101
 
 

@@ -20,14 +20,10 @@ from tests.journeys.steps import (
     answer_pb_questions,
     buttons,
     official_sends_file,
-    propose_pb,
-    put_on_ballot,
     sign_up,
+    two_projects_on_the_ballot,
 )
 
-IN_THE_CALL = datetime(2027, 2, 10, 3, 0, tzinfo=UTC)
-CALL_CLOSED = datetime(2027, 3, 2, 3, 0, tzinfo=UTC)
-IN_REVIEW = datetime(2027, 6, 1, 3, 0, tzinfo=UTC)
 DURING_VOTE = datetime(2027, 7, 25, 3, 0, tzinfo=UTC)
 ALICE, BOB, CAROL, OFFICIAL = 2201, 2202, 2203, 9000  # 9000 is an ADMIN_IDS admin in tests
 
@@ -78,17 +74,7 @@ async def submit_ballot(h: Harness, user_id: int) -> str:
 
 async def test_vote_in_the_city_wide_and_a_district_heading(harness: Harness) -> None:
     h = harness
-    h.set_now(IN_THE_CALL)
-    shade = await propose_pb(h, ALICE, "한강공원 그늘숲", "6억")
-    fountain = await propose_pb(h, BOB, "어린이 물놀이터", "3억 5천만")
-
-    # The call closes on its date: what it collected goes to review by itself.
-    h.set_now(CALL_CLOSED)
-    await h.app.automation.tick()
-    # The official puts both on the ballot from the review queue.
-    h.set_now(IN_REVIEW)
-    for proposal_id in (shade, fountain):
-        await put_on_ballot(h, OFFICIAL, proposal_id)
+    shade, fountain = await two_projects_on_the_ballot(h, (ALICE, BOB), OFFICIAL)
     async with h.db.reading() as session:
         statuses = {
             (await ProposalsRepository(session).get(pid)).status  # type: ignore[union-attr]
