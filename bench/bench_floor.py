@@ -43,7 +43,9 @@ CIVICBOT = str(Path(sys.executable).with_name("civicbot"))
 MINIMAL = str(Path(__file__).with_name("minimal_bot.py"))
 QUIET = 0.025  # seconds without a Bot API call after the first answer: the update is done
 FIRST_PERSON = 800_001
+BALLOT_KEY = "f100" * 16  # the bot does not start without one (docs/ballot-secrecy.md)
 BOT_ENV = {
+    "BALLOT_KEY": BALLOT_KEY,
     "AUTOMATION_INTERVAL": "3600",
     "SEND_RATE": "10000",
     "BROADCAST_RATE": "5000",
@@ -337,6 +339,7 @@ async def count_in_process(folder: Path, people: int, blocks: list[Block]) -> No
         automation_interval=3600,
         send_rate=10_000,
         broadcast_rate=5000,
+        ballot_key=BALLOT_KEY,
     )
     application = build_application(settings, api.token, request=LocalRequest(api))
     driver = Driver(api)

@@ -78,6 +78,7 @@ class Work:
     applied: bool = False
     person: Person | None = None
     person_fresh: bool = False  # `person` is what the database has now
+    sent: bool = False  # a new message went to the chat while handling it
 
 
 CURRENT: ContextVar[Work | None] = ContextVar("civicbot_current_update", default=None)

@@ -91,7 +91,7 @@ async def ask_consent(update: Update, context: BotContext) -> None:
     )
 
 
-async def ask_relation(update: Update, context: BotContext) -> None:
+async def ask_relation(update: Update, context: BotContext, answered: str | None = None) -> None:
     t = await translator(update, context)
     rows = [
         [InlineKeyboardButton(t.gettext(label), callback_data=f"onb:rel:{relation.value}")]
@@ -103,6 +103,7 @@ async def ask_relation(update: Update, context: BotContext) -> None:
         t.gettext("How are you connected to Seoul?"),
         InlineKeyboardMarkup(rows),
         flow=(NAME, RELATION),
+        answered=answered,
     )
 
 
@@ -117,7 +118,7 @@ def district_keyboard(t: Translator, prefix: str, skip: bool = True) -> InlineKe
     return InlineKeyboardMarkup(rows)
 
 
-async def ask_district(update: Update, context: BotContext) -> None:
+async def ask_district(update: Update, context: BotContext, answered: str | None = None) -> None:
     t = await translator(update, context)
     await ask(
         update,
@@ -128,6 +129,7 @@ async def ask_district(update: Update, context: BotContext) -> None:
         ),
         district_keyboard(t, "onb:dist"),
         flow=(NAME, DISTRICT),
+        answered=answered,
     )
 
 
@@ -150,6 +152,11 @@ async def start(update: Update, context: BotContext) -> str | int:
         await ask_district(update, context)
         return DISTRICT
     if person is not None:
+        if person.active and context.udata.get(PAYLOAD_KEY):
+            # A link opens what it links to; the welcome (and its menu) is for those who
+            # come back after blocking the bot, whose chat may have lost the menu.
+            await open_pending_link(update, context)
+            return ConversationHandler.END
         await send(
             update,
             context,
@@ -204,13 +211,11 @@ async def on_consent(update: Update, context: BotContext) -> str | int:
     async with unit_of_work(context.civic, flow=(NAME, RELATION)) as session:
         await PeopleRepository(session).consent(update.effective_user.id, t.language, now)
     context.udata.pop("language", None)
-    await edit_or_send(
-        update,
-        context,
-        t.gettext("You agreed to the privacy notice on %(date)s. Read it again with /privacy.")
-        % {"date": t.when(now)},
-    )
-    await ask_relation(update, context)
+    # The consent question becomes the next question, with the consent shown above it.
+    agreed = t.gettext(
+        "You agreed to the privacy notice on %(date)s. Read it again with /privacy."
+    ) % {"date": t.when(now)}
+    await ask_relation(update, context, answered=agreed)
     return RELATION
 
 
@@ -227,16 +232,15 @@ async def on_relation(update: Update, context: BotContext) -> str | int:
             update.effective_user.id, services.clock(), relation=relation.value
         )
     t = await translator(update, context)
-    await edit_or_send(
-        update,
-        context,
+    shown = (
         t.gettext("How are you connected to Seoul?")
         + "\n"
-        + t.gettext("Your answer: %(answer)s") % {"answer": t.gettext(RELATION_LABELS[relation])},
+        + t.gettext("Your answer: %(answer)s") % {"answer": t.gettext(RELATION_LABELS[relation])}
     )
     if relation is Relation.OTHER:
+        await edit_or_send(update, context, shown)
         return await finish(update, context)
-    await ask_district(update, context)
+    await ask_district(update, context, answered=shown)
     return DISTRICT
 
 
@@ -276,23 +280,31 @@ async def save_district(update: Update, context: BotContext, code: str | None) -
         await PeopleRepository(session).update(
             update.effective_user.id, services.clock(), district=code
         )
+    t = await translator(update, context)
+    chosen = (
+        t.gettext("District: %(district)s")
+        % {"district": DISTRICTS_BY_CODE[code].name(t.language)}
+        if code is not None
+        else None
+    )
+    if update.callback_query is not None and chosen is not None:
+        # The question shows the answer in place; the main menu needs a message of its own.
+        await edit_or_send(update, context, chosen)
+        chosen = None
     await retire_question(update, context)
-    t = await translator(update, context)
-    if code is not None:
-        name = DISTRICTS_BY_CODE[code].name(t.language)
-        await send(update, context, t.gettext("District: %(district)s") % {"district": name})
-    return await finish(update, context)
+    return await finish(update, context, chosen)
 
 
-async def finish(update: Update, context: BotContext) -> int:
+async def finish(update: Update, context: BotContext, answered: str | None = None) -> int:
     t = await translator(update, context)
+    done = t.gettext(
+        "You are all set! Use the menu below, or /help to see everything you can do."
+        " Change your language any time with /language."
+    )
     await send(
         update,
         context,
-        t.gettext(
-            "You are all set! Use the menu below, or /help to see everything you can do."
-            " Change your language any time with /language."
-        ),
+        f"{answered}\n\n{done}" if answered else done,
         reply_markup=context.civic.commands.main_keyboard(t),
     )
     await open_pending_link(update, context)

@@ -22,6 +22,7 @@ from bot.context import BotContext, CivicApplication, person_and_translator, tra
 from bot.flows import eligibility as asking
 from bot.flows.guard import discard_flow, end_flow, flow, guided_steps
 from bot.handlers.common import (
+    QUESTION_KEY,
     answer,
     ask,
     checkpoint,
@@ -722,13 +723,15 @@ async def submit(update: Update, context: BotContext) -> str | int:
     context.udata.pop(DRAFT, None)
     await checkpoint(update, context, (NAME, None))
     t = await translator(update, context)
-    await edit_or_send(
+    # The preview becomes the published card, edited in place: no longer a question.
+    context.udata.pop(QUESTION_KEY, None)
+    await proposal_card(
         update,
         context,
-        t.gettext("Your proposal #%(id)d is published. Share it to gather support!")
+        result.proposal_id,
+        heading=t.gettext("Your proposal #%(id)d is published. Share it to gather support!")
         % {"id": result.proposal_id},
     )
-    await proposal_card(update, context, result.proposal_id, new_message=True)
     return await end(update, context)
 
 

@@ -10,7 +10,7 @@ from telegram import InlineKeyboardMarkup, InputMediaPhoto, Message, Update
 from telegram.error import BadRequest
 
 from bot.context import BotContext, translator
-from bot.intake import needs_saving, unit_of_work
+from bot.intake import CURRENT, needs_saving, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,15 @@ async def send(update: Update, context: BotContext, text: str, **kwargs: Any) ->
     assert chat is not None
     if "reply_markup" in kwargs:
         kwargs["reply_markup"] = no_empty_keyboard(kwargs["reply_markup"])
+    _note_sent()
     return await context.bot.send_message(chat.id, text, **kwargs)
+
+
+def _note_sent() -> None:
+    """A new message goes below whatever this update's question was (see `ask`)."""
+    work = CURRENT.get()
+    if work is not None:
+        work.sent = True
 
 
 async def edit_or_send(
@@ -84,6 +92,7 @@ async def send_stored_photos(
     chat = update.effective_chat
     if chat is None or not file_ids:
         return False
+    _note_sent()
     try:
         if len(file_ids) == 1:
             await context.bot.send_photo(chat.id, file_ids[0], caption=caption)
@@ -108,13 +117,42 @@ async def ask(
     text: str,
     markup: InlineKeyboardMarkup,
     flow: tuple[str, object] | None = None,
+    answered: str | None = None,
 ) -> Message:
-    """Send a flow's question; the buttons of the previous question are taken off first, so
-    only the current question can be answered by button. With `flow` (conversation name,
-    state) the step is saved before the question goes out."""
+    """Ask a flow's question; only the current question can be answered by button.
+
+    Answered by a button of the current question, the question's message becomes the next
+    question, edited in place: one Bot API call per step besides the callback's answer
+    (Telegram convention). Otherwise (a typed answer, or a message already sent below the
+    question by this update) the previous question loses its buttons and the question is
+    sent anew: a question edited above the person's answer would go unseen. `answered`, if
+    given, is shown above the question: what the person just chose. With `flow`
+    (conversation name, state) the step is saved before the question goes out."""
+    if answered:
+        text = f"{answered}\n\n{text}"
+    query = update.callback_query
+    work = CURRENT.get()
+    if (
+        query is not None
+        and isinstance(query.message, Message)
+        and context.udata.get(QUESTION_KEY) == query.message.message_id
+        and not (work is not None and work.sent)
+    ):
+        if flow is not None:
+            await checkpoint(update, context, flow)
+        try:
+            edited = await query.edit_message_text(text, reply_markup=no_empty_keyboard(markup))
+        except BadRequest as error:
+            if "not modified" in str(error).lower():
+                return query.message
+            log.info("could not edit the question, sending a new one: %s", error)
+        else:
+            return edited if isinstance(edited, Message) else query.message
+    else:
+        await retire_question(update, context)
+        if flow is not None:
+            await checkpoint(update, context, flow)
     await retire_question(update, context)
-    if flow is not None:
-        await checkpoint(update, context, flow)
     message = await send(update, context, text, reply_markup=markup)
     context.udata[QUESTION_KEY] = message.message_id
     return message

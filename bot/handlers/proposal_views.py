@@ -236,9 +236,14 @@ def card_keyboard(
 
 
 async def proposal_card(
-    update: Update, context: BotContext, proposal_id: int, new_message: bool = False
+    update: Update,
+    context: BotContext,
+    proposal_id: int,
+    new_message: bool = False,
+    heading: str | None = None,
 ) -> bool:
-    """Show a proposal's card (editing the pressed message unless `new_message`)."""
+    """Show a proposal's card (editing the pressed message unless `new_message`), with
+    `heading` (plain text) above it if given."""
     person, t = await person_and_translator(update, context)
     user_id = update.effective_user.id if update.effective_user else 0
     now = context.services.clock()
@@ -264,6 +269,8 @@ async def proposal_card(
         bool(context.bot.supports_inline_queries),
     )
     text = card_text(t, proposal, rules, now, support_open)
+    if heading:
+        text = f"{escape(heading)}\n\n{text}"
     if new_message:
         await send(update, context, text, reply_markup=keyboard, parse_mode=ParseMode.HTML)
     else:

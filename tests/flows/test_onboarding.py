@@ -133,9 +133,11 @@ async def test_start_again_welcomes_back_and_unknown_deep_link_is_explained(
     harness: Harness,
 ) -> None:
     await onboard(harness)
-    replies = await harness.say(ALICE, "/start zz_999")
+    replies = await harness.say(ALICE, "/start")
     assert "다시 오신 것을 환영해요" in said(replies)
-    assert "올바르지 않거나 기간이 지난 링크" in replies[-1]["text"]
+    # A link opens what it links to, in one message: no welcome before it.
+    replies = await harness.say(ALICE, "/start zz_999")
+    assert [m["text"] for m in replies] == ["올바르지 않거나 기간이 지난 링크예요."]
 
 
 async def test_deep_link_payload_is_kept_through_onboarding(harness: Harness) -> None:
