@@ -41,6 +41,7 @@ from bot.intake import Intake
 from bot.menu import CommandRegistry
 from bot.persistence import DatabasePersistence
 from bot.ratelimit import SharedRateLimiter
+from bot.transport import AiohttpRequest
 from bot.web import links
 from domain.programmes import default_programmes
 from storage.db import Database, open_database
@@ -74,6 +75,11 @@ def build_application(
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
+    elif settings.telegram_transport == "aiohttp":
+        # As PTB's defaults: a pool for the calls, one connection for getUpdates.
+        builder = builder.request(AiohttpRequest()).get_updates_request(
+            AiohttpRequest(connection_pool_size=1)
+        )
     application = builder.build()
     assert isinstance(application, CivicApplication)
     application.services = Services(settings=settings, db=database)

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     # Full URLs with a `{token}` placeholder, handed to PTB's base_url / base_file_url.
     telegram_api_base_url: str = "https://api.telegram.org/bot{token}"
     telegram_api_file_url: str = "https://api.telegram.org/file/bot{token}"
+    # How the bot talks to the Bot API: aiohttp (bot/transport.py, less CPU per call) or
+    # PTB's default, httpx.
+    telegram_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     database_url: str = "sqlite:///data/civicbot.sqlite3"
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     timezone: str = "Asia/Seoul"

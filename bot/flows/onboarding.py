@@ -282,8 +282,7 @@ async def save_district(update: Update, context: BotContext, code: str | None) -
         )
     t = await translator(update, context)
     chosen = (
-        t.gettext("District: %(district)s")
-        % {"district": DISTRICTS_BY_CODE[code].name(t.language)}
+        t.gettext("District: %(district)s") % {"district": DISTRICTS_BY_CODE[code].name(t.language)}
         if code is not None
         else None
     )

@@ -24,6 +24,7 @@ import httpx
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
+from bot import transport
 from bot.config import Settings
 from bot.ratelimit import CHAT_INTERVAL, OUTBOX_SEND, flood_wait
 from domain.notifications import Payload, quiet_until, retry_delay
@@ -34,8 +35,9 @@ from storage.people import PeopleRepository
 
 log = logging.getLogger(__name__)
 
-# Failures that happen before a request leaves this machine: Telegram never saw it.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Failures that happen before a request leaves this machine: Telegram never saw it (PTB's
+# httpx transport, and ours on aiohttp).
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, *transport.NOT_SENT)
 BLOCKED = "Forbidden"  # how a 403 outcome's error starts: the person blocked the bot
 
 
