@@ -399,3 +399,56 @@ async def test_the_privacy_notice_in_english_names_the_configured_controller(
     )  # fmt: skip
     for part in parts:
         assert part in notice, part
+
+
+def calls_since(harness: Harness, before: int) -> list[str]:
+    return [method for method, _ in harness.api.calls[before:] if method != "getUpdates"]
+
+
+async def test_a_button_answer_turns_the_question_into_the_next_one_in_place(
+    harness: Harness,
+) -> None:
+    """One Bot API call per step besides the callback's answer (issue 22): the answered
+    question's message shows the answer and asks the next question."""
+    await harness.say(ALICE, "/start")
+    consent = harness.api.bot_messages(ALICE)[-1]["message_id"]
+
+    before = len(harness.api.calls)
+    await harness.press(ALICE, "동의합니다")
+    assert calls_since(harness, before) == ["answerCallbackQuery", "editMessageText"]
+    (question,) = harness.api.bot_messages(ALICE)
+    assert question["message_id"] == consent
+    assert "개인정보 수집·이용에 동의하셨어요" in question["text"]
+    assert "서울과 어떤 관계" in question["text"]
+
+    before = len(harness.api.calls)
+    await harness.press(ALICE, "서울에 살아요")
+    assert calls_since(harness, before) == ["answerCallbackQuery", "editMessageText"]
+    (question,) = harness.api.bot_messages(ALICE)
+    assert "답변: 서울에 살아요" in question["text"] and "어느 자치구" in question["text"]
+
+    # The last answer ends sign-up: the main menu needs a message of its own.
+    before = len(harness.api.calls)
+    await harness.press(ALICE, "마포구")
+    assert calls_since(harness, before) == [
+        "answerCallbackQuery",
+        "editMessageText",
+        "sendMessage",
+    ]
+    answered, done = harness.api.bot_messages(ALICE)
+    assert answered["text"] == "자치구: 마포구" and not answered.get("reply_markup")
+    assert "가입을 마쳤어요" in done["text"]
+
+
+async def test_a_question_asked_after_a_notice_comes_below_it(harness: Harness) -> None:
+    """A button of the current question that the step cannot use: the notice, then the
+    question again below it (editing the question above the notice would hide it)."""
+    await harness.say(ALICE, "/start")
+    await harness.press(ALICE, "동의합니다")
+    question = harness.api.bot_messages(ALICE)[-1]["message_id"]
+    await harness.press_data(ALICE, question, "onb:dist:mapo")
+    *_, notice, asked = harness.api.bot_messages(ALICE)
+    assert "더 이상 쓸 수 없어요" in notice["text"]
+    assert "서울과 어떤 관계" in asked["text"] and asked["message_id"] > notice["message_id"]
+    old = next(m for m in harness.api.bot_messages(ALICE) if m["message_id"] == question)
+    assert not old.get("reply_markup")  # only the current question has buttons

@@ -58,10 +58,12 @@ async def test_a_citizen_submits_a_proposal_step_by_step(harness: Harness) -> No
     preview = harness.last_text(ALICE)
     assert "분야: 환경" in preview and "마포구, 영등포구" in preview
     assert "사진: 1장" in preview and "위치 첨부됨" in preview
+    preview_message = harness.api.bot_messages(ALICE)[-1]["message_id"]
     replies = await harness.press(ALICE, "제출")
-    assert "게시됐어요" in said(replies)
     card = replies[-1]
-    assert "공감 0 / 500 · 30일 남음" in card["text"]
+    # The preview becomes the published card, edited in place (one call besides the answer).
+    assert card["message_id"] == preview_message
+    assert "게시됐어요" in card["text"] and "공감 0 / 500 · 30일 남음" in card["text"]
     (proposal,) = await proposals_in_db(harness)
     assert proposal.status is Status.PUBLISHED and proposal.scope is Scope.CITY  # type: ignore[attr-defined]
     assert proposal.districts == ("mapo", "yeongdeungpo")  # type: ignore[attr-defined]
