@@ -85,7 +85,8 @@ def test_a_newcomer_votes_applies_and_proposes_in_the_demo(tmp_path: Path) -> No
         assert "/admin opens the officials' side" in start
         assert "/vote — 진행 중인 투표와 내 투표" in start  # the command menu
         assert "/admin — " in start  # an admin's own menu
-        chat.send("#1", "bot #3: 서울과 어떤 관계이신가요?", "[#1] 서울에 살아요")
+        # The consent request becomes the next question, edited in place.
+        chat.send("#1", "bot #2 (edited): ", "서울과 어떤 관계이신가요?", "[#1] 서울에 살아요")
         chat.send("#1", "어느 자치구인가요?")
         chat.send("마포구", ": 자치구: 마포구", "keyboard: [#1] 도움말")
 
