@@ -353,15 +353,13 @@ async def confirm(update: Update, context: BotContext) -> str | int:
     if confirmed.result is service.Result.DONE:
         state = await service.settle(services.db, d["id"], services.clock())
         assert state is not None
-        message = await send(
+        message_id = await send(
             update,
             context,
             status.status_text(t, state, services.settings.broadcast_rate),
             reply_markup=status.status_keyboard(t, state),
         )
-        await service.set_status_message(
-            services.db, d["id"], update.effective_chat.id, message.message_id
-        )
+        await service.set_status_message(services.db, d["id"], update.effective_chat.id, message_id)
     return await end(update, context)
 
 
