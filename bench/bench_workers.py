@@ -43,9 +43,10 @@ from typing import Any
 import asyncpg
 
 from bot.localapi.core import LocalBotApi
+from storage.ballotkey import BallotKey, attach
 from storage.db import open_database
 from tests.load.citizens import prepare_world
-from tests.load.cluster import running_cluster
+from tests.load.cluster import BENCH_BALLOT_KEY, running_cluster
 from tests.load.scenario import THRESHOLD, everyone_at_once
 
 POSTGRES = os.environ.get("CIVICBOT_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -182,6 +183,7 @@ async def measure(config: str, citizens: int, folder: Path) -> Figures:
     await db.connect()
     try:
         await db.migrate()
+        await attach(db, BallotKey.from_text(BENCH_BALLOT_KEY))
         world = await prepare_world(
             db, datetime.now(UTC), proposals=4, support_threshold=THRESHOLD, max_choices=2
         )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import sys
 import time
 import zlib
 from abc import ABC, abstractmethod
@@ -124,6 +125,15 @@ class Usage:
 
 
 USAGE = Usage()
+
+
+def is_conflict(error: BaseException) -> bool:
+    """A write refused by a unique constraint, on either engine: the race the constraint
+    exists for was lost, and the unit of work may be redone without that write."""
+    if isinstance(error, sqlite3.IntegrityError):
+        return "UNIQUE" in str(error)
+    asyncpg = sys.modules.get("asyncpg")  # imported only by the PostgreSQL engine
+    return asyncpg is not None and isinstance(error, asyncpg.UniqueViolationError)
 
 
 class Database(ABC):
