@@ -33,7 +33,7 @@ def test_a_newcomer_signs_up_by_numbers_and_text(tmp_path: Path, database_url: s
     # #1 = 동의합니다, #1 = 서울에 살아요, a typed district, then the 참여 사업 menu button.
     out = chat(tmp_path, database_url, "#1\n#1\n마포구\n참여 사업\n")
     assert "buttons: [#1] 동의합니다  [#2] 동의하지 않습니다  [#3] English" in out
-    assert "bot #3: 서울과 어떤 관계이신가요?" in out
+    assert "bot #2 (edited): " in out and "서울과 어떤 관계이신가요?" in out  # in place
     assert ": 자치구: 마포구" in out
     assert "keyboard: [#1] 도움말  [#2] 메뉴  [#3] 제안하기" in out  # the persistent main menu
     assert "참여 사업 (서울 시각 기준)" in out
