@@ -1,0 +1,464 @@
+"""Every `Session.lock` kind under real concurrency (issue 21, item 3).
+
+Each test runs one use case several times at once through the services, and checks the
+invariant its lock (or constraint) protects. On PostgreSQL the calls run side by side on
+separate pooled connections at READ COMMITTED, so without the lock they would all read
+before any of them writes; on SQLite writers are one at a time and the same assertions hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from datetime import timedelta
+
+from bot.services import broadcasts as broadcast_service
+from bot.services import panels as panel_service
+from bot.services import proposals as proposal_service
+from bot.services import voting as voting_service
+from bot.services import waste as waste_service
+from domain.broadcasts import Audience, Segment
+from domain.notifications import Category, Payload
+from domain.panels import ApplicationStatus
+from domain.panels import Refusal as PanelRefusal
+from domain.proposals import Scope, Status
+from domain.roles import Role
+from domain.voting import parse_ballot_file
+from domain.waste import EventKind
+from domain.waste import Refusal as WasteRefusal
+from storage import outbox
+from storage.db import Database
+from storage.intake import UpdatesRepository
+from storage.panels import PanelsRepository
+from storage.privacy import erase_person
+from storage.proposals import ProposalsRepository
+from storage.roles import RolesRepository
+from storage.waste import WasteRepository
+from tests.panels.conftest import ADMIN, ADMINS, AFTER_RECRUITMENT, RECRUITING, answers, seed_panels
+from tests.proposals.conftest import IN_PB_CALL, seed_programmes, sign_up
+from tests.voting.conftest import BALLOT, DURING_VOTE, ballot_file
+
+OFFICER = 5  # a budget-waste officer for the whole centre
+
+
+# -- person ---------------------------------------------------------------------------------
+async def test_person_two_devices_vote_in_two_headings_of_one_group(db: Database) -> None:
+    """Of a group of headings a person votes in one: two devices casting in two of them at
+    once leave one heading on the roll (the `person` lock in voting.cast)."""
+    await seed_programmes(db)
+    grouped = BALLOT.replace("[[heading]]", '[[heading]]\ngroup = "districts"')
+    ids = {h.key: i for i, h in await voting_service.import_ballot(db, parse_ballot_file(grouped))}
+    await sign_up(db, 2)
+    phone, laptop = await asyncio.gather(
+        voting_service.cast(db, 2, ids["city"], ["a"], DURING_VOTE, 14),
+        voting_service.cast(db, 2, ids["mapo"], ["m1"], DURING_VOTE, 14),
+    )
+    refusals = sorted(str(r.refusal) for r in (phone, laptop))
+    assert refusals == ["None", str(voting_service.Refusal.OTHER_HEADING)]
+    async with db.reading() as session:
+        assert await session.scalar("SELECT COUNT(*) FROM voter_roll") == 1
+        assert await session.scalar("SELECT COUNT(*) FROM ballot_box") == 1
+
+
+async def test_person_the_daily_report_limit_holds_for_reports_sent_at_once(
+    db: Database,
+) -> None:
+    """Five budget-waste reports a day: eight sent at once (different drafts) make five
+    (the `person` lock in waste.submit; the limit counts what is already there)."""
+    await seed_programmes(db)
+    await sign_up(db, 1)
+    results = await asyncio.gather(
+        *(waste_service.submit(db, 1, waste_draft(), IN_PB_CALL) for _ in range(8))
+    )
+    assert Counter(r.refusal for r in results) == {None: 5, WasteRefusal.DAILY_LIMIT: 3}
+    async with db.reading() as session:
+        assert await session.scalar("SELECT COUNT(*) FROM waste_reports") == 5
+
+
+async def test_person_erasure_and_a_ballot_at_once_leave_no_trace(db: Database) -> None:
+    """A ballot cast while the person erases themselves: either it is refused, or it is
+    counted without a name; the roll never keeps an erased person (erasure takes the
+    `person` lock that cast takes)."""
+    await seed_programmes(db)
+    ids = {h.key: i for i, h in await voting_service.import_ballot(db, ballot_file)}
+    await sign_up(db, 7)
+
+    async def erase() -> None:
+        async with db.transaction() as session:
+            await erase_person(session, 7)
+
+    await asyncio.gather(voting_service.cast(db, 7, ids["city"], ["a"], DURING_VOTE, 14), erase())
+    await voting_service.mix_ballots(db)
+    async with db.reading() as session:
+        assert await session.scalar("SELECT COUNT(*) FROM voter_roll") == 0
+        named = await session.scalar("SELECT COUNT(*) FROM ballots WHERE pseudonym IS NOT NULL")
+        assert named == 0
+
+
+async def test_person_a_role_is_granted_only_to_a_person_who_still_exists(
+    db: Database,
+) -> None:
+    """A grant and the person's erasure at once: no role is left for an erased person."""
+    await sign_up(db, 8)
+
+    async def erase() -> None:
+        async with db.transaction() as session:
+            await erase_person(session, 8)
+
+    granted, _ = await asyncio.gather(
+        admin_grant(db, 8),
+        erase(),
+    )
+    async with db.reading() as session:
+        roles = await session.scalar("SELECT COUNT(*) FROM roles WHERE user_id = 8")
+        people = await session.scalar("SELECT COUNT(*) FROM people WHERE user_id = 8")
+    assert people == 0
+    assert roles == (1 if granted == "done" else 0)
+
+
+async def admin_grant(db: Database, user_id: int) -> str:
+    from bot.services import admin as admin_service
+
+    result = await admin_service.grant(
+        db, 9000, user_id, Role.REVIEWER, "", IN_PB_CALL, frozenset({9000})
+    )
+    return str(result)
+
+
+async def test_person_two_updates_received_at_once_are_not_both_taken(db: Database) -> None:
+    """Two updates of one person reach two workers at once: each stores its own and tries to
+    take it (bot/intake.py); only the first in the person's line is taken."""
+    now = IN_PB_CALL
+
+    def update(update_id: int) -> dict[str, object]:
+        return {"update_id": update_id, "message": {"from": {"id": 42}, "text": "hi"}}
+
+    async def worker(update_id: int, name: str) -> bool:
+        async with db.transaction() as session:
+            repository = UpdatesRepository(session)
+            await repository.receive([update(update_id)], now)
+            return await repository.claim_one(update_id, 42, name, now) is not None
+
+    first, second = await asyncio.gather(worker(101, "one"), worker(102, "two"))
+    assert (first, second) == (True, False)
+
+
+# -- proposal -------------------------------------------------------------------------------
+async def test_proposal_supports_at_once_count_exactly_and_reach_the_goal_once(
+    db: Database,
+) -> None:
+    """Thirty supports at once: the count is exact and the goal (3) is reached by one status
+    change, so followers are told once (the `proposal` lock in proposals.support)."""
+    await seed_programmes(db, small_goal=True)
+    await sign_up(db, *range(1, 32))
+    proposal_id = await submitted_proposal(db)
+    outcomes = await asyncio.gather(
+        *(proposal_service.support(db, proposal_id, user, IN_PB_CALL) for user in range(2, 32))
+    )
+    assert set(outcomes) == {proposal_service.Outcome.DONE}
+    async with db.reading() as session:
+        repository = ProposalsRepository(session)
+        proposal = await repository.get(proposal_id)
+        history = [event.status for event in await repository.history(proposal_id)]
+    assert proposal is not None and proposal.support_count == 30
+    assert history == [Status.PUBLISHED, Status.THRESHOLD_REACHED]
+
+
+async def test_proposal_a_withdrawal_and_a_decision_at_once_make_one_transition(
+    db: Database,
+) -> None:
+    """The proposer withdraws from two devices while two reviewers reject it: one of them
+    moves the status, the others find it moved (the `proposal` lock in review/withdraw)."""
+    await seed_programmes(db, small_goal=True)
+    await sign_up(db, 1, 9000)
+    proposal_id = await submitted_proposal(db)
+    reject = proposal_service.ReviewAction(Status.REJECTED, note="중복 제안")
+    outcomes = await asyncio.gather(
+        proposal_service.withdraw(db, proposal_id, 1, IN_PB_CALL),
+        proposal_service.review(db, proposal_id, 9000, reject, IN_PB_CALL, {9000}),
+        proposal_service.withdraw(db, proposal_id, 1, IN_PB_CALL),
+        proposal_service.review(db, proposal_id, 9000, reject, IN_PB_CALL, {9000}),
+    )
+    assert Counter(outcomes) == {
+        proposal_service.Outcome.DONE: 1,
+        proposal_service.Outcome.CLOSED: 3,
+    }
+    async with db.reading() as session:
+        history = await ProposalsRepository(session).history(proposal_id)
+    assert len(history) == 2  # published, then one decision
+
+
+async def submitted_proposal(db: Database) -> int:
+    draft = proposal_service.Draft(
+        programme_key="democracy-seoul",
+        title="한강공원 쓰레기통 확충",
+        description="주말마다 한강공원 쓰레기가 넘칩니다. 분리수거함을 늘려 주세요.",
+        field="environment",
+        scope=Scope.CITY,
+        districts=("mapo", "yeongdeungpo"),
+    )
+    result = await proposal_service.submit(db, 1, draft, IN_PB_CALL, 14)
+    assert result.proposal_id is not None
+    return result.proposal_id
+
+
+# -- heading --------------------------------------------------------------------------------
+async def test_heading_mixing_at_once_counts_every_ballot_once(db: Database) -> None:
+    """Three mixes of one heading at once (two workers' timers and a confirmation): every
+    sealed ballot lands in the ballot table once (the `heading` lock in VotingRepository.mix)."""
+    await seed_programmes(db)
+    ids = {h.key: i for i, h in await voting_service.import_ballot(db, ballot_file)}
+    await sign_up(db, *range(1, 13))
+    for user in range(1, 13):
+        cast = await voting_service.cast(db, user, ids["city"], ["a", "c"], DURING_VOTE, 14)
+        assert cast.refusal is None
+    moved = await asyncio.gather(
+        *(voting_service.mix_ballots(db, [ids["city"]]) for _ in range(3))
+    )
+    assert sorted(moved) == [0, 0, 12]
+    async with db.reading() as session:
+        assert await session.scalar("SELECT COUNT(*) FROM ballots") == 12
+        assert await session.scalar("SELECT COUNT(*) FROM ballot_box") == 0
+
+
+async def test_heading_one_confirmation_from_several_at_once(db: Database) -> None:
+    """Three admins confirm one heading's result at once: one confirmation, and the proposal
+    on the ballot changes status once (the `heading` lock in voting.confirm)."""
+    from tests.voting.conftest import AFTER_VOTE
+
+    await seed_programmes(db)
+    await sign_up(db, 1, 2, 3, 9000)
+    proposal_id = await submitted_proposal_on_ballot(db)
+    ids = {h.key: i for i, h in await voting_service.import_ballot(db, ballot_file)}
+    for user in (1, 2, 3):
+        item = f"p{proposal_id}"
+        assert (await voting_service.cast(db, user, ids["city"], [item], DURING_VOTE, 14)).refusal is None
+    refusals = await asyncio.gather(
+        *(voting_service.confirm(db, ids["city"], 9000, AFTER_VOTE, {9000}) for _ in range(3))
+    )
+    assert Counter(refusals) == {None: 1, voting_service.Refusal.CONFIRMED: 2}
+    async with db.reading() as session:
+        history = [e.status for e in await ProposalsRepository(session).history(proposal_id)]
+    assert history.count(Status.SELECTED) == 1
+
+
+async def submitted_proposal_on_ballot(db: Database) -> int:
+    draft = proposal_service.Draft(
+        programme_key="pb-citywide-2027",
+        title="경로당 태양광",
+        description="경로당 지붕에 태양광 패널을 설치합니다.",
+        field="environment",
+        scope=Scope.CITY,
+        districts=("mapo", "guro"),
+        kind=None,
+        cost=None,
+    )
+    result = await proposal_service.submit(db, 1, draft, IN_PB_CALL, 14)
+    assert result.proposal_id is not None
+    for status in (Status.UNDER_REVIEW, Status.ON_BALLOT):
+        action = proposal_service.ReviewAction(status)
+        outcome = await proposal_service.review(
+            db, result.proposal_id, 9000, action, IN_PB_CALL, {9000}
+        )
+        assert outcome is proposal_service.Outcome.DONE
+    return result.proposal_id
+
+
+# -- counter --------------------------------------------------------------------------------
+async def test_counter_receipt_numbers_of_reports_sent_at_once_are_unique_and_gapless(
+    db: Database,
+) -> None:
+    """Ten reporters at once: receipts W-2027-000001 to 000010, each once (the year's
+    `counter` lock in WasteRepository.create; the unique (year, seq) would refuse a repeat)."""
+    await seed_programmes(db)
+    await sign_up(db, *range(1, 11))
+    results = await asyncio.gather(
+        *(waste_service.submit(db, user, waste_draft(), IN_PB_CALL) for user in range(1, 11))
+    )
+    receipts = sorted(r.report.receipt for r in results if r.report is not None)
+    assert receipts == [f"W-2027-{n:06d}" for n in range(1, 11)]
+
+
+async def test_counter_outbox_claims_at_once_never_take_a_row_twice(db: Database) -> None:
+    """Four senders claim at once: every due row is claimed by exactly one (the `counter`
+    lock OUTBOX_CLAIM in outbox.claim)."""
+    await sign_up(db, *range(1, 21))
+    async with db.transaction() as session:
+        await outbox.enqueue_many(
+            session,
+            ((user, Payload(text=f"n{user}"), None) for user in range(1, 21)),
+            category=Category.UPDATES,
+            now=IN_PB_CALL,
+        )
+
+    async def claim(worker: str) -> list[int]:
+        async with db.transaction() as session:
+            rows, _ = await outbox.claim(
+                session, now=IN_PB_CALL, limit=20, quiet_end=None, worker=worker
+            )
+        return [row.id for row in rows]
+
+    claimed = await asyncio.gather(*(claim(f"w{n}") for n in range(4)))
+    every = [row for rows in claimed for row in rows]
+    assert len(every) == len(set(every)) == 20
+
+
+# -- broadcast ------------------------------------------------------------------------------
+async def test_broadcast_confirmed_at_once_queues_its_audience_once(db: Database) -> None:
+    """Three confirms of one draft at once (a double tap, two admins): its audience is queued
+    once and one confirm reports it; later, three status checks at once see it finish once,
+    so one final report (the `broadcast` lock in confirm and settle)."""
+    await sign_up(db, 9000, *range(1, 21))
+    audience = Audience(segment=Segment.EVERYONE)
+    draft = await broadcast_service.create_draft(
+        db, 9000, {"ko": "안녕하세요"}, None, None, audience, IN_PB_CALL, {9000}
+    )
+    assert draft is not None
+    confirmed = await asyncio.gather(
+        *(
+            broadcast_service.confirm(db, 9000, draft.id, IN_PB_CALL, {9000}, "ko")
+            for _ in range(3)
+        )
+    )
+    results = Counter(c.result for c in confirmed)
+    assert results == {broadcast_service.Result.DONE: 1, broadcast_service.Result.UNCHANGED: 2}
+    assert sorted(c.queued for c in confirmed) == [0, 0, 21]
+    async with db.transaction() as session:
+        assert await session.scalar("SELECT COUNT(*) FROM outbox") == 21
+        await session.execute("UPDATE outbox SET status = 'sent'")  # the sender's work, done
+    later = IN_PB_CALL + timedelta(minutes=5)
+    states = await asyncio.gather(
+        *(broadcast_service.settle(db, draft.id, later) for _ in range(3))
+    )
+    assert [s.just_finished for s in states if s is not None].count(True) == 1
+
+
+# -- report ---------------------------------------------------------------------------------
+async def test_report_a_case_moves_once_when_officers_act_at_once(db: Database) -> None:
+    """Two officers (and a double tap) start the investigation of one case at once: one
+    does, the others are told it moved (the `report` lock in waste._case_for)."""
+    await seed_programmes(db)
+    await sign_up(db, 1, OFFICER, 9000)
+    async with db.transaction() as session:
+        await RolesRepository(session).grant(OFFICER, Role.WASTE_OFFICER, IN_PB_CALL)
+    submitted = await waste_service.submit(db, 1, waste_draft(), IN_PB_CALL)
+    assert submitted.report is not None
+    report_id = submitted.report.id
+    admins = frozenset({9000})
+    assigned = await waste_service.assign(
+        db, report_id, 9000, IN_PB_CALL, admins, department="서울시 도시교통실"
+    )
+    assert assigned is waste_service.Outcome.DONE
+    outcomes = await asyncio.gather(
+        *(
+            waste_service.start_investigation(db, report_id, actor, IN_PB_CALL, admins)
+            for actor in (OFFICER, 9000, OFFICER, 9000)
+        )
+    )
+    assert Counter(outcomes) == {
+        waste_service.Outcome.DONE: 1,
+        waste_service.Outcome.NOT_ALLOWED: 3,
+    }
+    async with db.reading() as session:
+        kinds = [e.kind for e in await WasteRepository(session).history(report_id)]
+    assert kinds.count(EventKind.INVESTIGATING) == 1
+
+
+def waste_draft() -> waste_service.Draft:
+    return waste_service.Draft(
+        token=uuid.uuid4().hex,
+        description="버스정류장 안내판을 멀쩡한데도 1년 만에 모두 교체했습니다.",
+        agency="서울시 도시교통실",
+        district="mapo",
+        amount=120_000_000,
+    )
+
+
+# -- panel ----------------------------------------------------------------------------------
+WOMEN, MEN = (1, 2, 3, 4, 5), (11, 12, 13, 14, 15)
+LATE = (6, 7, 16, 17)  # apply as recruitment closes
+
+
+async def test_panel_applications_sent_as_the_list_is_fixed_are_in_it_or_refused(
+    db: Database,
+) -> None:
+    """Applications sent as recruitment closes, while an admin (whose clock already says
+    closed) fixes the list: each is either in the committed pool or refused, never left
+    applied outside it (the `panel` lock in apply and commit)."""
+    ids = await seed_panels(db)
+    panel = ids["small-panel"]
+    await sign_up(db, *WOMEN, *MEN, *LATE, ADMIN)
+    for user in (*WOMEN, *MEN):
+        given = answers("female" if user in WOMEN else "male")
+        assert (await panel_service.apply(db, user, panel, given, RECRUITING, 14)).refusal is None
+    late = [
+        panel_service.apply(db, user, panel, answers("female" if user < 10 else "male"),
+                            RECRUITING, 14)
+        for user in LATE
+    ]  # fmt: skip
+    committed, *applied = await asyncio.gather(
+        panel_service.commit(db, ADMIN, panel, AFTER_RECRUITMENT, ADMINS), *late
+    )
+    assert committed.refusal is None
+    assert {a.refusal for a in applied} <= {None, PanelRefusal.LIST_FIXED}
+    async with db.reading() as session:
+        repository = PanelsRepository(session)
+        record = await repository.draw(panel)
+        waiting = await repository.in_status(panel, {ApplicationStatus.APPLIED})
+    assert record is not None
+    assert {a.pseudonym for a in waiting} == {a.id for a in record.pool}
+    assert committed.pool_size == len(waiting)
+
+
+async def test_panel_two_declines_at_once_call_two_different_reserves(db: Database) -> None:
+    """Two invited women decline at once: each seat goes to its own reserve, so the panel
+    still has four seats taken (the `panel` lock in panels.replace)."""
+    ids = await seed_panels(db)
+    panel = ids["small-panel"]
+    await sign_up(db, *WOMEN, *MEN, ADMIN)
+    for user in (*WOMEN, *MEN):
+        given = answers("female" if user in WOMEN else "male")
+        assert (await panel_service.apply(db, user, panel, given, RECRUITING, 14)).refusal is None
+    assert (await panel_service.commit(db, ADMIN, panel, AFTER_RECRUITMENT, ADMINS)).refusal is None
+    drawn = await panel_service.draw(db, ADMIN, panel, "2027-04-05", AFTER_RECRUITMENT, ADMINS)
+    assert drawn.refusal is None
+    async with db.reading() as session:
+        invited = await PanelsRepository(session).in_status(panel, {ApplicationStatus.INVITED})
+    women = [a for a in invited if a.features["gender"] == "female"]
+    assert len(women) == 2
+    refusals = await asyncio.gather(
+        *(
+            panel_service.respond(db, a.user_id or 0, a.id, False, AFTER_RECRUITMENT, ADMINS)
+            for a in women
+        )
+    )
+    assert refusals == [None, None]
+    async with db.reading() as session:
+        seated = await PanelsRepository(session).in_status(
+            panel, {ApplicationStatus.INVITED, ApplicationStatus.ACCEPTED}
+        )
+    assert Counter(a.features["gender"] for a in seated) == {"female": 2, "male": 2}
+
+
+async def test_panel_one_draw_from_several_at_once(db: Database) -> None:
+    """Two admins draw at once with different seeds: one draw stands, its selected are
+    invited once (the `panel` lock in draw; the seed is stored only where none is)."""
+    ids = await seed_panels(db)
+    panel = ids["small-panel"]
+    await sign_up(db, *WOMEN, *MEN, ADMIN)
+    for user in (*WOMEN, *MEN):
+        given = answers("female" if user in WOMEN else "male")
+        assert (await panel_service.apply(db, user, panel, given, RECRUITING, 14)).refusal is None
+    assert (await panel_service.commit(db, ADMIN, panel, AFTER_RECRUITMENT, ADMINS)).refusal is None
+    draws = await asyncio.gather(
+        *(
+            panel_service.draw(db, ADMIN, panel, seed, AFTER_RECRUITMENT, ADMINS)
+            for seed in ("2027-04-05", "로또 1161회", "2027-04-06")
+        )
+    )
+    assert Counter(d.refusal for d in draws) == {None: 1, PanelRefusal.DRAWN: 2}
+    async with db.reading() as session:
+        invited = await PanelsRepository(session).in_status(panel, {ApplicationStatus.INVITED})
+        events = await session.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'panel_draw'")
+    assert len(invited) == 4 and events == 1
