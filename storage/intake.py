@@ -44,10 +44,12 @@ class Claimed:
 
 
 _CLAIMED_COLUMNS = "update_id, person, payload, applied_at"
-# A person's next update may be taken only when every earlier one is done.
+# A person's next update may be taken only when every earlier one is done, and none of
+# theirs is in hand: an earlier update stored after a later one was taken (two received at
+# once, the later one's worker first to the lock) waits for it.
 _FIRST_OF_ITS_PERSON = (
-    "NOT EXISTS (SELECT 1 FROM updates e WHERE e.person = u.person"
-    " AND e.done_at IS NULL AND e.update_id < u.update_id)"
+    "NOT EXISTS (SELECT 1 FROM updates e WHERE e.person = u.person AND e.done_at IS NULL"
+    " AND (e.update_id < u.update_id OR e.claimed_by IS NOT NULL))"
 )
 
 
@@ -75,8 +77,9 @@ class UpdatesRepository:
         self, update_id: int, person: int, worker: str, now: datetime
     ) -> Claimed | None:
         """Take this update if it is waiting and first in its person's line. The person is
-        locked first: two of their updates received at once (from two chats) are not both
-        taken."""
+        locked first: of two of their updates received at once (from two chats), each
+        stored by its own worker, the second to the lock sees the first taken and leaves
+        its own waiting."""
         await self.session.lock("person", person)
         rows = await self.session.fetchall(
             f"UPDATE updates SET claimed_by = ?, claimed_at = ? WHERE update_id IN ("

@@ -13,6 +13,8 @@ import uuid
 from collections import Counter
 from datetime import timedelta
 
+import pytest
+
 from bot.services import broadcasts as broadcast_service
 from bot.services import panels as panel_service
 from bot.services import proposals as proposal_service
@@ -28,7 +30,7 @@ from domain.voting import parse_ballot_file
 from domain.waste import EventKind
 from domain.waste import Refusal as WasteRefusal
 from storage import outbox
-from storage.db import Database
+from storage.db import Database, PostgresDatabase
 from storage.intake import UpdatesRepository
 from storage.panels import PanelsRepository
 from storage.privacy import erase_person
@@ -40,6 +42,21 @@ from tests.proposals.conftest import IN_PB_CALL, seed_programmes, sign_up
 from tests.voting.conftest import BALLOT, DURING_VOTE, ballot_file
 
 OFFICER = 5  # a budget-waste officer for the whole centre
+
+
+@pytest.fixture(autouse=True)
+async def connected(db: Database) -> None:
+    """Every pooled PostgreSQL connection open before the test: a call that had to open one
+    would start late, after the others had finished, and nothing would run side by side."""
+    if not isinstance(db, PostgresDatabase):
+        return
+    everyone = asyncio.Barrier(db.pool_size)
+
+    async def hold() -> None:
+        async with db.reading():
+            await everyone.wait()
+
+    await asyncio.gather(*(hold() for _ in range(db.pool_size)))
 
 
 # -- person ---------------------------------------------------------------------------------
@@ -128,20 +145,23 @@ async def admin_grant(db: Database, user_id: int) -> str:
 
 async def test_person_two_updates_received_at_once_are_not_both_taken(db: Database) -> None:
     """Two updates of one person reach two workers at once: each stores its own and tries to
-    take it (bot/intake.py); only the first in the person's line is taken."""
+    take it (bot/intake.py); one is taken, the other waits for it (the `person` lock in
+    UpdatesRepository.claim_one)."""
     now = IN_PB_CALL
 
-    def update(update_id: int) -> dict[str, object]:
-        return {"update_id": update_id, "message": {"from": {"id": 42}, "text": "hi"}}
-
-    async def worker(update_id: int, name: str) -> bool:
+    async def worker(update_id: int, person: int) -> bool:
+        update = {"update_id": update_id, "message": {"from": {"id": person}, "text": "hi"}}
         async with db.transaction() as session:
             repository = UpdatesRepository(session)
-            await repository.receive([update(update_id)], now)
-            return await repository.claim_one(update_id, 42, name, now) is not None
+            await repository.receive([update], now)
+            return await repository.claim_one(update_id, person, f"w{update_id}", now) is not None
 
-    first, second = await asyncio.gather(worker(101, "one"), worker(102, "two"))
-    assert (first, second) == (True, False)
+    # Ten people, each with two updates at once: whichever worker reaches the lock first.
+    for person in range(100, 110):
+        taken = await asyncio.gather(worker(2 * person, person), worker(2 * person + 1, person))
+        assert sorted(taken) == [False, True], person
+    async with db.reading() as session:
+        assert await session.scalar("SELECT COUNT(*) FROM updates WHERE claimed_by IS NULL") == 10
 
 
 # -- proposal -------------------------------------------------------------------------------
@@ -411,33 +431,34 @@ async def test_panel_applications_sent_as_the_list_is_fixed_are_in_it_or_refused
     assert committed.pool_size == len(waiting)
 
 
-async def test_panel_two_declines_at_once_call_two_different_reserves(db: Database) -> None:
-    """Two invited women decline at once: each seat goes to its own reserve, so the panel
-    still has four seats taken (the `panel` lock in panels.replace)."""
+async def test_panel_declines_at_once_call_different_reserves(db: Database) -> None:
+    """The two invited women decline at once, then the two called in their place, and so
+    on: each seat goes to its own reserve, so two women always hold seats (the `panel`
+    lock in panels.replace)."""
     ids = await seed_panels(db)
     panel = ids["small-panel"]
-    await sign_up(db, *WOMEN, *MEN, ADMIN)
-    for user in (*WOMEN, *MEN):
-        given = answers("female" if user in WOMEN else "male")
+    women = (*WOMEN, 6, 7, 8, 9)  # two seats, seven in reserve
+    await sign_up(db, *women, *MEN, ADMIN)
+    for user in (*women, *MEN):
+        given = answers("female" if user in women else "male")
         assert (await panel_service.apply(db, user, panel, given, RECRUITING, 14)).refusal is None
     assert (await panel_service.commit(db, ADMIN, panel, AFTER_RECRUITMENT, ADMINS)).refusal is None
     drawn = await panel_service.draw(db, ADMIN, panel, "2027-04-05", AFTER_RECRUITMENT, ADMINS)
     assert drawn.refusal is None
-    async with db.reading() as session:
-        invited = await PanelsRepository(session).in_status(panel, {ApplicationStatus.INVITED})
-    women = [a for a in invited if a.features["gender"] == "female"]
-    assert len(women) == 2
-    refusals = await asyncio.gather(
-        *(
-            panel_service.respond(db, a.user_id or 0, a.id, False, AFTER_RECRUITMENT, ADMINS)
-            for a in women
+    for _ in range(3):
+        async with db.reading() as session:
+            seated = await PanelsRepository(session).in_status(panel, {ApplicationStatus.INVITED})
+        invited = [a for a in seated if a.features["gender"] == "female"]
+        assert len(invited) == 2
+        refusals = await asyncio.gather(
+            *(
+                panel_service.respond(db, a.user_id or 0, a.id, False, AFTER_RECRUITMENT, ADMINS)
+                for a in invited
+            )
         )
-    )
-    assert refusals == [None, None]
+        assert refusals == [None, None]
     async with db.reading() as session:
-        seated = await PanelsRepository(session).in_status(
-            panel, {ApplicationStatus.INVITED, ApplicationStatus.ACCEPTED}
-        )
+        seated = await PanelsRepository(session).in_status(panel, {ApplicationStatus.INVITED})
     assert Counter(a.features["gender"] for a in seated) == {"female": 2, "male": 2}
 
 
