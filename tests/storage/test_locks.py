@@ -113,36 +113,6 @@ async def test_person_erasure_and_a_ballot_at_once_leave_no_trace(db: Database) 
         assert named == 0
 
 
-async def test_person_a_role_is_granted_only_to_a_person_who_still_exists(
-    db: Database,
-) -> None:
-    """A grant and the person's erasure at once: no role is left for an erased person."""
-    await sign_up(db, 8)
-
-    async def erase() -> None:
-        async with db.transaction() as session:
-            await erase_person(session, 8)
-
-    granted, _ = await asyncio.gather(
-        admin_grant(db, 8),
-        erase(),
-    )
-    async with db.reading() as session:
-        roles = await session.scalar("SELECT COUNT(*) FROM roles WHERE user_id = 8")
-        people = await session.scalar("SELECT COUNT(*) FROM people WHERE user_id = 8")
-    assert people == 0
-    assert roles == (1 if granted == "done" else 0)
-
-
-async def admin_grant(db: Database, user_id: int) -> str:
-    from bot.services import admin as admin_service
-
-    result = await admin_service.grant(
-        db, 9000, user_id, Role.REVIEWER, "", IN_PB_CALL, frozenset({9000})
-    )
-    return str(result)
-
-
 async def test_person_two_updates_received_at_once_are_not_both_taken(db: Database) -> None:
     """Two updates of one person reach two workers at once: each stores its own and tries to
     take it (bot/intake.py); one is taken, the other waits for it (the `person` lock in
