@@ -94,18 +94,28 @@ async def test_person_the_daily_report_limit_holds_for_reports_sent_at_once(
 
 
 async def test_person_erasure_and_a_ballot_at_once_leave_no_trace(db: Database) -> None:
-    """A ballot cast while the person erases themselves: either it is refused, or it is
-    counted without a name; the roll never keeps an erased person (erasure takes the
-    `person` lock that cast takes)."""
+    """Ballots cast while their voters erase themselves: each is either refused, or counted
+    without a name; the roll never keeps an erased person (erasure takes the `person` lock
+    that cast takes)."""
     await seed_programmes(db)
     ids = {h.key: i for i, h in await voting_service.import_ballot(db, ballot_file)}
-    await sign_up(db, 7)
+    voters = range(1, 6)  # five pairs of units of work: one connection each
+    await sign_up(db, *voters)
 
-    async def erase() -> None:
+    async def erase(user_id: int) -> None:
         async with db.transaction() as session:
-            await erase_person(session, 7)
+            await erase_person(session, user_id)
 
-    await asyncio.gather(voting_service.cast(db, 7, ids["city"], ["a"], DURING_VOTE, 14), erase())
+    await asyncio.gather(
+        *(
+            work
+            for user in voters
+            for work in (
+                voting_service.cast(db, user, ids["city"], ["a"], DURING_VOTE, 14),
+                erase(user),
+            )
+        )
+    )
     await voting_service.mix_ballots(db)
     async with db.reading() as session:
         assert await session.scalar("SELECT COUNT(*) FROM voter_roll") == 0
