@@ -1402,6 +1402,9 @@ async def redeem_code(db: Database, user_id: int, text: str, now: datetime) -> R
     """/budgetschool CODE: an open course code records the person's completion."""
     code = normalise_code(text)
     async with db.transaction() as session:
+        # One person's completion recorded and counted once (two devices, a double tap), and
+        # none for someone being erased.
+        await session.lock("person", user_id)
         if await PeopleRepository(session).get(user_id) is None:
             return Refusal.NOT_SIGNED_UP
         repository = PanelsRepository(session)

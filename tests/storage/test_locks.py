@@ -123,6 +123,25 @@ async def test_person_erasure_and_a_ballot_at_once_leave_no_trace(db: Database) 
         assert named == 0
 
 
+async def test_person_a_course_code_sent_from_two_devices_counts_once(db: Database) -> None:
+    """예산학교: five people each send their course code from two devices at once: each
+    completion is recorded once and the code counts five uses (the `person` lock in
+    panels.redeem_code)."""
+    await seed_panels(db)
+    people = range(1, 6)
+    await sign_up(db, *people, ADMIN)
+    refusal, code = await panel_service.issue_code(db, ADMIN, "2027 1기", RECRUITING, ADMINS)
+    assert refusal is None and code is not None
+    refusals = await asyncio.gather(
+        *(panel_service.redeem_code(db, user, code, RECRUITING) for user in people for _ in "ab")
+    )
+    assert Counter(refusals) == {None: 5, PanelRefusal.ALREADY: 5}
+    async with db.reading() as session:
+        assert await session.scalar("SELECT COUNT(*) FROM budget_school") == 5
+        uses = await session.scalar("SELECT uses FROM budget_school_codes WHERE code = ?", (code,))
+    assert uses == 5
+
+
 async def test_person_two_updates_received_at_once_are_not_both_taken(db: Database) -> None:
     """Two updates of one person reach two workers at once: each stores its own and tries to
     take it (bot/intake.py); one is taken, the other waits for it (the `person` lock in
