@@ -39,7 +39,7 @@ from storage.roles import RolesRepository
 from storage.waste import WasteRepository
 from tests.panels.conftest import ADMIN, ADMINS, AFTER_RECRUITMENT, RECRUITING, answers, seed_panels
 from tests.proposals.conftest import IN_PB_CALL, seed_programmes, sign_up
-from tests.voting.conftest import BALLOT, DURING_VOTE, ballot_file
+from tests.voting.conftest import AFTER_VOTE, BALLOT, DURING_VOTE, ballot_file
 
 OFFICER = 5  # a budget-waste officer for the whole centre
 
@@ -168,7 +168,8 @@ async def test_proposal_supports_at_once_count_exactly_and_reach_the_goal_once(
     db: Database,
 ) -> None:
     """Thirty supports at once: the count is exact and the goal (3) is reached by one status
-    change, so followers are told once (the `proposal` lock in proposals.support)."""
+    change, so followers are told once. The count is one UPDATE and the status is read after
+    it, under that row's lock: this holds even without the `proposal` lock (checked)."""
     await seed_programmes(db, small_goal=True)
     await sign_up(db, *range(1, 32))
     proposal_id = await submitted_proposal(db)
@@ -182,6 +183,34 @@ async def test_proposal_supports_at_once_count_exactly_and_reach_the_goal_once(
         history = [event.status for event in await repository.history(proposal_id)]
     assert proposal is not None and proposal.support_count == 30
     assert history == [Status.PUBLISHED, Status.THRESHOLD_REACHED]
+
+
+async def test_proposal_a_last_minute_support_and_the_deadline_at_once(db: Database) -> None:
+    """Five proposals one support short of their goal get it in the last second, while the
+    deadline job closes the window: each either reaches its goal or is not reached, never
+    closed as not reached with its goal's supports (the `proposal` lock in support, which
+    close_due takes for each proposal it closes)."""
+    await seed_programmes(db, small_goal=True)
+    await sign_up(db, *range(1, 11))
+    proposals = [await submitted_proposal(db, author) for author in (1, 5, 6, 7, 8)]
+    for proposal_id in proposals:
+        for user in (2, 3):  # the goal is 3
+            await proposal_service.support(db, proposal_id, user, IN_PB_CALL)
+    deadline = IN_PB_CALL + timedelta(days=30)
+    await asyncio.gather(
+        proposal_service.close_due(db, deadline + timedelta(seconds=1)),
+        *(
+            proposal_service.support(db, proposal_id, 4, deadline - timedelta(seconds=1))
+            for proposal_id in proposals
+        ),
+    )
+    async with db.reading() as session:
+        repository = ProposalsRepository(session)
+        for proposal_id in proposals:
+            proposal = await repository.get(proposal_id)
+            assert proposal is not None
+            reached = proposal.support_count >= 3
+            assert proposal.status is (Status.THRESHOLD_REACHED if reached else Status.NOT_REACHED)
 
 
 async def test_proposal_a_withdrawal_and_a_decision_at_once_make_one_transition(
@@ -208,7 +237,7 @@ async def test_proposal_a_withdrawal_and_a_decision_at_once_make_one_transition(
     assert len(history) == 2  # published, then one decision
 
 
-async def submitted_proposal(db: Database) -> int:
+async def submitted_proposal(db: Database, author: int = 1) -> int:
     draft = proposal_service.Draft(
         programme_key="democracy-seoul",
         title="한강공원 쓰레기통 확충",
@@ -217,7 +246,7 @@ async def submitted_proposal(db: Database) -> int:
         scope=Scope.CITY,
         districts=("mapo", "yeongdeungpo"),
     )
-    result = await proposal_service.submit(db, 1, draft, IN_PB_CALL, 14)
+    result = await proposal_service.submit(db, author, draft, IN_PB_CALL, 14)
     assert result.proposal_id is not None
     return result.proposal_id
 
@@ -232,9 +261,7 @@ async def test_heading_mixing_at_once_counts_every_ballot_once(db: Database) -> 
     for user in range(1, 13):
         cast = await voting_service.cast(db, user, ids["city"], ["a", "c"], DURING_VOTE, 14)
         assert cast.refusal is None
-    moved = await asyncio.gather(
-        *(voting_service.mix_ballots(db, [ids["city"]]) for _ in range(3))
-    )
+    moved = await asyncio.gather(*(voting_service.mix_ballots(db, [ids["city"]]) for _ in range(3)))
     assert sorted(moved) == [0, 0, 12]
     async with db.reading() as session:
         assert await session.scalar("SELECT COUNT(*) FROM ballots") == 12
@@ -243,16 +270,17 @@ async def test_heading_mixing_at_once_counts_every_ballot_once(db: Database) -> 
 
 async def test_heading_one_confirmation_from_several_at_once(db: Database) -> None:
     """Three admins confirm one heading's result at once: one confirmation, and the proposal
-    on the ballot changes status once (the `heading` lock in voting.confirm)."""
-    from tests.voting.conftest import AFTER_VOTE
-
+    on the ballot changes status once. Kept by the UPDATE that confirms only an unconfirmed
+    result, even without the `heading` locks (checked): the others get its refusal."""
     await seed_programmes(db)
     await sign_up(db, 1, 2, 3, 9000)
     proposal_id = await submitted_proposal_on_ballot(db)
     ids = {h.key: i for i, h in await voting_service.import_ballot(db, ballot_file)}
     for user in (1, 2, 3):
-        item = f"p{proposal_id}"
-        assert (await voting_service.cast(db, user, ids["city"], [item], DURING_VOTE, 14)).refusal is None
+        cast = await voting_service.cast(
+            db, user, ids["city"], [f"p{proposal_id}"], DURING_VOTE, 14
+        )
+        assert cast.refusal is None
     refusals = await asyncio.gather(
         *(voting_service.confirm(db, ids["city"], 9000, AFTER_VOTE, {9000}) for _ in range(3))
     )
@@ -327,7 +355,8 @@ async def test_counter_outbox_claims_at_once_never_take_a_row_twice(db: Database
 async def test_broadcast_confirmed_at_once_queues_its_audience_once(db: Database) -> None:
     """Three confirms of one draft at once (a double tap, two admins): its audience is queued
     once and one confirm reports it; later, three status checks at once see it finish once,
-    so one final report (the `broadcast` lock in confirm and settle)."""
+    so one final report. Kept by the status UPDATE's condition even without the `broadcast`
+    lock (checked): the others get its refusal (UNCHANGED, not finished)."""
     await sign_up(db, 9000, *range(1, 21))
     audience = Audience(segment=Segment.EVERYONE)
     draft = await broadcast_service.create_draft(
@@ -335,10 +364,7 @@ async def test_broadcast_confirmed_at_once_queues_its_audience_once(db: Database
     )
     assert draft is not None
     confirmed = await asyncio.gather(
-        *(
-            broadcast_service.confirm(db, 9000, draft.id, IN_PB_CALL, {9000}, "ko")
-            for _ in range(3)
-        )
+        *(broadcast_service.confirm(db, 9000, draft.id, IN_PB_CALL, {9000}, "ko") for _ in range(3))
     )
     results = Counter(c.result for c in confirmed)
     assert results == {broadcast_service.Result.DONE: 1, broadcast_service.Result.UNCHANGED: 2}
@@ -462,8 +488,9 @@ async def test_panel_declines_at_once_call_different_reserves(db: Database) -> N
 
 
 async def test_panel_one_draw_from_several_at_once(db: Database) -> None:
-    """Two admins draw at once with different seeds: one draw stands, its selected are
-    invited once (the `panel` lock in draw; the seed is stored only where none is)."""
+    """Three admins draw at once with different seeds: one draw stands, its selected are
+    invited once. Kept by storing the seed only where none is, even without the `panel`
+    lock in draw (checked): the others are refused (DRAWN)."""
     ids = await seed_panels(db)
     panel = ids["small-panel"]
     await sign_up(db, *WOMEN, *MEN, ADMIN)
