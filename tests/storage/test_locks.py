@@ -27,7 +27,7 @@ from domain.panels import Refusal as PanelRefusal
 from domain.proposals import Scope, Status
 from domain.roles import Role
 from domain.voting import parse_ballot_file
-from domain.waste import EventKind
+from domain.waste import EventKind, Verdict
 from domain.waste import Refusal as WasteRefusal
 from storage import outbox
 from storage.db import Database, PostgresDatabase
@@ -408,6 +408,43 @@ async def test_report_a_case_moves_once_when_officers_act_at_once(db: Database) 
     async with db.reading() as session:
         kinds = [e.kind for e in await WasteRepository(session).history(report_id)]
     assert kinds.count(EventKind.INVESTIGATING) == 1
+
+
+async def test_report_information_added_as_the_case_closes_comes_before_the_close(
+    db: Database,
+) -> None:
+    """The reporter adds information again and again while the officer closes the case:
+    whatever is added is in the history before the close, never after it (the `report`
+    lock in add_information and in the officer's steps)."""
+    await seed_programmes(db)
+    await sign_up(db, 1, 9000)
+    admins = frozenset({9000})
+    submitted = await waste_service.submit(db, 1, waste_draft(), IN_PB_CALL)
+    assert submitted.report is not None
+    report_id = submitted.report.id
+    steps = (
+        waste_service.assign(db, report_id, 9000, IN_PB_CALL, admins, officer_id=9000),
+        waste_service.start_investigation(db, report_id, 9000, IN_PB_CALL, admins),
+        waste_service.answer(
+            db, report_id, 9000, Verdict.NOT_SUBSTANTIATED,
+            "현장 확인 결과 교체 주기에 맞는 정상 교체였습니다.", None, IN_PB_CALL, admins,
+        ),
+    )  # fmt: skip
+    for step in steps:
+        assert await step is waste_service.Outcome.DONE
+    addition = waste_service.Addition("사진을 한 장 더 보냅니다.")
+
+    async def add(after: float) -> waste_service.Outcome:
+        await asyncio.sleep(after)  # spread over the close's unit of work
+        return await waste_service.add_information(db, report_id, 1, addition, IN_PB_CALL)
+
+    await asyncio.gather(
+        waste_service.close(db, report_id, 9000, IN_PB_CALL, admins),
+        *(add(n / 1000) for n in range(8)),
+    )
+    async with db.reading() as session:
+        kinds = [e.kind for e in await WasteRepository(session).history(report_id)]
+    assert kinds[-1] is EventKind.CLOSED, kinds
 
 
 def waste_draft() -> waste_service.Draft:
