@@ -174,7 +174,7 @@ class Figures:
         )
 
 
-async def measure(config: str, citizens: int, folder: Path) -> Figures:
+async def measure(config: str, citizens: int, folder: Path, in_hand: int) -> Figures:
     engine, workers = CONFIGS[config]
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     admin = None
@@ -196,7 +196,11 @@ async def measure(config: str, citizens: int, folder: Path) -> Figures:
             url,
             workers,
             folder,
-            extra_env={"QUIET_HOURS_START": "00:00", "QUIET_HOURS_END": "00:00"},
+            extra_env={
+                "QUIET_HOURS_START": "00:00",
+                "QUIET_HOURS_END": "00:00",
+                "UPDATES_IN_HAND": str(in_hand),
+            },
         ) as cluster:
             clock = ReplyClock(cluster.api)
             bot_before, driver_before = cpu_seconds(cluster.process.pid), time.process_time()
@@ -242,14 +246,20 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--citizens", type=int, default=100)
     parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
+    parser.add_argument(
+        "--in-hand", type=int, default=64, help="UPDATES_IN_HAND: updates at once per process"
+    )
     args = parser.parse_args()
-    print(f"{args.citizens} citizens at once; {os.cpu_count()} CPUs")
+    print(
+        f"{args.citizens} citizens at once; {os.cpu_count()} CPUs;"
+        f" up to {args.in_hand} updates in hand per process"
+    )
     results = []
     with tempfile.TemporaryDirectory() as scratch:
         for config in args.configs:
             folder = Path(scratch) / config
             folder.mkdir()
-            results.append(await measure(config, args.citizens, folder))
+            results.append(await measure(config, args.citizens, folder, args.in_hand))
             print(results[-1].line(), flush=True)
     for figures in results:
         print(figures.projection())
