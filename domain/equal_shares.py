@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -166,24 +167,34 @@ class _Run:
         self.rounds: list[MESRound] = []
         self.failed_at: int | None = None
         self.affordable_at_failure: list[int] = []
+        # In certification: bounds on how fast each group's budget grows with the share, at
+        # every share between the reference's and this run's (see `slopes`).
+        self.slope_low: FloatArray = np.ones(n_groups)
+        self.slope_high: FloatArray = np.ones(n_groups)
+        self.crossing: float | None = None
 
     # -- running -------------------------------------------------------------------------------
 
     def run(self, reference: _Run | None = None) -> None:
         """Run to the end. With `reference` (a run at a lower share), also check round by round
         that the reference's outcome holds at every share in between (see the module doc):
-        `failed_at` is the first round where that is not certain (None if it holds), and
-        `affordable_at_failure` the projects its supporters could still pay for then."""
+        `failed_at` is the first round where that is not certain (None if it holds),
+        `affordable_at_failure` the projects its supporters could still pay for then, and
+        `crossing` (if known) the share at which the outcome first changes."""
         remaining = list(self.candidates)
+        shadow = None
+        if reference is not None:
+            # The reference's rounds replayed alongside: its budgets at each round.
+            shadow = _Run(self.ballots, self.utility, self.candidates, reference.share)
         while remaining:
             round_ = len(self.winners)
-            if reference is not None and self.failed_at is None:
+            if reference is not None and shadow is not None and self.failed_at is None:
                 if round_ == len(reference.winners):
                     if self.any_affordable(remaining):
-                        self.fail(remaining)
+                        self.fail(remaining, shadow)
                         continue
                     return
-                choice = self.choose(remaining, reference, round_)
+                choice = self.choose(remaining, reference, round_, shadow)
                 if choice is not None and choice < 0:
                     self.fail(remaining)
                     continue
@@ -192,24 +203,95 @@ class _Run:
             if choice is None:
                 break
             remaining.remove(choice)
+            if shadow is not None and self.failed_at is None:
+                self.advance_slopes(shadow, choice)
             self.pay(choice)
         if reference is not None and self.failed_at is None:
             if len(self.winners) != len(reference.winners):
                 self.fail(remaining)
 
-    def fail(self, remaining: list[int]) -> None:
+    def fail(self, remaining: list[int], shadow: _Run | None = None) -> None:
         self.failed_at = len(self.winners)
-        money = np.bincount(
+        money = self.money_all()
+        self.affordable_at_failure = [
+            p for p in remaining if money[p] >= self.cost_f[p] * (1 - _TOLERANCE)
+        ]
+        if shadow is not None:
+            # A project's money grows at most this fast: it cannot be affordable before.
+            low = shadow.money_all()
+            fastest = np.bincount(
+                self.ballots.projects,
+                weights=(self.weight_f * self.slope_high)[self.ballots.entry_group],
+                minlength=len(self.cost_f),
+            )
+            for p in self.affordable_at_failure:
+                if fastest[p] > 0:
+                    self.note_crossing(shadow, (self.cost_f[p] - low[p]) / fastest[p])
+
+    def money_all(self) -> FloatArray:
+        money: FloatArray = np.bincount(
             self.ballots.projects,
             weights=(self.weight_f * self.budget)[self.ballots.entry_group],
             minlength=len(self.cost_f),
         )
-        self.affordable_at_failure = [
-            p for p in remaining if money[p] >= self.cost_f[p] * (1 - _TOLERANCE)
-        ]
+        return money
+
+    def note_crossing(self, shadow: _Run, distance: float) -> None:
+        """Note that the outcome cannot change less than `distance` above `shadow`'s share."""
+        at = float(shadow.share) + max(distance, 0.0)
+        self.crossing = at if self.crossing is None else min(self.crossing, at)
+
+    def advance_slopes(self, shadow: _Run, winner: int) -> None:
+        """Update the growth bounds of `winner`'s supporters' budgets to what they hold after
+        paying for it, and pay for it at the reference's share (`shadow`)."""
+        groups = self.ballots.supporters[winner]
+        price_low, price_high = shadow.float_price(winner), self.float_price(winner)
+        assert price_low is not None and price_high is not None
+        slopes = self.price_slopes(shadow, winner, price_low, price_high)
+        poor, rich = self.payers(shadow.budget[groups], self.budget[groups], price_low, price_high)
+        fall_low, fall_high = slopes if slopes is not None else (-np.inf, 0.0)
+        low, high = self.slope_low[groups], self.slope_high[groups]
+        self.slope_low[groups] = np.where(rich, low - fall_high, 0.0)
+        self.slope_high[groups] = np.where(poor, 0.0, high - fall_low)
+        shadow.pay(winner)
+
+    @staticmethod
+    def payers(
+        low_budget: FloatArray, high_budget: FloatArray, price_low: float, price_high: float
+    ) -> tuple[BoolArray, BoolArray]:
+        """Supporters who pay all they have at every share in between, and those who pay the
+        price at every share in between. Budgets only grow with the share and prices only
+        fall, so the ends decide (with a margin for rounding)."""
+        poor = high_budget < price_high * (1 - _NEAR)
+        rich = low_budget >= price_low * (1 + _NEAR)
+        return poor, rich
+
+    def price_slopes(
+        self, shadow: _Run, project: int, price_low: float, price_high: float
+    ) -> tuple[float, float] | None:
+        """Bounds on the slope of `project`'s price in the share, at every share in between.
+
+        Where the payers are fixed, the price is (cost - money of those who pay all they have)
+        / weight of the others, so its slope is -(their money's slope) / (the others' weight).
+        """
+        groups = self.ballots.supporters[project]
+        weight = self.support_weights[project]
+        poor, rich = self.payers(shadow.budget[groups], self.budget[groups], price_low, price_high)
+        total = float(self.support_weight[project])
+        rich_least = total - float(weight[~rich].sum())
+        if rich_least <= 0:
+            return None
+        rich_most = total - float(weight[poor].sum())
+        steepest = float(weight[~rich] @ self.slope_high[groups][~rich]) / rich_least
+        flattest = float(weight[poor] @ self.slope_low[groups][poor]) / rich_most
+        return -steepest, -flattest
 
     def choose(
-        self, remaining: list[int], reference: _Run | None, round_: int | None
+        self,
+        remaining: list[int],
+        reference: _Run | None,
+        round_: int | None,
+        shadow: _Run | None = None,
     ) -> int | None:
         """The next winner (None: nothing is affordable).
 
@@ -241,23 +323,79 @@ class _Run:
                 return near[0] if near else None
             exact = [(self.exact_rho_now(p), p) for p in near]
             return min((rho, p) for rho, p in exact if rho is not None)[1]
-        assert reference is not None and round_ is not None
-        near = [p for rho, p in priced if rho <= threshold * (1 + _TOLERANCE)]
-        if target not in near:
+        assert reference is not None and round_ is not None and shadow is not None
+        if target not in [p for rho, p in priced if rho <= threshold * (1 + _TOLERANCE)]:
             return -1  # in theory never; floats too close to call: not certain
-        if any(rho < threshold * (1 - _TOLERANCE) for rho, p in priced if p != target):
-            return -1  # a rival surely beats the threshold: no exact check needed
-        rivals = [p for p in near if p != target]
+        # A rival whose price per unit of value at the higher share is above the winner's at
+        # the lower one cannot beat it in between; the others need a closer look.
+        rivals = [p for rho, p in priced if p != target and rho <= threshold * (1 + _TOLERANCE)]
         if not rivals:
             return target
-        exact_threshold = reference.exact_rho(round_)
+        exact_threshold: Fraction | None = None
+        certain = True
         for p in rivals:
-            rho_exact = self.exact_rho_now(p)
-            if rho_exact is not None and (
-                rho_exact < exact_threshold or (rho_exact == exact_threshold and p < target)
-            ):
-                return -1
-        return target
+            rho = next(rho for rho, q in priced if q == p)
+            if rho >= threshold * (1 - _TOLERANCE):
+                if exact_threshold is None:
+                    exact_threshold = reference.exact_rho(round_)
+                rho_exact = self.exact_rho_now(p)
+                if rho_exact is None or rho_exact > exact_threshold or (
+                    rho_exact == exact_threshold and p > target
+                ):
+                    continue
+            if not self.beaten_nowhere(shadow, p, target):
+                certain = False
+        return target if certain else -1
+
+    def beaten_nowhere(self, shadow: _Run, rival: int, winner: int) -> bool:
+        """Whether `rival` loses to `winner` at every share between `shadow`'s and this run's,
+        both at the current round: from the gap between their prices per unit of value at
+        the two ends and bounds on how fast that gap moves in between. When the rival may
+        win, notes the lowest share at which it could."""
+        rival_low, winner_low = shadow.float_price(rival), shadow.float_price(winner)
+        rival_high, winner_high = self.float_price(rival), self.float_price(winner)
+        if rival_low is None and rival_high is not None:
+            # The rival becomes affordable in between; its money grows at most this fast.
+            groups = self.ballots.supporters[rival]
+            weight = self.support_weights[rival]
+            fastest = float(weight @ self.slope_high[groups])
+            if fastest > 0:
+                money = float(weight @ shadow.budget[groups])
+                self.note_crossing(shadow, (self.cost_f[rival] - money) / fastest)
+            return False
+        if rival_low is None or winner_low is None or rival_high is None or winner_high is None:
+            return False  # in theory never
+        rival_slopes = self.price_slopes(shadow, rival, rival_low, rival_high)
+        winner_slopes = self.price_slopes(shadow, winner, winner_low, winner_high)
+        if rival_slopes is None or winner_slopes is None:
+            return False
+        u_rival, u_winner = self.utility[rival], self.utility[winner]
+        gap_low = rival_low / u_rival - winner_low / u_winner
+        gap_high = rival_high / u_rival - winner_high / u_winner
+        # The gap's slope: the rival's rho's slope minus the winner's.
+        falls = rival_slopes[0] / u_rival - winner_slopes[1] / u_winner
+        rises = rival_slopes[1] / u_rival - winner_slopes[0] / u_winner
+        margin = winner_low / u_winner * _TOLERANCE
+
+        def loses(run: _Run, gap: float) -> bool:
+            if abs(gap) > margin:
+                return gap > 0
+            rho_rival, rho_winner = run.exact_rho_now(rival), run.exact_rho_now(winner)
+            assert rho_rival is not None and rho_winner is not None
+            return rho_rival > rho_winner or (rho_rival == rho_winner and rival > winner)
+
+        if loses(shadow, gap_low) and loses(self, gap_high):
+            # In between, the gap stays above gap_low + falls * x and above
+            # gap_high - rises * (width - x), x the distance from the lower share.
+            width = float(self.share - shadow.share)
+            if falls >= 0 or rises <= 0:
+                return True
+            x = (gap_low - gap_high + rises * width) / (rises - falls)
+            if x <= 0 or x >= width or gap_low + falls * x > margin:
+                return True
+        if falls < 0:
+            self.note_crossing(shadow, max(gap_low, 0.0) / -falls)
+        return False
 
     def any_affordable(self, remaining: list[int]) -> bool:
         return any(self.float_price(p) is not None for p in list(remaining))
@@ -555,22 +693,40 @@ def add1(
     k = 0
     current = at(0)
     previous: _Run | None = None
-    jump = 1
+    jump = 2
+    last_step = 0
+    failed: int | None = None  # the lowest share (index) above k a trial failed to reach
+    change: int | None = None  # no outcome change below this share (index), if known
     while not stops(current):
         while True:
-            if jump <= 1:
+            if change is not None:
+                # Certify up to where the outcome may change, then look there.
+                target = change - 1 if change - 1 > k + 1 else k + 1
+            elif failed is not None:
+                target = (k + failed) // 2
+            else:
+                target = k + jump
+            if target <= k + 1:
                 previous, current = current, at(k + 1)
                 k += 1
-                jump = 2
+                change = None
+                if current.winners != previous.winners or (failed is not None and failed <= k):
+                    # A failure above was about the old outcome. Changes tend to come as
+                    # often as the last ones did.
+                    jump, last_step, failed = max(2, k - last_step), k, None
                 break
-            trial = _Run(ballots, utility, candidates, start + (k + jump) * step)
+            trial = _Run(ballots, utility, candidates, start + target * step)
             trial.run(reference=current)
             if never_stops(current, trial):
                 previous, current = None, trial
-                k += jump
-                jump *= 2
+                if failed is None and change is None:
+                    jump *= 2
+                k = target
                 break
-            jump //= 2
+            failed = target
+            change = None
+            if trial.crossing is not None:
+                change = math.ceil((trial.crossing - float(start)) / step)
     if spent(current) > budget:
         if previous is None:
             return EqualShares(start, [], [], [])
