@@ -162,6 +162,8 @@ class _Run:
         self.prices_f: list[float] = []
         self.rhos_f: list[float] = []
         self.poor: list[IntArray] = []  # per round: supporters who paid all they had
+        self.poor_masks: list[BoolArray] = []  # the same, as a mask over the supporters
+        self.priced_now: dict[int, float | None] = {}  # float prices this round
         self.rich_weight: list[int] = []
         self._exact_prices: dict[int, Fraction] = {}
         self.rounds: list[MESRound] = []
@@ -204,7 +206,8 @@ class _Run:
                 break
             remaining.remove(choice)
             if shadow is not None and self.failed_at is None:
-                self.advance_slopes(shadow, choice)
+                assert reference is not None
+                self.advance_slopes(shadow, reference, choice)
             self.pay(choice)
         if reference is not None and self.failed_at is None:
             if len(self.winners) != len(reference.winners):
@@ -241,19 +244,20 @@ class _Run:
         at = float(shadow.share) + max(distance, 0.0)
         self.crossing = at if self.crossing is None else min(self.crossing, at)
 
-    def advance_slopes(self, shadow: _Run, winner: int) -> None:
+    def advance_slopes(self, shadow: _Run, reference: _Run, winner: int) -> None:
         """Update the growth bounds of `winner`'s supporters' budgets to what they hold after
         paying for it, and pay for it at the reference's share (`shadow`)."""
         groups = self.ballots.supporters[winner]
-        price_low, price_high = shadow.float_price(winner), self.float_price(winner)
-        assert price_low is not None and price_high is not None
+        price_low = reference.prices_f[len(shadow.winners)]
+        price_high = self.float_price(winner)
+        assert price_high is not None
         slopes = self.price_slopes(shadow, winner, price_low, price_high)
         poor, rich = self.payers(shadow.budget[groups], self.budget[groups], price_low, price_high)
         fall_low, fall_high = slopes if slopes is not None else (-np.inf, 0.0)
         low, high = self.slope_low[groups], self.slope_high[groups]
         self.slope_low[groups] = np.where(rich, low - fall_high, 0.0)
         self.slope_high[groups] = np.where(poor, 0.0, high - fall_low)
-        shadow.pay(winner)
+        shadow.pay(winner, same_as=reference)
 
     @staticmethod
     def payers(
@@ -402,6 +406,13 @@ class _Run:
 
     def float_price(self, project: int) -> float | None:
         """What each supporter with enough money pays (None if they cannot afford it)."""
+        if project in self.priced_now:
+            return self.priced_now[project]
+        price = self.solve_float_price(project)
+        self.priced_now[project] = price
+        return price
+
+    def solve_float_price(self, project: int) -> float | None:
         groups = self.ballots.supporters[project]
         budget = self.budget[groups]
         weight = self.support_weights[project]
@@ -416,20 +427,15 @@ class _Run:
             return None
         return _solve_price(budget, weight, cost, float(self.support_weight[project]))
 
-    def pay(self, project: int) -> None:
+    def pay(self, project: int, same_as: _Run | None = None) -> None:
+        """Buy `project` this round; `same_as`: a run at the same share that bought the same
+        projects so far and this one next, whose prices and payers are reused."""
         groups = self.ballots.supporters[project]
-        budget = self.budget[groups]
-        weight = self.support_weights[project]
-        cost = self.cost_f[project]
-        price = _solve_price(budget, weight, cost, float(self.support_weight[project]))
         round_ = len(self.winners)
-        poor_mask = budget < price * (1 - _NEAR)
-        near = ~poor_mask & (budget <= price * (1 + _NEAR))
-        if near.any():
-            exact = self.exact_price_for(project, round_)
-            price = float(exact)
-            for i in np.flatnonzero(near):
-                poor_mask[i] = self.exact_budget(int(groups[i]), round_) < exact
+        if same_as is not None:
+            price, poor_mask = same_as.prices_f[round_], same_as.poor_masks[round_]
+        else:
+            price, poor_mask = self.payers_of(project, groups, round_)
         poor = groups[poor_mask]
         rich = groups[~poor_mask]
         rich_weight = int(self.ballots.weight[rich].sum())
@@ -457,11 +463,27 @@ class _Run:
         self.prices_f.append(price)
         self.rhos_f.append(price / self.utility[project])
         self.poor.append(poor)
+        self.poor_masks.append(poor_mask)
         self.rich_weight.append(rich_weight)
+        self.priced_now = {}
         fresh = poor[self.broke_at[poor] < 0]
         self.broke_at[fresh] = round_
         self.budget[poor] = 0.0
         self.budget[rich] = np.maximum(self.budget[rich] - price, 0.0)
+
+    def payers_of(self, project: int, groups: IntArray, round_: int) -> tuple[float, BoolArray]:
+        """The price of `project` now and which of its supporters pay all they have."""
+        budget = self.budget[groups]
+        price = self.float_price(project)
+        assert price is not None
+        poor_mask = budget < price * (1 - _NEAR)
+        near = ~poor_mask & (budget <= price * (1 + _NEAR))
+        if near.any():
+            exact = self.exact_price_for(project, round_)
+            price = float(exact)
+            for i in np.flatnonzero(near):
+                poor_mask[i] = self.exact_budget(int(groups[i]), round_) < exact
+        return price, poor_mask
 
     # -- exact arithmetic ------------------------------------------------------------------------
 
