@@ -70,6 +70,8 @@ class Ballots:
     total_weight: int
     supporters: list[IntArray] = field(init=False)
     support_weights: list[FloatArray] = field(init=False)  # the supporters' weights, as floats
+    support_weight: list[int] = field(init=False)  # each project's supporters' total weight
+    weight_f: FloatArray = field(init=False)
     entry_group: IntArray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -83,6 +85,8 @@ class Ballots:
         object.__setattr__(self, "supporters", supporters)
         weight = self.weight.astype(np.float64)
         object.__setattr__(self, "support_weights", [weight[s] for s in supporters])
+        object.__setattr__(self, "support_weight", [int(self.weight[s].sum()) for s in supporters])
+        object.__setattr__(self, "weight_f", weight)
 
     def approvals(self, group: int) -> IntArray:
         return self.projects[self.group_start[group] : self.group_start[group + 1]]
@@ -149,15 +153,15 @@ class _Run:
         self.budget: FloatArray = np.full(n_groups, float(share))
         # Round at which a group paid all it had left (it holds 0 from then on); -1 if never.
         self.broke_at: IntArray = np.full(n_groups, -1, dtype=np.int64)
-        self.weight_f = ballots.weight.astype(np.float64)
+        self.weight_f = ballots.weight_f
         self.support_weights = ballots.support_weights
         self.candidates = list(candidates)
         self.cost_f = [float(c) for c in ballots.costs]
-        self.support_weight = [int(ballots.weight[s].sum()) for s in ballots.supporters]
+        self.support_weight = ballots.support_weight
         # Lower bounds on each project's rho: it only grows as budgets shrink.
-        self.bound = {
-            p: ballots.costs[p] / (self.support_weight[p] * utility[p]) for p in self.candidates
-        }
+        self.bound: FloatArray = np.full(len(ballots.costs), np.inf)
+        for p in self.candidates:
+            self.bound[p] = ballots.costs[p] / (self.support_weight[p] * utility[p])
         self.winners: list[int] = []
         self.prices_f: list[float] = []
         self.rhos_f: list[float] = []
@@ -174,6 +178,9 @@ class _Run:
         self.slope_low: FloatArray = np.ones(n_groups)
         self.slope_high: FloatArray = np.ones(n_groups)
         self.crossing: float | None = None
+        # In certification: where the gaps closing at the two ends would close, if they
+        # kept closing as fast (a guess where to look next, not a bound).
+        self.forecast: float | None = None
 
     # -- running -------------------------------------------------------------------------------
 
@@ -195,6 +202,9 @@ class _Run:
                     if self.any_affordable(remaining):
                         self.fail(remaining, shadow)
                         continue
+                    high, low = self.money_all(), shadow.money_all()
+                    for p in remaining:
+                        self.extrapolate(shadow, self.cost_f[p] - low[p], self.cost_f[p] - high[p])
                     return
                 choice = self.choose(remaining, reference, round_, shadow)
                 if choice is not None and choice < 0:
@@ -238,6 +248,14 @@ class _Run:
             minlength=len(self.cost_f),
         )
         return money
+
+    def extrapolate(self, shadow: _Run, low: float, high: float) -> None:
+        """Note where a quantity at `low` at the reference's share and `high` at this one
+        reaches 0, if it keeps moving at the same pace."""
+        if 0 < high < low:
+            width = float(self.share - shadow.share)
+            at = float(self.share) + high * width / (low - high)
+            self.forecast = at if self.forecast is None else min(self.forecast, at)
 
     def note_crossing(self, shadow: _Run, distance: float) -> None:
         """Note that the outcome cannot change less than `distance` above `shadow`'s share."""
@@ -309,7 +327,8 @@ class _Run:
             threshold, target = None, -1
         priced: list[tuple[float, int]] = []
         best = np.inf
-        for p in sorted(remaining, key=lambda p: (self.bound[p], p)):
+        ordered = np.array(remaining, dtype=np.int64)
+        for p in ordered[np.lexsort((ordered, self.bound[ordered]))].tolist():
             limit = best if threshold is None else threshold
             if self.bound[p] > limit * (1 + _TOLERANCE):
                 break
@@ -380,6 +399,7 @@ class _Run:
         falls = rival_slopes[0] / u_rival - winner_slopes[1] / u_winner
         rises = rival_slopes[1] / u_rival - winner_slopes[0] / u_winner
         margin = winner_low / u_winner * _TOLERANCE
+        self.extrapolate(shadow, gap_low, gap_high)
 
         def loses(run: _Run, gap: float) -> bool:
             if abs(gap) > margin:
@@ -743,6 +763,8 @@ def add1(
                 previous, current = None, trial
                 if failed is None and change is None:
                     jump *= 2
+                    if trial.failed_at is None and trial.forecast is not None:
+                        change = math.ceil((trial.forecast - float(start)) / step)
                 k = target
                 break
             failed = target
