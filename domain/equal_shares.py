@@ -770,7 +770,8 @@ def add1(
             failed = target
             change = None
             if trial.crossing is not None:
-                change = math.ceil((trial.crossing - float(start)) / step)
+                # Never at or above the failed share: the next trial is always a shorter one.
+                change = min(math.ceil((trial.crossing - float(start)) / step), target)
     if spent(current) > budget:
         if previous is None:
             return EqualShares(start, [], [], [])
