@@ -14,25 +14,33 @@ never stored: a supporter who has never run out of money holds its share minus t
 prices of the winners it approved, and one who ran out holds 0, so any exact figure can be
 rebuilt from the prices, which are computed exactly on demand (`_Run.exact_price`).
 
-Add1 without one run per unit of money. Raising every share can only raise every budget at
-every round (as long as the same projects win the earlier rounds) and lower every winner's
-price. So if at every round r up to some round f, no other project could be bought at share s2
-for the price per unit of value that round r's winner needed at s1 < s2, then every share
-between s1 and s2 gives those rounds the same winners (`_Run` in certifying mode checks this
-round by round and records f, the first round it cannot vouch for). Later rounds can only buy
-projects whose supporters could still pay for them at round f at share s2. If even all of
-those together leave room in the budget for some project that is not among them, no share in
-between can stop the completion (no outcome is over budget or exhaustive), whatever the
-outcomes are exactly, and the whole range is skipped (`add1.never_stops`). The completion
-gallops: ever longer steps while they can be skipped, half as long when one cannot, single
-steps where the outcome is about to stop the completion.
+Add1 without one run per unit of money. With the same earlier winners, raising the share
+can only raise every budget and lower every price. A certification run at share s2 replays
+the outcome of a run at s1 < s2 alongside its own and keeps, for every group of voters, bounds
+on how fast its budget grows with the share at any share in between (a supporter sure to pay
+the price everywhere in between grows as fast as before minus the price's slope; one sure to
+pay all it has drops to 0). Prices get slope bounds the same way, so for each round the gap
+between the winner's price per unit of value and a close rival's is known at both ends and
+bounded in between: if it stays positive, the winner holds at every share in between. Rounds
+are certified one by one (`_Run.run` with a reference); `failed_at` is the first that cannot
+be, `crossing` a share below which its close rivals cannot overtake. Checking only the two ends
+would not do: at Seoul scale some voter group switches between paying the price and paying
+all it has every few won, so prices are piecewise linear with very short pieces.
+
+The completion then moves from share to share: ranges whose outcome is certified, or where
+even an uncertified outcome cannot stop the completion (`add1.never_stops`: the winners up to
+`failed_at` plus everything still affordable then leave room in the budget), are skipped
+whole; a failed certification gives where to look next (just below `crossing`), else the range
+is halved (a certified range also forecasts where closing gaps would meet: the next place to
+look); a single step of one unit is always a plain run. At Seoul scale most runs go to the
+few dozen shares where the outcome really changes, about three runs each.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-import math
 from fractions import Fraction
 
 import numpy as np
@@ -242,12 +250,9 @@ class _Run:
                     self.note_crossing(shadow, (self.cost_f[p] - low[p]) / fastest[p])
 
     def money_all(self) -> FloatArray:
-        money: FloatArray = np.bincount(
-            self.ballots.projects,
-            weights=(self.weight_f * self.budget)[self.ballots.entry_group],
-            minlength=len(self.cost_f),
-        )
-        return money
+        """What each project's supporters hold in all."""
+        weights = (self.weight_f * self.budget)[self.ballots.entry_group]
+        return np.bincount(self.ballots.projects, weights, len(self.cost_f)).astype(np.float64)
 
     def extrapolate(self, shadow: _Run, low: float, high: float) -> None:
         """Note where a quantity at `low` at the reference's share and `high` at this one
@@ -362,8 +367,10 @@ class _Run:
                 if exact_threshold is None:
                     exact_threshold = reference.exact_rho(round_)
                 rho_exact = self.exact_rho_now(p)
-                if rho_exact is None or rho_exact > exact_threshold or (
-                    rho_exact == exact_threshold and p > target
+                if (
+                    rho_exact is None
+                    or rho_exact > exact_threshold
+                    or (rho_exact == exact_threshold and p > target)
                 ):
                     continue
             if not self.beaten_nowhere(shadow, p, target):

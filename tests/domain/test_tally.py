@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Sequence
@@ -498,7 +499,7 @@ def test_add1_through_many_outcome_changes_matches_pabutools(seed: int) -> None:
     # tries every one of them.
     instance = many_changes_election(seed)
     outcomes = outcomes_along_add1(instance)
-    changes = sum(a != b for a, b in zip(outcomes, outcomes[1:], strict=False))
+    changes = sum(a != b for a, b in itertools.pairwise(outcomes))
     assert changes >= 2
     for rule in ("mes+add1", "mes+add1+greedy"):
         ours = tally(instance, rule, Sat.COST, as_published=True)
