@@ -170,6 +170,7 @@ class _Run:
         self.bound: FloatArray = np.full(len(ballots.costs), np.inf)
         for p in self.candidates:
             self.bound[p] = ballots.costs[p] / (self.support_weight[p] * utility[p])
+        self.remaining = list(self.candidates)  # not bought and not yet out of reach
         self.winners: list[int] = []
         self.prices_f: list[float] = []
         self.rhos_f: list[float] = []
@@ -192,13 +193,14 @@ class _Run:
 
     # -- running -------------------------------------------------------------------------------
 
-    def run(self, reference: _Run | None = None) -> None:
+    def run(self, reference: _Run | None = None, until_failure: bool = False) -> None:
         """Run to the end. With `reference` (a run at a lower share), also check round by round
         that the reference's outcome holds at every share in between (see the module doc):
         `failed_at` is the first round where that is not certain (None if it holds),
         `affordable_at_failure` the projects its supporters could still pay for then, and
-        `crossing` (if known) the share at which the outcome first changes."""
-        remaining = list(self.candidates)
+        `crossing` (if known) the share at which the outcome first changes. `until_failure`:
+        stop there (`run()` again finishes the run)."""
+        remaining = self.remaining
         shadow = None
         if reference is not None:
             # The reference's rounds replayed alongside: its budgets at each round.
@@ -209,6 +211,8 @@ class _Run:
                 if round_ == len(reference.winners):
                     if self.any_affordable(remaining):
                         self.fail(remaining, shadow)
+                        if until_failure:
+                            return
                         continue
                     high, low = self.money_all(), shadow.money_all()
                     for p in remaining:
@@ -217,6 +221,8 @@ class _Run:
                 choice = self.choose(remaining, reference, round_, shadow)
                 if choice is not None and choice < 0:
                     self.fail(remaining)
+                    if until_failure:
+                        return
                     continue
             else:
                 choice = self.choose(remaining, None, None)
@@ -765,8 +771,9 @@ def add1(
                     jump, last_step, failed = max(2, k - last_step), k, None
                 break
             trial = _Run(ballots, utility, candidates, start + target * step)
-            trial.run(reference=current)
+            trial.run(reference=current, until_failure=True)
             if never_stops(current, trial):
+                trial.run()  # finish it beyond the failure, if any
                 previous, current = None, trial
                 if failed is None and change is None:
                     jump *= 2
