@@ -10,7 +10,8 @@ identical (same projects in the same order) and prints the times and the ratio. 
 Add1 completion (pabutools' ``voter_budget_increment=1``, run in a subprocess stopped after
 the stated timeout), and the whole `civicbot tally` process (start, parse, rule, output) per
 rule, as a user runs it. Real pabulib files given with --pabulib get the Add1 rules compared
-with pabutools too.
+with pabutools too. Besides wall-clock times it prints CPU times and the load average, as the
+machine running it may be shared.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -73,6 +76,17 @@ def timed(run: Callable[[], T]) -> tuple[T, float]:
     return result, time.perf_counter() - start
 
 
+def cpu_timed(run: Callable[[], T]) -> tuple[T, float, float]:
+    """The result, wall-clock time and CPU time (the machine may be shared)."""
+    cpu = time.process_time()
+    result, wall = timed(run)
+    return result, wall, time.process_time() - cpu
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{figure:.1f}" for figure in os.getloadavg())
+
+
 def pabutools_add1(text: str, rule: str, out: multiprocessing.Queue[list[str]]) -> None:
     election, profile = parse_pabulib_from_string(text)
     params = {"sat_class": Cost_Sat, "voter_budget_increment": 1}
@@ -103,16 +117,19 @@ def pabutools_add1_timed(text: str, rule: str, timeout: float) -> tuple[list[str
     return queue.get(), elapsed
 
 
-def whole_command(path: str, rule: str, *extra: str) -> tuple[float, list[str]]:
-    """Wall-clock time of `civicbot tally` as a new process, and its selection."""
+def whole_command(path: str, rule: str, *extra: str) -> tuple[float, float, list[str]]:
+    """Wall-clock and CPU time of `civicbot tally` as a new process, and its selection."""
     command = [str(Path(sys.executable).with_name("civicbot")), "tally", "--pabulib", path]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(
         [*command, "--rule", rule, *extra], capture_output=True, text=True, check=True
     )
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     selected = json.loads(done.stdout)["selected"] if extra else done.stdout.split()
-    return elapsed, selected
+    return elapsed, cpu, selected
 
 
 def main() -> int:
@@ -161,7 +178,7 @@ def main() -> int:
         )
 
     # MES with Add1 completion: ours, and pabutools until its timeout.
-    add1, add1_time = timed(partial(tally, instance, "mes+add1"))
+    add1, add1_time, add1_cpu = cpu_timed(partial(tally, instance, "mes+add1"))
     theirs_add1, theirs_time = pabutools_add1_timed(text, "mes+add1", args.pabutools_add1_timeout)
     verdict = (
         f"pabutools > {args.pabutools_add1_timeout:.0f} s (stopped: no result)"
@@ -171,8 +188,8 @@ def main() -> int:
     )
     identical = identical and (theirs_add1 is None or theirs_add1 == add1.selected)
     print(
-        f"mes+add1 civicbot {add1_time:7.2f} s   {verdict}   {len(add1.selected)} projects, "
-        f"{add1.cost:,} won"
+        f"mes+add1 civicbot {add1_time:7.2f} s (CPU {add1_cpu:.2f} s)   {verdict}   "
+        f"{len(add1.selected)} projects, {add1.cost:,} won   ({load()})"
     )
 
     # The whole command, as a new process: start, parse, rule, output.
@@ -180,12 +197,12 @@ def main() -> int:
         path = str(Path(folder) / "seoul.pb")
         Path(path).write_text(text, encoding="utf-8")
         for rule in ("greedy", "mes", "mes+greedy", "mes+add1"):
-            plain, selected = whole_command(path, rule)
+            plain, cpu, selected = whole_command(path, rule)
             explained = whole_command(path, rule, "--json")[0] if rule != "mes+add1" else None
             with_json = "" if explained is None else f"   with --json {explained:6.2f} s"
             print(
-                f"civicbot tally --rule {rule:10s} {plain:6.2f} s{with_json}"
-                f"   {len(selected)} projects"
+                f"civicbot tally --rule {rule:10s} {plain:6.2f} s (CPU {cpu:.2f} s){with_json}"
+                f"   {len(selected)} projects   ({load()})"
             )
 
     for file in args.pabulib:

@@ -7,7 +7,7 @@ worker process takes updates from that record:
 
 - one person's updates one at a time, in update_id order, across all workers (the next is
   taken only when the one before is done); different people's at the same time, up to
-  `CONCURRENCY` per process;
+  `UPDATES_IN_HAND` per process (a setting);
 - the worker that received an update takes it at once while it has fewer than
   `SELF_CLAIM_SHARED` in hand; otherwise it leaves it waiting and every worker is woken to take it
   (LISTEN/NOTIFY on PostgreSQL), so work spreads over workers whatever connections
@@ -53,7 +53,6 @@ log = logging.getLogger(__name__)
 # We ask for getUpdates by its raw name to record the JSON as Telegram sent it.
 warnings.filterwarnings("ignore", message=".*do_api_request.*getUpdates.*", category=PTBUserWarning)
 
-CONCURRENCY = 64  # updates handled at once per process (different people)
 # A receiving worker takes the update itself while it has fewer than this in hand; beyond,
 # it leaves it to whichever worker is free first. One process alone takes everything.
 SELF_CLAIM_SHARED = 4
@@ -211,7 +210,7 @@ class Intake:
         in hand, or finished clearly more in its last beat than the least busy other worker
         (one just started, say: Telegram's connections stay with the old ones)."""
         if not self.services.db.shared:
-            return len(self.in_hand) >= CONCURRENCY
+            return len(self.in_hand) >= self._concurrency()
         if len(self.in_hand) >= SELF_CLAIM_SHARED:
             return True
         least = self._least_elsewhere
@@ -259,7 +258,7 @@ class Intake:
             self._wake.set()  # there may be more waiting
 
     def _concurrency(self) -> int:
-        return CONCURRENCY
+        return int(self.services.settings.updates_in_hand)
 
     async def _load(self, session: Session, claimed: list[Claimed]) -> list[Work]:
         """The people's conversation states, user_data and profile, as the database has them."""
