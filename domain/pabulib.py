@@ -26,18 +26,23 @@ import gc
 import io
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import NamedTuple, overload
+
+import numpy as np
+import numpy.typing as npt
 
 __all__ = [
     "PBInstance",
     "PabulibError",
     "Project",
     "Vote",
+    "Votes",
     "parse_pabulib",
     "read_pabulib",
     "write_pabulib",
@@ -51,6 +56,12 @@ _WHOLE = re.compile(r"\d+(?:\.0*)?")
 # "969245.38".
 _AMOUNT = re.compile(r"\d+(?:[.,]\d*)?")
 _NO_META: Mapping[str, str] = MappingProxyType({})
+# Bytes the bulk reading of VOTES looks for.
+_NEWLINE, _SPACE, _COMMA, _SEMICOLON = 0x0A, 0x20, 0x2C, 0x3B
+_LONGEST_ID = 64  # bytes; longer voter or project ids are read row by row
+
+IntArray = npt.NDArray[np.int64]
+UInt8Array = npt.NDArray[np.uint8]
 
 
 class PabulibError(ValueError):
@@ -81,6 +92,61 @@ class Vote(NamedTuple):
     meta: Mapping[str, str] = _NO_META
 
 
+class Votes(Sequence[Vote]):
+    """Ballots read in bulk (`parse_pabulib` of a city-scale file): what a tally needs, as
+    arrays; the `Vote` objects are made the first time they are asked for.
+
+    Entry k says that ballot ``entry_voter[k]`` approves ``project_ids[entry_project[k]]``
+    (in the file's order; an approval written twice is there twice). Every ballot weighs 1 and
+    has no other columns.
+    """
+
+    __slots__ = ("_read", "_size", "_votes", "entry_project", "entry_voter", "project_ids")
+
+    def __init__(
+        self,
+        size: int,
+        project_ids: tuple[str, ...],
+        entry_voter: IntArray,
+        entry_project: IntArray,
+        read: Callable[[], list[Vote]],
+    ) -> None:
+        self._size = size
+        self.project_ids = project_ids
+        self.entry_voter = entry_voter
+        self.entry_project = entry_project
+        self._read = read
+        self._votes: list[Vote] | None = None
+
+    def _list(self) -> list[Vote]:
+        if self._votes is None:
+            self._votes = self._read()
+        return self._votes
+
+    def __len__(self) -> int:
+        return self._size
+
+    @overload
+    def __getitem__(self, index: int) -> Vote: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Vote]: ...
+    def __getitem__(self, index: int | slice) -> Vote | list[Vote]:
+        return self._list()[index]
+
+    def __iter__(self) -> Iterator[Vote]:
+        return iter(self._list())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Votes | list):
+            return self._list() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self._list())
+
+
 @dataclass(frozen=True, slots=True)
 class PBInstance:
     """An election; money (budget, costs) in whole multiples of 1/unit of its currency.
@@ -90,7 +156,7 @@ class PBInstance:
 
     budget: int
     projects: dict[str, Project]
-    votes: list[Vote]
+    votes: Sequence[Vote]
     meta: dict[str, str] = field(default_factory=dict)
     unit: int = 1
 
@@ -129,7 +195,8 @@ def parse_pabulib(text: str) -> PBInstance:
 def _parse(text: str) -> PBInstance:
     lines = text.removeprefix("\ufeff").splitlines()
     sections: dict[str, tuple[int, list[str], list[tuple[int, list[str]]]]] = {}
-    fast_votes: tuple[Sequence[int], list[list[str]]] | None = None
+    # The VOTES rows as lines, when they hold no quotes (then no field runs over two lines).
+    votes_lines: list[str] | None = None
     current: list[tuple[int, list[str]]] | None = None
     rows = _rows(lines)
     last_line = 1
@@ -152,15 +219,8 @@ def _parse(text: str) -> PBInstance:
             last_line = header_line
             current = []
             sections[keyword] = (header_line, [h.strip() for h in header], current)
-            if keyword == "votes" and not any('"' in rest for rest in lines[header_line:]):
-                # The bulk of a file, without quotes: split directly (the csv module would
-                # give the same rows, only slower).
-                body = lines[header_line:]
-                numbers: Sequence[int] = range(header_line + 1, len(lines) + 1)
-                if not all(body):
-                    kept = [(n, t) for n, t in zip(numbers, body, strict=True) if t.strip()]
-                    numbers, body = [n for n, _ in kept], [t for _, t in kept]
-                fast_votes = (numbers, [rest.split(";") for rest in body])
+            if keyword == "votes" and '"' not in "\n".join(lines[header_line:]):
+                votes_lines = lines[header_line:]
                 break
         elif current is None:
             raise PabulibError("the file must start with the META section", line)
@@ -180,9 +240,14 @@ def _parse(text: str) -> PBInstance:
             for pid, p in projects.items()
         }
     votes_line, votes_header, vote_rows = sections["votes"]
-    if fast_votes is None:
-        fast_votes = ([n for n, _ in vote_rows], [row for _, row in vote_rows])
-    votes = _parse_votes(votes_line, votes_header, *fast_votes, projects)
+    votes: Sequence[Vote]
+    if votes_lines is None:
+        numbers = [n for n, _ in vote_rows]
+        votes = _parse_votes(votes_line, votes_header, numbers, [r for _, r in vote_rows], projects)
+    else:
+        votes = _bulk_votes(votes_line, votes_header, votes_lines, projects) or _split_votes(
+            votes_line, votes_header, votes_lines, projects
+        )
     # num_projects / num_votes, when given, must match: a mismatch means a truncated file.
     for key, actual in (("num_projects", len(projects)), ("num_votes", len(votes))):
         if key in meta:
@@ -193,6 +258,19 @@ def _parse(text: str) -> PBInstance:
                 )
     budget = int(budget_amount * unit)
     return PBInstance(budget=budget, projects=projects, votes=votes, meta=meta, unit=unit)
+
+
+def _split_votes(
+    header_line: int, header: list[str], lines: list[str], projects: Mapping[str, Project]
+) -> list[Vote]:
+    """VOTES rows without quotes, each on its line: split directly (as the csv module would,
+    only faster), blank lines skipped."""
+    numbers: Sequence[int] = range(header_line + 1, header_line + len(lines) + 1)
+    body = lines
+    if not all(body) or any(map(str.isspace, body)):
+        kept = [(n, t) for n, t in zip(numbers, body, strict=True) if t.strip()]
+        numbers, body = [n for n, _ in kept], [t for _, t in kept]
+    return _parse_votes(header_line, header, numbers, [t.split(";") for t in body], projects)
 
 
 def write_pabulib(instance: PBInstance) -> str:
@@ -374,6 +452,124 @@ def _parse_projects(
         projects[project_id] = Project(id=project_id, cost=int(amount), name=name, meta=meta)
         amounts[project_id] = amount
     return projects, amounts
+
+
+def _bulk_votes(
+    header_line: int, header: list[str], lines: list[str], projects: Mapping[str, Project]
+) -> Votes | None:
+    """The usual city-scale VOTES section read at once, with numpy; None for anything else.
+
+    Read at once: columns ``voter_id;vote``, plain ASCII rows without blanks (blank lines
+    aside), quotes or control characters, one ``;`` a row, distinct voter ids, every vote for a
+    listed project. Anything else (including every error) is left to the row-by-row reading,
+    which also makes the `Vote` objects of this one when they are asked for.
+    """
+    if header != ["voter_id", "vote"] or not lines:
+        return None
+    text = "\n".join(lines)
+    if not text.isascii():
+        return None
+    data = np.frombuffer(text.encode("ascii") + b"\n", np.uint8)
+    newline = data == _NEWLINE
+    if np.count_nonzero(data <= _SPACE) != np.count_nonzero(newline):
+        return None
+    ends = np.flatnonzero(newline)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    filled = ends > starts
+    starts, ends = starts[filled], ends[filled]
+    semicolons = np.flatnonzero(data == _SEMICOLON)
+    # As many `;` as rows, each inside its row: exactly one a row.
+    if len(semicolons) != len(starts) or not len(starts):
+        return None
+    if np.any(semicolons <= starts) or np.any(semicolons >= ends):
+        return None  # no `;` in a row, two in another, or a row without a voter id
+    voter_ids = _padded(data, starts, semicolons - starts)
+    if voter_ids is None or _reserved(voter_ids) or _repeats(voter_ids):
+        return None
+    # The vote field split at its commas; empty pieces approve nothing.
+    field_starts = semicolons + 1
+    commas = np.flatnonzero(data == _COMMA)
+    commas = commas[commas > semicolons[np.searchsorted(starts, commas, side="right") - 1]]
+    piece_starts = np.sort(np.concatenate((field_starts, commas + 1)))
+    piece_sizes = np.sort(np.concatenate((commas, ends))) - piece_starts
+    voter = np.searchsorted(field_starts, piece_starts, side="right") - 1
+    nonempty = piece_sizes > 0
+    approved = _project_positions(
+        data, piece_starts[nonempty], piece_sizes[nonempty], list(projects)
+    )
+    if approved is None:
+        return None
+    return Votes(
+        len(starts),
+        tuple(projects),
+        voter[nonempty],
+        approved,
+        partial(_split_votes, header_line, header, lines, projects),
+    )
+
+
+def _padded(data: UInt8Array, starts: IntArray, sizes: IntArray) -> UInt8Array | None:
+    """The byte strings data[start:start + size] as rows of a matrix, zero-padded to a multiple
+    of 8 bytes (rows of uint64 words); None when one is longer than any id should be."""
+    longest = int(sizes.max(initial=0))
+    if longest > _LONGEST_ID:
+        return None
+    width = max(8, -(-longest // 8) * 8)
+    windows = np.lib.stride_tricks.sliding_window_view(
+        np.concatenate((data, np.zeros(width, np.uint8))), width
+    )
+    rows = windows[starts]
+    rows[np.arange(width) >= sizes[:, None]] = 0
+    return rows
+
+
+def _reserved(keys: UInt8Array) -> bool:
+    """Whether an id may read as None or as a section line (ASCII, any case)."""
+    folded = keys | 0x20  # lower case for letters (other bytes may fold too: then only slower)
+    columns = np.arange(keys.shape[1])
+    for word in ("none", *SECTIONS):
+        if len(word) > keys.shape[1]:
+            continue
+        spelled = np.zeros(keys.shape[1], np.uint8)
+        spelled[: len(word)] = np.frombuffer(word.encode(), np.uint8)
+        same = np.where(columns < len(word), folded == spelled, keys == 0)
+        if np.any(np.all(same, axis=1)):
+            return True
+    return False
+
+
+def _repeats(keys: UInt8Array) -> bool:
+    words = keys.view(np.uint64)
+    ordered = words[np.lexsort(words.T)]
+    return bool(np.any(np.all(ordered[1:] == ordered[:-1], axis=1)))
+
+
+def _project_positions(
+    data: UInt8Array, starts: IntArray, sizes: IntArray, project_ids: list[str]
+) -> IntArray | None:
+    """The position in `project_ids` of each piece of `data`; None if one is not listed."""
+    pieces = _padded(data, starts, sizes)
+    if pieces is None:
+        return None
+    width = pieces.shape[1]
+    # The ids a piece could spell (no longer than the longest piece).
+    fitting = [(i, pid.encode()) for i, pid in enumerate(project_ids) if len(pid.encode()) <= width]
+    table = np.zeros((len(fitting), width), np.uint8)
+    for row, (_, pid) in enumerate(fitting):
+        table[row, : len(pid)] = np.frombuffer(pid, np.uint8)
+    # Each id as one number (its words mixed); equal numbers are then checked byte for byte.
+    mix = np.arange(1, 2 * (width // 8) + 1, 2, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    listed_keys = (table.view(np.uint64) * mix).sum(axis=1, dtype=np.uint64)
+    piece_keys = (pieces.view(np.uint64) * mix).sum(axis=1, dtype=np.uint64)
+    order = np.argsort(listed_keys, kind="stable")
+    ordered = listed_keys[order]
+    if len(ordered) == 0 or np.any(ordered[1:] == ordered[:-1]):
+        return None
+    found = order[np.minimum(np.searchsorted(ordered, piece_keys), len(order) - 1)]
+    if not np.array_equal(table[found], pieces):
+        return None
+    positions = np.array([i for i, _ in fitting], dtype=np.int64)
+    return positions[found]
 
 
 def _parse_votes(
