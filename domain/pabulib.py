@@ -32,7 +32,7 @@ from fractions import Fraction
 from functools import partial
 from pathlib import Path
 from types import MappingProxyType
-from typing import NamedTuple, overload
+from typing import NamedTuple, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -60,6 +60,7 @@ _NO_META: Mapping[str, str] = MappingProxyType({})
 _NEWLINE, _SPACE, _COMMA, _SEMICOLON = 0x0A, 0x20, 0x2C, 0x3B
 _LONGEST_ID = 64  # bytes; longer voter or project ids are read row by row
 
+T = TypeVar("T")
 IntArray = npt.NDArray[np.int64]
 UInt8Array = npt.NDArray[np.uint8]
 
@@ -120,7 +121,7 @@ class Votes(Sequence[Vote]):
 
     def _list(self) -> list[Vote]:
         if self._votes is None:
-            self._votes = self._read()
+            self._votes = _without_collector(self._read)
         return self._votes
 
     def __len__(self) -> int:
@@ -181,12 +182,19 @@ def parse_pabulib(text: str) -> PBInstance:
     columns than its header, a cost that is not an amount, a vote for an unknown project, a
     voter or project listed twice, counts in META that the file contradicts).
     """
-    # A city-scale file makes hundreds of thousands of small objects at once, none of them in a
-    # reference cycle: the cyclic collector would only rescan them again and again.
+    return _without_collector(partial(_parse, text))
+
+
+def _without_collector(read: Callable[[], T]) -> T:
+    """`read()` with the cyclic garbage collector paused.
+
+    A city-scale file makes hundreds of thousands of small objects at once, none of them in a
+    reference cycle: the collector would only rescan them again and again.
+    """
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _parse(text)
+        return read()
     finally:
         if collecting:
             gc.enable()
@@ -569,7 +577,8 @@ def _project_positions(
     if not np.array_equal(table[found], pieces):
         return None
     positions = np.array([i for i, _ in fitting], dtype=np.int64)
-    return positions[found]
+    approved: IntArray = positions[found]
+    return approved
 
 
 def _parse_votes(
