@@ -63,6 +63,7 @@ _LONGEST_ID = 64  # bytes; longer voter or project ids are read row by row
 T = TypeVar("T")
 IntArray = npt.NDArray[np.int64]
 UInt8Array = npt.NDArray[np.uint8]
+UInt64Array = npt.NDArray[np.uint64]
 
 
 class PabulibError(ValueError):
@@ -485,23 +486,27 @@ def _bulk_votes(
     starts = np.concatenate(([0], ends[:-1] + 1))
     filled = ends > starts
     starts, ends = starts[filled], ends[filled]
-    semicolons = np.flatnonzero(data == _SEMICOLON)
+    semicolon = data == _SEMICOLON
+    semicolons = np.flatnonzero(semicolon)
     # As many `;` as rows, each inside its row: exactly one a row.
     if len(semicolons) != len(starts) or not len(starts):
         return None
     if np.any(semicolons <= starts) or np.any(semicolons >= ends):
         return None  # no `;` in a row, two in another, or a row without a voter id
-    voter_ids = _padded(data, starts, semicolons - starts)
-    if voter_ids is None or _reserved(voter_ids) or _repeats(voter_ids):
+    voter_ids = _words(data, starts, semicolons - starts)
+    if voter_ids is None or _reserved(voter_ids, semicolons - starts) or _repeats(voter_ids):
         return None
-    # The vote field split at its commas; empty pieces approve nothing.
-    field_starts = semicolons + 1
-    commas = np.flatnonzero(data == _COMMA)
-    commas = commas[commas > semicolons[np.searchsorted(starts, commas, side="right") - 1]]
-    piece_starts = np.sort(np.concatenate((field_starts, commas + 1)))
-    piece_sizes = np.sort(np.concatenate((commas, ends))) - piece_starts
-    voter = np.searchsorted(field_starts, piece_starts, side="right") - 1
-    nonempty = piece_sizes > 0
+    # The vote field (from `;` to the end of the row) split at its commas.
+    in_field = np.zeros(len(data), np.int8)
+    in_field[semicolons] = 1
+    in_field[ends] = -1
+    comma = (data == _COMMA) & np.cumsum(in_field, dtype=np.int8).view(np.bool_)
+    row_end = np.zeros(len(data), np.bool_)
+    row_end[ends] = True
+    piece_starts = np.flatnonzero(semicolon | comma) + 1
+    piece_sizes = np.flatnonzero(comma | row_end) - piece_starts
+    voter = np.cumsum(semicolon[piece_starts - 1]) - 1
+    nonempty = piece_sizes > 0  # "1,,2" and an empty vote: empty pieces approve nothing
     approved = _project_positions(
         data, piece_starts[nonempty], piece_sizes[nonempty], list(projects)
     )
@@ -516,39 +521,38 @@ def _bulk_votes(
     )
 
 
-def _padded(data: UInt8Array, starts: IntArray, sizes: IntArray) -> UInt8Array | None:
-    """The byte strings data[start:start + size] as rows of a matrix, zero-padded to a multiple
-    of 8 bytes (rows of uint64 words); None when one is longer than any id should be."""
+def _words(data: UInt8Array, starts: IntArray, sizes: IntArray) -> UInt64Array | None:
+    """The byte strings data[start:start + size] as rows of little-endian 64-bit words,
+    zero-padded; None when one is longer than any id should be."""
     longest = int(sizes.max(initial=0))
     if longest > _LONGEST_ID:
         return None
-    width = max(8, -(-longest // 8) * 8)
-    windows = np.lib.stride_tricks.sliding_window_view(
-        np.concatenate((data, np.zeros(width, np.uint8))), width
-    )
-    rows = windows[starts]
-    rows[np.arange(width) >= sizes[:, None]] = 0
-    return rows
+    width = max(1, -(-longest // 8))
+    padded = np.concatenate((data, np.zeros(8 * width, np.uint8)))
+    # Every 8 bytes from each position, as one word (an unaligned view: no copy).
+    at = np.ndarray((len(padded) - 7,), "<u8", padded.data, 0, (1,))
+    keep = np.zeros(9, np.uint64)
+    keep[1:] = np.cumsum(np.uint64(0xFF) << np.arange(0, 64, 8, dtype=np.uint64))
+    words = np.empty((len(starts), width), np.uint64)
+    for w in range(width):
+        words[:, w] = at[starts + 8 * w] & keep[np.clip(sizes - 8 * w, 0, 8)]
+    return words
 
 
-def _reserved(keys: UInt8Array) -> bool:
+def _reserved(words: UInt64Array, sizes: IntArray) -> bool:
     """Whether an id may read as None or as a section line (ASCII, any case)."""
-    folded = keys | 0x20  # lower case for letters (other bytes may fold too: then only slower)
-    columns = np.arange(keys.shape[1])
     for word in ("none", *SECTIONS):
-        if len(word) > keys.shape[1]:
-            continue
-        spelled = np.zeros(keys.shape[1], np.uint8)
-        spelled[: len(word)] = np.frombuffer(word.encode(), np.uint8)
-        same = np.where(columns < len(word), folded == spelled, keys == 0)
-        if np.any(np.all(same, axis=1)):
+        spelled = int.from_bytes(word.encode(), "little")
+        # Setting 0x20 lowers the case of letters (it may fold other bytes too: only slower).
+        fold = int.from_bytes(b" " * len(word), "little")
+        same = (words[:, 0] | np.uint64(fold)) == np.uint64(spelled)
+        if np.any(same & (sizes == len(word))):
             return True
     return False
 
 
-def _repeats(keys: UInt8Array) -> bool:
-    words = keys.view(np.uint64)
-    ordered = words[np.lexsort(words.T)]
+def _repeats(words: UInt64Array) -> bool:
+    ordered = words[np.lexsort(words.T)] if words.shape[1] > 1 else np.sort(words, axis=0)
     return bool(np.any(np.all(ordered[1:] == ordered[:-1], axis=1)))
 
 
@@ -556,19 +560,21 @@ def _project_positions(
     data: UInt8Array, starts: IntArray, sizes: IntArray, project_ids: list[str]
 ) -> IntArray | None:
     """The position in `project_ids` of each piece of `data`; None if one is not listed."""
-    pieces = _padded(data, starts, sizes)
+    pieces = _words(data, starts, sizes)
     if pieces is None:
         return None
     width = pieces.shape[1]
     # The ids a piece could spell (no longer than the longest piece).
-    fitting = [(i, pid.encode()) for i, pid in enumerate(project_ids) if len(pid.encode()) <= width]
-    table = np.zeros((len(fitting), width), np.uint8)
+    encoded = (pid.encode() for pid in project_ids)
+    fitting = [(i, pid) for i, pid in enumerate(encoded) if len(pid) <= 8 * width]
+    table = np.zeros((len(fitting), width), np.uint64)
     for row, (_, pid) in enumerate(fitting):
-        table[row, : len(pid)] = np.frombuffer(pid, np.uint8)
-    # Each id as one number (its words mixed); equal numbers are then checked byte for byte.
-    mix = np.arange(1, 2 * (width // 8) + 1, 2, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    listed_keys = (table.view(np.uint64) * mix).sum(axis=1, dtype=np.uint64)
-    piece_keys = (pieces.view(np.uint64) * mix).sum(axis=1, dtype=np.uint64)
+        padded = pid.ljust(8 * width, b"\0")
+        table[row] = [int.from_bytes(padded[8 * w : 8 * w + 8], "little") for w in range(width)]
+    # Each id as one number (its words mixed); equal numbers are then checked word for word.
+    mix = np.arange(1, 2 * width + 1, 2, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    listed_keys = (table * mix).sum(axis=1, dtype=np.uint64)
+    piece_keys = (pieces * mix).sum(axis=1, dtype=np.uint64)
     order = np.argsort(listed_keys, kind="stable")
     ordered = listed_keys[order]
     if len(ordered) == 0 or np.any(ordered[1:] == ordered[:-1]):

@@ -407,17 +407,20 @@ rows = st.one_of(
 )
 
 
-clean_rows = st.lists(
-    st.lists(st.sampled_from(PIECES[:5]), max_size=4).map(",".join), min_size=1, max_size=8
-).map(lambda fields: [f"v{i};{field}" for i, field in enumerate(fields)])
-
-
 @st.composite
 def vote_sections(draw: st.DrawFn) -> list[str]:
-    """Mostly well-formed VOTES rows, some with one odd row put in."""
-    lines = draw(clean_rows | st.lists(rows, max_size=7, unique_by=lambda r: r.split(";")[0]))
+    """Mostly well-formed VOTES rows (voter ids of one word or two), some with one odd row put
+    in, some with a voter twice."""
+    fields = st.lists(st.sampled_from(PIECES[:5]), max_size=4).map(",".join)
+    prefix = draw(st.sampled_from(["v", "VOTER-number-"]))
+    clean = st.lists(fields, min_size=1, max_size=8).map(
+        lambda votes: [f"{prefix}{i};{vote}" for i, vote in enumerate(votes)]
+    )
+    lines = draw(clean | st.lists(rows, max_size=7, unique_by=lambda r: r.split(";")[0]))
     if draw(st.booleans()):
         lines.insert(draw(st.integers(0, len(lines))), draw(rows))
+    if lines and draw(st.booleans()):
+        lines.append(draw(st.sampled_from(lines)))
     return lines
 
 
