@@ -206,6 +206,7 @@ def _parse(text: str) -> PBInstance:
     sections: dict[str, tuple[int, list[str], list[tuple[int, list[str]]]]] = {}
     # The VOTES rows as lines, when they hold no quotes (then no field runs over two lines).
     votes_lines: list[str] | None = None
+    votes_text = ""
     current: list[tuple[int, list[str]]] | None = None
     rows = _rows(lines)
     last_line = 1
@@ -228,9 +229,11 @@ def _parse(text: str) -> PBInstance:
             last_line = header_line
             current = []
             sections[keyword] = (header_line, [h.strip() for h in header], current)
-            if keyword == "votes" and '"' not in "\n".join(lines[header_line:]):
-                votes_lines = lines[header_line:]
-                break
+            if keyword == "votes":
+                votes_text = "\n".join(lines[header_line:])
+                if '"' not in votes_text:
+                    votes_lines = lines[header_line:]
+                    break
         elif current is None:
             raise PabulibError("the file must start with the META section", line)
         else:
@@ -254,9 +257,9 @@ def _parse(text: str) -> PBInstance:
         numbers = [n for n, _ in vote_rows]
         votes = _parse_votes(votes_line, votes_header, numbers, [r for _, r in vote_rows], projects)
     else:
-        votes = _bulk_votes(votes_line, votes_header, votes_lines, projects) or _split_votes(
-            votes_line, votes_header, votes_lines, projects
-        )
+        votes = _bulk_votes(
+            votes_line, votes_header, votes_lines, votes_text, projects
+        ) or _split_votes(votes_line, votes_header, votes_lines, projects)
     # num_projects / num_votes, when given, must match: a mismatch means a truncated file.
     for key, actual in (("num_projects", len(projects)), ("num_votes", len(votes))):
         if key in meta:
@@ -464,18 +467,22 @@ def _parse_projects(
 
 
 def _bulk_votes(
-    header_line: int, header: list[str], lines: list[str], projects: Mapping[str, Project]
+    header_line: int,
+    header: list[str],
+    lines: list[str],
+    text: str,
+    projects: Mapping[str, Project],
 ) -> Votes | None:
     """The usual city-scale VOTES section read at once, with numpy; None for anything else.
 
     Read at once: columns ``voter_id;vote``, plain ASCII rows without blanks (blank lines
     aside), quotes or control characters, one ``;`` a row, distinct voter ids, every vote for a
     listed project. Anything else (including every error) is left to the row-by-row reading,
-    which also makes the `Vote` objects of this one when they are asked for.
+    which also makes the `Vote` objects of this one when they are asked for. `text` is `lines`
+    joined by line breaks.
     """
     if header != ["voter_id", "vote"] or not lines:
         return None
-    text = "\n".join(lines)
     if not text.isascii():
         return None
     data = np.frombuffer(text.encode("ascii") + b"\n", np.uint8)
