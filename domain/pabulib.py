@@ -15,7 +15,14 @@ and ignores it. As in pabutools, a field reading `None` means "no value", duplic
 one ballot count once, and blank lines are skipped.
 
 Malformed input raises `PabulibError` with the 1-based line number, so an admin can fix the
-file. `write_pabulib` produces text that `parse_pabulib` and pabutools' `parse_pabulib` both read
+file.
+
+A city-scale VOTES section of the usual shape (``voter_id;vote``, plain ASCII) is read at once
+with numpy: `PBInstance.votes` is then a `Votes`, whose arrays are what a tally needs and whose
+`Vote` objects are made, by the row-by-row reading, only when asked for. Every other file, and
+every error, goes through the row-by-row reading.
+
+`write_pabulib` produces text that `parse_pabulib` and pabutools' `parse_pabulib` both read
 back to the same election (used by `civicbot export-pabulib`).
 """
 
