@@ -351,8 +351,11 @@ class _Election:
         if isinstance(votes, Votes):
             # Read in bulk: every ballot weighs 1, the approvals are arrays already.
             weights = np.ones(len(votes), dtype=np.int64)
-            in_order = np.array([index[pid] for pid in votes.project_ids], dtype=np.int64)
+            in_order = np.array([index.get(p, -1) for p in votes.project_ids], dtype=np.int64)
             voter, project = votes.entry_voter, in_order[votes.entry_project]
+            if np.any(project < 0):
+                unknown = votes.project_ids[int(votes.entry_project[np.argmin(project)])]
+                raise ValueError(f"a ballot approves unknown project {unknown!r}")
         else:
             distinct_weights = set(map(_weight_of, votes))
             if distinct_weights <= {1.0}:

@@ -430,6 +430,10 @@ def test_unknown_rules_projects_and_weights_are_refused() -> None:
     assert set(RULES) == {"greedy", "seoul", "mes", "mes+greedy", "mes+add1", "mes+add1+greedy"}
     with pytest.raises(ValueError, match="unknown project 'B'"):
         greedy(election(10, {"A": 5}, [("B",)]))
+    read = parse_pabulib(write_pabulib(election(10, {"A": 5, "B": 5}, [("A",), ("B",)])))
+    assert isinstance(read.votes, Votes)
+    with pytest.raises(ValueError, match="unknown project 'B'"):
+        greedy(PBInstance(10, instance.projects, read.votes))  # ballots read in bulk
     weightless = PBInstance(10, instance.projects, [Vote("v", ("A",), 0.0)])
     with pytest.raises(ValueError, match="positive"):
         mes(weightless)
