@@ -76,8 +76,6 @@ import numpy as np
 from domain.equal_shares import Ballots, EqualShares, IntArray, add1, equal_shares
 from domain.pabulib import PBInstance, Votes
 
-_weight_of = attrgetter("weight")
-
 __all__ = [
     "MES_RULES",
     "RULES",
@@ -570,6 +568,9 @@ def _supporter_counts(ballots: Ballots) -> list[int]:
 def _money(amount: int, unit: int) -> str:
     value = Fraction(amount, unit)
     return str(value.numerator) if value.denominator == 1 else f"{float(value):.2f}"
+
+
+_weight_of = attrgetter("weight")
 
 
 def _scaled_weights(weights: set[float]) -> dict[float, int]:
