@@ -35,7 +35,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,9 +43,10 @@ from typing import Any
 import asyncpg
 
 from bot.localapi.core import LocalBotApi
+from storage.ballotkey import BallotKey, attach
 from storage.db import open_database
 from tests.load.citizens import prepare_world
-from tests.load.cluster import running_cluster
+from tests.load.cluster import BENCH_BALLOT_KEY, running_cluster
 from tests.load.scenario import THRESHOLD, everyone_at_once
 
 POSTGRES = os.environ.get("CIVICBOT_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -55,6 +56,9 @@ CONFIGS = {
     "postgres-2": ("postgres", 2),
     "postgres-3": ("postgres", 3),
 }
+# What each worker held its locks for, by the kind of the unit of work's first lock.
+KINDS = re.compile(r"held by kind:((?: \w+ [\d.]+ s)*)")
+KIND = re.compile(r" (\w+) ([\d.]+) s")
 USE = re.compile(
     r"Database use: (\d+) statements, (\d+) reads, (\d+) writes, (\d+) locks"
     r" \(waited ([\d.]+) s, held ([\d.]+) s\)"
@@ -144,6 +148,7 @@ class Figures:
     writes: float = 0.0
     lock_wait_ms: float = 0.0
     lock_held_ms: float = 0.0
+    held_by_kind_ms: dict[str, float] = field(default_factory=dict)  # per update
 
     @property
     def per_second(self) -> float:
@@ -158,6 +163,7 @@ class Figures:
             f"  transactions/update {self.transactions:4.2f}"
             f" (writes {self.writes:4.2f})  lock wait {self.lock_wait_ms:5.2f} ms,"
             f" held {self.lock_held_ms:5.2f} ms per update"
+            + (" (" + ", ".join(f"{k} {v:.2f}" for k, v in self.held_by_kind_ms.items()) + ")")
         )
 
     def projection(self, cores: int = 8) -> str:
@@ -168,7 +174,7 @@ class Figures:
         )
 
 
-async def measure(config: str, citizens: int, folder: Path) -> Figures:
+async def measure(config: str, citizens: int, folder: Path, in_hand: int) -> Figures:
     engine, workers = CONFIGS[config]
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     admin = None
@@ -182,6 +188,7 @@ async def measure(config: str, citizens: int, folder: Path) -> Figures:
     await db.connect()
     try:
         await db.migrate()
+        await attach(db, BallotKey.from_text(BENCH_BALLOT_KEY))
         world = await prepare_world(
             db, datetime.now(UTC), proposals=4, support_threshold=THRESHOLD, max_choices=2
         )
@@ -189,7 +196,11 @@ async def measure(config: str, citizens: int, folder: Path) -> Figures:
             url,
             workers,
             folder,
-            extra_env={"QUIET_HOURS_START": "00:00", "QUIET_HOURS_END": "00:00"},
+            extra_env={
+                "QUIET_HOURS_START": "00:00",
+                "QUIET_HOURS_END": "00:00",
+                "UPDATES_IN_HAND": str(in_hand),
+            },
         ) as cluster:
             clock = ReplyClock(cluster.api)
             bot_before, driver_before = cpu_seconds(cluster.process.pid), time.process_time()
@@ -212,12 +223,17 @@ async def measure(config: str, citizens: int, folder: Path) -> Figures:
                 postgres_cpu / updates * 1000 if engine == "postgres" else 0.0,
             )
         # Each worker logs what it asked of the database as it stops (start-up included).
-        uses = USE.findall((folder / "bot.log").read_text(encoding="utf-8", errors="replace"))
+        log = (folder / "bot.log").read_text(encoding="utf-8", errors="replace")
+        uses = USE.findall(log)
         totals = [sum(float(use[index]) for use in uses) for index in range(6)]
         figures.transactions = (totals[1] + totals[2]) / updates
         figures.writes = totals[2] / updates
         figures.lock_wait_ms = totals[4] / updates * 1000
         figures.lock_held_ms = totals[5] / updates * 1000
+        for kinds in KINDS.findall(log):
+            for kind, held in KIND.findall(kinds):
+                by_kind = figures.held_by_kind_ms
+                by_kind[kind] = by_kind.get(kind, 0.0) + float(held) / updates * 1000
         return figures
     finally:
         await db.close()
@@ -230,14 +246,20 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--citizens", type=int, default=100)
     parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
+    parser.add_argument(
+        "--in-hand", type=int, default=64, help="UPDATES_IN_HAND: updates at once per process"
+    )
     args = parser.parse_args()
-    print(f"{args.citizens} citizens at once; {os.cpu_count()} CPUs")
+    print(
+        f"{args.citizens} citizens at once; {os.cpu_count()} CPUs;"
+        f" up to {args.in_hand} updates in hand per process"
+    )
     results = []
     with tempfile.TemporaryDirectory() as scratch:
         for config in args.configs:
             folder = Path(scratch) / config
             folder.mkdir()
-            results.append(await measure(config, args.citizens, folder))
+            results.append(await measure(config, args.citizens, folder, args.in_hand))
             print(results[-1].line(), flush=True)
     for figures in results:
         print(figures.projection())

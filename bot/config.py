@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     outbox_batch_size: int = Field(default=10, ge=1, le=100)
     # Sends that failed before reaching Telegram are retried this many times, with backoff.
     outbox_max_attempts: int = Field(default=5, ge=1)
+    # Updates handled at once per process (different people's; one person's are one at a
+    # time). Enough to keep the CPU busy while replies wait on Telegram; more only lengthens
+    # every lock's hold on a busy process (bench/bench_workers.py --in-hand).
+    updates_in_hand: int = Field(default=64, ge=1, le=1000)
     # Seconds between checks for stages to open or close, reminders and digests to queue.
     automation_interval: float = Field(default=30.0, gt=0)
     # The web side (bot/web): public pages and the Mini App. `civicbot run` (polling) and

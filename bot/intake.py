@@ -7,7 +7,7 @@ worker process takes updates from that record:
 
 - one person's updates one at a time, in update_id order, across all workers (the next is
   taken only when the one before is done); different people's at the same time, up to
-  `CONCURRENCY` per process;
+  `UPDATES_IN_HAND` per process (a setting);
 - the worker that received an update takes it at once while it has fewer than
   `SELF_CLAIM_SHARED` in hand; otherwise it leaves it waiting and every worker is woken to take it
   (LISTEN/NOTIFY on PostgreSQL), so work spreads over workers whatever connections
@@ -41,8 +41,8 @@ from telegram.warnings import PTBUserWarning
 
 from bot.ids import clamp_update
 from domain.people import Person
-from storage.db import WRITE_HOOK, Session
-from storage.intake import Claimed, UpdatesRepository, person_of
+from storage.db import WRITE_HOOK, Session, is_conflict
+from storage.intake import Claimed, UpdatesRepository
 from storage.people import PeopleRepository
 from storage.ptbstate import PtbStateRepository
 
@@ -53,7 +53,6 @@ log = logging.getLogger(__name__)
 # We ask for getUpdates by its raw name to record the JSON as Telegram sent it.
 warnings.filterwarnings("ignore", message=".*do_api_request.*getUpdates.*", category=PTBUserWarning)
 
-CONCURRENCY = 64  # updates handled at once per process (different people)
 # A receiving worker takes the update itself while it has fewer than this in hand; beyond,
 # it leaves it to whichever worker is free first. One process alone takes everything.
 SELF_CLAIM_SHARED = 4
@@ -169,25 +168,37 @@ class Intake:
         acknowledged. A single update is taken by this worker at once if it has room."""
         if not payloads:
             return
-        db = self.services.db
-        now = self.services.clock()
-        claimed: Claimed | None = None
-        async with db.transaction() as session:
-            repository = UpdatesRepository(session)
-            await repository.receive(payloads, now)
-            if len(payloads) == 1 and self.running and not self._busier_than_others():
-                claimed = await repository.claim_one(
-                    int(payloads[0]["update_id"]), person_of(payloads[0]), self.worker, now
-                )
-                if claimed is not None:
-                    works = await self._load(session, [claimed])
-            if claimed is None and db.shared:
-                await db.notify(session, CHANNEL)
-        if claimed is not None:
+        take = len(payloads) == 1 and self.running and not self._busier_than_others()
+        try:
+            works = await self._receive(payloads, take)
+        except Exception as error:
+            if not (take and is_conflict(error)):
+                raise
+            # Another of this person's updates was taken at the same moment: record this
+            # one as waiting; it is taken when that one is done.
+            works = await self._receive(payloads, take=False)
+        if works:
             self._start(works)
         else:
             self._left_waiting += len(payloads)
             self._wake.set()
+
+    async def _receive(self, payloads: list[dict[str, Any]], take: bool) -> list[Work]:
+        db = self.services.db
+        now = self.services.clock()
+        works: list[Work] = []
+        async with db.transaction() as session:
+            repository = UpdatesRepository(session)
+            await repository.receive(payloads, now)
+            if take:
+                claimed = await repository.claim_one(
+                    int(payloads[0]["update_id"]), self.worker, now
+                )
+                if claimed is not None:
+                    works = await self._load(session, [claimed])
+            if not works and db.shared:
+                await db.notify(session, CHANNEL)
+        return works
 
     def _woken(self) -> None:
         """Another worker left an update waiting (LISTEN/NOTIFY)."""
@@ -198,7 +209,7 @@ class Intake:
         in hand, or finished clearly more in its last beat than the least busy other worker
         (one just started, say: Telegram's connections stay with the old ones)."""
         if not self.services.db.shared:
-            return len(self.in_hand) >= CONCURRENCY
+            return len(self.in_hand) >= self._concurrency()
         if len(self.in_hand) >= SELF_CLAIM_SHARED:
             return True
         least = self._least_elsewhere
@@ -226,10 +237,17 @@ class Intake:
         if not room and not self._finished:
             return
         now = self.services.clock()
-        async with self.services.db.transaction() as session:
-            finished = await self._save_finished(session)
-            claimed = await UpdatesRepository(session).claim(self.worker, now, room)
-            works = await self._load(session, claimed) if claimed else []
+        try:
+            async with self.services.db.transaction() as session:
+                finished = await self._save_finished(session)
+                claimed = await UpdatesRepository(session).claim(self.worker, now, room)
+                works = await self._load(session, claimed) if claimed else []
+        except Exception as error:
+            if not is_conflict(error):
+                raise
+            # A person's update was taken elsewhere at the same moment: take again.
+            self._wake.set()
+            return
         if room:
             self._last_claim = asyncio.get_running_loop().time()
             self._left_waiting = max(0, self._left_waiting - len(claimed))
@@ -239,7 +257,7 @@ class Intake:
             self._wake.set()  # there may be more waiting
 
     def _concurrency(self) -> int:
-        return CONCURRENCY
+        return int(self.services.settings.updates_in_hand)
 
     async def _load(self, session: Session, claimed: list[Claimed]) -> list[Work]:
         """The people's conversation states, user_data and profile, as the database has them."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import sys
 import time
 import zlib
 from abc import ABC, abstractmethod
@@ -94,6 +95,7 @@ class Usage:
     """Running counts of what a process asks of its database (for benchmarks and logs)."""
 
     __slots__ = (
+        "held_by_kind",
         "lock_held",
         "lock_wait",
         "locks",
@@ -111,12 +113,14 @@ class Usage:
         self.locks = 0  # `Session.lock`s taken (PostgreSQL)
         self.lock_wait = 0.0  # seconds spent waiting for them
         self.lock_held = 0.0  # seconds from taking the first to the unit of work's end
+        self.held_by_kind: dict[str, float] = {}  # the same, by the first lock's kind
 
     def summary(self) -> str:
         return (
             f"{self.statements} statements, {self.reads} reads, {self.writes} writes,"
             f" {self.locks} locks (waited {self.lock_wait:.3f} s, held {self.lock_held:.3f} s),"
-            f" longest SQLite call {self.longest_call * 1000:.2f} ms"
+            f" longest SQLite call {self.longest_call * 1000:.2f} ms; held by kind:"
+            + "".join(f" {kind} {held:.3f} s" for kind, held in sorted(self.held_by_kind.items()))
         )
 
     def snapshot(self) -> tuple[int, int, int]:
@@ -124,6 +128,15 @@ class Usage:
 
 
 USAGE = Usage()
+
+
+def is_conflict(error: BaseException) -> bool:
+    """A write refused by a unique constraint, on either engine: the race the constraint
+    exists for was lost, and the unit of work may be redone without that write."""
+    if isinstance(error, sqlite3.IntegrityError):
+        return "UNIQUE" in str(error)
+    asyncpg = sys.modules.get("asyncpg")  # imported only by the PostgreSQL engine
+    return asyncpg is not None and isinstance(error, asyncpg.UniqueViolationError)
 
 
 class Database(ABC):
@@ -371,6 +384,7 @@ class PostgresSession(Session):
         self._database = database
         self.scope = database.url
         self.locked_at: float | None = None
+        self.locked_kind = ""
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         USAGE.statements += 1
@@ -412,6 +426,7 @@ class PostgresSession(Session):
         USAGE.locks += 1
         if self.locked_at is None:
             self.locked_at = time.perf_counter()
+            self.locked_kind = kind
 
     async def _arguments(self, statement: Statement, params: Params) -> list[Any]:
         """SQLite takes any value for any column; asyncpg wants each parameter's own type,
@@ -549,7 +564,10 @@ class PostgresDatabase(Database):
                         await hook(session)
             finally:
                 if session.locked_at is not None:
-                    USAGE.lock_held += time.perf_counter() - session.locked_at
+                    held = time.perf_counter() - session.locked_at
+                    USAGE.lock_held += held
+                    kinds = USAGE.held_by_kind
+                    kinds[session.locked_kind] = kinds.get(session.locked_kind, 0.0) + held
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Session]:

@@ -44,10 +44,13 @@ class Claimed:
 
 
 _CLAIMED_COLUMNS = "update_id, person, payload, applied_at"
-# A person's next update may be taken only when every earlier one is done.
+# A person's next update may be taken only when every earlier one is done and none is in
+# hand (one that arrived late, on another connection, waits for the one taken before it).
+# The unique index updates_one_in_hand (migration 0023) keeps the second half when two
+# claims race.
 _FIRST_OF_ITS_PERSON = (
-    "NOT EXISTS (SELECT 1 FROM updates e WHERE e.person = u.person"
-    " AND e.done_at IS NULL AND e.update_id < u.update_id)"
+    "NOT EXISTS (SELECT 1 FROM updates e WHERE e.person = u.person AND e.done_at IS NULL"
+    " AND (e.update_id < u.update_id OR e.claimed_by IS NOT NULL))"
 )
 
 
@@ -71,13 +74,11 @@ class UpdatesRepository:
             ],
         )
 
-    async def claim_one(
-        self, update_id: int, person: int, worker: str, now: datetime
-    ) -> Claimed | None:
-        """Take this update if it is waiting and first in its person's line. The person is
-        locked first: two of their updates received at once (from two chats) are not both
-        taken."""
-        await self.session.lock("person", person)
+    async def claim_one(self, update_id: int, worker: str, now: datetime) -> Claimed | None:
+        """Take this update if it is waiting and first in its person's line. Two of their
+        updates received at once (on two connections) are not both taken: the second claim
+        waits for the first and fails on updates_one_in_hand (`storage.db.is_conflict`); the
+        caller records the update without taking it."""
         rows = await self.session.fetchall(
             f"UPDATE updates SET claimed_by = ?, claimed_at = ? WHERE update_id IN ("
             f" SELECT u.update_id FROM updates u WHERE u.update_id = ? AND u.done_at IS NULL"

@@ -259,11 +259,11 @@ def support_is_open(proposal: Proposal, programme: Programme, now: datetime) -> 
 async def support(db: Database, proposal_id: int, user_id: int, now: datetime) -> Outcome:
     """공감: one per person per proposal; supporters follow the proposal by default."""
     async with db.transaction() as session:
+        if await PeopleRepository(session).get(user_id) is None:
+            return Outcome.NOT_SIGNED_UP
         # One supporter at a time per proposal: support is added only while open, and the
         # goal's status change (with its notices) happens exactly once.
         await session.lock("proposal", proposal_id)
-        if await PeopleRepository(session).get(user_id) is None:
-            return Outcome.NOT_SIGNED_UP
         repository = ProposalsRepository(session)
         proposal = await repository.get(proposal_id)
         if proposal is None or proposal.hidden:

@@ -275,18 +275,20 @@ async def cast(
     conversation state); `on_cast` runs inside it once the ballot is stored (the chat drops
     its draft from memory there)."""
     async with transaction() if transaction is not None else db.transaction() as session:
-        # One person's ballots one at a time: of a group of headings they vote in one only.
-        # (The roll is an upsert on its unique key; the ballot waits sealed for the mix.)
-        await session.lock("person", user_id)
         where = await locate(session, heading_id)
         if where is None:
             return CastResult(Refusal.NOT_FOUND)
-        refusal = await check_voter(session, where, heading_id, user_id, now, minimum_age)
-        if refusal is not None:
-            return CastResult(refusal)
         problem = check_ballot(where.heading, choices)
         if problem is not None:
             return CastResult(Refusal.INVALID, problem)
+        # One person's ballots one at a time (the chat and the Mini App): of a group of
+        # headings they vote in one only. Locked just before the checks that read their
+        # ballots, so the lock is held for as little as possible. (The roll is an upsert on
+        # its unique key; the ballot waits sealed for the mix.)
+        await session.lock("person", user_id)
+        refusal = await check_voter(session, where, heading_id, user_id, now, minimum_age)
+        if refusal is not None:
+            return CastResult(refusal)
         repository = VotingRepository(session)
         key = repository.key()
         name = key.pseudonym(where.stage_id, where.heading.key, user_id)

@@ -18,6 +18,8 @@ from bot.localapi.server import LocalBotApiServer
 from bot.localapi.webhook import WebhookDelivery
 
 SECRET = "cluster_secret-1"
+# The benchmarks' ballot key (tests set their own in the environment first, see conftest).
+BENCH_BALLOT_KEY = "be4c" * 16
 
 
 def free_port() -> int:
@@ -39,6 +41,7 @@ def webhook_environment(
         DATABASE_URL=database_url,
         WEBHOOK_SECRET=secret,
     )
+    env.setdefault("BALLOT_KEY", BENCH_BALLOT_KEY)
     return env
 
 

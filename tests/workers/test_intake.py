@@ -9,7 +9,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from storage.db import Database
+from storage.db import Database, is_conflict
 from storage.intake import WORKER_TIMEOUT, UpdatesRepository, person_of
 
 NOW = datetime(2027, 3, 6, 6, 5, tzinfo=UTC)
@@ -39,12 +39,48 @@ async def test_one_persons_updates_are_taken_one_at_a_time_in_order(db: Database
         # Person 10's first and person 20's: their next waits for the one before.
         assert [(c.update_id, c.person) for c in first] == [(1, 10), (3, 20)]
         assert await intake.claim("w2", NOW, limit=10) == []
-        assert await intake.claim_one(2, 10, "w2", NOW) is None
+        assert await intake.claim_one(2, "w2", NOW) is None
         assert await intake.finish(1, "w1", NOW)
         (second,) = await intake.claim("w2", NOW, limit=10)
         assert second.update_id == 2 and second.payload == text(2, 10)
         assert await intake.finish(2, "w2", NOW)
         assert [c.update_id for c in await intake.claim("w1", NOW, limit=10)] == [4]
+
+
+async def test_an_update_that_arrives_late_waits_for_the_one_in_hand(db: Database) -> None:
+    """Update 3 came on another connection after 5 was taken: it is not taken alongside."""
+    async with db.transaction() as session:
+        intake = UpdatesRepository(session)
+        await intake.receive([text(5, 10)], NOW)
+        assert await intake.claim_one(5, "w1", NOW) is not None
+        await intake.receive([text(3, 10)], NOW)
+        assert await intake.claim_one(3, "w2", NOW) is None
+        assert await intake.claim("w2", NOW, limit=10) == []
+        assert await intake.finish(5, "w1", NOW)
+        assert [c.update_id for c in await intake.claim("w2", NOW, limit=10)] == [3]
+
+
+async def test_two_claims_racing_for_one_person_take_one_update(
+    two_processes: tuple[Database, Database],
+) -> None:
+    """Two workers receive one person's two updates at the same moment, neither seeing the
+    other's yet: the unique index lets one take its update and refuses the other."""
+    both_received = asyncio.Barrier(2)
+
+    async def receive_and_take(db: Database, update_id: int) -> bool:
+        try:
+            async with db.transaction() as session:
+                intake = UpdatesRepository(session)
+                await intake.receive([text(update_id, 10)], NOW)
+                await both_received.wait()
+                return await intake.claim_one(update_id, f"w{update_id}", NOW) is not None
+        except Exception as error:
+            assert is_conflict(error), error
+            return False
+
+    first, second = two_processes
+    taken = await asyncio.gather(receive_and_take(first, 1), receive_and_take(second, 2))
+    assert sorted(taken) == [False, True]
 
 
 async def test_an_update_sent_again_is_recorded_once(db: Database) -> None:

@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.context import CivicApplication
 from bot.localapi.core import LocalBotApi
 from bot.localapi.request import LocalRequest
+from storage.intake import UpdatesRepository
 from storage.people import PeopleRepository
 from storage.ptbstate import PtbStateRepository
 
@@ -114,3 +115,39 @@ async def test_an_update_sent_again_is_handled_once(
     async with first.services.db.reading() as session:
         rows = await session.fetchall("SELECT claimed_by, done_at FROM updates")
     assert [(row["claimed_by"], row["done_at"] is not None) for row in rows] == [("worker-1", True)]
+
+
+async def test_one_persons_updates_reaching_two_workers_at_once_are_both_handled(
+    workers: tuple[LocalBotApi, list[CivicApplication]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both workers record one person's update and try to take it at the same moment: one
+    takes its own, the other's claim is refused (one update in hand per person), and that
+    update waits for the first to finish instead of being lost or handled alongside it."""
+    api, (first, second) = workers
+    both_recorded = asyncio.Barrier(2)
+    record = UpdatesRepository.receive
+    refused: list[bool] = []
+
+    async def record_then_meet(self: UpdatesRepository, *args: Any) -> None:
+        await record(self, *args)
+        if len(refused) < 2:  # the first recording of each; not the refused one's second
+            refused.append(False)
+            await both_recorded.wait()
+        else:
+            refused.append(True)
+
+    monkeypatch.setattr(UpdatesRepository, "receive", record_then_meet)
+    api.send_text(ALICE, "/help")
+    api.send_text(ALICE, "/start")
+    updates = api.pending_updates()
+    for update in updates:
+        api.confirm_update(update["update_id"])
+    await asyncio.gather(first.intake.receive([updates[0]]), second.intake.receive([updates[1]]))
+    async with asyncio.timeout(10):
+        while first.updates_handled + second.updates_handled < 2:
+            await asyncio.sleep(0.005)
+    async with first.services.db.reading() as session:
+        rows = await session.fetchall("SELECT done_at FROM updates")
+    assert len(rows) == 2 and all(row["done_at"] is not None for row in rows)
+    assert refused == [False, False, True]  # one claim was refused, its update recorded again
+    assert len(api.bot_messages(ALICE)) >= 2  # both answered: /help's text and /start's question
