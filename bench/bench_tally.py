@@ -10,7 +10,8 @@ identical (same projects in the same order) and prints the times and the ratio. 
 Add1 completion (pabutools' ``voter_budget_increment=1``, run in a subprocess stopped after
 the stated timeout), and the whole `civicbot tally` process (start, parse, rule, output) per
 rule, as a user runs it. Real pabulib files given with --pabulib get the Add1 rules compared
-with pabutools too.
+with pabutools too. Besides wall-clock times it prints CPU times and the load average, as the
+machine running it may be shared.
 """
 
 from __future__ import annotations
@@ -75,6 +76,17 @@ def timed(run: Callable[[], T]) -> tuple[T, float]:
     return result, time.perf_counter() - start
 
 
+def cpu_timed(run: Callable[[], T]) -> tuple[T, float, float]:
+    """The result, wall-clock time and CPU time (the machine may be shared)."""
+    cpu = time.process_time()
+    result, wall = timed(run)
+    return result, wall, time.process_time() - cpu
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{figure:.1f}" for figure in os.getloadavg())
+
+
 def pabutools_add1(text: str, rule: str, out: multiprocessing.Queue[list[str]]) -> None:
     election, profile = parse_pabulib_from_string(text)
     params = {"sat_class": Cost_Sat, "voter_budget_increment": 1}
@@ -123,7 +135,7 @@ def whole_command(path: str, rule: str, *extra: str) -> tuple[ProcessTime, list[
     civicbot = [str(Path(sys.executable).with_name("civicbot")), "tally"]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     subprocess.run([*civicbot, "--help"], capture_output=True, check=True, env=env)
-    load = os.getloadavg()[0]
+    load_before = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(
@@ -137,7 +149,7 @@ def whole_command(path: str, rule: str, *extra: str) -> tuple[ProcessTime, list[
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     selected = json.loads(done.stdout)["selected"] if extra else done.stdout.split()
-    return ProcessTime(elapsed, cpu, load), selected
+    return ProcessTime(elapsed, cpu, load_before), selected
 
 
 def main() -> int:
@@ -186,7 +198,7 @@ def main() -> int:
         )
 
     # MES with Add1 completion: ours, and pabutools until its timeout.
-    add1, add1_time = timed(partial(tally, instance, "mes+add1"))
+    add1, add1_time, add1_cpu = cpu_timed(partial(tally, instance, "mes+add1"))
     theirs_add1, theirs_time = pabutools_add1_timed(text, "mes+add1", args.pabutools_add1_timeout)
     verdict = (
         f"pabutools > {args.pabutools_add1_timeout:.0f} s (stopped: no result)"
@@ -196,8 +208,8 @@ def main() -> int:
     )
     identical = identical and (theirs_add1 is None or theirs_add1 == add1.selected)
     print(
-        f"mes+add1 civicbot {add1_time:7.2f} s   {verdict}   {len(add1.selected)} projects, "
-        f"{add1.cost:,} won"
+        f"mes+add1 civicbot {add1_time:7.2f} s (CPU {add1_cpu:.2f} s)   {verdict}   "
+        f"{len(add1.selected)} projects, {add1.cost:,} won   ({load()})"
     )
 
     # The whole command, as a new process: start, parse, rule, output.

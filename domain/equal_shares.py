@@ -14,22 +14,31 @@ never stored: a supporter who has never run out of money holds its share minus t
 prices of the winners it approved, and one who ran out holds 0, so any exact figure can be
 rebuilt from the prices, which are computed exactly on demand (`_Run.exact_price`).
 
-Add1 without one run per unit of money. Raising every share can only raise every budget at
-every round (as long as the same projects win the earlier rounds) and lower every winner's
-price. So if at every round r up to some round f, no other project could be bought at share s2
-for the price per unit of value that round r's winner needed at s1 < s2, then every share
-between s1 and s2 gives those rounds the same winners (`_Run` in certifying mode checks this
-round by round and records f, the first round it cannot vouch for). Later rounds can only buy
-projects whose supporters could still pay for them at round f at share s2. If even all of
-those together leave room in the budget for some project that is not among them, no share in
-between can stop the completion (no outcome is over budget or exhaustive), whatever the
-outcomes are exactly, and the whole range is skipped (`add1.never_stops`). The completion
-gallops: ever longer steps while they can be skipped, half as long when one cannot, single
-steps where the outcome is about to stop the completion.
+Add1 without one run per unit of money. With the same earlier winners, raising the share
+can only raise every budget and lower every price. A certification run at share s2 replays
+the outcome of a run at s1 < s2 alongside its own and keeps, for every group of voters, bounds
+on how fast its budget grows with the share at any share in between (a supporter sure to pay
+the price everywhere in between grows as fast as before minus the price's slope; one sure to
+pay all it has drops to 0). Prices get slope bounds the same way, so for each round the gap
+between the winner's price per unit of value and a close rival's is known at both ends and
+bounded in between: if it stays positive, the winner holds at every share in between. Rounds
+are certified one by one (`_Run.run` with a reference); `failed_at` is the first that cannot
+be, `crossing` a share below which its close rivals cannot overtake. Checking only the two ends
+would not do: at Seoul scale some voter group switches between paying the price and paying
+all it has every few won, so prices are piecewise linear with very short pieces.
+
+The completion then moves from share to share: ranges whose outcome is certified, or where
+even an uncertified outcome cannot stop the completion (`add1.never_stops`: the winners up to
+`failed_at` plus everything still affordable then leave room in the budget), are skipped
+whole; a failed certification gives where to look next (just below `crossing`), else the range
+is halved (a certified range also forecasts where closing gaps would meet: the next place to
+look); a single step of one unit is always a plain run. At Seoul scale most runs go to the
+few dozen shares where the outcome really changes, about three runs each.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -69,6 +78,8 @@ class Ballots:
     total_weight: int
     supporters: list[IntArray] = field(init=False)
     support_weights: list[FloatArray] = field(init=False)  # the supporters' weights, as floats
+    support_weight: list[int] = field(init=False)  # each project's supporters' total weight
+    weight_f: FloatArray = field(init=False)
     entry_group: IntArray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -82,6 +93,8 @@ class Ballots:
         object.__setattr__(self, "supporters", supporters)
         weight = self.weight.astype(np.float64)
         object.__setattr__(self, "support_weights", [weight[s] for s in supporters])
+        object.__setattr__(self, "support_weight", [int(self.weight[s].sum()) for s in supporters])
+        object.__setattr__(self, "weight_f", weight)
 
     def approvals(self, group: int) -> IntArray:
         return self.projects[self.group_start[group] : self.group_start[group + 1]]
@@ -148,68 +161,170 @@ class _Run:
         self.budget: FloatArray = np.full(n_groups, float(share))
         # Round at which a group paid all it had left (it holds 0 from then on); -1 if never.
         self.broke_at: IntArray = np.full(n_groups, -1, dtype=np.int64)
-        self.weight_f = ballots.weight.astype(np.float64)
+        self.weight_f = ballots.weight_f
         self.support_weights = ballots.support_weights
         self.candidates = list(candidates)
         self.cost_f = [float(c) for c in ballots.costs]
-        self.support_weight = [int(ballots.weight[s].sum()) for s in ballots.supporters]
+        self.support_weight = ballots.support_weight
         # Lower bounds on each project's rho: it only grows as budgets shrink.
-        self.bound = {
-            p: ballots.costs[p] / (self.support_weight[p] * utility[p]) for p in self.candidates
-        }
+        self.bound: FloatArray = np.full(len(ballots.costs), np.inf)
+        for p in self.candidates:
+            self.bound[p] = ballots.costs[p] / (self.support_weight[p] * utility[p])
+        self.remaining = list(self.candidates)  # not bought and not yet out of reach
         self.winners: list[int] = []
         self.prices_f: list[float] = []
         self.rhos_f: list[float] = []
         self.poor: list[IntArray] = []  # per round: supporters who paid all they had
+        self.poor_masks: list[BoolArray] = []  # the same, as a mask over the supporters
+        self.priced_now: dict[int, float | None] = {}  # float prices this round
         self.rich_weight: list[int] = []
         self._exact_prices: dict[int, Fraction] = {}
         self.rounds: list[MESRound] = []
         self.failed_at: int | None = None
         self.affordable_at_failure: list[int] = []
+        # In certification: bounds on how fast each group's budget grows with the share, at
+        # every share between the reference's and this run's (see `slopes`).
+        self.slope_low: FloatArray = np.ones(n_groups)
+        self.slope_high: FloatArray = np.ones(n_groups)
+        self.crossing: float | None = None
+        # In certification: where the gaps closing at the two ends would close, if they
+        # kept closing as fast (a guess where to look next, not a bound).
+        self.forecast: float | None = None
 
     # -- running -------------------------------------------------------------------------------
 
-    def run(self, reference: _Run | None = None) -> None:
+    def run(self, reference: _Run | None = None, until_failure: bool = False) -> None:
         """Run to the end. With `reference` (a run at a lower share), also check round by round
         that the reference's outcome holds at every share in between (see the module doc):
-        `failed_at` is the first round where that is not certain (None if it holds), and
-        `affordable_at_failure` the projects its supporters could still pay for then."""
-        remaining = list(self.candidates)
+        `failed_at` is the first round where that is not certain (None if it holds),
+        `affordable_at_failure` the projects its supporters could still pay for then, and
+        `crossing` (if known) the share at which the outcome first changes. `until_failure`:
+        stop there (`run()` again finishes the run)."""
+        remaining = self.remaining
+        shadow = None
+        if reference is not None:
+            # The reference's rounds replayed alongside: its budgets at each round.
+            shadow = _Run(self.ballots, self.utility, self.candidates, reference.share)
         while remaining:
             round_ = len(self.winners)
-            if reference is not None and self.failed_at is None:
+            if reference is not None and shadow is not None and self.failed_at is None:
                 if round_ == len(reference.winners):
                     if self.any_affordable(remaining):
-                        self.fail(remaining)
+                        self.fail(remaining, shadow)
+                        if until_failure:
+                            return
                         continue
+                    high, low = self.money_all(), shadow.money_all()
+                    for p in remaining:
+                        self.extrapolate(shadow, self.cost_f[p] - low[p], self.cost_f[p] - high[p])
                     return
-                choice = self.choose(remaining, reference, round_)
+                choice = self.choose(remaining, reference, round_, shadow)
                 if choice is not None and choice < 0:
                     self.fail(remaining)
+                    if until_failure:
+                        return
                     continue
             else:
                 choice = self.choose(remaining, None, None)
             if choice is None:
                 break
             remaining.remove(choice)
+            if shadow is not None and self.failed_at is None:
+                assert reference is not None
+                self.advance_slopes(shadow, reference, choice)
             self.pay(choice)
         if reference is not None and self.failed_at is None:
             if len(self.winners) != len(reference.winners):
                 self.fail(remaining)
 
-    def fail(self, remaining: list[int]) -> None:
+    def fail(self, remaining: list[int], shadow: _Run | None = None) -> None:
         self.failed_at = len(self.winners)
-        money = np.bincount(
-            self.ballots.projects,
-            weights=(self.weight_f * self.budget)[self.ballots.entry_group],
-            minlength=len(self.cost_f),
-        )
+        money = self.money_all()
         self.affordable_at_failure = [
             p for p in remaining if money[p] >= self.cost_f[p] * (1 - _TOLERANCE)
         ]
+        if shadow is not None:
+            # A project's money grows at most this fast: it cannot be affordable before.
+            low = shadow.money_all()
+            fastest = np.bincount(
+                self.ballots.projects,
+                weights=(self.weight_f * self.slope_high)[self.ballots.entry_group],
+                minlength=len(self.cost_f),
+            )
+            for p in self.affordable_at_failure:
+                if fastest[p] > 0:
+                    self.note_crossing(shadow, (self.cost_f[p] - low[p]) / fastest[p])
+
+    def money_all(self) -> FloatArray:
+        """What each project's supporters hold in all."""
+        weights = (self.weight_f * self.budget)[self.ballots.entry_group]
+        return np.bincount(self.ballots.projects, weights, len(self.cost_f)).astype(np.float64)
+
+    def extrapolate(self, shadow: _Run, low: float, high: float) -> None:
+        """Note where a quantity at `low` at the reference's share and `high` at this one
+        reaches 0, if it keeps moving at the same pace."""
+        if 0 < high < low:
+            width = float(self.share - shadow.share)
+            at = float(self.share) + high * width / (low - high)
+            self.forecast = at if self.forecast is None else min(self.forecast, at)
+
+    def note_crossing(self, shadow: _Run, distance: float) -> None:
+        """Note that the outcome cannot change less than `distance` above `shadow`'s share."""
+        at = float(shadow.share) + max(distance, 0.0)
+        self.crossing = at if self.crossing is None else min(self.crossing, at)
+
+    def advance_slopes(self, shadow: _Run, reference: _Run, winner: int) -> None:
+        """Update the growth bounds of `winner`'s supporters' budgets to what they hold after
+        paying for it, and pay for it at the reference's share (`shadow`)."""
+        groups = self.ballots.supporters[winner]
+        price_low = reference.prices_f[len(shadow.winners)]
+        price_high = self.float_price(winner)
+        assert price_high is not None
+        slopes = self.price_slopes(shadow, winner, price_low, price_high)
+        poor, rich = self.payers(shadow.budget[groups], self.budget[groups], price_low, price_high)
+        fall_low, fall_high = slopes if slopes is not None else (-np.inf, 0.0)
+        low, high = self.slope_low[groups], self.slope_high[groups]
+        self.slope_low[groups] = np.where(rich, low - fall_high, 0.0)
+        self.slope_high[groups] = np.where(poor, 0.0, high - fall_low)
+        shadow.pay(winner, same_as=reference)
+
+    @staticmethod
+    def payers(
+        low_budget: FloatArray, high_budget: FloatArray, price_low: float, price_high: float
+    ) -> tuple[BoolArray, BoolArray]:
+        """Supporters who pay all they have at every share in between, and those who pay the
+        price at every share in between. Budgets only grow with the share and prices only
+        fall, so the ends decide (with a margin for rounding)."""
+        poor = high_budget < price_high * (1 - _NEAR)
+        rich = low_budget >= price_low * (1 + _NEAR)
+        return poor, rich
+
+    def price_slopes(
+        self, shadow: _Run, project: int, price_low: float, price_high: float
+    ) -> tuple[float, float] | None:
+        """Bounds on the slope of `project`'s price in the share, at every share in between.
+
+        Where the payers are fixed, the price is (cost - money of those who pay all they have)
+        / weight of the others, so its slope is -(their money's slope) / (the others' weight).
+        """
+        groups = self.ballots.supporters[project]
+        weight = self.support_weights[project]
+        poor, rich = self.payers(shadow.budget[groups], self.budget[groups], price_low, price_high)
+        total = float(self.support_weight[project])
+        rich_least = total - float(weight[~rich].sum())
+        if rich_least <= 0:
+            return None
+        rich_most = total - float(weight[poor].sum())
+        steepest = float(weight[~rich] @ self.slope_high[groups][~rich]) / rich_least
+        flattest = float(weight[poor] @ self.slope_low[groups][poor]) / rich_most
+        return -steepest, -flattest
 
     def choose(
-        self, remaining: list[int], reference: _Run | None, round_: int | None
+        self,
+        remaining: list[int],
+        reference: _Run | None,
+        round_: int | None,
+        shadow: _Run | None = None,
     ) -> int | None:
         """The next winner (None: nothing is affordable).
 
@@ -223,7 +338,8 @@ class _Run:
             threshold, target = None, -1
         priced: list[tuple[float, int]] = []
         best = np.inf
-        for p in sorted(remaining, key=lambda p: (self.bound[p], p)):
+        ordered = np.array(remaining, dtype=np.int64)
+        for p in ordered[np.lexsort((ordered, self.bound[ordered]))].tolist():
             limit = best if threshold is None else threshold
             if self.bound[p] > limit * (1 + _TOLERANCE):
                 break
@@ -241,29 +357,95 @@ class _Run:
                 return near[0] if near else None
             exact = [(self.exact_rho_now(p), p) for p in near]
             return min((rho, p) for rho, p in exact if rho is not None)[1]
-        assert reference is not None and round_ is not None
-        near = [p for rho, p in priced if rho <= threshold * (1 + _TOLERANCE)]
-        if target not in near:
+        assert reference is not None and round_ is not None and shadow is not None
+        if target not in [p for rho, p in priced if rho <= threshold * (1 + _TOLERANCE)]:
             return -1  # in theory never; floats too close to call: not certain
-        if any(rho < threshold * (1 - _TOLERANCE) for rho, p in priced if p != target):
-            return -1  # a rival surely beats the threshold: no exact check needed
-        rivals = [p for p in near if p != target]
+        # A rival whose price per unit of value at the higher share is above the winner's at
+        # the lower one cannot beat it in between; the others need a closer look.
+        rivals = [p for rho, p in priced if p != target and rho <= threshold * (1 + _TOLERANCE)]
         if not rivals:
             return target
-        exact_threshold = reference.exact_rho(round_)
+        exact_threshold: Fraction | None = None
+        certain = True
         for p in rivals:
-            rho_exact = self.exact_rho_now(p)
-            if rho_exact is not None and (
-                rho_exact < exact_threshold or (rho_exact == exact_threshold and p < target)
-            ):
-                return -1
-        return target
+            rho = next(rho for rho, q in priced if q == p)
+            if rho >= threshold * (1 - _TOLERANCE):
+                if exact_threshold is None:
+                    exact_threshold = reference.exact_rho(round_)
+                rho_exact = self.exact_rho_now(p)
+                if (
+                    rho_exact is None
+                    or rho_exact > exact_threshold
+                    or (rho_exact == exact_threshold and p > target)
+                ):
+                    continue
+            if not self.beaten_nowhere(shadow, p, target):
+                certain = False
+        return target if certain else -1
+
+    def beaten_nowhere(self, shadow: _Run, rival: int, winner: int) -> bool:
+        """Whether `rival` loses to `winner` at every share between `shadow`'s and this run's,
+        both at the current round: from the gap between their prices per unit of value at
+        the two ends and bounds on how fast that gap moves in between. When the rival may
+        win, notes the lowest share at which it could."""
+        rival_low, winner_low = shadow.float_price(rival), shadow.float_price(winner)
+        rival_high, winner_high = self.float_price(rival), self.float_price(winner)
+        if rival_low is None and rival_high is not None:
+            # The rival becomes affordable in between; its money grows at most this fast.
+            groups = self.ballots.supporters[rival]
+            weight = self.support_weights[rival]
+            fastest = float(weight @ self.slope_high[groups])
+            if fastest > 0:
+                money = float(weight @ shadow.budget[groups])
+                self.note_crossing(shadow, (self.cost_f[rival] - money) / fastest)
+            return False
+        if rival_low is None or winner_low is None or rival_high is None or winner_high is None:
+            return False  # in theory never
+        rival_slopes = self.price_slopes(shadow, rival, rival_low, rival_high)
+        winner_slopes = self.price_slopes(shadow, winner, winner_low, winner_high)
+        if rival_slopes is None or winner_slopes is None:
+            return False
+        u_rival, u_winner = self.utility[rival], self.utility[winner]
+        gap_low = rival_low / u_rival - winner_low / u_winner
+        gap_high = rival_high / u_rival - winner_high / u_winner
+        # The gap's slope: the rival's rho's slope minus the winner's.
+        falls = rival_slopes[0] / u_rival - winner_slopes[1] / u_winner
+        rises = rival_slopes[1] / u_rival - winner_slopes[0] / u_winner
+        margin = winner_low / u_winner * _TOLERANCE
+        self.extrapolate(shadow, gap_low, gap_high)
+
+        def loses(run: _Run, gap: float) -> bool:
+            if abs(gap) > margin:
+                return gap > 0
+            rho_rival, rho_winner = run.exact_rho_now(rival), run.exact_rho_now(winner)
+            assert rho_rival is not None and rho_winner is not None
+            return rho_rival > rho_winner or (rho_rival == rho_winner and rival > winner)
+
+        if loses(shadow, gap_low) and loses(self, gap_high):
+            # In between, the gap stays above gap_low + falls * x and above
+            # gap_high - rises * (width - x), x the distance from the lower share.
+            width = float(self.share - shadow.share)
+            if falls >= 0 or rises <= 0:
+                return True
+            x = (gap_low - gap_high + rises * width) / (rises - falls)
+            if x <= 0 or x >= width or gap_low + falls * x > margin:
+                return True
+        if falls < 0:
+            self.note_crossing(shadow, max(gap_low, 0.0) / -falls)
+        return False
 
     def any_affordable(self, remaining: list[int]) -> bool:
         return any(self.float_price(p) is not None for p in list(remaining))
 
     def float_price(self, project: int) -> float | None:
         """What each supporter with enough money pays (None if they cannot afford it)."""
+        if project in self.priced_now:
+            return self.priced_now[project]
+        price = self.solve_float_price(project)
+        self.priced_now[project] = price
+        return price
+
+    def solve_float_price(self, project: int) -> float | None:
         groups = self.ballots.supporters[project]
         budget = self.budget[groups]
         weight = self.support_weights[project]
@@ -278,20 +460,15 @@ class _Run:
             return None
         return _solve_price(budget, weight, cost, float(self.support_weight[project]))
 
-    def pay(self, project: int) -> None:
+    def pay(self, project: int, same_as: _Run | None = None) -> None:
+        """Buy `project` this round; `same_as`: a run at the same share that bought the same
+        projects so far and this one next, whose prices and payers are reused."""
         groups = self.ballots.supporters[project]
-        budget = self.budget[groups]
-        weight = self.support_weights[project]
-        cost = self.cost_f[project]
-        price = _solve_price(budget, weight, cost, float(self.support_weight[project]))
         round_ = len(self.winners)
-        poor_mask = budget < price * (1 - _NEAR)
-        near = ~poor_mask & (budget <= price * (1 + _NEAR))
-        if near.any():
-            exact = self.exact_price_for(project, round_)
-            price = float(exact)
-            for i in np.flatnonzero(near):
-                poor_mask[i] = self.exact_budget(int(groups[i]), round_) < exact
+        if same_as is not None:
+            price, poor_mask = same_as.prices_f[round_], same_as.poor_masks[round_]
+        else:
+            price, poor_mask = self.payers_of(project, groups, round_)
         poor = groups[poor_mask]
         rich = groups[~poor_mask]
         rich_weight = int(self.ballots.weight[rich].sum())
@@ -319,11 +496,27 @@ class _Run:
         self.prices_f.append(price)
         self.rhos_f.append(price / self.utility[project])
         self.poor.append(poor)
+        self.poor_masks.append(poor_mask)
         self.rich_weight.append(rich_weight)
+        self.priced_now = {}
         fresh = poor[self.broke_at[poor] < 0]
         self.broke_at[fresh] = round_
         self.budget[poor] = 0.0
         self.budget[rich] = np.maximum(self.budget[rich] - price, 0.0)
+
+    def payers_of(self, project: int, groups: IntArray, round_: int) -> tuple[float, BoolArray]:
+        """The price of `project` now and which of its supporters pay all they have."""
+        budget = self.budget[groups]
+        price = self.float_price(project)
+        assert price is not None
+        poor_mask = budget < price * (1 - _NEAR)
+        near = ~poor_mask & (budget <= price * (1 + _NEAR))
+        if near.any():
+            exact = self.exact_price_for(project, round_)
+            price = float(exact)
+            for i in np.flatnonzero(near):
+                poor_mask[i] = self.exact_budget(int(groups[i]), round_) < exact
+        return price, poor_mask
 
     # -- exact arithmetic ------------------------------------------------------------------------
 
@@ -555,22 +748,44 @@ def add1(
     k = 0
     current = at(0)
     previous: _Run | None = None
-    jump = 1
+    jump = 2
+    last_step = 0
+    failed: int | None = None  # the lowest share (index) above k a trial failed to reach
+    change: int | None = None  # no outcome change below this share (index), if known
     while not stops(current):
         while True:
-            if jump <= 1:
+            if change is not None:
+                # Certify up to where the outcome may change, then look there.
+                target = change - 1 if change - 1 > k + 1 else k + 1
+            elif failed is not None:
+                target = (k + failed) // 2
+            else:
+                target = k + jump
+            if target <= k + 1:
                 previous, current = current, at(k + 1)
                 k += 1
-                jump = 2
+                change = None
+                if current.winners != previous.winners or (failed is not None and failed <= k):
+                    # A failure above was about the old outcome. Changes tend to come as
+                    # often as the last ones did.
+                    jump, last_step, failed = max(2, k - last_step), k, None
                 break
-            trial = _Run(ballots, utility, candidates, start + (k + jump) * step)
-            trial.run(reference=current)
+            trial = _Run(ballots, utility, candidates, start + target * step)
+            trial.run(reference=current, until_failure=True)
             if never_stops(current, trial):
+                trial.run()  # finish it beyond the failure, if any
                 previous, current = None, trial
-                k += jump
-                jump *= 2
+                if failed is None and change is None:
+                    jump *= 2
+                    if trial.failed_at is None and trial.forecast is not None:
+                        change = math.ceil((trial.forecast - float(start)) / step)
+                k = target
                 break
-            jump //= 2
+            failed = target
+            change = None
+            if trial.crossing is not None:
+                # Never at or above the failed share: the next trial is always a shorter one.
+                change = min(math.ceil((trial.crossing - float(start)) / step), target)
     if spent(current) > budget:
         if previous is None:
             return EqualShares(start, [], [], [])

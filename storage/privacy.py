@@ -68,6 +68,9 @@ async def export_person(session: Session, user_id: int) -> dict[str, Any]:
 
 async def erase_person(session: Session, user_id: int) -> None:
     """Delete the person; records that must outlive them (the audit log) lose the link."""
+    # Their own writes (a ballot, a report, a proposal) wait or come after, and then find
+    # no person: none is stored under the name of someone erased.
+    await session.lock("person", user_id)
     state = PtbStateRepository(session)
     await ProposalsRepository(session).erase_person(user_id)
     await VotingRepository(session).erase_person(user_id)

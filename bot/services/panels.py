@@ -210,7 +210,7 @@ async def apply(
 ) -> Applied:
     """One application per person per panel; the answers also update the person's profile."""
     async with db.transaction() as session:
-        await session.lock("panel", programme_id)  # applications only while open, counted once
+        await session.lock("panel", programme_id)  # none once the list is fixed (see commit)
         refusal = await check_can_apply(session, user_id, programme_id, now)
         programme = await panel(session, programme_id)
         if refusal is not None or programme is None:
@@ -345,7 +345,7 @@ async def commit(
     and the algorithm version, before any seed exists. Refused when no panel could be drawn
     from it, with the reasons, so a published commitment can always be drawn."""
     async with db.transaction() as session:
-        await session.lock("panel", programme_id)  # the list is fixed once
+        await session.lock("panel", programme_id)  # every application in, none slipping in
         programme = await admin_panel(
             session, admin_id, programme_id, "panel_commit", now, admin_ids
         )
@@ -1402,6 +1402,9 @@ async def redeem_code(db: Database, user_id: int, text: str, now: datetime) -> R
     """/budgetschool CODE: an open course code records the person's completion."""
     code = normalise_code(text)
     async with db.transaction() as session:
+        # One person's completion recorded and counted once (two devices, a double tap), and
+        # none for someone being erased.
+        await session.lock("person", user_id)
         if await PeopleRepository(session).get(user_id) is None:
             return Refusal.NOT_SIGNED_UP
         repository = PanelsRepository(session)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Sequence
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,6 +28,7 @@ from pabutools.rules import (
 )
 
 import domain.equal_shares as equal_shares_module
+import domain.tally as tally_module
 from domain.pabulib import PBInstance, Project, Vote, Votes, parse_pabulib, write_pabulib
 from domain.tally import (
     RULES,
@@ -481,13 +484,91 @@ def test_add1_skips_shares_where_nothing_can_stop_it(monkeypatch: pytest.MonkeyP
     runs = 0
     original = equal_shares_module._Run.run
 
-    def counted(self: equal_shares_module._Run, reference: object = None) -> None:
+    def counted(
+        self: equal_shares_module._Run, reference: object = None, until_failure: bool = False
+    ) -> None:
         nonlocal runs
-        runs += 1
-        original(self, reference)  # type: ignore[arg-type]
+        runs += reference is not None or not self.winners  # finishing a run is not a new one
+        original(self, reference, until_failure)  # type: ignore[arg-type]
 
     monkeypatch.setattr(equal_shares_module._Run, "run", counted)
     assert mes_add1(instance).selected == ["B", "A", "C"]
     assert runs < 60
     monkeypatch.undo()
     assert_matches_pabutools(instance, ("mes+add1", "mes+add1+greedy"))
+
+
+def many_changes_election(seed: int) -> PBInstance:
+    """Dozens of voters with skewed tastes over 20–40 projects, a budget for a tenth of them:
+    the Add1 completion goes through dozens of shares and the outcome changes several times
+    on the way (winners swap rounds, come and go)."""
+    rng = random.Random(5000 + seed)
+    ids = [str(i) for i in range(rng.randint(20, 40))]
+    popularity = [rng.random() ** 2 for _ in ids]
+    costs = {pid: rng.randint(200, 3000) for pid in ids}
+    votes = [
+        Vote(f"v{i}", tuple(rng.choices(ids, popularity, k=rng.randint(1, 5))))
+        for i in range(rng.randint(40, 90))
+    ]
+    projects = {pid: Project(pid, cost) for pid, cost in costs.items()}
+    return PBInstance(sum(costs.values()) // rng.randint(6, 12), projects, votes)
+
+
+def outcomes_along_add1(instance: PBInstance) -> list[list[int]]:
+    """Plain MES (itself identical to pabutools') at every share Add1 goes through."""
+    ballots = tally_module._Election(instance)
+    candidates = [i for i, cost in enumerate(ballots.costs) if cost and ballots.scores[i]]
+    _, run = ballots.mes(Sat.COST, add1=True, explain=False)
+    start = Fraction(ballots.budget, ballots.total_weight)
+    steps = int((run.share - start) / ballots.unit)
+    return [
+        equal_shares_module.equal_shares(
+            ballots.ballots, ballots.costs, candidates, start + k * ballots.unit
+        ).selected
+        for k in range(steps + 1)
+    ]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_add1_through_many_outcome_changes_matches_pabutools(seed: int) -> None:
+    # Certification may skip any range, but must stop at the same share as pabutools, which
+    # tries every one of them.
+    instance = many_changes_election(seed)
+    outcomes = outcomes_along_add1(instance)
+    changes = sum(a != b for a, b in itertools.pairwise(outcomes))
+    assert changes >= 2
+    for rule in ("mes+add1", "mes+add1+greedy"):
+        ours = tally(instance, rule, Sat.COST, as_published=True)
+        assert canonical(ours.selected, instance) == canonical(
+            pabutools_selection(instance, rule, Sat.COST), instance
+        ), rule
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_a_certified_share_range_keeps_the_outcome_at_every_share_in_it(seed: int) -> None:
+    # The certification bounds how fast budgets and prices move with the share; what it
+    # vouches for must hold at every share in between, whole or fractional.
+    instance = many_changes_election(seed)
+    rng = random.Random(seed)
+    election = tally_module._Election(instance)
+    candidates = [i for i, cost in enumerate(election.costs) if cost and election.scores[i]]
+    low = Fraction(election.budget, election.total_weight) + rng.randint(0, 200)
+    high = low + rng.choice([1, 3, 10, 40, 150])
+    reference = equal_shares_module._Run(election.ballots, election.costs, candidates, low)
+    reference.run()
+    trial = equal_shares_module._Run(election.ballots, election.costs, candidates, high)
+    trial.run(reference=reference)
+    vouched = len(reference.winners) if trial.failed_at is None else trial.failed_at
+    shares = [low + Fraction(i, 4) for i in range(int(4 * (high - low)) + 1)]
+    shares += [low + (high - low) * Fraction(rng.randint(1, 999), 1000) for _ in range(20)]
+    for share in shares:
+        run = equal_shares_module._Run(election.ballots, election.costs, candidates, share)
+        run.run()
+        assert run.winners[:vouched] == reference.winners[:vouched], share
+        if trial.failed_at is None:
+            assert run.winners == reference.winners, share
+            # Every budget grew within the bounds the certification kept on its growth.
+            grown = run.budget - reference.budget
+            distance = float(share - low)
+            assert np.all(grown >= trial.slope_low * distance - 1e-6), share
+            assert np.all(grown <= trial.slope_high * distance + 1e-6), share
