@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 from pabutools.election import Cost_Sat
@@ -117,19 +117,39 @@ def pabutools_add1_timed(text: str, rule: str, timeout: float) -> tuple[list[str
     return queue.get(), elapsed
 
 
-def whole_command(path: str, rule: str, *extra: str) -> tuple[float, float, list[str]]:
-    """Wall-clock and CPU time of `civicbot tally` as a new process, and its selection."""
-    command = [str(Path(sys.executable).with_name("civicbot")), "tally", "--pabulib", path]
+class ProcessTime(NamedTuple):
+    wall: float
+    cpu: float  # user + system, of the process alone (the machine may be shared)
+    load: float  # the machine's load average (1 minute) when it started
+
+    def __str__(self) -> str:
+        return f"{self.wall:5.2f} s wall, {self.cpu:5.2f} s CPU (load {self.load:.1f})"
+
+
+def whole_command(path: str, rule: str, *extra: str) -> tuple[ProcessTime, list[str]]:
+    """Wall-clock and CPU time of `civicbot tally` as a new process, and its selection.
+
+    With the modules' bytecode, as an installed command has it (even where
+    PYTHONDONTWRITEBYTECODE is set): `civicbot tally --help`, untimed, loads them all first.
+    """
+    civicbot = [str(Path(sys.executable).with_name("civicbot")), "tally"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([*civicbot, "--help"], capture_output=True, check=True, env=env)
+    load_before = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(
-        [*command, "--rule", rule, *extra], capture_output=True, text=True, check=True
+        [*civicbot, "--pabulib", path, "--rule", rule, *extra],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
     )
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     selected = json.loads(done.stdout)["selected"] if extra else done.stdout.split()
-    return elapsed, cpu, selected
+    return ProcessTime(elapsed, cpu, load_before), selected
 
 
 def main() -> int:
@@ -197,13 +217,10 @@ def main() -> int:
         path = str(Path(folder) / "seoul.pb")
         Path(path).write_text(text, encoding="utf-8")
         for rule in ("greedy", "mes", "mes+greedy", "mes+add1"):
-            plain, cpu, selected = whole_command(path, rule)
+            plain, selected = whole_command(path, rule)
             explained = whole_command(path, rule, "--json")[0] if rule != "mes+add1" else None
-            with_json = "" if explained is None else f"   with --json {explained:6.2f} s"
-            print(
-                f"civicbot tally --rule {rule:10s} {plain:6.2f} s (CPU {cpu:.2f} s){with_json}"
-                f"   {len(selected)} projects   ({load()})"
-            )
+            with_json = "" if explained is None else f"   with --json {explained}"
+            print(f"civicbot tally --rule {rule:10s} {plain}{with_json}   {len(selected)} projects")
 
     for file in args.pabulib:
         real = read_pabulib(file)

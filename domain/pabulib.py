@@ -15,7 +15,14 @@ and ignores it. As in pabutools, a field reading `None` means "no value", duplic
 one ballot count once, and blank lines are skipped.
 
 Malformed input raises `PabulibError` with the 1-based line number, so an admin can fix the
-file. `write_pabulib` produces text that `parse_pabulib` and pabutools' `parse_pabulib` both read
+file.
+
+A city-scale VOTES section of the usual shape (``voter_id;vote``, plain ASCII) is read at once
+with numpy: `PBInstance.votes` is then a `Votes`, whose arrays are what a tally needs and whose
+`Vote` objects are made, by the row-by-row reading, only when asked for. Every other file, and
+every error, goes through the row-by-row reading.
+
+`write_pabulib` produces text that `parse_pabulib` and pabutools' `parse_pabulib` both read
 back to the same election (used by `civicbot export-pabulib`).
 """
 
@@ -26,18 +33,23 @@ import gc
 import io
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar, overload
+
+import numpy as np
+import numpy.typing as npt
 
 __all__ = [
     "PBInstance",
     "PabulibError",
     "Project",
     "Vote",
+    "Votes",
     "parse_pabulib",
     "read_pabulib",
     "write_pabulib",
@@ -51,6 +63,14 @@ _WHOLE = re.compile(r"\d+(?:\.0*)?")
 # "969245.38".
 _AMOUNT = re.compile(r"\d+(?:[.,]\d*)?")
 _NO_META: Mapping[str, str] = MappingProxyType({})
+# Bytes the bulk reading of VOTES looks for.
+_NEWLINE, _SPACE, _COMMA, _SEMICOLON = 0x0A, 0x20, 0x2C, 0x3B
+_LONGEST_ID = 64  # bytes; longer voter or project ids are read row by row
+
+T = TypeVar("T")
+IntArray = npt.NDArray[np.int64]
+UInt8Array = npt.NDArray[np.uint8]
+UInt64Array = npt.NDArray[np.uint64]
 
 
 class PabulibError(ValueError):
@@ -81,6 +101,61 @@ class Vote(NamedTuple):
     meta: Mapping[str, str] = _NO_META
 
 
+class Votes(Sequence[Vote]):
+    """Ballots read in bulk (`parse_pabulib` of a city-scale file): what a tally needs, as
+    arrays; the `Vote` objects are made the first time they are asked for.
+
+    Entry k says that ballot ``entry_voter[k]`` approves ``project_ids[entry_project[k]]``
+    (in the file's order; an approval written twice is there twice). Every ballot weighs 1 and
+    has no other columns.
+    """
+
+    __slots__ = ("_read", "_size", "_votes", "entry_project", "entry_voter", "project_ids")
+
+    def __init__(
+        self,
+        size: int,
+        project_ids: tuple[str, ...],
+        entry_voter: IntArray,
+        entry_project: IntArray,
+        read: Callable[[], list[Vote]],
+    ) -> None:
+        self._size = size
+        self.project_ids = project_ids
+        self.entry_voter = entry_voter
+        self.entry_project = entry_project
+        self._read = read
+        self._votes: list[Vote] | None = None
+
+    def _list(self) -> list[Vote]:
+        if self._votes is None:
+            self._votes = _without_collector(self._read)
+        return self._votes
+
+    def __len__(self) -> int:
+        return self._size
+
+    @overload
+    def __getitem__(self, index: int) -> Vote: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Vote]: ...
+    def __getitem__(self, index: int | slice) -> Vote | list[Vote]:
+        return self._list()[index]
+
+    def __iter__(self) -> Iterator[Vote]:
+        return iter(self._list())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Votes | list):
+            return self._list() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self._list())
+
+
 @dataclass(frozen=True, slots=True)
 class PBInstance:
     """An election; money (budget, costs) in whole multiples of 1/unit of its currency.
@@ -90,7 +165,7 @@ class PBInstance:
 
     budget: int
     projects: dict[str, Project]
-    votes: list[Vote]
+    votes: Sequence[Vote]
     meta: dict[str, str] = field(default_factory=dict)
     unit: int = 1
 
@@ -115,12 +190,19 @@ def parse_pabulib(text: str) -> PBInstance:
     columns than its header, a cost that is not an amount, a vote for an unknown project, a
     voter or project listed twice, counts in META that the file contradicts).
     """
-    # A city-scale file makes hundreds of thousands of small objects at once, none of them in a
-    # reference cycle: the cyclic collector would only rescan them again and again.
+    return _without_collector(partial(_parse, text))
+
+
+def _without_collector(read: Callable[[], T]) -> T:
+    """`read()` with the cyclic garbage collector paused.
+
+    A city-scale file makes hundreds of thousands of small objects at once, none of them in a
+    reference cycle: the collector would only rescan them again and again.
+    """
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _parse(text)
+        return read()
     finally:
         if collecting:
             gc.enable()
@@ -129,7 +211,9 @@ def parse_pabulib(text: str) -> PBInstance:
 def _parse(text: str) -> PBInstance:
     lines = text.removeprefix("\ufeff").splitlines()
     sections: dict[str, tuple[int, list[str], list[tuple[int, list[str]]]]] = {}
-    fast_votes: tuple[Sequence[int], list[list[str]]] | None = None
+    # The VOTES rows as lines, when they hold no quotes (then no field runs over two lines).
+    votes_lines: list[str] | None = None
+    votes_text = ""
     current: list[tuple[int, list[str]]] | None = None
     rows = _rows(lines)
     last_line = 1
@@ -152,16 +236,11 @@ def _parse(text: str) -> PBInstance:
             last_line = header_line
             current = []
             sections[keyword] = (header_line, [h.strip() for h in header], current)
-            if keyword == "votes" and not any('"' in rest for rest in lines[header_line:]):
-                # The bulk of a file, without quotes: split directly (the csv module would
-                # give the same rows, only slower).
-                body = lines[header_line:]
-                numbers: Sequence[int] = range(header_line + 1, len(lines) + 1)
-                if not all(body):
-                    kept = [(n, t) for n, t in zip(numbers, body, strict=True) if t.strip()]
-                    numbers, body = [n for n, _ in kept], [t for _, t in kept]
-                fast_votes = (numbers, [rest.split(";") for rest in body])
-                break
+            if keyword == "votes":
+                votes_text = "\n".join(lines[header_line:])
+                if '"' not in votes_text:
+                    votes_lines = lines[header_line:]
+                    break
         elif current is None:
             raise PabulibError("the file must start with the META section", line)
         else:
@@ -180,9 +259,14 @@ def _parse(text: str) -> PBInstance:
             for pid, p in projects.items()
         }
     votes_line, votes_header, vote_rows = sections["votes"]
-    if fast_votes is None:
-        fast_votes = ([n for n, _ in vote_rows], [row for _, row in vote_rows])
-    votes = _parse_votes(votes_line, votes_header, *fast_votes, projects)
+    votes: Sequence[Vote]
+    if votes_lines is None:
+        numbers = [n for n, _ in vote_rows]
+        votes = _parse_votes(votes_line, votes_header, numbers, [r for _, r in vote_rows], projects)
+    else:
+        votes = _bulk_votes(
+            votes_line, votes_header, votes_lines, votes_text, projects
+        ) or _split_votes(votes_line, votes_header, votes_lines, projects)
     # num_projects / num_votes, when given, must match: a mismatch means a truncated file.
     for key, actual in (("num_projects", len(projects)), ("num_votes", len(votes))):
         if key in meta:
@@ -193,6 +277,19 @@ def _parse(text: str) -> PBInstance:
                 )
     budget = int(budget_amount * unit)
     return PBInstance(budget=budget, projects=projects, votes=votes, meta=meta, unit=unit)
+
+
+def _split_votes(
+    header_line: int, header: list[str], lines: list[str], projects: Mapping[str, Project]
+) -> list[Vote]:
+    """VOTES rows without quotes, each on its line: split directly (as the csv module would,
+    only faster), blank lines skipped."""
+    numbers: Sequence[int] = range(header_line + 1, header_line + len(lines) + 1)
+    body = lines
+    if not all(body) or any(map(str.isspace, body)):
+        kept = [(n, t) for n, t in zip(numbers, body, strict=True) if t.strip()]
+        numbers, body = [n for n, _ in kept], [t for _, t in kept]
+    return _parse_votes(header_line, header, numbers, [t.split(";") for t in body], projects)
 
 
 def write_pabulib(instance: PBInstance) -> str:
@@ -374,6 +471,134 @@ def _parse_projects(
         projects[project_id] = Project(id=project_id, cost=int(amount), name=name, meta=meta)
         amounts[project_id] = amount
     return projects, amounts
+
+
+def _bulk_votes(
+    header_line: int,
+    header: list[str],
+    lines: list[str],
+    text: str,
+    projects: Mapping[str, Project],
+) -> Votes | None:
+    """The usual city-scale VOTES section read at once, with numpy; None for anything else.
+
+    Read at once: columns ``voter_id;vote``, plain ASCII rows without blanks (blank lines
+    aside), quotes or control characters, one ``;`` a row, distinct voter ids, every vote for a
+    listed project. Anything else (including every error) is left to the row-by-row reading,
+    which also makes the `Vote` objects of this one when they are asked for. `text` is `lines`
+    joined by line breaks.
+    """
+    if header != ["voter_id", "vote"] or not lines:
+        return None
+    if not text.isascii():
+        return None
+    data = np.frombuffer(text.encode("ascii") + b"\n", np.uint8)
+    newline = data == _NEWLINE
+    if np.count_nonzero(data <= _SPACE) != np.count_nonzero(newline):
+        return None
+    ends = np.flatnonzero(newline)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    filled = ends > starts
+    starts, ends = starts[filled], ends[filled]
+    semicolon = data == _SEMICOLON
+    semicolons = np.flatnonzero(semicolon)
+    # As many `;` as rows, each inside its row: exactly one a row.
+    if len(semicolons) != len(starts) or not len(starts):
+        return None
+    if np.any(semicolons <= starts) or np.any(semicolons >= ends):
+        return None  # no `;` in a row, two in another, or a row without a voter id
+    voter_ids = _words(data, starts, semicolons - starts)
+    if voter_ids is None or _reserved(voter_ids, semicolons - starts) or _repeats(voter_ids):
+        return None
+    # The vote field (from `;` to the end of the row) split at its commas.
+    in_field = np.zeros(len(data), np.int8)
+    in_field[semicolons] = 1
+    in_field[ends] = -1
+    comma = (data == _COMMA) & np.cumsum(in_field, dtype=np.int8).view(np.bool_)
+    row_end = np.zeros(len(data), np.bool_)
+    row_end[ends] = True
+    piece_starts = np.flatnonzero(semicolon | comma) + 1
+    piece_sizes = np.flatnonzero(comma | row_end) - piece_starts
+    voter = np.cumsum(semicolon[piece_starts - 1]) - 1
+    nonempty = piece_sizes > 0  # "1,,2" and an empty vote: empty pieces approve nothing
+    approved = _project_positions(
+        data, piece_starts[nonempty], piece_sizes[nonempty], list(projects)
+    )
+    if approved is None:
+        return None
+    return Votes(
+        len(starts),
+        tuple(projects),
+        voter[nonempty],
+        approved,
+        partial(_split_votes, header_line, header, lines, projects),
+    )
+
+
+def _words(data: UInt8Array, starts: IntArray, sizes: IntArray) -> UInt64Array | None:
+    """The byte strings data[start:start + size] as rows of little-endian 64-bit words,
+    zero-padded; None when one is longer than any id should be."""
+    longest = int(sizes.max(initial=0))
+    if longest > _LONGEST_ID:
+        return None
+    width = max(1, -(-longest // 8))
+    padded = np.concatenate((data, np.zeros(8 * width, np.uint8)))
+    # Every 8 bytes from each position, as one word (an unaligned view: no copy).
+    at = np.ndarray((len(padded) - 7,), "<u8", padded.data, 0, (1,))
+    keep = np.zeros(9, np.uint64)
+    keep[1:] = np.cumsum(np.uint64(0xFF) << np.arange(0, 64, 8, dtype=np.uint64))
+    words = np.empty((len(starts), width), np.uint64)
+    for w in range(width):
+        words[:, w] = at[starts + 8 * w] & keep[np.clip(sizes - 8 * w, 0, 8)]
+    return words
+
+
+def _reserved(words: UInt64Array, sizes: IntArray) -> bool:
+    """Whether an id may read as None or as a section line (ASCII, any case)."""
+    for word in ("none", *SECTIONS):
+        spelled = int.from_bytes(word.encode(), "little")
+        # Setting 0x20 lowers the case of letters (it may fold other bytes too: only slower).
+        fold = int.from_bytes(b" " * len(word), "little")
+        same = (words[:, 0] | np.uint64(fold)) == np.uint64(spelled)
+        if np.any(same & (sizes == len(word))):
+            return True
+    return False
+
+
+def _repeats(words: UInt64Array) -> bool:
+    ordered = words[np.lexsort(words.T)] if words.shape[1] > 1 else np.sort(words, axis=0)
+    return bool(np.any(np.all(ordered[1:] == ordered[:-1], axis=1)))
+
+
+def _project_positions(
+    data: UInt8Array, starts: IntArray, sizes: IntArray, project_ids: list[str]
+) -> IntArray | None:
+    """The position in `project_ids` of each piece of `data`; None if one is not listed."""
+    pieces = _words(data, starts, sizes)
+    if pieces is None:
+        return None
+    width = pieces.shape[1]
+    # The ids a piece could spell (no longer than the longest piece).
+    encoded = (pid.encode() for pid in project_ids)
+    fitting = [(i, pid) for i, pid in enumerate(encoded) if len(pid) <= 8 * width]
+    table = np.zeros((len(fitting), width), np.uint64)
+    for row, (_, pid) in enumerate(fitting):
+        padded = pid.ljust(8 * width, b"\0")
+        table[row] = [int.from_bytes(padded[8 * w : 8 * w + 8], "little") for w in range(width)]
+    # Each id as one number (its words mixed); equal numbers are then checked word for word.
+    mix = np.arange(1, 2 * width + 1, 2, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    listed_keys = (table * mix).sum(axis=1, dtype=np.uint64)
+    piece_keys = (pieces * mix).sum(axis=1, dtype=np.uint64)
+    order = np.argsort(listed_keys, kind="stable")
+    ordered = listed_keys[order]
+    if len(ordered) == 0 or np.any(ordered[1:] == ordered[:-1]):
+        return None
+    found = order[np.minimum(np.searchsorted(ordered, piece_keys), len(order) - 1)]
+    if not np.array_equal(table[found], pieces):
+        return None
+    positions = np.array([i for i, _ in fitting], dtype=np.int64)
+    approved: IntArray = positions[found]
+    return approved
 
 
 def _parse_votes(

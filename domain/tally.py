@@ -68,11 +68,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
+from itertools import chain
+from operator import attrgetter
 
 import numpy as np
 
 from domain.equal_shares import Ballots, EqualShares, IntArray, add1, equal_shares
-from domain.pabulib import PBInstance
+from domain.pabulib import PBInstance, Votes
 
 __all__ = [
     "MES_RULES",
@@ -343,14 +345,27 @@ class _Election:
         self.ids = sorted(instance.projects)
         self.costs = [instance.projects[pid].cost for pid in self.ids]
         votes = instance.votes
-        distinct_weights = {vote.weight for vote in votes}
-        if distinct_weights <= {1.0}:
+        index = {pid: i for i, pid in enumerate(self.ids)}
+        if isinstance(votes, Votes):
+            # Read in bulk: every ballot weighs 1, the approvals are arrays already.
             weights = np.ones(len(votes), dtype=np.int64)
+            in_order = np.array([index.get(p, -1) for p in votes.project_ids], dtype=np.int64)
+            voter, project = votes.entry_voter, in_order[votes.entry_project]
+            if np.any(project < 0):
+                unknown = votes.project_ids[int(votes.entry_project[np.argmin(project)])]
+                raise ValueError(f"a ballot approves unknown project {unknown!r}")
         else:
-            scaled = _scaled_weights(distinct_weights)
-            weights = np.fromiter((scaled[v.weight] for v in votes), np.int64, len(votes))
+            distinct_weights = set(map(_weight_of, votes))
+            if distinct_weights <= {1.0}:
+                weights = np.ones(len(votes), dtype=np.int64)
+            else:
+                scaled = _scaled_weights(distinct_weights)
+                weights = np.fromiter(
+                    map(scaled.__getitem__, map(_weight_of, votes)), np.int64, len(votes)
+                )
+            voter, project = _entries(index, [v.approved for v in votes])
         self.total_weight = int(weights.sum()) if len(votes) else 0
-        self.ballots = _merge(self.ids, self.costs, [v.approved for v in votes], weights)
+        self.ballots = _merge(self.costs, voter, project, weights)
         scores = np.zeros(len(self.ids), dtype=np.int64)
         np.add.at(scores, self.ballots.projects, self.ballots.weight[self.ballots.entry_group])
         self.scores = [int(score) for score in scores]
@@ -473,42 +488,52 @@ class _Election:
         )
 
 
-def _merge(
-    ids: list[str], costs: list[int], ballots: list[tuple[str, ...]], weights: IntArray
-) -> Ballots:
-    """Identical ballots merged (repeated approvals count once; empty ballots dropped).
-
-    Each ballot becomes a row of bits, one per project; equal rows are one group, whose
-    projects come out in index order.
-    """
-    index = {pid: i for i, pid in enumerate(ids)}
-    lengths = np.fromiter((len(b) for b in ballots), np.int64, len(ballots))
-    flat = [pid for ballot in ballots for pid in ballot]
+def _entries(index: dict[str, int], ballots: list[tuple[str, ...]]) -> tuple[IntArray, IntArray]:
+    """Each approval as (ballot, project number)."""
+    lengths = np.fromiter(map(len, ballots), np.int64, len(ballots))
+    flat = list(chain.from_iterable(ballots))
     try:
-        project = np.fromiter((index[pid] for pid in flat), np.int64, len(flat))
+        project = np.fromiter(map(index.__getitem__, flat), np.int64, len(flat))
     except KeyError as exc:
         raise ValueError(f"a ballot approves unknown project {exc.args[0]!r}") from None
-    words = max(1, (len(ids) + 63) // 64)
-    rows = np.zeros((len(ballots), words), dtype=np.uint64)
-    owner = np.repeat(np.arange(len(ballots), dtype=np.int64), lengths)
+    return np.repeat(np.arange(len(ballots), dtype=np.int64), lengths), project
+
+
+def _merge(costs: list[int], voter: IntArray, project: IntArray, weights: IntArray) -> Ballots:
+    """Identical ballots merged (repeated approvals count once; empty ballots dropped).
+
+    Ballot ``voter[k]`` approves project ``project[k]``, entries in ballot order. Each ballot
+    becomes a row of bits, one per project; equal rows are one group, whose projects come out
+    in index order.
+    """
+    n = len(weights)
+    words = max(1, (len(costs) + 63) // 64)
+    rows = np.zeros((n, words), dtype=np.uint64)
     bit = np.left_shift(np.uint64(1), (project % 64).astype(np.uint64))
-    np.bitwise_or.at(rows, (owner, project // 64), bit)
-    keyed = np.ascontiguousarray(rows).view(np.dtype((np.void, 8 * words))).ravel()
-    unique, first, inverse = np.unique(keyed, return_index=True, return_inverse=True)
-    weight = np.zeros(len(unique), dtype=np.int64)
-    np.add.at(weight, inverse.ravel(), weights)
-    count = np.bincount(inverse.ravel(), minlength=len(unique)).astype(np.int64)
-    # A group's projects are those of its first ballot, sorted, repeats dropped.
+    np.bitwise_or.at(rows, (voter, project // 64), bit)
+    # Equal rows next to each other (sorted by all their words), then numbered.
+    order = np.lexsort(rows.T)
+    ordered = rows[order]
+    starts = np.ones(n, dtype=bool)
+    starts[1:] = np.any(ordered[1:] != ordered[:-1], axis=1)
+    group_of = np.empty(n, dtype=np.int64)
+    group_of[order] = np.cumsum(starts) - 1
+    first = order[starts]  # one ballot of each group
+    weight = np.zeros(len(first), dtype=np.int64)
+    np.add.at(weight, group_of, weights)
+    count = np.bincount(group_of, minlength=len(first)).astype(np.int64)
+    # A group's projects are those of its one ballot, sorted, repeats dropped.
+    lengths = np.bincount(voter, minlength=n)
     offsets = np.concatenate(([0], np.cumsum(lengths)))
     sizes = lengths[first]
     entries = np.repeat(offsets[first] - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
-    group = np.repeat(np.arange(len(unique), dtype=np.int64), sizes)
-    pairs = np.sort(group * len(ids) + project[entries])
+    group = np.repeat(np.arange(len(first), dtype=np.int64), sizes)
+    pairs = np.sort(group * len(costs) + project[entries])
     if len(pairs):
         pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
-    group, projects = np.divmod(pairs, max(len(ids), 1))
+    group, projects = np.divmod(pairs, max(len(costs), 1))
     # An empty ballot holds a share of the budget but approves nothing: no group for it.
-    sizes = np.bincount(group, minlength=len(unique))
+    sizes = np.bincount(group, minlength=len(first))
     keep = sizes > 0
     weight, count, sizes = weight[keep], count[keep], sizes[keep]
     start = np.concatenate(([0], np.cumsum(sizes)))
@@ -543,6 +568,9 @@ def _supporter_counts(ballots: Ballots) -> list[int]:
 def _money(amount: int, unit: int) -> str:
     value = Fraction(amount, unit)
     return str(value.numerator) if value.denominator == 1 else f"{float(value):.2f}"
+
+
+_weight_of = attrgetter("weight")
 
 
 def _scaled_weights(weights: set[float]) -> dict[float, int]:

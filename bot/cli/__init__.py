@@ -8,10 +8,9 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from storage.ballotkey import BallotKeyProblem
-
 # Offline commands that need no bot: named first on the command line, only their module is
-# imported, so `civicbot tally` starts without loading Telegram or the database layer.
+# imported, so `civicbot tally` starts without loading Telegram or the database layer (nor the
+# ballot key's, whose problems only the other commands can meet).
 STANDALONE = {"tally": "tally", "draw": "draw"}
 MODULES = (
     "run",
@@ -45,6 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     only = STANDALONE.get(arguments[0]) if arguments else None
     args = build_parser(only).parse_args(arguments)
+    if only:
+        standalone: int = args.func(args)
+        return standalone
+    from storage.ballotkey import BallotKeyProblem
+
     try:
         code: int = args.func(args)
     except BallotKeyProblem as problem:  # what the operator does about it, no traceback

@@ -201,3 +201,20 @@ def test_installed_command(election_file: Path, tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr == f"{broken}:19: voter 'v4' approves unknown project 'E'\n"
+
+
+def test_tally_loads_neither_the_bot_nor_the_database(election_file: Path) -> None:
+    # Start-up is most of a tally's time: the command loads the rules and the reader only.
+    script = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        f"main(['tally', '--pabulib', {str(election_file)!r}, '--rule', 'mes', '--json'])\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = done.stdout.splitlines()[-1].split()
+    assert "domain.tally" in loaded
+    heavy = ("storage", "telegram", "pydantic", "yaml", "asyncio", "bot.services", "scipy")
+    assert [m for m in loaded if m.split(".")[0] in heavy or m.startswith(heavy)] == []

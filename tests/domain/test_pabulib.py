@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -16,6 +18,7 @@ from domain.pabulib import (
     PBInstance,
     Project,
     Vote,
+    Votes,
     parse_pabulib,
     read_pabulib,
     write_pabulib,
@@ -375,3 +378,108 @@ def test_decimal_money_is_kept_exactly_in_whole_multiples() -> None:
     assert again == instance
     budget, costs, _ = _pabutools_view(write_pabulib(instance))
     assert budget == Fraction("100.5") and costs["1"] == Fraction("60.25")
+
+
+# The bulk reading of VOTES (numpy, for the usual city-scale file) and the row-by-row reading
+# must read every file the same way: same ballots, same errors on the same lines.
+BULK_HEAD = """\
+META
+key;value
+budget;100
+vote_type;approval
+PROJECTS
+project_id;cost
+1;10
+2;20
+3;30
+10;40
+a-project-id-longer-than-eight-bytes;50
+VOTES
+voter_id;vote
+"""
+PIECES = ["1", "2", "3", "10", "a-project-id-longer-than-eight-bytes", "7", "", " 2", "None"]
+VOTER_IDS = ["a", "b", "c1", "v,2", "None", "votes", " d", "é", '"e"', "", "abcdefghijklmnop"]
+vote_fields = st.lists(st.sampled_from(PIECES), max_size=4).map(",".join)
+rows = st.one_of(
+    st.tuples(st.sampled_from(VOTER_IDS), vote_fields).map(";".join),
+    st.tuples(st.sampled_from(VOTER_IDS), vote_fields).map(";".join),
+    st.sampled_from(["", " ", "VOTES", "x;1;2", 'q;"1,2"', "r;1\u00a0"]),
+)
+
+
+@st.composite
+def vote_sections(draw: st.DrawFn) -> list[str]:
+    """Mostly well-formed VOTES rows (voter ids of one word or two), some with one odd row put
+    in, some with a voter twice."""
+    fields = st.lists(st.sampled_from(PIECES[:5]), max_size=4).map(",".join)
+    prefix = draw(st.sampled_from(["v", "VOTER-number-"]))
+    clean = st.lists(fields, min_size=1, max_size=8).map(
+        lambda votes: [f"{prefix}{i};{vote}" for i, vote in enumerate(votes)]
+    )
+    lines = draw(clean | st.lists(rows, max_size=7, unique_by=lambda r: r.split(";")[0]))
+    if draw(st.booleans()):
+        lines.insert(draw(st.integers(0, len(lines))), draw(rows))
+    if lines and draw(st.booleans()):
+        lines.append(draw(st.sampled_from(lines)))
+    return lines
+
+
+def row_by_row(text: str) -> PBInstance:
+    with mock.patch("domain.pabulib._bulk_votes", return_value=None):
+        return parse_pabulib(text)
+
+
+def reading(read: Callable[[str], PBInstance], text: str) -> tuple[object, ...]:
+    try:
+        instance = read(text)
+    except PabulibError as error:
+        return ("refused", error.line, error.message)
+    return ("read", instance.budget, instance.projects, list(instance.votes), instance.meta)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(vote_sections(), st.sampled_from(["\n", "\r\n", ""]))
+def test_bulk_and_row_by_row_readings_agree(lines: list[str], end: str) -> None:
+    text = BULK_HEAD + "\n".join(lines) + end
+    assert reading(parse_pabulib, text) == reading(row_by_row, text)
+    try:
+        votes = parse_pabulib(text).votes
+    except PabulibError:
+        return
+    if isinstance(votes, Votes):
+        # The arrays say what the Vote objects say: who approves what (repeats aside).
+        pairs = {
+            (int(v), votes.project_ids[p])
+            for v, p in zip(votes.entry_voter, votes.entry_project, strict=True)
+        }
+        assert pairs == {(i, pid) for i, vote in enumerate(votes) for pid in vote.approved}
+
+
+def test_the_usual_file_is_read_in_bulk_and_others_row_by_row() -> None:
+    usual = BULK_HEAD + "v1;1,10\nv2;\n\nv3;a-project-id-longer-than-eight-bytes,1,1\r\n"
+    votes = parse_pabulib(usual).votes
+    assert isinstance(votes, Votes)
+    assert len(votes) == 3
+    assert votes == [
+        Vote("v1", ("1", "10")),
+        Vote("v2", ()),
+        Vote("v3", ("a-project-id-longer-than-eight-bytes", "1")),
+    ]
+    assert votes == row_by_row(usual).votes
+    with_age = BULK_HEAD.replace("voter_id;vote", "voter_id;vote;age")
+    for unusual in (
+        BULK_HEAD + 'v1;"1,10"\n',  # quotes
+        BULK_HEAD + "v1;1, 10\n",  # blanks
+        BULK_HEAD + "v1;None\n",  # the word None
+        BULK_HEAD + "é;1\n",  # not ASCII
+        with_age + "v1;1;34\n",  # another column
+    ):
+        instance = parse_pabulib(unusual)
+        assert not isinstance(instance.votes, Votes)
+        assert instance == row_by_row(unusual)
+
+
+def test_blank_looking_lines_among_votes_are_skipped() -> None:
+    # pabutools skips a line of spaces as a blank line, wherever it is.
+    instance = parse_pabulib(edited({16: "b;1\n   \n\t"}))
+    assert [v.voter_id for v in instance.votes] == ["a", "b", "c"]

@@ -29,7 +29,7 @@ from pabutools.rules import (
 
 import domain.equal_shares as equal_shares_module
 import domain.tally as tally_module
-from domain.pabulib import PBInstance, Project, Vote, parse_pabulib, write_pabulib
+from domain.pabulib import PBInstance, Project, Vote, Votes, parse_pabulib, write_pabulib
 from domain.tally import (
     RULES,
     Sat,
@@ -41,6 +41,7 @@ from domain.tally import (
     mes_greedy,
     seoul_elimination,
     tally,
+    tally_explained,
 )
 
 PABUTOOLS_SAT = {Sat.COST: Cost_Sat, Sat.CARDINALITY: Cardinality_Sat}
@@ -173,6 +174,35 @@ def test_larger_seeded_elections_match_pabutools(seed: int) -> None:
     instance = PBInstance(rng.randint(1, sum(costs.values())), projects, votes)
     # pabutools' Add1 runs MES once per unit of money: too slow for these costs (see below).
     assert_matches_pabutools(instance, ("greedy", "mes", "mes+greedy"))
+
+
+def outcome(instance: PBInstance, rule: str, sat: Sat) -> object:
+    try:
+        return tally_explained(instance, rule, sat)
+    except SeoulRuleError as refused:
+        return str(refused)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_files_read_in_bulk_tally_as_their_ballots_do(seed: int) -> None:
+    # A written file is read back in bulk (arrays, no Vote objects): every rule, with its
+    # explanation, comes out as from the same ballots as Vote objects, and as pabutools'.
+    rng = random.Random(2000 + seed)
+    ids = [str(i) for i in range(rng.randint(3, 70))]  # past 64 projects: two words of bits
+    popularity = [rng.random() ** 3 for _ in ids]
+    costs = {pid: rng.choice([rng.randint(1, 100), rng.randint(1, 100) * 1000, 0]) for pid in ids}
+    votes = [
+        Vote(f"v{i}", tuple(rng.choices(ids, popularity, k=rng.randint(0, 5))))
+        for i in range(rng.randint(1, 300))
+    ]
+    projects = {pid: Project(pid, cost) for pid, cost in costs.items()}
+    read = parse_pabulib(write_pabulib(PBInstance(rng.randint(1, 10**5), projects, votes)))
+    assert isinstance(read.votes, Votes)
+    as_votes = PBInstance(read.budget, read.projects, list(read.votes), read.meta, read.unit)
+    for rule in RULES:
+        for sat in Sat:
+            assert outcome(read, rule, sat) == outcome(as_votes, rule, sat), (rule, sat)
+    assert_matches_pabutools(read, ("greedy", "mes", "mes+greedy"))
 
 
 @pytest.mark.parametrize("seed", range(16))
@@ -403,6 +433,10 @@ def test_unknown_rules_projects_and_weights_are_refused() -> None:
     assert set(RULES) == {"greedy", "seoul", "mes", "mes+greedy", "mes+add1", "mes+add1+greedy"}
     with pytest.raises(ValueError, match="unknown project 'B'"):
         greedy(election(10, {"A": 5}, [("B",)]))
+    read = parse_pabulib(write_pabulib(election(10, {"A": 5, "B": 5}, [("A",), ("B",)])))
+    assert isinstance(read.votes, Votes)
+    with pytest.raises(ValueError, match="unknown project 'B'"):
+        greedy(PBInstance(10, instance.projects, read.votes))  # ballots read in bulk
     weightless = PBInstance(10, instance.projects, [Vote("v", ("A",), 0.0)])
     with pytest.raises(ValueError, match="positive"):
         mes(weightless)
