@@ -1,7 +1,7 @@
 #!/bin/sh
 # Every benchmark in one run, each printed after its command and the load average, so that
 # bench/RESULTS.md can be rewritten from one log:  bench/run_all.sh [NAME ...] | tee bench.log
-# NAME is a benchmark's short name (tally floor workers latency outbox web mix broadcast draw);
+# NAME is a benchmark's short name (floor workers latency tally outbox web mix broadcast draw);
 # default: all, in this order. Run on a quiet machine: the figures are compared within a run.
 set -u
 cd "$(dirname "$0")/.."
@@ -23,7 +23,7 @@ command_for() {
     esac
 }
 
-[ $# -gt 0 ] || set -- tally floor workers latency outbox web mix broadcast draw
+[ $# -gt 0 ] || set -- floor workers latency tally outbox web mix broadcast draw
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $($PY --version), commit $(git rev-parse --short HEAD)"
 for name in "$@"; do
     args=$(command_for "$name")
