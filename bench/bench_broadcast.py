@@ -47,6 +47,7 @@ from bot.services import broadcasts as service
 from domain.broadcasts import Audience, Segment
 from storage.clock import to_db
 from storage.db import SqliteDatabase
+from tests.load.cluster import BENCH_BALLOT_KEY
 
 ADMIN = 9_000_000
 TALKER_BASE = 5_000_000  # people using the bot during the broadcast get ids from here
@@ -95,6 +96,8 @@ async def progress(path: Path, broadcast_id: int) -> dict[str, int]:
 
 
 async def main() -> None:
+    # The bot does not start without a ballot key (docs/ballot-secrecy.md).
+    os.environ.setdefault("BALLOT_KEY", BENCH_BALLOT_KEY)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--scale", type=float, default=20)

@@ -44,9 +44,9 @@ class Clock:
         self.waiting.setdefault(chat, []).append(time.perf_counter())
 
     def on_call(self, method: str, params: dict[str, object], result: object) -> None:
-        chat = params.get("chat_id")
-        if method in REPLIES and isinstance(chat, int) and self.waiting.get(chat):
-            self.latencies.append(time.perf_counter() - self.waiting[chat].pop(0))
+        chat = params.get("chat_id")  # an int or its text, as the transport sent it
+        if method in REPLIES and chat is not None and self.waiting.get(int(chat)):
+            self.latencies.append(time.perf_counter() - self.waiting[int(chat)].pop(0))
 
 
 async def main() -> None:

@@ -12,10 +12,10 @@ Builds a fresh SQLite database with N people (default 100,000) and one programme
    polling and jobs started) against the in-process local Bot API, and stops it; then starts
    `civicbot run` as a new process against the HTTP local Bot API, until it polls;
 3. claims and marks: the real sender (`OutboxSender.run_batch`) against the in-process local
-   Bot API stub, for a sample of rows; the same over HTTP (PTB's default transport) to the
-   local Bot API served by this process, with the CPU per row this process spent (sender and
-   server together, so an upper bound for the sender); and the storage half alone (claim +
-   record, no Telegram) for a larger sample.
+   Bot API stub, for a sample of rows; the same over HTTP (PTB's default transport, and the
+   bot's aiohttp transport) to the local Bot API served by this process, with the CPU per
+   row this process spent (sender and server together, so an upper bound for the sender);
+   and the storage half alone (claim + record, no Telegram) for a larger sample.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from bot.localapi.request import LocalRequest
 from bot.localapi.server import LocalBotApiServer
 from bot.notifications.sender import OutboxSender
 from bot.notifications.texts import reminder_text
+from bot.transport import AiohttpRequest
 from domain.notifications import Category, Payload
 from domain.programmes import parse_programmes
 from storage import outbox
@@ -49,6 +50,7 @@ from storage.clock import to_db
 from storage.db import Session, SqliteDatabase
 from storage.outbox import Outcome
 from storage.programmes import ProgrammesRepository
+from tests.load.cluster import BENCH_BALLOT_KEY
 
 NOW = datetime(2090, 5, 4, 3, 0, tzinfo=UTC)  # noon in Seoul: no quiet hours
 
@@ -197,10 +199,12 @@ async def send_sample(path: Path, api: LocalBotApi, sample: int, batch: int) -> 
     return sent / elapsed
 
 
-async def send_over_http(path: Path, people: int, sample: int, batch: int) -> tuple[float, float]:
-    """The real sender over HTTP, with python-telegram-bot's default transport, to the local
-    Bot API served by this process: (rows/s, CPU ms per row of this process, the server's
-    share included)."""
+async def send_over_http(
+    path: Path, people: int, sample: int, batch: int, transport: str
+) -> tuple[float, float]:
+    """The real sender over HTTP, with python-telegram-bot's default transport (httpx) or the
+    bot's (aiohttp), to the local Bot API served by this process: (rows/s, CPU ms per row of
+    this process, the server's share included)."""
     api = LocalBotApi()
     for user_id in range(1, people + 1):
         api.user(user_id)
@@ -209,7 +213,8 @@ async def send_over_http(path: Path, people: int, sample: int, batch: int) -> tu
     db = SqliteDatabase(path)
     await db.connect()
     try:
-        async with Bot(api.token, base_url=server.base_url) as bot:
+        request = AiohttpRequest() if transport == "aiohttp" else None
+        async with Bot(api.token, base_url=server.base_url, request=request) as bot:
             sender = OutboxSender(db, bot, settings_for(path, batch), lambda: NOW)
             sent = 0
             started, cpu = time.perf_counter(), time.process_time()
@@ -273,12 +278,15 @@ async def run(args: argparse.Namespace, path: Path) -> None:
     for batch in (10, 50):
         rate = await send_sample(path, api, args.sample, batch)
         print(f"claim+send+mark via local Bot API, batch {batch}: {rate:,.0f} rows/s")
-    for batch in (10, 50):
-        rate, cpu_ms = await send_over_http(path, args.people, args.sample // 4, batch)
-        print(
-            f"claim+send+mark over HTTP (PTB's default transport), batch {batch}:"
-            f" {rate:,.0f} rows/s, {cpu_ms:.2f} ms CPU per row (sender and Bot API server)"
-        )
+    for transport, name in (("httpx", "PTB's default transport, httpx"), ("aiohttp", "aiohttp")):
+        for batch in (10, 50):
+            rate, cpu_ms = await send_over_http(
+                path, args.people, args.sample // 4, batch, transport
+            )
+            print(
+                f"claim+send+mark over HTTP ({name}), batch {batch}:"
+                f" {rate:,.0f} rows/s, {cpu_ms:.2f} ms CPU per row (sender and Bot API server)"
+            )
     for batch in (10, 50):
         rate = await storage_sample(path, args.sample * 5, batch)
         print(f"claim+mark, storage only, batch {batch}: {rate:,.0f} rows/s")
@@ -286,6 +294,8 @@ async def run(args: argparse.Namespace, path: Path) -> None:
 
 
 def main() -> int:
+    # The bot does not start without a ballot key (docs/ballot-secrecy.md).
+    os.environ.setdefault("BALLOT_KEY", BENCH_BALLOT_KEY)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--stages", type=int, default=10)

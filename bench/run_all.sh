@@ -14,7 +14,7 @@ command_for() {
         floor) echo "bench/bench_floor.py --people 30 --rounds 3" ;;
         workers) echo "bench/bench_workers.py --citizens 40" ;;
         latency) echo "bench/bench_latency.py" ;;
-        outbox) echo "bench/bench_outbox.py --people 20000 --stages 5 --sample 8000" ;;
+        outbox) echo "bench/bench_outbox.py --people 20000 --stages 10 --sample 8000" ;;
         web) echo "bench/bench_web.py" ;;
         mix) echo "bench/bench_mix.py --ballots 10000,50000,156390" ;;
         broadcast) echo "bench/bench_broadcast.py" ;;

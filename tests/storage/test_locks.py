@@ -39,7 +39,13 @@ from storage.roles import RolesRepository
 from storage.waste import WasteRepository
 from tests.panels.conftest import ADMIN, ADMINS, AFTER_RECRUITMENT, RECRUITING, answers, seed_panels
 from tests.proposals.conftest import IN_PB_CALL, seed_programmes, sign_up
-from tests.voting.conftest import AFTER_VOTE, BALLOT, DURING_VOTE, ballot_file
+from tests.voting.conftest import (
+    AFTER_VOTE,
+    BALLOT,
+    DURING_VOTE,
+    ballot_file,
+    proposal_on_the_ballot,
+)
 
 OFFICER = 5  # a budget-waste officer for the whole centre
 
@@ -281,7 +287,7 @@ async def test_heading_one_confirmation_from_several_at_once(db: Database) -> No
     result, even without the `heading` locks (checked): the others get its refusal."""
     await seed_programmes(db)
     await sign_up(db, 1, 2, 3, 9000)
-    proposal_id = await submitted_proposal_on_ballot(db)
+    proposal_id = await proposal_on_the_ballot(db)
     ids = {h.key: i for i, h in await voting_service.import_ballot(db, ballot_file)}
     for user in (1, 2, 3):
         cast = await voting_service.cast(
@@ -295,28 +301,6 @@ async def test_heading_one_confirmation_from_several_at_once(db: Database) -> No
     async with db.reading() as session:
         history = [e.status for e in await ProposalsRepository(session).history(proposal_id)]
     assert history.count(Status.SELECTED) == 1
-
-
-async def submitted_proposal_on_ballot(db: Database) -> int:
-    draft = proposal_service.Draft(
-        programme_key="pb-citywide-2027",
-        title="경로당 태양광",
-        description="경로당 지붕에 태양광 패널을 설치합니다.",
-        field="environment",
-        scope=Scope.CITY,
-        districts=("mapo", "guro"),
-        kind=None,
-        cost=None,
-    )
-    result = await proposal_service.submit(db, 1, draft, IN_PB_CALL, 14)
-    assert result.proposal_id is not None
-    for status in (Status.UNDER_REVIEW, Status.ON_BALLOT):
-        action = proposal_service.ReviewAction(status)
-        outcome = await proposal_service.review(
-            db, result.proposal_id, 9000, action, IN_PB_CALL, {9000}
-        )
-        assert outcome is proposal_service.Outcome.DONE
-    return result.proposal_id
 
 
 # -- counter --------------------------------------------------------------------------------

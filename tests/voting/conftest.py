@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bot.services import proposals as proposal_service
+from domain.proposals import Scope, Status
 from domain.voting import parse_ballot_file
+from storage.db import Database
+from tests.proposals.conftest import IN_PB_CALL
 
 # The 2027 citizens' vote (시민투표) of the city-wide PB is open from 20 July to 10 August.
 DURING_VOTE = datetime(2027, 7, 25, 3, 0, tzinfo=UTC)
@@ -59,3 +63,27 @@ kind = "question"
 """
 
 ballot_file = parse_ballot_file(BALLOT)
+
+
+async def proposal_on_the_ballot(db: Database, author: int = 1, reviewer: int = 9000) -> int:
+    """A city-wide PB proposal submitted in the call and put on the ballot by `reviewer`
+    (an admin): it joins the city-wide heading."""
+    draft = proposal_service.Draft(
+        programme_key="pb-citywide-2027",
+        title="경로당 태양광",
+        description="경로당 지붕에 태양광 패널을 설치합니다.",
+        field="environment",
+        scope=Scope.CITY,
+        districts=("mapo", "guro"),
+        kind=None,
+        cost=None,
+    )
+    result = await proposal_service.submit(db, author, draft, IN_PB_CALL, 14)
+    assert result.proposal_id is not None
+    for status in (Status.UNDER_REVIEW, Status.ON_BALLOT):
+        action = proposal_service.ReviewAction(status)
+        outcome = await proposal_service.review(
+            db, result.proposal_id, reviewer, action, IN_PB_CALL, frozenset({reviewer})
+        )
+        assert outcome is proposal_service.Outcome.DONE
+    return result.proposal_id

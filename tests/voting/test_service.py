@@ -7,9 +7,8 @@ import json
 
 import pytest
 
-from bot.services import proposals as proposal_service
 from bot.services import voting as service
-from domain.proposals import Scope, Status
+from domain.proposals import Status
 from domain.voting import BallotProblem, parse_ballot_file
 from storage.db import Database, Session
 from storage.panels import PanelsRepository
@@ -18,7 +17,7 @@ from storage.programmes import ProgrammesRepository, programmes_changed
 from storage.proposals import ProposalsRepository
 from storage.voting import VotingRepository
 from tests.proposals.conftest import IN_PB_CALL, seed_programmes, sign_up
-from tests.voting.conftest import AFTER_VOTE, DURING_VOTE, ballot_file
+from tests.voting.conftest import AFTER_VOTE, DURING_VOTE, ballot_file, proposal_on_the_ballot
 from tests.voting.conftest import BALLOT as BALLOT_TEMPLATE
 
 ADMINS = frozenset({9000})
@@ -31,26 +30,10 @@ async def voting(db: Database) -> dict[str, int]:
     await sign_up(db, 40, district="guro")
     await sign_up(db, 50, eligible_for_pb=False)
     # A proposal put on the ballot joins the city-wide heading.
-    draft = proposal_service.Draft(
-        programme_key="pb-citywide-2027",
-        title="경로당 태양광",
-        description="경로당 지붕에 태양광 패널을 설치합니다.",
-        field="environment",
-        scope=Scope.CITY,
-        districts=("mapo", "guro"),
-        kind=None,
-        cost=None,
-    )
-    result = await proposal_service.submit(db, 1, draft, IN_PB_CALL, 14)
-    assert result.proposal_id is not None
-    for status in (Status.UNDER_REVIEW, Status.ON_BALLOT):
-        action = proposal_service.ReviewAction(status)
-        assert await proposal_service.review(
-            db, result.proposal_id, 9000, action, IN_PB_CALL, ADMINS
-        ) is (proposal_service.Outcome.DONE)
+    proposal_id = await proposal_on_the_ballot(db)
     saved = await service.import_ballot(db, ballot_file)
     ids = {heading.key: heading_id for heading_id, heading in saved}
-    ids["proposal"] = result.proposal_id
+    ids["proposal"] = proposal_id
     return ids
 
 
