@@ -24,7 +24,14 @@ from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 from bot.context import BotContext, person_and_translator, translator
 from bot.flows.guard import StepHandler, guided_steps
 from bot.flows.onboarding import RELATION_LABELS, district_keyboard
-from bot.handlers.common import QUESTION_KEY, answer, edit_or_send, retire_question, send
+from bot.handlers.common import (
+    QUESTION_KEY,
+    answer,
+    edit_or_send,
+    retire_question,
+    send,
+    with_answer,
+)
 from bot.handlers.common import ask as ask_question
 from bot.i18n import N_, Translator
 from bot.menu import CommandRegistry
@@ -326,9 +333,9 @@ async def saved(
     except service.Invalid:
         return await ask_again(update, context, host)
     t = await translator(update, context)
-    shown = t.gettext("Your answer: %(answer)s") % {"answer": answer_label(t, question, value)}
+    question_line = question_text(t, question, services.settings.minimum_age)
     await show_answer(
-        update, context, question_text(t, question, services.settings.minimum_age) + "\n" + shown
+        update, context, with_answer(t, question_line, answer_label(t, question, value))
     )
     return await carry_on(update, context, host)
 

@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.context import BotContext, CivicApplication, person_and_translator, translator
 from bot.deeplinks import PAYLOAD_KEY
 from bot.flows.guard import flow, guarded
-from bot.handlers.common import answer, ask, edit_or_send, retire_question, send
+from bot.handlers.common import answer, ask, edit_or_send, retire_question, send, with_answer
 from bot.handlers.privacy import privacy_command
 from bot.i18n import N_, Translator
 from bot.intake import unit_of_work
@@ -232,10 +232,8 @@ async def on_relation(update: Update, context: BotContext) -> str | int:
             update.effective_user.id, services.clock(), relation=relation.value
         )
     t = await translator(update, context)
-    shown = (
-        t.gettext("How are you connected to Seoul?")
-        + "\n"
-        + t.gettext("Your answer: %(answer)s") % {"answer": t.gettext(RELATION_LABELS[relation])}
+    shown = with_answer(
+        t, t.gettext("How are you connected to Seoul?"), t.gettext(RELATION_LABELS[relation])
     )
     if relation is Relation.OTHER:
         await edit_or_send(update, context, shown)

@@ -10,6 +10,7 @@ from telegram import InlineKeyboardMarkup, InputMediaPhoto, Message, Update
 from telegram.error import BadRequest
 
 from bot.context import BotContext, translator
+from bot.i18n import Translator
 from bot.intake import CURRENT, needs_saving, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,11 @@ async def send_stored_photos(
 
 
 QUESTION_KEY = "question_message_id"
+
+
+def with_answer(t: Translator, question: str, answer: str) -> str:
+    """A question as it stands once answered: the question, then the person's answer."""
+    return question + "\n" + t.gettext("Your answer: %(answer)s") % {"answer": answer}
 
 
 async def ask(
