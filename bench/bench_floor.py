@@ -38,14 +38,14 @@ from bot.localapi.request import LocalRequest
 from bot.localapi.server import LocalBotApiServer
 from storage.db import USAGE, open_database
 from tests.load.citizens import World, prepare_world
+from tests.load.cluster import BENCH_BALLOT_KEY
 
 CIVICBOT = str(Path(sys.executable).with_name("civicbot"))
 MINIMAL = str(Path(__file__).with_name("minimal_bot.py"))
 QUIET = 0.025  # seconds without a Bot API call after the first answer: the update is done
 FIRST_PERSON = 800_001
-BALLOT_KEY = "f100" * 16  # the bot does not start without one (docs/ballot-secrecy.md)
 BOT_ENV = {
-    "BALLOT_KEY": BALLOT_KEY,
+    "BALLOT_KEY": BENCH_BALLOT_KEY,  # the bot does not start without one
     "AUTOMATION_INTERVAL": "3600",
     "SEND_RATE": "10000",
     "BROADCAST_RATE": "5000",
@@ -339,7 +339,7 @@ async def count_in_process(folder: Path, people: int, blocks: list[Block]) -> No
         automation_interval=3600,
         send_rate=10_000,
         broadcast_rate=5000,
-        ballot_key=BALLOT_KEY,
+        ballot_key=BENCH_BALLOT_KEY,
     )
     application = build_application(settings, api.token, request=LocalRequest(api))
     driver = Driver(api)

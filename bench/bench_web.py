@@ -55,9 +55,8 @@ from storage.db import Database, open_database
 from storage.people import PeopleRepository
 from storage.programmes import ProgrammesRepository
 from storage.voting import VotingRepository
-from tests.load.cluster import free_port
+from tests.load.cluster import BENCH_BALLOT_KEY, free_port
 
-BENCH_BALLOT_KEY = "be4c" * 16
 POSTGRES = os.environ.get("CIVICBOT_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 CIVICBOT = str(Path(sys.executable).with_name("civicbot"))
 FIRST_VOTER = 100_000
