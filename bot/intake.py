@@ -206,12 +206,13 @@ class Intake:
         self._wake.set()
 
     def _busier_than_others(self) -> bool:
-        """Leave a received update to the others? When this worker has `SELF_CLAIM_SHARED`
-        in hand, or finished clearly more in its last beat than the least busy other worker
-        (one just started, say: Telegram's connections stay with the old ones)."""
+        """Leave a received update to the others? When this worker has all it may hold in
+        hand (`UPDATES_IN_HAND`; with other workers, `SELF_CLAIM_SHARED` at most), or
+        finished clearly more in its last beat than the least busy other worker (one just
+        started, say: Telegram's connections stay with the old ones)."""
         if not self.services.db.shared:
             return len(self.in_hand) >= self._concurrency()
-        if len(self.in_hand) >= SELF_CLAIM_SHARED:
+        if len(self.in_hand) >= min(SELF_CLAIM_SHARED, self._concurrency()):
             return True
         least = self._least_elsewhere
         return least is not None and self._last_load > least + LOAD_SLACK
