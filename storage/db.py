@@ -667,10 +667,11 @@ async def _init_connection(connection: Any) -> None:
 
 def postgres_ddl(sql: str) -> str:
     """Our SQLite DDL in PostgreSQL's words: 64-bit integers (Telegram ids outgrow 32 bits),
-    serial ids, double-precision reals."""
+    serial ids, double-precision reals, a JSON text's field."""
     sql = re.sub(r"\bid INTEGER PRIMARY KEY\b", "id BIGSERIAL PRIMARY KEY", sql)
     sql = re.sub(r"\bINTEGER\b", "BIGINT", sql)
     sql = re.sub(r"\bREAL\b", "DOUBLE PRECISION", sql)
+    sql = re.sub(r"\bjson_extract\(([\w.]+), '\$\.(\w+)'\)", r"(\1::json ->> '\2')", sql)
     return re.sub(r"\)\s*WITHOUT ROWID", ")", sql)
 
 

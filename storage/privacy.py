@@ -71,6 +71,11 @@ async def erase_person(session: Session, user_id: int) -> None:
     # Their own writes (a ballot, a report, a proposal) wait or come after, and then find
     # no person: none is stored under the name of someone erased.
     await session.lock("person", user_id)
+    if session.dialect == "postgres":
+        # A cast takes no lock but share-locks this row with its roll entry: wait for the
+        # casts under way (their entries are then read below), and make later ones find no
+        # person.
+        await session.scalar("SELECT 1 FROM people WHERE user_id = ? FOR UPDATE", (user_id,))
     state = PtbStateRepository(session)
     await ProposalsRepository(session).erase_person(user_id)
     await VotingRepository(session).erase_person(user_id)

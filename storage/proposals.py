@@ -392,18 +392,39 @@ class ProposalsRepository:
 
     # -- support (공감) and follows ----------------------------------------------------
     async def add_support(self, proposal_id: int, user_id: int, now: datetime) -> bool:
-        """True if this person's support is new; a second tap changes nothing."""
+        """True if this person's support is new; a second tap changes nothing. Not counted
+        yet: `count_support` counts it, or `drop_support` takes it back."""
         inserted = await self.session.scalar(
             "INSERT INTO supports (proposal_id, user_id, created_at) VALUES (?, ?, ?)"
             " ON CONFLICT DO NOTHING RETURNING 1",
             (proposal_id, user_id, to_db(now)),
         )
-        if inserted is None:
-            return False
-        await self.session.execute(
-            "UPDATE proposals SET support_count = support_count + 1 WHERE id = ?", (proposal_id,)
+        return inserted is not None
+
+    async def count_support(self, proposal_id: int, below: int | None = None) -> bool:
+        """Count one more support if the proposal still collects support and is not hidden;
+        `below`: only if a proposal still short of its goal stays below it. One statement,
+        so it needs no lock; it holds the proposal's row until the unit of work ends."""
+        goal = ""
+        if below is not None:
+            goal = " AND (status = ? OR support_count + 1 < ?)"
+        counted = await self.session.scalar(
+            "UPDATE proposals SET support_count = support_count + 1"
+            f" WHERE id = ? AND hidden = 0 AND status IN (?, ?){goal} RETURNING 1",
+            (
+                proposal_id,
+                Status.PUBLISHED.value,
+                Status.THRESHOLD_REACHED.value,
+                *(() if below is None else (Status.THRESHOLD_REACHED.value, below)),
+            ),
         )
-        return True
+        return counted is not None
+
+    async def drop_support(self, proposal_id: int, user_id: int) -> None:
+        """Take back a support `count_support` did not count."""
+        await self.session.execute(
+            "DELETE FROM supports WHERE proposal_id = ? AND user_id = ?", (proposal_id, user_id)
+        )
 
     async def remove_support(self, proposal_id: int, user_id: int) -> bool:
         removed = await self.session.execute(
@@ -422,11 +443,14 @@ class ProposalsRepository:
         )
         return found is not None
 
-    async def follow(self, proposal_id: int, user_id: int) -> None:
-        await self.session.execute(
-            "INSERT INTO follows (proposal_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+    async def follow(self, proposal_id: int, user_id: int) -> bool:
+        """True if the person did not follow the proposal yet."""
+        added = await self.session.scalar(
+            "INSERT INTO follows (proposal_id, user_id) VALUES (?, ?)"
+            " ON CONFLICT DO NOTHING RETURNING 1",
             (proposal_id, user_id),
         )
+        return added is not None
 
     async def unfollow(self, proposal_id: int, user_id: int) -> None:
         await self.session.execute(

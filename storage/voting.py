@@ -8,6 +8,7 @@ import secrets
 from collections import Counter
 from dataclasses import asdict
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Final
 
 from domain.voting import Heading, HeadingKind, Item, StoredBallot
@@ -27,6 +28,15 @@ def heading_from_json(text: str) -> Heading:
     data["kind"] = HeadingKind(data["kind"])
     data["items"] = tuple(Item(**item) for item in data["items"])
     return Heading(**data)
+
+
+class Enrolment(StrEnum):
+    """What the roll said to a cast."""
+
+    FIRST = "first"  # the person's first ballot in the heading
+    AGAIN = "again"  # it replaces their earlier one
+    OTHER_HEADING = "other_heading"  # they are on the roll of another heading of its group
+    NO_PERSON = "no_person"  # no such person (erased meanwhile)
 
 
 class VotingRepository:
@@ -62,6 +72,16 @@ class VotingRepository:
         heading_id: int = await self.session.scalar(
             "SELECT id FROM ballot_headings WHERE stage_id = ? AND key = ?",
             (stage_id, heading.key),
+        )
+        # The roll follows a heading put in another group after people voted in it (`cast`
+        # relies on its index); who is already on the roll of another heading of the new
+        # group stays there, and their entry here keeps no group.
+        await self.session.execute(
+            "UPDATE voter_roll SET heading_group = CASE WHEN EXISTS (SELECT 1 FROM voter_roll e"
+            " WHERE e.user_id = voter_roll.user_id AND e.stage_id = voter_roll.stage_id"
+            " AND e.heading_group = ? AND e.heading_id <> voter_roll.heading_id) THEN NULL"
+            " ELSE ? END WHERE heading_id = ?",
+            (heading.group, heading.group, heading_id),
         )
         return heading_id
 
@@ -103,16 +123,43 @@ class VotingRepository:
     async def cast(
         self,
         heading_id: int,
+        stage_id: int,
+        heading_group: str | None,
         user_id: int,
         pseudonym: str,
         choices: list[str],
         weight: float,
-        group: str,
+        voter_group: str,
         now: datetime,
-    ) -> bool:
-        """Store a person's ballot, replacing their earlier one; True if it is their first."""
+    ) -> Enrolment:
+        """Store a person's ballot, replacing their earlier one, unless the roll refuses it.
+
+        The roll entry comes first, in one statement: the unique index of its group (migration
+        0024) refuses a second heading of a group even to a cast running at the same moment,
+        and it share-locks the person's row, so an erasure (which locks that row first) waits
+        for this cast to end or leaves it no person to enrol. Nothing else is written when it
+        refuses."""
+        # The person's row must stay until this unit of work ends (PostgreSQL: erasure).
+        share = " FOR KEY SHARE" if self.session.dialect == "postgres" else ""
+        entered = await self.session.scalar(
+            "INSERT INTO voter_roll (heading_id, user_id, stage_id, heading_group,"
+            " first_voted_at, last_voted_at) SELECT ?, user_id, ?, ?, ?, ? FROM people"
+            f" WHERE user_id = ?{share} ON CONFLICT DO NOTHING RETURNING 1",
+            (heading_id, stage_id, heading_group, to_db(now), to_db(now), user_id),
+        )
+        if entered is not None:
+            enrolment = Enrolment.FIRST
+        elif await self.session.execute(
+            "UPDATE voter_roll SET last_voted_at = ? WHERE heading_id = ? AND user_id = ?",
+            (to_db(now), heading_id, user_id),
+        ):
+            enrolment = Enrolment.AGAIN
+        elif await self.session.scalar("SELECT 1 FROM people WHERE user_id = ?", (user_id,)):
+            return Enrolment.OTHER_HEADING
+        else:
+            return Enrolment.NO_PERSON
         key = self.key()
-        sealed = key.seal({"p": pseudonym, "c": choices, "w": weight, "g": group})
+        sealed = key.seal({"p": pseudonym, "c": choices, "w": weight, "g": voter_group})
         await self.session.execute(
             "INSERT INTO ballot_box (heading_id, sealed) VALUES (?, ?)", (heading_id, sealed)
         )
@@ -120,14 +167,7 @@ class VotingRepository:
             "INSERT INTO ballot_receipts (heading_id, digest) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (heading_id, receipt_digest(key.receipt(pseudonym))),
         )
-        first = not await self.has_voted(heading_id, user_id)
-        await self.session.execute(
-            "INSERT INTO voter_roll (heading_id, user_id, first_voted_at, last_voted_at)"
-            " VALUES (?, ?, ?, ?) ON CONFLICT (heading_id, user_id)"
-            " DO UPDATE SET last_voted_at = excluded.last_voted_at",
-            (heading_id, user_id, to_db(now), to_db(now)),
-        )
-        return first
+        return enrolment
 
     async def _waiting(self, heading_id: int) -> list[tuple[int, dict[str, Any]]]:
         """The heading's sealed ballots, opened, oldest first."""

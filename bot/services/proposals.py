@@ -261,9 +261,6 @@ async def support(db: Database, proposal_id: int, user_id: int, now: datetime) -
     async with db.transaction() as session:
         if await PeopleRepository(session).get(user_id) is None:
             return Outcome.NOT_SIGNED_UP
-        # One supporter at a time per proposal: support is added only while open, and the
-        # goal's status change (with its notices) happens exactly once.
-        await session.lock("proposal", proposal_id)
         repository = ProposalsRepository(session)
         proposal = await repository.get(proposal_id)
         if proposal is None or proposal.hidden:
@@ -273,14 +270,30 @@ async def support(db: Database, proposal_id: int, user_id: int, now: datetime) -
             return Outcome.CLOSED
         if not await repository.add_support(proposal_id, user_id, now):
             return Outcome.ALREADY
-        await repository.follow(proposal_id, user_id)
-        updated = await repository.get(proposal_id)
-        assert updated is not None
-        new_status = status_after_support(
-            updated.status, updated.support_count, updated.support_ends_at, now, rules_of(programme)
-        )
-        if new_status is not updated.status:
-            await change_status(session, updated, new_status, now, actor_id=None)
+        followed = await repository.follow(proposal_id, user_id)
+        # Counted last, by one UPDATE that counts only while support is open (its row lock
+        # lasts to the commit). Short of the goal it may not reach it, so no status can
+        # change and no lock is needed; the support that may reach it takes the proposal
+        # lock first, as every status change does, so the goal is reached exactly once.
+        rules = rules_of(programme)
+        counted = await repository.count_support(proposal_id, below=rules.support_threshold)
+        may_reach = False
+        if not counted and rules.support_threshold is not None:
+            await session.lock("proposal", proposal_id)
+            counted = may_reach = await repository.count_support(proposal_id)
+        if not counted:  # closed or hidden since it was read
+            await repository.drop_support(proposal_id, user_id)
+            if followed:
+                await repository.unfollow(proposal_id, user_id)
+            return Outcome.CLOSED
+        if may_reach:
+            updated = await repository.get(proposal_id)
+            assert updated is not None
+            new_status = status_after_support(
+                updated.status, updated.support_count, updated.support_ends_at, now, rules
+            )
+            if new_status is not updated.status:
+                await change_status(session, updated, new_status, now, actor_id=None)
     return Outcome.DONE
 
 

@@ -56,7 +56,7 @@ from storage.programmes import ProgrammesRepository
 from storage.proposals import Proposal, ProposalsRepository
 from storage.ptbstate import PtbStateRepository
 from storage.roles import RolesRepository
-from storage.voting import VotingRepository
+from storage.voting import Enrolment, VotingRepository
 
 PROPOSAL_ITEM: Final = "p"  # ballot items made from proposals are keyed "p<id>"
 # The chat's ballot drafts in the person's user_data, by heading id (bot/handlers/voting.py):
@@ -281,11 +281,9 @@ async def cast(
         problem = check_ballot(where.heading, choices)
         if problem is not None:
             return CastResult(Refusal.INVALID, problem)
-        # One person's ballots one at a time (the chat and the Mini App): of a group of
-        # headings they vote in one only. Locked just before the checks that read their
-        # ballots, so the lock is held for as little as possible. (The roll is an upsert on
-        # its unique key; the ballot waits sealed for the mix.)
-        await session.lock("person", user_id)
+        # No lock: of two casts at once in two headings of a group (the chat and the Mini
+        # App), the roll's index lets one through and the other gets OTHER_HEADING below
+        # (VotingRepository.cast); the ballot waits sealed for the mix.
         refusal = await check_voter(session, where, heading_id, user_id, now, minimum_age)
         if refusal is not None:
             return CastResult(refusal)
@@ -307,13 +305,25 @@ async def cast(
                 if await PanelsRepository(session).is_member(panel_key, user_id):
                     group = candidate
                     break
-        first = await repository.cast(
-            heading_id, user_id, name, sorted(set(choices)), weight, group, now
+        enrolment = await repository.cast(
+            heading_id,
+            where.stage_id,
+            where.heading.group,
+            user_id,
+            name,
+            sorted(set(choices)),
+            weight,
+            group,
+            now,
         )
+        if enrolment is Enrolment.OTHER_HEADING:
+            return CastResult(Refusal.OTHER_HEADING)
+        if enrolment is Enrolment.NO_PERSON:
+            return CastResult(Refusal.NOT_SIGNED_UP)
         await forget_draft(session, user_id, heading_id)
         if on_cast is not None:
             on_cast()
-    return CastResult(receipt=key.receipt(name), replaced=not first)
+    return CastResult(receipt=key.receipt(name), replaced=enrolment is Enrolment.AGAIN)
 
 
 async def forget_draft(session: Session, user_id: int, heading_id: int) -> None:

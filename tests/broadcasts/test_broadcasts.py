@@ -199,7 +199,9 @@ async def test_audience_sizes_per_segment(db: Database) -> None:
             (stage_id,),
         )
         await session.execute(
-            "INSERT INTO voter_roll VALUES (?, 3, ?, ?)", (heading, to_db(NOON), to_db(NOON))
+            "INSERT INTO voter_roll (heading_id, user_id, first_voted_at, last_voted_at)"
+            " VALUES (?, 3, ?, ?)",
+            (heading, to_db(NOON), to_db(NOON)),
         )
         panel = await session.scalar("SELECT id FROM programmes WHERE key = 'pb-committee-2027'")
         for user_id, state in ((2, "accepted"), (4, "applied")):

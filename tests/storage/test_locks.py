@@ -30,7 +30,7 @@ from domain.voting import parse_ballot_file
 from domain.waste import EventKind, Verdict
 from domain.waste import Refusal as WasteRefusal
 from storage import outbox
-from storage.db import Database, PostgresDatabase, is_conflict
+from storage.db import USAGE, Database, PostgresDatabase, is_conflict
 from storage.intake import UpdatesRepository
 from storage.panels import PanelsRepository
 from storage.privacy import erase_person
@@ -68,15 +68,18 @@ async def connected(db: Database) -> None:
 # -- person ---------------------------------------------------------------------------------
 async def test_person_two_devices_vote_in_two_headings_of_one_group(db: Database) -> None:
     """Of a group of headings a person votes in one: two devices casting in two of them at
-    once leave one heading on the roll (the `person` lock in voting.cast)."""
+    once leave one heading on the roll. No lock: the roll's unique index of a group
+    (migration 0024, checked failing without it) refuses the second cast."""
     await seed_programmes(db)
     grouped = BALLOT.replace("[[heading]]", '[[heading]]\ngroup = "districts"')
     ids = {h.key: i for i, h in await voting_service.import_ballot(db, parse_ballot_file(grouped))}
     await sign_up(db, 2)
+    locks = USAGE.locks
     phone, laptop = await asyncio.gather(
         voting_service.cast(db, 2, ids["city"], ["a"], DURING_VOTE, 14),
         voting_service.cast(db, 2, ids["mapo"], ["m1"], DURING_VOTE, 14),
     )
+    assert USAGE.locks == locks
     refusals = sorted(str(r.refusal) for r in (phone, laptop))
     assert refusals == ["None", str(voting_service.Refusal.OTHER_HEADING)]
     async with db.reading() as session:
@@ -101,8 +104,8 @@ async def test_person_the_daily_report_limit_holds_for_reports_sent_at_once(
 
 async def test_person_erasure_and_a_ballot_at_once_leave_no_trace(db: Database) -> None:
     """Ballots cast while their voters erase themselves: each is either refused, or counted
-    without a name; the roll never keeps an erased person (erasure takes the `person` lock
-    that cast takes)."""
+    without a name; the roll never keeps an erased person (a cast's roll entry share-locks
+    the person's row, which erasure locks first; checked failing without either)."""
     await seed_programmes(db)
     ids = {h.key: i for i, h in await voting_service.import_ballot(db, ballot_file)}
     voters = range(1, 6)  # five pairs of units of work: one connection each
@@ -177,6 +180,9 @@ async def test_person_two_updates_received_at_once_are_not_both_taken(db: Databa
 
 
 # -- proposal -------------------------------------------------------------------------------
+DONE = proposal_service.Outcome.DONE
+
+
 async def test_proposal_supports_at_once_count_exactly_and_reach_the_goal_once(
     db: Database,
 ) -> None:
@@ -224,6 +230,49 @@ async def test_proposal_a_last_minute_support_and_the_deadline_at_once(db: Datab
             assert proposal is not None
             reached = proposal.support_count >= 3
             assert proposal.status is (Status.THRESHOLD_REACHED if reached else Status.NOT_REACHED)
+
+
+async def test_proposal_supports_short_of_the_goal_take_no_lock(db: Database) -> None:
+    """A 공감 is counted by one conditional UPDATE; only the one that may reach the goal takes
+    the `proposal` lock (issue 21: locks held per update)."""
+    if not isinstance(db, PostgresDatabase):
+        pytest.skip("SQLite takes no locks")
+    await seed_programmes(db, small_goal=True)
+    await sign_up(db, *range(1, 6))
+    proposal_id = await submitted_proposal(db)
+    taken = []
+    for user in range(2, 6):  # the goal is 3
+        locks = USAGE.locks
+        assert await proposal_service.support(db, proposal_id, user, IN_PB_CALL) is DONE
+        taken.append(USAGE.locks - locks)
+    assert taken == [0, 0, 1, 0]
+
+
+async def test_proposal_a_support_while_the_proposal_is_withdrawn_is_not_counted(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The proposer withdraws the proposal after a 공감 found it open and before it is counted:
+    the count, which counts only while support is open, refuses it and it leaves nothing."""
+    if not isinstance(db, PostgresDatabase):
+        pytest.skip("SQLite's writers are one at a time: nothing comes in between")
+    await seed_programmes(db, small_goal=True)
+    await sign_up(db, 1, 2)
+    proposal_id = await submitted_proposal(db)
+    follow = ProposalsRepository.follow
+
+    async def withdrawn_meanwhile(self: ProposalsRepository, proposal: int, user: int) -> bool:
+        assert await proposal_service.withdraw(db, proposal, 1, IN_PB_CALL) is DONE
+        return await follow(self, proposal, user)
+
+    monkeypatch.setattr(ProposalsRepository, "follow", withdrawn_meanwhile)
+    outcome = await proposal_service.support(db, proposal_id, 2, IN_PB_CALL)
+    assert outcome is proposal_service.Outcome.CLOSED
+    async with db.reading() as session:
+        proposal = await ProposalsRepository(session).get(proposal_id)
+        assert proposal is not None and proposal.status is Status.WITHDRAWN
+        assert proposal.support_count == 0
+        assert await session.scalar("SELECT COUNT(*) FROM supports") == 0
+        assert await session.scalar("SELECT COUNT(*) FROM follows WHERE user_id = 2") == 0
 
 
 async def test_proposal_a_withdrawal_and_a_decision_at_once_make_one_transition(

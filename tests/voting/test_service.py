@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 
 import pytest
 
 from bot.services import voting as service
 from domain.proposals import Status
 from domain.voting import BallotProblem, parse_ballot_file
-from storage.db import Database, Session
+from storage import db as db_module
+from storage.db import Database, Session, open_database
 from storage.panels import PanelsRepository
 from storage.people import PeopleRepository
 from storage.programmes import ProgrammesRepository, programmes_changed
 from storage.proposals import ProposalsRepository
-from storage.voting import VotingRepository
+from storage.voting import VotingRepository, heading_to_json
 from tests.proposals.conftest import IN_PB_CALL, seed_programmes, sign_up
 from tests.voting.conftest import AFTER_VOTE, DURING_VOTE, ballot_file, proposal_on_the_ballot
 from tests.voting.conftest import BALLOT as BALLOT_TEMPLATE
@@ -249,6 +251,77 @@ async def test_one_heading_per_group(db: Database) -> None:
     )
     # Changing the ballot in the heading already chosen is fine.
     assert (await service.cast(db, 2, ids["city"], ["b"], DURING_VOTE, 14)).refusal is None
+
+
+async def test_a_heading_put_in_a_group_after_votes_takes_its_roll_along(db: Database) -> None:
+    """The roll keeps the group of each heading voted in, for its unique index (migration
+    0024): a heading put in a group later takes its voters' entries along, except where the
+    voter is already on the roll of another heading of the group (saving never fails)."""
+    await seed_programmes(db)
+    await sign_up(db, 1, 2)
+    ids = {heading.key: i for i, heading in await service.import_ballot(db, ballot_file)}
+    for user, key, choices in ((1, "city", ["a"]), (1, "mapo", ["m1"]), (2, "city", ["a"])):
+        assert (await service.cast(db, user, ids[key], choices, DURING_VOTE, 14)).refusal is None
+    grouped = BALLOT_TEMPLATE.replace("[[heading]]", '[[heading]]\ngroup = "districts"')
+    await service.import_ballot(db, parse_ballot_file(grouped))
+    assert await roll_groups(db) == [
+        (1, ids["city"], "districts"),
+        (1, ids["mapo"], None),
+        (2, ids["city"], "districts"),
+    ]
+
+
+async def test_migration_0024_gives_earlier_roll_entries_their_group(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries made before the roll kept groups get their heading's; a person already on the
+    roll of two headings of one group keeps the group on the first only."""
+    everything = db_module.available_migrations()
+    monkeypatch.setattr(
+        db_module, "available_migrations", lambda: [m for m in everything if m[0] < 24]
+    )
+    db = open_database(database_url)
+    await db.connect()
+    try:
+        await db.migrate()
+        await seed_programmes(db)
+        grouped = BALLOT_TEMPLATE.replace("[[heading]]", '[[heading]]\ngroup = "districts"')
+        async with db.transaction() as session:
+            stage_id, headings = await service.ballot_headings(session, parse_ballot_file(grouped))
+            headings.append(replace(headings[0], key="free", group=None))
+            ids = {}
+            for heading in headings:
+                ids[heading.key] = await session.execute(
+                    "INSERT INTO ballot_headings (stage_id, key, definition) VALUES (?, ?, ?)",
+                    (stage_id, heading.key, heading_to_json(heading)),
+                )
+            for user, key in ((1, "city"), (2, "city"), (2, "mapo"), (3, "free")):
+                await session.execute(
+                    "INSERT INTO voter_roll (heading_id, user_id, first_voted_at, last_voted_at)"
+                    " VALUES (?, ?, 't', 't')",
+                    (ids[key], user),
+                )
+        monkeypatch.undo()
+        assert await db.migrate() == [24]
+        assert await roll_groups(db) == [
+            (1, ids["city"], "districts"),
+            (2, ids["city"], "districts"),
+            (2, ids["mapo"], None),
+            (3, ids["free"], None),
+        ]
+        async with db.reading() as session:
+            stages = await session.fetchall("SELECT DISTINCT stage_id FROM voter_roll")
+        assert [row[0] for row in stages] == [stage_id]
+    finally:
+        await db.close()
+
+
+async def roll_groups(db: Database) -> list[tuple[int, int, str | None]]:
+    async with db.reading() as session:
+        rows = await session.fetchall(
+            "SELECT user_id, heading_id, heading_group FROM voter_roll ORDER BY user_id, heading_id"
+        )
+    return [(row[0], row[1], row[2]) for row in rows]
 
 
 async def test_voter_groups_from_panel_membership_count_for_their_share(
