@@ -401,16 +401,20 @@ class ProposalsRepository:
         )
         return inserted is not None
 
-    async def count_support(self, proposal_id: int, below: int | None = None) -> bool:
+    async def count_support(
+        self, proposal_id: int, below: int | None = None
+    ) -> tuple[int, Status] | None:
         """Count one more support if the proposal still collects support and is not hidden;
         `below`: only if a proposal still short of its goal stays below it. One statement,
-        so it needs no lock; it holds the proposal's row until the unit of work ends."""
+        so it needs no lock; it holds the proposal's row until the unit of work ends.
+        Returns the new count and the status, or None if not counted."""
         goal = ""
         if below is not None:
             goal = " AND (status = ? OR support_count + 1 < ?)"
-        counted = await self.session.scalar(
+        row = await self.session.fetchone(
             "UPDATE proposals SET support_count = support_count + 1"
-            f" WHERE id = ? AND hidden = 0 AND status IN (?, ?){goal} RETURNING 1",
+            f" WHERE id = ? AND hidden = 0 AND status IN (?, ?){goal}"
+            " RETURNING support_count, status",
             (
                 proposal_id,
                 Status.PUBLISHED.value,
@@ -418,7 +422,7 @@ class ProposalsRepository:
                 *(() if below is None else (Status.THRESHOLD_REACHED.value, below)),
             ),
         )
-        return counted is not None
+        return None if row is None else (row["support_count"], Status(row["status"]))
 
     async def drop_support(self, proposal_id: int, user_id: int) -> None:
         """Take back a support `count_support` did not count."""

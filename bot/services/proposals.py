@@ -277,23 +277,20 @@ async def support(db: Database, proposal_id: int, user_id: int, now: datetime) -
         # lock first, as every status change does, so the goal is reached exactly once.
         rules = rules_of(programme)
         counted = await repository.count_support(proposal_id, below=rules.support_threshold)
-        may_reach = False
-        if not counted and rules.support_threshold is not None:
+        if counted is None and rules.support_threshold is not None:
             await session.lock("proposal", proposal_id)
-            counted = may_reach = await repository.count_support(proposal_id)
-        if not counted:  # closed or hidden since it was read
+            counted = await repository.count_support(proposal_id)
+        if counted is None:  # closed or hidden since it was read
             await repository.drop_support(proposal_id, user_id)
             if followed:
                 await repository.unfollow(proposal_id, user_id)
             return Outcome.CLOSED
-        if may_reach:
+        count, status = counted
+        new_status = status_after_support(status, count, proposal.support_ends_at, now, rules)
+        if new_status is not status:
             updated = await repository.get(proposal_id)
             assert updated is not None
-            new_status = status_after_support(
-                updated.status, updated.support_count, updated.support_ends_at, now, rules
-            )
-            if new_status is not updated.status:
-                await change_status(session, updated, new_status, now, actor_id=None)
+            await change_status(session, updated, new_status, now, actor_id=None)
     return Outcome.DONE
 
 
