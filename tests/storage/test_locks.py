@@ -74,17 +74,32 @@ async def test_person_two_devices_vote_in_two_headings_of_one_group(db: Database
     grouped = BALLOT.replace("[[heading]]", '[[heading]]\ngroup = "districts"')
     ids = {h.key: i for i, h in await voting_service.import_ballot(db, parse_ballot_file(grouped))}
     await sign_up(db, 2)
-    locks = USAGE.locks
     phone, laptop = await asyncio.gather(
         voting_service.cast(db, 2, ids["city"], ["a"], DURING_VOTE, 14),
         voting_service.cast(db, 2, ids["mapo"], ["m1"], DURING_VOTE, 14),
     )
-    assert USAGE.locks == locks
     refusals = sorted(str(r.refusal) for r in (phone, laptop))
     assert refusals == ["None", str(voting_service.Refusal.OTHER_HEADING)]
     async with db.reading() as session:
         assert await session.scalar("SELECT COUNT(*) FROM voter_roll") == 1
         assert await session.scalar("SELECT COUNT(*) FROM ballot_box") == 1
+
+
+async def test_person_a_vote_takes_no_lock(db: Database) -> None:
+    """A first ballot, a replaced one and one refused for another heading of the group take
+    no lock (issue 21: locks held per update; the unique index and the person's row keep
+    what the `person` lock kept)."""
+    if not isinstance(db, PostgresDatabase):
+        pytest.skip("SQLite takes no locks")
+    await seed_programmes(db)
+    grouped = BALLOT.replace("[[heading]]", '[[heading]]\ngroup = "districts"')
+    ids = {h.key: i for i, h in await voting_service.import_ballot(db, parse_ballot_file(grouped))}
+    await sign_up(db, 2)
+    locks = USAGE.locks
+    for key, choices in (("city", ["a"]), ("city", ["b"]), ("mapo", ["m1"])):
+        await voting_service.cast(db, 2, ids[key], choices, DURING_VOTE, 14)
+    assert USAGE.locks == locks
+    assert await voting_service.current_choices(db, 2, ids["city"]) == ["b"]
 
 
 async def test_person_the_daily_report_limit_holds_for_reports_sent_at_once(
