@@ -276,6 +276,7 @@ async def test_broadcast_controls_at_once_leave_its_messages_as_its_status_says(
         )
         assert cancel is broadcast_service.Result.DONE
         assert Counter((pause, again))[broadcast_service.Result.DONE] <= 1
+        assert {pause, again} <= {broadcast_service.Result.DONE, broadcast_service.Result.UNCHANGED}
         async with db.reading() as session:
             status = await session.scalar("SELECT status FROM broadcasts WHERE id = ?", (draft.id,))
             pending = await session.scalar(
