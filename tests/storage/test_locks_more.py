@@ -36,7 +36,11 @@ from storage.proposals import ProposalsRepository
 from storage.roles import RolesRepository
 from tests.panels.conftest import ADMIN, ADMINS, AFTER_RECRUITMENT, RECRUITING, answers, seed_panels
 from tests.proposals.conftest import IN_PB_CALL, seed_programmes, sign_up
-from tests.storage.test_locks import connected, submitted_proposal  # noqa: F401 (a fixture)
+from tests.storage.test_locks import (  # noqa: F401 (connected: a fixture)
+    committed_pool_is_the_applied,
+    connected,
+    submitted_proposal,
+)
 from tests.voting.conftest import DURING_VOTE, ballot_file
 
 REVIEWER = 9000
@@ -327,12 +331,7 @@ async def test_panel_withdrawals_as_the_list_is_fixed_are_in_it_or_refused(
     )
     assert committed.refusal is None
     assert set(refusals) <= {None, Refusal.LIST_FIXED}
-    async with db.reading() as session:
-        repository = PanelsRepository(session)
-        record = await repository.draw(panel)
-        waiting = await repository.in_status(panel, {ApplicationStatus.APPLIED})
-    assert record is not None
-    assert {a.pseudonym for a in waiting} == {a.id for a in record.pool}
+    await committed_pool_is_the_applied(db, panel)
     assert committed.pool_size == len(WOMEN) + len(MEN) - refusals.count(None)
 
 
