@@ -256,8 +256,28 @@ def support_is_open(proposal: Proposal, programme: Programme, now: datetime) -> 
     return programme.allows(Action.SUPPORT, now)
 
 
+class _UnderTheLock(Exception):
+    """A 공감 the lockless count refused: undone, to be done again under the lock."""
+
+
 async def support(db: Database, proposal_id: int, user_id: int, now: datetime) -> Outcome:
-    """공감: one per person per proposal; supporters follow the proposal by default."""
+    """공감: one per person per proposal; supporters follow the proposal by default.
+
+    Counted last, by one UPDATE that counts only while support is open (its row lock lasts
+    to the commit). Short of the goal a support cannot reach it, so no status can change and
+    no lock is needed. One that may reach it (or finds support closed) is undone and done
+    again under the proposal lock, as every status change is, so the goal is reached exactly
+    once. Undone, not locked there: on PostgreSQL a refused UPDATE may keep the row locked,
+    and waiting for the proposal lock then could deadlock with a holder updating the row."""
+    try:
+        return await _support(db, proposal_id, user_id, now, locked=False)
+    except _UnderTheLock:
+        return await _support(db, proposal_id, user_id, now, locked=True)
+
+
+async def _support(
+    db: Database, proposal_id: int, user_id: int, now: datetime, locked: bool
+) -> Outcome:
     async with db.transaction() as session:
         if await PeopleRepository(session).get(user_id) is None:
             return Outcome.NOT_SIGNED_UP
@@ -271,15 +291,14 @@ async def support(db: Database, proposal_id: int, user_id: int, now: datetime) -
         if not await repository.add_support(proposal_id, user_id, now):
             return Outcome.ALREADY
         followed = await repository.follow(proposal_id, user_id)
-        # Counted last, by one UPDATE that counts only while support is open (its row lock
-        # lasts to the commit). Short of the goal it may not reach it, so no status can
-        # change and no lock is needed; the support that may reach it takes the proposal
-        # lock first, as every status change does, so the goal is reached exactly once.
         rules = rules_of(programme)
-        counted = await repository.count_support(proposal_id, below=rules.support_threshold)
-        if counted is None and rules.support_threshold is not None:
+        if locked:
             await session.lock("proposal", proposal_id)
             counted = await repository.count_support(proposal_id)
+        else:
+            counted = await repository.count_support(proposal_id, below=rules.support_threshold)
+            if counted is None:
+                raise _UnderTheLock
         if counted is None:  # closed or hidden since it was read
             await repository.drop_support(proposal_id, user_id)
             if followed:
