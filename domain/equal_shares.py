@@ -57,6 +57,8 @@ BoolArray = npt.NDArray[np.bool_]
 _TOLERANCE = 1e-9
 # A supporter whose budget is this close to a price is classified exactly.
 _NEAR = 1e-7
+# OpenBLAS runs dot products of more than 10,000 entries on several threads.
+_DOT_PIECE = 8192
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,23 @@ class Rejection:
     money: float
 
 
+@dataclass(frozen=True)
+class _Known:
+    """At every share from `low` to `high`, MES's first rounds buy `winners` (a certification
+    run found it). After them, `bound` (lower bounds on each project's price per unit of
+    value) and `remaining` (the projects still in reach), found at `high`, hold at every
+    share in between too: prices only rise as the share falls."""
+
+    low: Fraction
+    high: Fraction
+    winners: list[int]
+    bound: FloatArray
+    remaining: list[int]
+
+    def covers(self, low: Fraction, high: Fraction) -> bool:
+        return self.low <= low and high <= self.high
+
+
 class _Run:
     """One run of MES at per-unit budget `share`; with `reference`, a certification run."""
 
@@ -193,18 +212,26 @@ class _Run:
 
     # -- running -------------------------------------------------------------------------------
 
-    def run(self, reference: _Run | None = None, until_failure: bool = False) -> None:
+    def run(
+        self,
+        reference: _Run | None = None,
+        until_failure: bool = False,
+        known: _Known | None = None,
+    ) -> None:
         """Run to the end. With `reference` (a run at a lower share), also check round by round
         that the reference's outcome holds at every share in between (see the module doc):
         `failed_at` is the first round where that is not certain (None if it holds),
         `affordable_at_failure` the projects its supporters could still pay for then, and
         `crossing` (if known) the share at which the outcome first changes. `until_failure`:
-        stop there (`run()` again finishes the run)."""
-        remaining = self.remaining
+        stop there (`run()` again finishes the run). `known`: first rounds known to hold at
+        this share (and the reference's), bought without weighing the other projects."""
         shadow = None
         if reference is not None:
             # The reference's rounds replayed alongside: its budgets at each round.
             shadow = _Run(self.ballots, self.utility, self.candidates, reference.share)
+        if known is not None and not self.winners:
+            self.resume(known, reference, shadow)
+        remaining = self.remaining
         while remaining:
             round_ = len(self.winners)
             if reference is not None and shadow is not None and self.failed_at is None:
@@ -236,6 +263,26 @@ class _Run:
         if reference is not None and self.failed_at is None:
             if len(self.winners) != len(reference.winners):
                 self.fail(remaining)
+
+    def resume(self, known: _Known, reference: _Run | None, shadow: _Run | None) -> None:
+        """Buy `known.winners`, keeping the growth bounds as certification does, and take on
+        what `known` says of the projects left."""
+        if reference is not None:
+            assert reference.winners[: len(known.winners)] == known.winners
+        for winner in known.winners:
+            if shadow is not None and reference is not None:
+                self.advance_slopes(shadow, reference, winner)
+            self.pay(winner)
+        self.bound = known.bound.copy()
+        self.remaining = list(known.remaining)
+
+    def known(self, reference: _Run) -> _Known | None:
+        """What this certification run (stopped at its failure) vouches for: its first rounds
+        at every share from `reference`'s to its own."""
+        if not self.failed_at:
+            return None
+        winners = reference.winners[: self.failed_at]
+        return _Known(reference.share, self.share, winners, self.bound.copy(), list(self.remaining))
 
     def fail(self, remaining: list[int], shadow: _Run | None = None) -> None:
         self.failed_at = len(self.winners)
@@ -280,10 +327,10 @@ class _Run:
         price_low = reference.prices_f[len(shadow.winners)]
         price_high = self.float_price(winner)
         assert price_high is not None
-        slopes = self.price_slopes(shadow, winner, price_low, price_high)
         poor, rich = self.payers(shadow.budget[groups], self.budget[groups], price_low, price_high)
-        fall_low, fall_high = slopes if slopes is not None else (-np.inf, 0.0)
         low, high = self.slope_low[groups], self.slope_high[groups]
+        slopes = self.slopes_of(winner, poor, rich, low, high)
+        fall_low, fall_high = slopes if slopes is not None else (-np.inf, 0.0)
         self.slope_low[groups] = np.where(rich, low - fall_high, 0.0)
         self.slope_high[groups] = np.where(poor, 0.0, high - fall_low)
         shadow.pay(winner, same_as=reference)
@@ -308,15 +355,23 @@ class _Run:
         / weight of the others, so its slope is -(their money's slope) / (the others' weight).
         """
         groups = self.ballots.supporters[project]
-        weight = self.support_weights[project]
         poor, rich = self.payers(shadow.budget[groups], self.budget[groups], price_low, price_high)
+        return self.slopes_of(project, poor, rich, self.slope_low[groups], self.slope_high[groups])
+
+    def slopes_of(
+        self, project: int, poor: BoolArray, rich: BoolArray, low: FloatArray, high: FloatArray
+    ) -> tuple[float, float] | None:
+        """`price_slopes` from the supporters sure to pay all they have (`poor`), those sure to
+        pay the price (`rich`) and the bounds on their budgets' slopes (`low`, `high`)."""
+        weight = self.support_weights[project]
         total = float(self.support_weight[project])
-        rich_least = total - float(weight[~rich].sum())
+        not_rich = ~rich
+        rich_least = total - float(weight[not_rich].sum())
         if rich_least <= 0:
             return None
         rich_most = total - float(weight[poor].sum())
-        steepest = float(weight[~rich] @ self.slope_high[groups][~rich]) / rich_least
-        flattest = float(weight[poor] @ self.slope_low[groups][poor]) / rich_most
+        steepest = _dot(weight[not_rich], high[not_rich]) / rich_least
+        flattest = _dot(weight[poor], low[poor]) / rich_most
         return -steepest, -flattest
 
     def choose(
@@ -394,9 +449,9 @@ class _Run:
             # The rival becomes affordable in between; its money grows at most this fast.
             groups = self.ballots.supporters[rival]
             weight = self.support_weights[rival]
-            fastest = float(weight @ self.slope_high[groups])
+            fastest = _dot(weight, self.slope_high[groups])
             if fastest > 0:
-                money = float(weight @ shadow.budget[groups])
+                money = _dot(weight, shadow.budget[groups])
                 self.note_crossing(shadow, (self.cost_f[rival] - money) / fastest)
             return False
         if rival_low is None or winner_low is None or rival_high is None or winner_high is None:
@@ -450,7 +505,7 @@ class _Run:
         budget = self.budget[groups]
         weight = self.support_weights[project]
         cost = self.cost_f[project]
-        total = float(weight @ budget)
+        total = _dot(weight, budget)
         if total < cost * (1 - _TOLERANCE):
             return None
         if (
@@ -465,14 +520,15 @@ class _Run:
         projects so far and this one next, whose prices and payers are reused."""
         groups = self.ballots.supporters[project]
         round_ = len(self.winners)
+        budget = self.budget[groups]
         if same_as is not None:
             price, poor_mask = same_as.prices_f[round_], same_as.poor_masks[round_]
         else:
-            price, poor_mask = self.payers_of(project, groups, round_)
+            price, poor_mask = self.payers_of(project, groups, round_, budget)
         poor = groups[poor_mask]
-        rich = groups[~poor_mask]
-        rich_weight = int(self.ballots.weight[rich].sum())
+        rich_weight = self.support_weight[project] - int(self.ballots.weight[poor].sum())
         if self.explain:
+            rich = groups[~poor_mask]
             counts = self.ballots.count
             alive = self.budget[poor] > 0
             paid_poor = float(self.weight_f[poor][alive] @ self.budget[poor][alive])
@@ -501,12 +557,13 @@ class _Run:
         self.priced_now = {}
         fresh = poor[self.broke_at[poor] < 0]
         self.broke_at[fresh] = round_
-        self.budget[poor] = 0.0
-        self.budget[rich] = np.maximum(self.budget[rich] - price, 0.0)
+        self.budget[groups] = np.where(poor_mask, 0.0, np.maximum(budget - price, 0.0))
 
-    def payers_of(self, project: int, groups: IntArray, round_: int) -> tuple[float, BoolArray]:
-        """The price of `project` now and which of its supporters pay all they have."""
-        budget = self.budget[groups]
+    def payers_of(
+        self, project: int, groups: IntArray, round_: int, budget: FloatArray
+    ) -> tuple[float, BoolArray]:
+        """The price of `project` now and which of its supporters (holding `budget`) pay all
+        they have."""
         price = self.float_price(project)
         assert price is not None
         poor_mask = budget < price * (1 - _NEAR)
@@ -602,6 +659,15 @@ class _Run:
         return float(self.weight_f[groups] @ self.budget[groups])
 
 
+def _dot(a: FloatArray, b: FloatArray) -> float:
+    """The dot product of `a` and `b`, in pieces short enough that BLAS keeps each on one
+    thread: OpenBLAS spreads longer ones over all cores, which here costs more time than it
+    saves (and takes the other cores of a shared machine)."""
+    if len(a) <= _DOT_PIECE:
+        return float(a @ b)
+    return float(sum(a[i : i + _DOT_PIECE] @ b[i : i + _DOT_PIECE] for i in range(0, len(a), _DOT_PIECE)))
+
+
 def _solve_price(budget: FloatArray, weight: FloatArray, cost: float, total_weight: float) -> float:
     """Smallest q with sum(weight * min(budget, q)) >= cost (the supporters can afford it)."""
     price = cost / total_weight
@@ -615,7 +681,7 @@ def _solve_price(budget: FloatArray, weight: FloatArray, cost: float, total_weig
         rich_weight = total_weight - float(weight[poor].sum())
         if rich_weight <= 0:
             break
-        price = (cost - float(weight[poor] @ budget[poor])) / rich_weight
+        price = (cost - _dot(weight[poor], budget[poor])) / rich_weight
     order = np.argsort(budget, kind="stable")
     b = budget[order]
     w = weight[order]
@@ -740,9 +806,20 @@ def add1(
             most + costs[p] <= budget for p in candidates if p not in pool
         )
 
+    # What failed certifications still vouched for: the first rounds over a range of shares.
+    known: list[_Known] = []
+
+    def known_between(low: Fraction, high: Fraction) -> _Known | None:
+        return max(
+            (fact for fact in known if fact.covers(low, high)),
+            key=lambda fact: len(fact.winners),
+            default=None,
+        )
+
     def at(k: int) -> _Run:
-        run = _Run(ballots, utility, candidates, start + k * step)
-        run.run()
+        share = start + k * step
+        run = _Run(ballots, utility, candidates, share)
+        run.run(known=known_between(share, share))
         return run
 
     k = 0
@@ -771,7 +848,11 @@ def add1(
                     jump, last_step, failed = max(2, k - last_step), k, None
                 break
             trial = _Run(ballots, utility, candidates, start + target * step)
-            trial.run(reference=current, until_failure=True)
+            fact = known_between(current.share, trial.share)
+            trial.run(reference=current, until_failure=True, known=fact)
+            found = trial.known(current)
+            if found is not None and (fact is None or len(found.winners) > len(fact.winners)):
+                known[:] = [f for f in known if f.high >= current.share] + [found]
             if never_stops(current, trial):
                 trial.run()  # finish it beyond the failure, if any
                 previous, current = None, trial

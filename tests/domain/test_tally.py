@@ -485,11 +485,14 @@ def test_add1_skips_shares_where_nothing_can_stop_it(monkeypatch: pytest.MonkeyP
     original = equal_shares_module._Run.run
 
     def counted(
-        self: equal_shares_module._Run, reference: object = None, until_failure: bool = False
+        self: equal_shares_module._Run,
+        reference: object = None,
+        until_failure: bool = False,
+        known: object = None,
     ) -> None:
         nonlocal runs
         runs += reference is not None or not self.winners  # finishing a run is not a new one
-        original(self, reference, until_failure)  # type: ignore[arg-type]
+        original(self, reference, until_failure, known)  # type: ignore[arg-type]
 
     monkeypatch.setattr(equal_shares_module._Run, "run", counted)
     assert mes_add1(instance).selected == ["B", "A", "C"]
