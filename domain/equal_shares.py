@@ -57,6 +57,8 @@ BoolArray = npt.NDArray[np.bool_]
 _TOLERANCE = 1e-9
 # A supporter whose budget is this close to a price is classified exactly.
 _NEAR = 1e-7
+# How far above the share reached the completion looks (see `add1`).
+_WIDEN = Fraction(5, 4)
 # OpenBLAS runs dot products of more than 10,000 entries on several threads.
 _DOT_PIECE = 8192
 
@@ -100,6 +102,47 @@ class Ballots:
 
     def approvals(self, group: int) -> IntArray:
         return self.projects[self.group_start[group] : self.group_start[group + 1]]
+
+    def restricted(self, projects: Sequence[int]) -> Ballots:
+        """The election seen through `projects` only: approvals of the others dropped, and
+        groups that then approve the same merged. MES runs the same on it as long as the
+        others can never be bought."""
+        keep = np.zeros(len(self.costs), dtype=bool)
+        keep[list(projects)] = True
+        kept = keep[self.projects]
+        # Each group's kept approvals as a row of bits, one word per 64 projects.
+        bit = np.left_shift(np.uint64(1), (self.projects % 64).astype(np.uint64))
+        bit[~kept] = 0
+        word = self.projects // 64
+        starts = self.group_start[:-1]
+        rows = np.stack(
+            [
+                np.bitwise_or.reduceat(np.where(word == w, bit, np.uint64(0)), starts)
+                for w in range((len(self.costs) + 63) // 64)
+            ],
+            axis=1,
+        ).reshape(len(starts), -1)
+        (members,) = np.nonzero(rows.any(axis=1))
+        # Equal rows next to each other, then one group each (the first stands for all).
+        order = members[np.lexsort(rows[members].T)]
+        ordered = rows[order]
+        new = np.ones(len(order), dtype=bool)
+        new[1:] = np.any(ordered[1:] != ordered[:-1], axis=1)
+        (run_starts,) = np.nonzero(new)
+        first = order[run_starts]
+        rank = np.full(len(starts), -1, dtype=np.int64)
+        rank[first] = np.arange(len(first))
+        entries = kept & (rank[self.entry_group] >= 0)
+        group = rank[self.entry_group[entries]]
+        sizes = np.bincount(group, minlength=len(first))
+        return Ballots(
+            costs=self.costs,
+            weight=np.add.reduceat(self.weight[order], run_starts) if len(order) else first,
+            count=np.add.reduceat(self.count[order], run_starts) if len(order) else first,
+            group_start=np.concatenate(([0], np.cumsum(sizes))).astype(np.int64),
+            projects=self.projects[entries][np.argsort(group, kind="stable")],
+            total_weight=self.total_weight,
+        )
 
 
 @dataclass(frozen=True)
@@ -665,7 +708,8 @@ def _dot(a: FloatArray, b: FloatArray) -> float:
     saves (and takes the other cores of a shared machine)."""
     if len(a) <= _DOT_PIECE:
         return float(a @ b)
-    return float(sum(a[i : i + _DOT_PIECE] @ b[i : i + _DOT_PIECE] for i in range(0, len(a), _DOT_PIECE)))
+    pieces = range(0, len(a), _DOT_PIECE)
+    return float(sum(a[i : i + _DOT_PIECE] @ b[i : i + _DOT_PIECE] for i in pieces))
 
 
 def _solve_price(budget: FloatArray, weight: FloatArray, cost: float, total_weight: float) -> float:
@@ -816,13 +860,36 @@ def add1(
             default=None,
         )
 
+    # Runs up to share index `limit` leave out the projects whose supporters could not pay for
+    # them even with all their money at that share: none can ever be bought there, and ballots
+    # that then approve the same are merged (`view`, far fewer groups at Seoul scale). None:
+    # no project is left out.
+    view, in_reach, limit = ballots, list(candidates), None
+
+    def widen(k: int) -> None:
+        nonlocal view, in_reach, limit
+        limit = max(k + 2, math.ceil(((start + k * step) * _WIDEN - start) / step))
+        share = start + limit * step
+        in_reach = [p for p in candidates if ballots.support_weight[p] * share >= costs[p]]
+        if len(in_reach) == len(candidates):
+            view, in_reach, limit = ballots, list(candidates), None
+        else:
+            view = ballots.restricted(in_reach)
+
     def at(k: int) -> _Run:
         share = start + k * step
-        run = _Run(ballots, utility, candidates, share)
+        run = _Run(view, utility, in_reach, share)
         run.run(known=known_between(share, share))
         return run
 
+    def rebased(run: _Run) -> _Run:
+        """`run` again on the current `view`."""
+        again = _Run(view, utility, in_reach, run.share)
+        again.run(known=_Known(run.share, run.share, run.winners, run.bound, run.remaining))
+        return again
+
     k = 0
+    widen(0)
     current = at(0)
     previous: _Run | None = None
     jump = 2
@@ -831,6 +898,9 @@ def add1(
     change: int | None = None  # no outcome change below this share (index), if known
     while not stops(current):
         while True:
+            if limit is not None and limit < k + 2:
+                widen(k)
+                current = rebased(current)
             if change is not None:
                 # Certify up to where the outcome may change, then look there.
                 target = change - 1 if change - 1 > k + 1 else k + 1
@@ -838,6 +908,8 @@ def add1(
                 target = (k + failed) // 2
             else:
                 target = k + jump
+            if limit is not None:
+                target = min(target, limit)
             if target <= k + 1:
                 previous, current = current, at(k + 1)
                 k += 1
@@ -847,7 +919,7 @@ def add1(
                     # often as the last ones did.
                     jump, last_step, failed = max(2, k - last_step), k, None
                 break
-            trial = _Run(ballots, utility, candidates, start + target * step)
+            trial = _Run(view, utility, in_reach, start + target * step)
             fact = known_between(current.share, trial.share)
             trial.run(reference=current, until_failure=True, known=fact)
             found = trial.known(current)
