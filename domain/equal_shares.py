@@ -40,8 +40,8 @@ at every share of its range (`_Known`): later runs in that range, plain or certi
 those winners without weighing the other projects, and start the next round with the failed
 run's bounds and projects left (they hold at lower shares too). Runs below a share cap leave
 out the projects whose supporters could not pay for them even with all their money at the
-cap, and merge the ballots that then approve the same (`Ballots.restricted`: at Seoul scale a
-third fewer groups); the cap moves up by a quarter whenever the completion gets near it. Dot
+cap, and merge the ballots that then approve the same (`Ballots.restricted`: at Seoul scale 30%
+fewer groups); the cap moves up by a quarter whenever the completion gets near it. Dot
 products are cut into pieces that OpenBLAS keeps on one thread (`_dot`): spread over threads
 they cost more than they save, and take the other cores of a shared machine.
 """
