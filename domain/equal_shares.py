@@ -729,13 +729,14 @@ def _solve_price(budget: FloatArray, weight: FloatArray, cost: float, total_weig
     for _ in range(6):
         poor = budget < price
         count = int(np.count_nonzero(poor))
-        if count == poor_count:
+        if count == poor_count or count == 0:
             return price
         poor_count = count
-        rich_weight = total_weight - float(weight[poor].sum())
+        poor_weight = weight[poor]
+        rich_weight = total_weight - float(poor_weight.sum())
         if rich_weight <= 0:
             break
-        price = (cost - _dot(weight[poor], budget[poor])) / rich_weight
+        price = (cost - _dot(poor_weight, budget[poor])) / rich_weight
     order = np.argsort(budget, kind="stable")
     b = budget[order]
     w = weight[order]
