@@ -651,3 +651,12 @@ def test_ballots_seen_through_the_projects_in_reach_give_the_same_runs(seed: int
         whole = equal_shares_module.equal_shares(ballots, election.costs, candidates, share)
         seen_run = equal_shares_module.equal_shares(seen, election.costs, in_reach, share)
         assert seen_run.selected == whole.selected, share
+
+
+def test_dot_products_cut_into_pieces_keep_every_entry() -> None:
+    # Long dot products are summed piece by piece (one BLAS thread each): no entry is lost.
+    rng = np.random.default_rng(7)
+    for n in (0, 1, 8191, 8192, 8193, 16384, 30001):
+        a, b = rng.random(n), rng.random(n)
+        exact = math.fsum((a * b).tolist())
+        assert equal_shares_module._dot(a, b) == pytest.approx(exact, rel=1e-12, abs=1e-12), n
