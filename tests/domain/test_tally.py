@@ -660,3 +660,14 @@ def test_dot_products_cut_into_pieces_keep_every_entry() -> None:
         a, b = rng.random(n), rng.random(n)
         exact = math.fsum((a * b).tolist())
         assert equal_shares_module._dot(a, b) == pytest.approx(exact, rel=1e-12, abs=1e-12), n
+
+
+def test_add1_when_no_project_is_in_reach_at_first() -> None:
+    # Shares start at 10: B needs 45 a supporter, A 100. Add1 first looks at shares where
+    # nothing is in reach (no ballot left to run on), then wider, and ends as pabutools.
+    instance = election(100, {"A": 100, "B": 90}, [("A",), ("B",), ("B",)] + [()] * 7)
+    ballots = tally_module._Election(instance).ballots
+    nothing = ballots.restricted([])
+    assert len(nothing.weight) == 0 and nothing.total_weight == ballots.total_weight
+    assert mes_add1(instance).selected == ["B"]
+    assert_matches_pabutools(instance, ("mes+add1", "mes+add1+greedy"))
