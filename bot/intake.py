@@ -78,6 +78,9 @@ class Work:
     person: Person | None = None
     person_fresh: bool = False  # `person` is what the database has now
     sent: bool = False  # a new message went to the chat while handling it
+    # A question answered by button, as it now reads, until the next screen shows it
+    # (bot.handlers.common.hold_answer).
+    answered: str | None = None
 
 
 CURRENT: ContextVar[Work | None] = ContextVar("civicbot_current_update", default=None)

@@ -212,12 +212,17 @@ def tally_input(
     if heading.budget is None:
         raise ValueError(f"heading {heading.key!r} has no budget to tally against")
     multipliers = group_weights(ballots, rules.group_shares)
+    # Few distinct (weight, group) pairs among many ballots: each weight is worked out once.
+    weights: dict[tuple[float, str], float] = {}
     votes: list[Vote] = []
     for number, ballot in enumerate(ballots, 1):
-        weight = Fraction(str(ballot.weight)) * multipliers.get(ballot.group, Fraction(1))
+        weight = weights.get((ballot.weight, ballot.group))
+        if weight is None:
+            exact = Fraction(str(ballot.weight)) * multipliers.get(ballot.group, Fraction(1))
+            weight = weights[ballot.weight, ballot.group] = float(exact) if exact > 0 else 0.0
         if weight <= 0:
             continue
-        votes.append(Vote(str(number), tuple(sorted(set(ballot.choices))), float(weight)))
+        votes.append(Vote(str(number), tuple(sorted(set(ballot.choices))), weight))
     for key, count in sorted((offline_counts or {}).items()):
         for copy in range(count):
             votes.append(Vote(f"{OFFLINE_PREFIX}{key}-{copy + 1}", (key,)))

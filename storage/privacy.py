@@ -15,6 +15,7 @@ from storage.panels import PanelsRepository
 from storage.people import PeopleRepository
 from storage.proposals import ProposalsRepository
 from storage.ptbstate import PtbStateRepository
+from storage.roles import RolesRepository
 from storage.voting import VotingRepository
 from storage.waste import WasteRepository
 
@@ -78,6 +79,7 @@ async def erase_person(session: Session, user_id: int) -> None:
     await WasteRepository(session).erase_person(user_id)
     await NotificationSettingsRepository(session).erase(user_id)
     await NamesRepository(session).erase_person(user_id)
+    await RolesRepository(session).erase_person(user_id)
     await state.drop_user_data(user_id)
     await state.drop_conversations_of(user_id)
     await session.execute("UPDATE audit_log SET actor_id = NULL WHERE actor_id = ?", (user_id,))

@@ -58,3 +58,11 @@ class RolesRepository:
         if any(r["role"] == "admin" or r["scope"] == "" for r in rows):
             return None
         return {r["scope"] for r in rows}
+
+    async def erase_person(self, user_id: int) -> None:
+        """Their roles go with them (no one acts under an erased person's id); the roles
+        they granted stay, without the link to who granted them."""
+        await self.session.execute("DELETE FROM roles WHERE user_id = ?", (user_id,))
+        await self.session.execute(
+            "UPDATE roles SET granted_by = NULL WHERE granted_by = ?", (user_id,)
+        )

@@ -107,6 +107,10 @@ class Harness:
     def last_text(self, user_id: int) -> str:
         return self.texts(user_id)[-1]
 
+    def calls_since(self, before: int) -> list[str]:
+        """The Bot API methods the bot called since `len(api.calls)` was `before`."""
+        return [method for method, _ in self.api.calls[before:] if method != "getUpdates"]
+
 
 @asynccontextmanager
 async def running_harness(

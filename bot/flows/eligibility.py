@@ -28,8 +28,10 @@ from bot.handlers.common import (
     QUESTION_KEY,
     answer,
     edit_or_send,
+    hold_answer,
     retire_question,
     send,
+    show_held_answer,
     with_answer,
 )
 from bot.handlers.common import ask as ask_question
@@ -334,9 +336,13 @@ async def saved(
         return await ask_again(update, context, host)
     t = await translator(update, context)
     question_line = question_text(t, question, services.settings.minimum_age)
-    await show_answer(
-        update, context, with_answer(t, question_line, answer_label(t, question, value))
-    )
+    shown = with_answer(t, question_line, answer_label(t, question, value))
+    if update.callback_query is not None and hold_answer(shown):
+        # The next question (or the host's next screen) takes the question's place.
+        result = await carry_on(update, context, host)
+        await show_held_answer(update, context)
+        return result
+    await show_answer(update, context, shown)
     return await carry_on(update, context, host)
 
 

@@ -45,6 +45,33 @@ def _note_sent() -> None:
         work.sent = True
 
 
+def hold_answer(text: str) -> bool:
+    """Keep a question answered by button (`text`: the question with its answer) for the
+    next screen of this update: edited into the question's message, it shows the answer
+    above itself, one Bot API call instead of two. False when there is no update in hand
+    to keep it with; `show_held_answer` shows it alone if no screen took it."""
+    work = CURRENT.get()
+    if work is None:
+        return False
+    work.answered = text
+    return True
+
+
+def take_held_answer() -> str | None:
+    work = CURRENT.get()
+    if work is None:
+        return None
+    held, work.answered = work.answered, None
+    return held
+
+
+async def show_held_answer(update: Update, context: BotContext) -> None:
+    """The held answer went on no screen (the next one was sent anew): its question shows it."""
+    held = take_held_answer()
+    if held is not None:
+        await edit_or_send(update, context, held)
+
+
 async def edit_or_send(
     update: Update,
     context: BotContext,
@@ -56,6 +83,9 @@ async def edit_or_send(
     markup = no_empty_keyboard(markup)
     query = update.callback_query
     if query is not None and query.message is not None:
+        held = take_held_answer()
+        if held is not None:
+            text = f"{held}\n\n{text}"
         try:
             await query.edit_message_text(text, reply_markup=markup, **kwargs)
             if context.udata.get(QUESTION_KEY) == query.message.message_id and markup is None:
@@ -139,6 +169,8 @@ async def ask(
     sent anew: a question edited above the person's answer would go unseen. `answered`, if
     given, is shown above the question: what the person just chose. With `flow`
     (conversation name, state) the step is saved before the question goes out."""
+    held = take_held_answer()
+    answered = answered or held
     if answered:
         text = f"{answered}\n\n{text}"
     query = update.callback_query
@@ -182,11 +214,18 @@ async def checkpoint(
 
 
 async def retire_question(update: Update, context: BotContext) -> None:
+    """The question loses its buttons; answered by button, it shows the answer instead."""
     message_id = context.udata.pop(QUESTION_KEY, None)
     chat = update.effective_chat
     if not isinstance(message_id, int) or chat is None:
         return
+    query = update.callback_query
+    pressed = query.message if query is not None else None
+    held = take_held_answer() if pressed is not None and pressed.message_id == message_id else None
     try:
-        await context.bot.edit_message_reply_markup(chat.id, message_id, reply_markup=None)
+        if held is not None:
+            await context.bot.edit_message_text(held, chat.id, message_id)
+        else:
+            await context.bot.edit_message_reply_markup(chat.id, message_id, reply_markup=None)
     except BadRequest as error:
         log.debug("question keyboard already gone: %s", error)

@@ -10,6 +10,7 @@ from telegram.constants import ChatAction
 from telegram.ext import CallbackQueryHandler
 
 from bot.context import BotContext, CivicApplication, person_and_translator, translator
+from bot.handlers.admin import publish_commands
 from bot.handlers.common import answer, edit_or_send, send
 from bot.i18n import N_
 from bot.menu import CommandRegistry, MenuCommand
@@ -108,6 +109,7 @@ async def on_deleteme(update: Update, context: BotContext) -> None:
     # Keep PTB from writing the in-memory copy back on its next persistence run.
     context.udata.clear()
     context.application.drop_user_data(user_id)
+    await publish_commands(context, user_id)  # their roles went with them
     await edit_or_send(update, context, t.gettext("Everything about you has been erased."))
     await send(
         update,

@@ -37,6 +37,7 @@ class WebhookDelivery:
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._retry_at: dict[int, float] = {}
         self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._client: httpx.AsyncClient | None = None
 
     async def __aenter__(self) -> WebhookDelivery:
@@ -46,9 +47,10 @@ class WebhookDelivery:
 
     async def __aexit__(self, *exc: object) -> None:
         if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+            # Asked to end rather than cancelled: Python 3.11's wait_for can swallow a
+            # cancellation that comes as its wait ends, and the loop would never stop.
+            self._stopping = True
+            await self._loop_task
         for task in list(self._in_flight.values()):
             task.cancel()
         await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
@@ -58,7 +60,7 @@ class WebhookDelivery:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         changed = self.api._condition()
-        while True:
+        while not self._stopping:
             if self.api.webhook_url:
                 self._start_sends(loop.time())
             async with changed:

@@ -224,6 +224,8 @@ async def decide(
     async with db.transaction() as session:
         if not await allowed(session, moderator_id, Role.MODERATOR, admin_ids, "moderate", now):
             return Result.FORBIDDEN
+        # As proposals.report: hiding and what it stops (a comment) one at a time.
+        await session.lock("proposal", target_id if target == "proposal" else -target_id)
         row = await session.fetchone(f"SELECT author_id FROM {table} WHERE id = ?", (target_id,))
         if row is None:
             return Result.NOT_FOUND

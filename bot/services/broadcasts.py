@@ -133,7 +133,9 @@ async def control(
     """Pause, resume or cancel a broadcast that is under way."""
     status, allowed_from = _MOVES[action]
     async with db.transaction() as session:
-        await session.lock("broadcast", broadcast_id)  # one status move at a time
+        # One status move at a time, its messages held, released or dropped with it (the
+        # status UPDATE's condition and row lock would keep this too).
+        await session.lock("broadcast", broadcast_id)
         if not await allowed(session, actor_id, Role.ADMIN, admin_ids, f"broadcast {action}", now):
             return Result.FORBIDDEN
         repository = BroadcastsRepository(session)

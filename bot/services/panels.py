@@ -487,7 +487,8 @@ async def set_quota_plan(
     """Save a panel's quota features and tolerance: only before the commitment fixes them,
     and only a plan some panel can meet with every feature's quotas; audited."""
     async with db.transaction() as session:
-        await session.lock("panel", programme_id)  # not while the commitment is published
+        # The plan commit fixes is the one saved: none is saved once the list is committed.
+        await session.lock("panel", programme_id)
         programme = await admin_panel(
             session, admin_id, programme_id, "panel_plan_save", now, admin_ids
         )
@@ -833,7 +834,7 @@ async def invite_outside_quotas(
     """An admin's choice for an empty seat: the first waiting reserve, in call order, is
     invited whatever the quotas say. Only while a seat is empty; audited."""
     async with db.transaction() as session:
-        await session.lock("panel", programme_id)  # one seat, one invitation
+        await session.lock("panel", programme_id)  # one empty seat, one invitation
         programme = await admin_panel(
             session, admin_id, programme_id, "panel_outside_quotas", now, admin_ids
         )
@@ -999,7 +1000,9 @@ async def fill(
     db: Database, admin_id: int, programme_id: int, now: datetime, admin_ids: Collection[int]
 ) -> Fill | Refusal:
     async with db.transaction() as session:
-        await session.lock("panel", programme_id)  # seats filled from the reserve once each
+        # One state read: the counts and the members listed agree (no invitation or
+        # replacement, which take this lock, lands between the two reads).
+        await session.lock("panel", programme_id)
         programme = await admin_panel(session, admin_id, programme_id, "panel_fill", now, admin_ids)
         if isinstance(programme, Refusal):
             return programme

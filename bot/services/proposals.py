@@ -287,7 +287,9 @@ async def support(db: Database, proposal_id: int, user_id: int, now: datetime) -
 async def withdraw_support(db: Database, proposal_id: int, user_id: int, now: datetime) -> Outcome:
     """Withdrawable while support is being collected; a reached goal stays reached."""
     async with db.transaction() as session:
-        await session.lock("proposal", proposal_id)  # support is withdrawn only while open
+        # Support is withdrawn only while it is collected: once the proposal is decided or
+        # closed (under this lock), the count it was decided at stays.
+        await session.lock("proposal", proposal_id)
         repository = ProposalsRepository(session)
         proposal = await repository.get(proposal_id)
         if proposal is None:
@@ -473,7 +475,9 @@ async def set_stance(
     db: Database, proposal_id: int, user_id: int, stance: Stance, now: datetime
 ) -> Outcome:
     async with db.transaction() as session:
-        await session.lock("proposal", proposal_id)  # a stance only while the debate is open
+        # A stance only while the debate is open: close_due counts them under this lock, so
+        # none is stored after the result it records.
+        await session.lock("proposal", proposal_id)
         if await PeopleRepository(session).get(user_id) is None:
             return Outcome.NOT_SIGNED_UP
         repository = ProposalsRepository(session)
@@ -625,6 +629,9 @@ async def comment(
             return Outcome.NOT_SIGNED_UP
         if await is_blocked(session, user_id):
             return Outcome.BLOCKED
+        # A comment only while the proposal takes them: once it is withdrawn, decided or
+        # hidden (each under this lock), none lands on it.
+        await session.lock("proposal", proposal_id)
         repository = ProposalsRepository(session)
         proposal = await repository.get(proposal_id)
         if proposal is None or proposal.hidden:

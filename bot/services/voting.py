@@ -435,7 +435,9 @@ def count(
 
 async def run_tally(db: Database, heading_id: int, rule: str | None, now: datetime) -> Outcome:
     async with db.transaction() as session:
-        await session.lock("heading", heading_id)  # one result per heading at a time
+        # Every ballot counted once: the count reads the ballot table, then the sealed ones,
+        # and a mix (which takes this lock) moving them in between would hide them.
+        await session.lock("heading", heading_id)
         where = await locate(session, heading_id)
         if where is None:
             raise TallyRefusal("no such heading")

@@ -277,6 +277,33 @@ async def test_the_kept_name_is_in_the_export_and_goes_with_erasure(harness: Har
         assert await session.scalar("SELECT COUNT(*) FROM people_names") == 0
 
 
+async def test_erasure_takes_the_roles_held_and_the_admin_menu(harness: Harness) -> None:
+    """/deleteme erases everything stored about the person (SPEC §2), their roles too: an
+    erased admin holds none, and their chat loses the admin commands. A role they granted
+    stays with whom it was granted to, no longer naming them."""
+    harness.set_now(NOW)
+    await sign_up(harness.db, 9000, ADMIN, MODERATOR)
+    await harness.say(9000, "/admin")
+    await harness.press(9000, "권한")
+    await harness.press(9000, "관리자 권한 주기")
+    assert "처리했어요" in said(await harness.say(9000, str(ADMIN)))
+    await harness.say(ADMIN, "/admin")
+    await harness.press(ADMIN, "권한")
+    await harness.press(ADMIN, "운영자 권한 주기")
+    assert "처리했어요" in said(await harness.say(ADMIN, str(MODERATOR)))
+    menu = (f'{{"chat_id": {ADMIN}, "type": "chat"}}', "ko")
+    assert "admin" in {c["command"] for c in harness.api.commands[menu]}
+
+    await harness.say(ADMIN, "/deleteme")
+    await harness.press(ADMIN, "네, 모두 삭제합니다")
+    async with harness.db.reading() as session:
+        roles = await session.fetchall("SELECT user_id, role, granted_by FROM roles")
+        assert not await RolesRepository(session).has(ADMIN, Role.ADMIN)
+    assert [tuple(r) for r in roles] == [(MODERATOR, "moderator", None)]
+    assert menu not in harness.api.commands
+    assert not harness.errors.records
+
+
 async def test_every_officials_screen_is_reachable_from_admin(harness: Harness) -> None:
     harness.set_now(NOW)
     await sign_up(harness.db, 9000, MODERATOR, AUTHOR)

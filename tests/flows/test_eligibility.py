@@ -195,3 +195,60 @@ async def test_a_panel_asks_the_relation_a_stopped_sign_up_never_got(harness: Ha
     )
     assert "여기에 해당하시나요?" not in text
     assert not h.errors.records
+
+
+async def test_a_button_answer_becomes_the_next_question_in_place(harness: Harness) -> None:
+    """One Bot API call per answer besides the callback's (issue 22): the answered question's
+    message shows the answer above the next question, or above the host's next step."""
+    h = harness
+    h.set_now(datetime(2027, 3, 20, 3, 0, tzinfo=UTC))  # 서울시민회의 is recruiting
+    await sign_up(h, ALICE)
+    await h.say(ALICE, "/panels")
+    await h.press(ALICE, "신청하기: 2027 서울시민회의")
+    question = h.api.bot_messages(ALICE)[-1]
+    assert "여기에 해당하시나요?" in question["text"]
+
+    before = len(h.api.calls)
+    await h.press(ALICE, "아니요, 해당하지 않습니다")
+    assert h.calls_since(before) == ["answerCallbackQuery", "editMessageText"]
+    edited = h.api.bot_messages(ALICE)[-1]
+    assert edited["message_id"] == question["message_id"]
+    text = edited["text"]
+    assert text.index("답변: 아니요, 해당하지 않습니다") < text.index("성별이 어떻게 되시나요?")
+
+    # The draft of a PB proposal goes on where it was: its title question takes the place of
+    # the last answered question.
+    h.set_now(IN_PB_CALL)
+    await sign_up(h, BOB)
+    await h.say(BOB, "/propose")
+    await h.press(BOB, "2027 시민참여예산 광역제안형")
+    await h.say(BOB, "1990")
+    before = len(h.api.calls)
+    await h.press(BOB, "아니요, 해당하지 않습니다")
+    assert h.calls_since(before) == ["answerCallbackQuery", "editMessageText"]
+    text = h.last_text(BOB)
+    assert text.index("답변: 아니요, 해당하지 않습니다") < text.index("제안 제목")
+    assert not h.errors.records
+
+
+async def test_the_last_answer_stays_shown_when_a_vote_opens_its_ballot(harness: Harness) -> None:
+    """The ballot comes as a message of its own; the question above it keeps the answer."""
+    h = harness
+    await ballot(h)
+    await sign_up(h, ALICE)
+    await h.say(ALICE, "/vote")
+    await h.press(ALICE, "광역 사업")
+    await h.say(ALICE, "1990")
+    question = h.api.bot_messages(ALICE)[-1]
+    before = len(h.api.calls)
+    await h.press(ALICE, "아니요, 해당하지 않습니다")
+    assert sorted(h.calls_since(before)) == [
+        "answerCallbackQuery",
+        "editMessageText",
+        "sendMessage",
+    ]
+    messages = h.api.bot_messages(ALICE)
+    answered = next(m for m in messages if m["message_id"] == question["message_id"])
+    assert "답변: 아니요, 해당하지 않습니다" in answered["text"]
+    assert not answered.get("reply_markup")
+    assert "선택: 0개 (최대 3개)" in messages[-1]["text"]

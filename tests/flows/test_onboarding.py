@@ -401,10 +401,6 @@ async def test_the_privacy_notice_in_english_names_the_configured_controller(
         assert part in notice, part
 
 
-def calls_since(harness: Harness, before: int) -> list[str]:
-    return [method for method, _ in harness.api.calls[before:] if method != "getUpdates"]
-
-
 async def test_a_button_answer_turns_the_question_into_the_next_one_in_place(
     harness: Harness,
 ) -> None:
@@ -415,7 +411,7 @@ async def test_a_button_answer_turns_the_question_into_the_next_one_in_place(
 
     before = len(harness.api.calls)
     await harness.press(ALICE, "동의합니다")
-    assert calls_since(harness, before) == ["answerCallbackQuery", "editMessageText"]
+    assert harness.calls_since(before) == ["answerCallbackQuery", "editMessageText"]
     (question,) = harness.api.bot_messages(ALICE)
     assert question["message_id"] == consent
     assert "개인정보 수집·이용에 동의하셨어요" in question["text"]
@@ -423,14 +419,14 @@ async def test_a_button_answer_turns_the_question_into_the_next_one_in_place(
 
     before = len(harness.api.calls)
     await harness.press(ALICE, "서울에 살아요")
-    assert calls_since(harness, before) == ["answerCallbackQuery", "editMessageText"]
+    assert harness.calls_since(before) == ["answerCallbackQuery", "editMessageText"]
     (question,) = harness.api.bot_messages(ALICE)
     assert "답변: 서울에 살아요" in question["text"] and "어느 자치구" in question["text"]
 
     # The last answer ends sign-up: the main menu needs a message of its own.
     before = len(harness.api.calls)
     await harness.press(ALICE, "마포구")
-    assert calls_since(harness, before) == [
+    assert harness.calls_since(before) == [
         "answerCallbackQuery",
         "editMessageText",
         "sendMessage",

@@ -11,6 +11,7 @@ import pytest
 
 from bot.localapi.core import LocalBotApi
 from bot.localapi.server import LocalBotApiServer
+from bot.localapi.webhook import WebhookDelivery
 
 
 @pytest.fixture
@@ -150,3 +151,26 @@ async def test_files_can_be_fetched_back() -> None:
             assert content.content == b"{}"
     finally:
         await server.stop()
+
+
+async def test_webhook_delivery_stops_while_the_api_keeps_changing() -> None:
+    """Leaving WebhookDelivery ends its loop even when a change wakes it as it stops (with a
+    cancelled loop, Python 3.11's wait_for could swallow the cancellation and hang)."""
+    bot_api = LocalBotApi()
+    stop_poking = asyncio.Event()
+
+    async def poke() -> None:
+        while not stop_poking.is_set():
+            await bot_api._notify()
+            await asyncio.sleep(0)
+
+    poker = asyncio.create_task(poke())
+    try:
+        for _ in range(50):
+            delivery = WebhookDelivery(bot_api)
+            await delivery.__aenter__()
+            await asyncio.sleep(0.005)
+            await asyncio.wait_for(delivery.__aexit__(None, None, None), 2)
+    finally:
+        stop_poking.set()
+        await poker

@@ -475,13 +475,18 @@ async def test_panel_applications_sent_as_the_list_is_fixed_are_in_it_or_refused
     )
     assert committed.refusal is None
     assert {a.refusal for a in applied} <= {None, PanelRefusal.LIST_FIXED}
+    assert committed.pool_size == await committed_pool_is_the_applied(db, panel)
+
+
+async def committed_pool_is_the_applied(db: Database, panel: int) -> int:
+    """The committed draw's pool is exactly the applications still applied; their number."""
     async with db.reading() as session:
         repository = PanelsRepository(session)
         record = await repository.draw(panel)
         waiting = await repository.in_status(panel, {ApplicationStatus.APPLIED})
     assert record is not None
     assert {a.pseudonym for a in waiting} == {a.id for a in record.pool}
-    assert committed.pool_size == len(waiting)
+    return len(waiting)
 
 
 async def test_panel_declines_at_once_call_different_reserves(db: Database) -> None:
