@@ -92,6 +92,7 @@ class Ballots:
     total_weight: int
     supporters: list[IntArray] = field(init=False)
     support_weights: list[FloatArray] = field(init=False)  # the supporters' weights, as floats
+    support_weights_int: list[IntArray] = field(init=False)  # the same, as integers
     support_weight: list[int] = field(init=False)  # each project's supporters' total weight
     weight_f: FloatArray = field(init=False)
     entry_group: IntArray = field(init=False)
@@ -107,6 +108,7 @@ class Ballots:
         object.__setattr__(self, "supporters", supporters)
         weight = self.weight.astype(np.float64)
         object.__setattr__(self, "support_weights", [weight[s] for s in supporters])
+        object.__setattr__(self, "support_weights_int", [self.weight[s] for s in supporters])
         object.__setattr__(self, "support_weight", [int(self.weight[s].sum()) for s in supporters])
         object.__setattr__(self, "weight_f", weight)
 
@@ -249,6 +251,8 @@ class _Run:
         self.poor: list[IntArray] = []  # per round: supporters who paid all they had
         self.poor_masks: list[BoolArray] = []  # the same, as a mask over the supporters
         self.priced_now: dict[int, float | None] = {}  # float prices this round
+        # The budgets of supporters gathered this round, by project (gathering costs).
+        self.held_now: dict[int, FloatArray] = {}
         self.rich_weight: list[int] = []
         self._exact_prices: dict[int, Fraction] = {}
         self.rounds: list[MESRound] = []
@@ -323,6 +327,13 @@ class _Run:
         if reference is not None:
             assert reference.winners[: len(known.winners)] == known.winners
         for winner in known.winners:
+            # Known to be affordable: no need to add up its supporters' money first.
+            self.priced_now[winner] = _solve_price(
+                self.held(winner),
+                self.support_weights[winner],
+                self.cost_f[winner],
+                float(self.support_weight[winner]),
+            )
             if shadow is not None and reference is not None:
                 self.advance_slopes(shadow, reference, winner)
             self.pay(winner)
@@ -380,12 +391,16 @@ class _Run:
         price_low = reference.prices_f[len(shadow.winners)]
         price_high = self.float_price(winner)
         assert price_high is not None
-        poor, rich = self.payers(shadow.budget[groups], self.budget[groups], price_low, price_high)
+        poor, rich = self.payers(shadow.held(winner), self.held(winner), price_low, price_high)
         low, high = self.slope_low[groups], self.slope_high[groups]
         slopes = self.slopes_of(winner, poor, rich, low, high)
         fall_low, fall_high = slopes if slopes is not None else (-np.inf, 0.0)
-        self.slope_low[groups] = np.where(rich, low - fall_high, 0.0)
-        self.slope_high[groups] = np.where(poor, 0.0, high - fall_low)
+        low -= fall_high
+        low[~rich] = 0.0
+        high -= fall_low
+        high[poor] = 0.0
+        self.slope_low[groups] = low
+        self.slope_high[groups] = high
         shadow.pay(winner, same_as=reference)
 
     @staticmethod
@@ -408,7 +423,7 @@ class _Run:
         / weight of the others, so its slope is -(their money's slope) / (the others' weight).
         """
         groups = self.ballots.supporters[project]
-        poor, rich = self.payers(shadow.budget[groups], self.budget[groups], price_low, price_high)
+        poor, rich = self.payers(shadow.held(project), self.held(project), price_low, price_high)
         return self.slopes_of(project, poor, rich, self.slope_low[groups], self.slope_high[groups])
 
     def slopes_of(
@@ -419,12 +434,14 @@ class _Run:
         weight = self.support_weights[project]
         total = float(self.support_weight[project])
         not_rich = ~rich
-        rich_least = total - float(weight[not_rich].sum())
+        weight_not_rich = weight[not_rich]
+        rich_least = total - float(weight_not_rich.sum())
         if rich_least <= 0:
             return None
-        rich_most = total - float(weight[poor].sum())
-        steepest = _dot(weight[not_rich], high[not_rich]) / rich_least
-        flattest = _dot(weight[poor], low[poor]) / rich_most
+        weight_poor = weight[poor]
+        rich_most = total - float(weight_poor.sum())
+        steepest = _dot(weight_not_rich, high[not_rich]) / rich_least
+        flattest = _dot(weight_poor, low[poor]) / rich_most
         return -steepest, -flattest
 
     def choose(
@@ -504,7 +521,7 @@ class _Run:
             weight = self.support_weights[rival]
             fastest = _dot(weight, self.slope_high[groups])
             if fastest > 0:
-                money = _dot(weight, shadow.budget[groups])
+                money = _dot(weight, shadow.held(rival))
                 self.note_crossing(shadow, (self.cost_f[rival] - money) / fastest)
             return False
         if rival_low is None or winner_low is None or rival_high is None or winner_high is None:
@@ -553,12 +570,20 @@ class _Run:
         self.priced_now[project] = price
         return price
 
+    def held(self, project: int) -> FloatArray:
+        """What `project`'s supporters hold now (do not change it before `pay`)."""
+        budget = self.held_now.get(project)
+        if budget is None:
+            budget = self.budget[self.ballots.supporters[project]]
+            self.held_now[project] = budget
+        return budget
+
     def solve_float_price(self, project: int) -> float | None:
         groups = self.ballots.supporters[project]
-        budget = self.budget[groups]
+        budget = self.held(project)
         weight = self.support_weights[project]
         cost = self.cost_f[project]
-        total = _dot(weight, budget)
+        total = float(weight @ budget) if len(budget) <= _DOT_PIECE else _dot(weight, budget)
         if total < cost * (1 - _TOLERANCE):
             return None
         if (
@@ -573,13 +598,16 @@ class _Run:
         projects so far and this one next, whose prices and payers are reused."""
         groups = self.ballots.supporters[project]
         round_ = len(self.winners)
-        budget = self.budget[groups]
+        budget = self.held(project)
         if same_as is not None:
             price, poor_mask = same_as.prices_f[round_], same_as.poor_masks[round_]
         else:
             price, poor_mask = self.payers_of(project, groups, round_, budget)
-        poor = groups[poor_mask]
-        rich_weight = self.support_weight[project] - int(self.ballots.weight[poor].sum())
+        any_poor = bool(poor_mask.any())
+        poor = groups[poor_mask] if any_poor else groups[:0]
+        rich_weight = self.support_weight[project]
+        if any_poor:
+            rich_weight -= int(self.ballots.support_weights_int[project][poor_mask].sum())
         if self.explain:
             rich = groups[~poor_mask]
             counts = self.ballots.count
@@ -608,9 +636,14 @@ class _Run:
         self.poor_masks.append(poor_mask)
         self.rich_weight.append(rich_weight)
         self.priced_now = {}
-        fresh = poor[self.broke_at[poor] < 0]
-        self.broke_at[fresh] = round_
-        self.budget[groups] = np.where(poor_mask, 0.0, np.maximum(budget - price, 0.0))
+        self.held_now = {}
+        budget -= price
+        np.maximum(budget, 0.0, out=budget)
+        if any_poor:
+            fresh = poor[self.broke_at[poor] < 0]
+            self.broke_at[fresh] = round_
+            budget[poor_mask] = 0.0
+        self.budget[groups] = budget
 
     def payers_of(
         self, project: int, groups: IntArray, round_: int, budget: FloatArray
@@ -681,9 +714,12 @@ class _Run:
         those surely above (they pay the price) and the few in between, decided exactly.
         """
         groups = self.ballots.supporters[project]
-        budget = self.budget[groups]
+        budget = self.held(project)
         estimate = _solve_price(
-            budget, self.weight_f[groups], self.cost_f[project], float(self.support_weight[project])
+            budget,
+            self.support_weights[project],
+            self.cost_f[project],
+            float(self.support_weight[project]),
         )
         sure_poor = groups[budget < estimate * (1 - _NEAR)]
         unsure = groups[(budget >= estimate * (1 - _NEAR)) & (budget <= estimate * (1 + _NEAR))]
@@ -736,7 +772,14 @@ def _solve_price(budget: FloatArray, weight: FloatArray, cost: float, total_weig
         rich_weight = total_weight - float(poor_weight.sum())
         if rich_weight <= 0:
             break
-        price = (cost - _dot(poor_weight, budget[poor])) / rich_weight
+        poor_budget = budget[poor]
+        # `_dot` inlined for short ones: this loop runs tens of thousands of times.
+        paid = (
+            float(poor_weight @ poor_budget)
+            if count <= _DOT_PIECE
+            else _dot(poor_weight, poor_budget)
+        )
+        price = (cost - paid) / rich_weight
     order = np.argsort(budget, kind="stable")
     b = budget[order]
     w = weight[order]
