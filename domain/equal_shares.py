@@ -43,7 +43,9 @@ out the projects whose supporters could not pay for them even with all their mon
 cap, and merge the ballots that then approve the same (`Ballots.restricted`: at Seoul scale 30%
 fewer groups); the cap moves up by a quarter whenever the completion gets near it. Dot
 products are cut into pieces that OpenBLAS keeps on one thread (`_dot`): spread over threads
-they cost more than they save, and take the other cores of a shared machine.
+they cost more than they save, and take the other cores of a shared machine. Supporter arrays
+are short (about 2,000 groups), so each numpy call costs more in overhead than in arithmetic:
+a project's supporters' budgets are gathered once a round (`_Run.held`) and updated in place.
 """
 
 from __future__ import annotations
