@@ -34,6 +34,18 @@ whole; a failed certification gives where to look next (just below `crossing`), 
 is halved (a certified range also forecasts where closing gaps would meet: the next place to
 look); a single step of one unit is always a plain run. At Seoul scale most runs go to the
 few dozen shares where the outcome really changes, about three runs each.
+
+Less work per run. A failed certification still vouches for the rounds before its failure,
+at every share of its range (`_Known`): later runs in that range, plain or certifying, buy
+those winners without weighing the other projects, and start the next round with the failed
+run's bounds and projects left (they hold at lower shares too). Runs below a share cap leave
+out the projects whose supporters could not pay for them even with all their money at the
+cap, and merge the ballots that then approve the same (`Ballots.restricted`: at Seoul scale 30%
+fewer groups); the cap moves up by a quarter whenever the completion gets near it. Dot
+products are cut into pieces that OpenBLAS keeps on one thread (`_dot`): spread over threads
+they cost more than they save, and take the other cores of a shared machine. Supporter arrays
+are short (about 2,000 groups), so each numpy call costs more in overhead than in arithmetic:
+a project's supporters' budgets are gathered once a round (`_Run.held`) and updated in place.
 """
 
 from __future__ import annotations
@@ -57,6 +69,13 @@ BoolArray = npt.NDArray[np.bool_]
 _TOLERANCE = 1e-9
 # A supporter whose budget is this close to a price is classified exactly.
 _NEAR = 1e-7
+# How far above the share reached the completion looks (see `add1`).
+_WIDEN = Fraction(5, 4)
+# OpenBLAS runs dot products of more than 10,000 entries on several threads.
+_DOT_PIECE = 8192
+# `ndarray.sum()` without its Python wrapper (the same reduction): called tens of thousands
+# of times a completion, on short arrays.
+_sum = np.add.reduce
 
 
 @dataclass(frozen=True)
@@ -78,6 +97,7 @@ class Ballots:
     total_weight: int
     supporters: list[IntArray] = field(init=False)
     support_weights: list[FloatArray] = field(init=False)  # the supporters' weights, as floats
+    support_weights_int: list[IntArray] = field(init=False)  # the same, as integers
     support_weight: list[int] = field(init=False)  # each project's supporters' total weight
     weight_f: FloatArray = field(init=False)
     entry_group: IntArray = field(init=False)
@@ -93,11 +113,53 @@ class Ballots:
         object.__setattr__(self, "supporters", supporters)
         weight = self.weight.astype(np.float64)
         object.__setattr__(self, "support_weights", [weight[s] for s in supporters])
+        object.__setattr__(self, "support_weights_int", [self.weight[s] for s in supporters])
         object.__setattr__(self, "support_weight", [int(self.weight[s].sum()) for s in supporters])
         object.__setattr__(self, "weight_f", weight)
 
     def approvals(self, group: int) -> IntArray:
         return self.projects[self.group_start[group] : self.group_start[group + 1]]
+
+    def restricted(self, projects: Sequence[int]) -> Ballots:
+        """The election seen through `projects` only: approvals of the others dropped, and
+        groups that then approve the same merged. MES runs the same on it as long as the
+        others can never be bought."""
+        keep = np.zeros(len(self.costs), dtype=bool)
+        keep[list(projects)] = True
+        kept = keep[self.projects]
+        # Each group's kept approvals as a row of bits, one word per 64 projects.
+        bit = np.left_shift(np.uint64(1), (self.projects % 64).astype(np.uint64))
+        bit[~kept] = 0
+        word = self.projects // 64
+        starts = self.group_start[:-1]
+        rows = np.stack(
+            [
+                np.bitwise_or.reduceat(np.where(word == w, bit, np.uint64(0)), starts)
+                for w in range((len(self.costs) + 63) // 64)
+            ],
+            axis=1,
+        ).reshape(len(starts), -1)
+        (members,) = np.nonzero(rows.any(axis=1))
+        # Equal rows next to each other, then one group each (the first stands for all).
+        order = members[np.lexsort(rows[members].T)]
+        ordered = rows[order]
+        new = np.ones(len(order), dtype=bool)
+        new[1:] = np.any(ordered[1:] != ordered[:-1], axis=1)
+        (run_starts,) = np.nonzero(new)
+        first = order[run_starts]
+        rank = np.full(len(starts), -1, dtype=np.int64)
+        rank[first] = np.arange(len(first))
+        entries = kept & (rank[self.entry_group] >= 0)
+        group = rank[self.entry_group[entries]]
+        sizes = np.bincount(group, minlength=len(first))
+        return Ballots(
+            costs=self.costs,
+            weight=np.add.reduceat(self.weight[order], run_starts) if len(order) else first,
+            count=np.add.reduceat(self.count[order], run_starts) if len(order) else first,
+            group_start=np.concatenate(([0], np.cumsum(sizes))).astype(np.int64),
+            projects=self.projects[entries][np.argsort(group, kind="stable")],
+            total_weight=self.total_weight,
+        )
 
 
 @dataclass(frozen=True)
@@ -142,6 +204,23 @@ class Rejection:
     money: float
 
 
+@dataclass(frozen=True)
+class _Known:
+    """At every share from `low` to `high`, MES's first rounds buy `winners` (a certification
+    run found it). After them, `bound` (lower bounds on each project's price per unit of
+    value) and `remaining` (the projects still in reach), found at `high`, hold at every
+    share in between too: prices only rise as the share falls."""
+
+    low: Fraction
+    high: Fraction
+    winners: list[int]
+    bound: FloatArray
+    remaining: list[int]
+
+    def covers(self, low: Fraction, high: Fraction) -> bool:
+        return self.low <= low and high <= self.high
+
+
 class _Run:
     """One run of MES at per-unit budget `share`; with `reference`, a certification run."""
 
@@ -177,6 +256,8 @@ class _Run:
         self.poor: list[IntArray] = []  # per round: supporters who paid all they had
         self.poor_masks: list[BoolArray] = []  # the same, as a mask over the supporters
         self.priced_now: dict[int, float | None] = {}  # float prices this round
+        # The budgets of supporters gathered this round, by project (gathering costs).
+        self.held_now: dict[int, FloatArray] = {}
         self.rich_weight: list[int] = []
         self._exact_prices: dict[int, Fraction] = {}
         self.rounds: list[MESRound] = []
@@ -193,18 +274,26 @@ class _Run:
 
     # -- running -------------------------------------------------------------------------------
 
-    def run(self, reference: _Run | None = None, until_failure: bool = False) -> None:
+    def run(
+        self,
+        reference: _Run | None = None,
+        until_failure: bool = False,
+        known: _Known | None = None,
+    ) -> None:
         """Run to the end. With `reference` (a run at a lower share), also check round by round
         that the reference's outcome holds at every share in between (see the module doc):
         `failed_at` is the first round where that is not certain (None if it holds),
         `affordable_at_failure` the projects its supporters could still pay for then, and
         `crossing` (if known) the share at which the outcome first changes. `until_failure`:
-        stop there (`run()` again finishes the run)."""
-        remaining = self.remaining
+        stop there (`run()` again finishes the run). `known`: first rounds known to hold at
+        this share (and the reference's), bought without weighing the other projects."""
         shadow = None
         if reference is not None:
             # The reference's rounds replayed alongside: its budgets at each round.
             shadow = _Run(self.ballots, self.utility, self.candidates, reference.share)
+        if known is not None and not self.winners:
+            self.resume(known, reference, shadow)
+        remaining = self.remaining
         while remaining:
             round_ = len(self.winners)
             if reference is not None and shadow is not None and self.failed_at is None:
@@ -236,6 +325,33 @@ class _Run:
         if reference is not None and self.failed_at is None:
             if len(self.winners) != len(reference.winners):
                 self.fail(remaining)
+
+    def resume(self, known: _Known, reference: _Run | None, shadow: _Run | None) -> None:
+        """Buy `known.winners`, keeping the growth bounds as certification does, and take on
+        what `known` says of the projects left."""
+        if reference is not None:
+            assert reference.winners[: len(known.winners)] == known.winners
+        for winner in known.winners:
+            # Known to be affordable: no need to add up its supporters' money first.
+            self.priced_now[winner] = _solve_price(
+                self.held(winner),
+                self.support_weights[winner],
+                self.cost_f[winner],
+                float(self.support_weight[winner]),
+            )
+            if shadow is not None and reference is not None:
+                self.advance_slopes(shadow, reference, winner)
+            self.pay(winner)
+        self.bound = known.bound.copy()
+        self.remaining = list(known.remaining)
+
+    def known(self, reference: _Run) -> _Known | None:
+        """What this certification run (stopped at its failure) vouches for: its first rounds
+        at every share from `reference`'s to its own."""
+        if not self.failed_at:
+            return None
+        winners = reference.winners[: self.failed_at]
+        return _Known(reference.share, self.share, winners, self.bound.copy(), list(self.remaining))
 
     def fail(self, remaining: list[int], shadow: _Run | None = None) -> None:
         self.failed_at = len(self.winners)
@@ -280,12 +396,16 @@ class _Run:
         price_low = reference.prices_f[len(shadow.winners)]
         price_high = self.float_price(winner)
         assert price_high is not None
-        slopes = self.price_slopes(shadow, winner, price_low, price_high)
-        poor, rich = self.payers(shadow.budget[groups], self.budget[groups], price_low, price_high)
-        fall_low, fall_high = slopes if slopes is not None else (-np.inf, 0.0)
+        poor, rich = self.payers(shadow.held(winner), self.held(winner), price_low, price_high)
         low, high = self.slope_low[groups], self.slope_high[groups]
-        self.slope_low[groups] = np.where(rich, low - fall_high, 0.0)
-        self.slope_high[groups] = np.where(poor, 0.0, high - fall_low)
+        slopes = self.slopes_of(winner, poor, rich, low, high)
+        fall_low, fall_high = slopes if slopes is not None else (-np.inf, 0.0)
+        low -= fall_high
+        low[~rich] = 0.0
+        high -= fall_low
+        high[poor] = 0.0
+        self.slope_low[groups] = low
+        self.slope_high[groups] = high
         shadow.pay(winner, same_as=reference)
 
     @staticmethod
@@ -308,15 +428,25 @@ class _Run:
         / weight of the others, so its slope is -(their money's slope) / (the others' weight).
         """
         groups = self.ballots.supporters[project]
+        poor, rich = self.payers(shadow.held(project), self.held(project), price_low, price_high)
+        return self.slopes_of(project, poor, rich, self.slope_low[groups], self.slope_high[groups])
+
+    def slopes_of(
+        self, project: int, poor: BoolArray, rich: BoolArray, low: FloatArray, high: FloatArray
+    ) -> tuple[float, float] | None:
+        """`price_slopes` from the supporters sure to pay all they have (`poor`), those sure to
+        pay the price (`rich`) and the bounds on their budgets' slopes (`low`, `high`)."""
         weight = self.support_weights[project]
-        poor, rich = self.payers(shadow.budget[groups], self.budget[groups], price_low, price_high)
         total = float(self.support_weight[project])
-        rich_least = total - float(weight[~rich].sum())
+        not_rich = ~rich
+        weight_not_rich = weight[not_rich]
+        rich_least = total - float(_sum(weight_not_rich))
         if rich_least <= 0:
             return None
-        rich_most = total - float(weight[poor].sum())
-        steepest = float(weight[~rich] @ self.slope_high[groups][~rich]) / rich_least
-        flattest = float(weight[poor] @ self.slope_low[groups][poor]) / rich_most
+        weight_poor = weight[poor]
+        rich_most = total - float(_sum(weight_poor))
+        steepest = _dot(weight_not_rich, high[not_rich]) / rich_least
+        flattest = _dot(weight_poor, low[poor]) / rich_most
         return -steepest, -flattest
 
     def choose(
@@ -394,9 +524,9 @@ class _Run:
             # The rival becomes affordable in between; its money grows at most this fast.
             groups = self.ballots.supporters[rival]
             weight = self.support_weights[rival]
-            fastest = float(weight @ self.slope_high[groups])
+            fastest = _dot(weight, self.slope_high[groups])
             if fastest > 0:
-                money = float(weight @ shadow.budget[groups])
+                money = _dot(weight, shadow.held(rival))
                 self.note_crossing(shadow, (self.cost_f[rival] - money) / fastest)
             return False
         if rival_low is None or winner_low is None or rival_high is None or winner_high is None:
@@ -445,12 +575,20 @@ class _Run:
         self.priced_now[project] = price
         return price
 
+    def held(self, project: int) -> FloatArray:
+        """What `project`'s supporters hold now (do not change it before `pay`)."""
+        budget = self.held_now.get(project)
+        if budget is None:
+            budget = self.budget[self.ballots.supporters[project]]
+            self.held_now[project] = budget
+        return budget
+
     def solve_float_price(self, project: int) -> float | None:
         groups = self.ballots.supporters[project]
-        budget = self.budget[groups]
+        budget = self.held(project)
         weight = self.support_weights[project]
         cost = self.cost_f[project]
-        total = float(weight @ budget)
+        total = float(weight @ budget) if len(budget) <= _DOT_PIECE else _dot(weight, budget)
         if total < cost * (1 - _TOLERANCE):
             return None
         if (
@@ -465,14 +603,18 @@ class _Run:
         projects so far and this one next, whose prices and payers are reused."""
         groups = self.ballots.supporters[project]
         round_ = len(self.winners)
+        budget = self.held(project)
         if same_as is not None:
             price, poor_mask = same_as.prices_f[round_], same_as.poor_masks[round_]
         else:
-            price, poor_mask = self.payers_of(project, groups, round_)
-        poor = groups[poor_mask]
-        rich = groups[~poor_mask]
-        rich_weight = int(self.ballots.weight[rich].sum())
+            price, poor_mask = self.payers_of(project, groups, round_, budget)
+        any_poor = np.count_nonzero(poor_mask) > 0
+        poor = groups[poor_mask] if any_poor else groups[:0]
+        rich_weight = self.support_weight[project]
+        if any_poor:
+            rich_weight -= int(_sum(self.ballots.support_weights_int[project][poor_mask]))
         if self.explain:
+            rich = groups[~poor_mask]
             counts = self.ballots.count
             alive = self.budget[poor] > 0
             paid_poor = float(self.weight_f[poor][alive] @ self.budget[poor][alive])
@@ -499,19 +641,25 @@ class _Run:
         self.poor_masks.append(poor_mask)
         self.rich_weight.append(rich_weight)
         self.priced_now = {}
-        fresh = poor[self.broke_at[poor] < 0]
-        self.broke_at[fresh] = round_
-        self.budget[poor] = 0.0
-        self.budget[rich] = np.maximum(self.budget[rich] - price, 0.0)
+        self.held_now = {}
+        budget -= price
+        np.maximum(budget, 0.0, out=budget)
+        if any_poor:
+            fresh = poor[self.broke_at[poor] < 0]
+            self.broke_at[fresh] = round_
+            budget[poor_mask] = 0.0
+        self.budget[groups] = budget
 
-    def payers_of(self, project: int, groups: IntArray, round_: int) -> tuple[float, BoolArray]:
-        """The price of `project` now and which of its supporters pay all they have."""
-        budget = self.budget[groups]
+    def payers_of(
+        self, project: int, groups: IntArray, round_: int, budget: FloatArray
+    ) -> tuple[float, BoolArray]:
+        """The price of `project` now and which of its supporters (holding `budget`) pay all
+        they have."""
         price = self.float_price(project)
         assert price is not None
         poor_mask = budget < price * (1 - _NEAR)
         near = ~poor_mask & (budget <= price * (1 + _NEAR))
-        if near.any():
+        if np.count_nonzero(near):
             exact = self.exact_price_for(project, round_)
             price = float(exact)
             for i in np.flatnonzero(near):
@@ -571,9 +719,12 @@ class _Run:
         those surely above (they pay the price) and the few in between, decided exactly.
         """
         groups = self.ballots.supporters[project]
-        budget = self.budget[groups]
+        budget = self.held(project)
         estimate = _solve_price(
-            budget, self.weight_f[groups], self.cost_f[project], float(self.support_weight[project])
+            budget,
+            self.support_weights[project],
+            self.cost_f[project],
+            float(self.support_weight[project]),
         )
         sure_poor = groups[budget < estimate * (1 - _NEAR)]
         unsure = groups[(budget >= estimate * (1 - _NEAR)) & (budget <= estimate * (1 + _NEAR))]
@@ -602,20 +753,38 @@ class _Run:
         return float(self.weight_f[groups] @ self.budget[groups])
 
 
+def _dot(a: FloatArray, b: FloatArray) -> float:
+    """The dot product of `a` and `b`, in pieces short enough that BLAS keeps each on one
+    thread: OpenBLAS spreads longer ones over all cores, which here costs more time than it
+    saves (and takes the other cores of a shared machine)."""
+    if len(a) <= _DOT_PIECE:
+        return float(a @ b)
+    pieces = range(0, len(a), _DOT_PIECE)
+    return float(sum(a[i : i + _DOT_PIECE] @ b[i : i + _DOT_PIECE] for i in pieces))
+
+
 def _solve_price(budget: FloatArray, weight: FloatArray, cost: float, total_weight: float) -> float:
     """Smallest q with sum(weight * min(budget, q)) >= cost (the supporters can afford it)."""
     price = cost / total_weight
     poor_count = -1
     for _ in range(6):
         poor = budget < price
-        count = int(poor.sum())
-        if count == poor_count:
+        count = int(np.count_nonzero(poor))
+        if count == poor_count or count == 0:
             return price
         poor_count = count
-        rich_weight = total_weight - float(weight[poor].sum())
+        poor_weight = weight[poor]
+        rich_weight = total_weight - float(_sum(poor_weight))
         if rich_weight <= 0:
             break
-        price = (cost - float(weight[poor] @ budget[poor])) / rich_weight
+        poor_budget = budget[poor]
+        # `_dot` inlined for short ones: this loop runs tens of thousands of times.
+        paid = (
+            float(poor_weight @ poor_budget)
+            if count <= _DOT_PIECE
+            else _dot(poor_weight, poor_budget)
+        )
+        price = (cost - paid) / rich_weight
     order = np.argsort(budget, kind="stable")
     b = budget[order]
     w = weight[order]
@@ -740,12 +909,46 @@ def add1(
             most + costs[p] <= budget for p in candidates if p not in pool
         )
 
+    # What failed certifications still vouched for: the first rounds over a range of shares.
+    known: list[_Known] = []
+
+    def known_between(low: Fraction, high: Fraction) -> _Known | None:
+        return max(
+            (fact for fact in known if fact.covers(low, high)),
+            key=lambda fact: len(fact.winners),
+            default=None,
+        )
+
+    # Runs up to share index `limit` leave out the projects whose supporters could not pay for
+    # them even with all their money at that share: none can ever be bought there, and ballots
+    # that then approve the same are merged (`view`, far fewer groups at Seoul scale). None:
+    # no project is left out.
+    view, in_reach, limit = ballots, list(candidates), None
+
+    def widen(k: int) -> None:
+        nonlocal view, in_reach, limit
+        limit = max(k + 2, math.ceil(((start + k * step) * _WIDEN - start) / step))
+        share = start + limit * step
+        in_reach = [p for p in candidates if ballots.support_weight[p] * share >= costs[p]]
+        if len(in_reach) == len(candidates):
+            view, in_reach, limit = ballots, list(candidates), None
+        else:
+            view = ballots.restricted(in_reach)
+
     def at(k: int) -> _Run:
-        run = _Run(ballots, utility, candidates, start + k * step)
-        run.run()
+        share = start + k * step
+        run = _Run(view, utility, in_reach, share)
+        run.run(known=known_between(share, share))
         return run
 
+    def rebased(run: _Run) -> _Run:
+        """`run` again on the current `view`."""
+        again = _Run(view, utility, in_reach, run.share)
+        again.run(known=_Known(run.share, run.share, run.winners, run.bound, run.remaining))
+        return again
+
     k = 0
+    widen(0)
     current = at(0)
     previous: _Run | None = None
     jump = 2
@@ -754,6 +957,9 @@ def add1(
     change: int | None = None  # no outcome change below this share (index), if known
     while not stops(current):
         while True:
+            if limit is not None and limit < k + 2:
+                widen(k)
+                current = rebased(current)
             if change is not None:
                 # Certify up to where the outcome may change, then look there.
                 target = change - 1 if change - 1 > k + 1 else k + 1
@@ -761,6 +967,8 @@ def add1(
                 target = (k + failed) // 2
             else:
                 target = k + jump
+            if limit is not None:
+                target = min(target, limit)
             if target <= k + 1:
                 previous, current = current, at(k + 1)
                 k += 1
@@ -770,8 +978,12 @@ def add1(
                     # often as the last ones did.
                     jump, last_step, failed = max(2, k - last_step), k, None
                 break
-            trial = _Run(ballots, utility, candidates, start + target * step)
-            trial.run(reference=current, until_failure=True)
+            trial = _Run(view, utility, in_reach, start + target * step)
+            fact = known_between(current.share, trial.share)
+            trial.run(reference=current, until_failure=True, known=fact)
+            found = trial.known(current)
+            if found is not None and (fact is None or len(found.winners) > len(fact.winners)):
+                known[:] = [f for f in known if f.high >= current.share] + [found]
             if never_stops(current, trial):
                 trial.run()  # finish it beyond the failure, if any
                 previous, current = None, trial

@@ -485,11 +485,14 @@ def test_add1_skips_shares_where_nothing_can_stop_it(monkeypatch: pytest.MonkeyP
     original = equal_shares_module._Run.run
 
     def counted(
-        self: equal_shares_module._Run, reference: object = None, until_failure: bool = False
+        self: equal_shares_module._Run,
+        reference: object = None,
+        until_failure: bool = False,
+        known: object = None,
     ) -> None:
         nonlocal runs
         runs += reference is not None or not self.winners  # finishing a run is not a new one
-        original(self, reference, until_failure)  # type: ignore[arg-type]
+        original(self, reference, until_failure, known)  # type: ignore[arg-type]
 
     monkeypatch.setattr(equal_shares_module._Run, "run", counted)
     assert mes_add1(instance).selected == ["B", "A", "C"]
@@ -572,3 +575,99 @@ def test_a_certified_share_range_keeps_the_outcome_at_every_share_in_it(seed: in
             distance = float(share - low)
             assert np.all(grown >= trial.slope_low * distance - 1e-6), share
             assert np.all(grown <= trial.slope_high * distance + 1e-6), share
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_a_run_resumed_from_a_failed_certification_equals_one_from_scratch(seed: int) -> None:
+    # A certification that fails still vouches for its first rounds over its whole range:
+    # runs (plain or certifying) resumed after those rounds must end exactly as runs from
+    # scratch, at every share in the range.
+    instance = many_changes_election(seed)
+    rng = random.Random(seed)
+    election = tally_module._Election(instance)
+    ballots = election.ballots
+    candidates = [i for i, cost in enumerate(election.costs) if cost and election.scores[i]]
+    start = Fraction(election.budget, election.total_weight)
+    # A certification that fails after its first round, found from a random place on.
+    for attempt in itertools.count():
+        low = start + rng.randint(0, 200 + 100 * attempt)
+        reference = equal_shares_module._Run(ballots, election.costs, candidates, low)
+        reference.run()
+        trial = equal_shares_module._Run(
+            ballots, election.costs, candidates, low + rng.choice([3, 10, 30, 100, 300, 1000])
+        )
+        trial.run(reference=reference, until_failure=True)
+        known = trial.known(reference)
+        if known is not None:
+            break
+    assert known is not None
+    width = known.high - known.low
+    shares = [low + width * Fraction(i, 7) for i in range(8)]
+    shares += [low + width * Fraction(rng.randint(1, 999), 1000) for _ in range(8)]
+    for share in shares:
+        scratch = equal_shares_module._Run(ballots, election.costs, candidates, share)
+        scratch.run()
+        resumed = equal_shares_module._Run(ballots, election.costs, candidates, share)
+        resumed.run(known=known)
+        assert resumed.winners == scratch.winners, share
+        assert np.array_equal(resumed.budget, scratch.budget), share
+        # Certifying against the reference, resumed, vouches only for what holds.
+        certifying = equal_shares_module._Run(ballots, election.costs, candidates, share)
+        certifying.run(reference=reference, known=known)
+        assert certifying.winners == scratch.winners, share
+        vouched = certifying.failed_at
+        if vouched is None:
+            vouched = len(reference.winners)
+        assert vouched >= len(known.winners)
+        for between in (low, (low + share) / 2, share - Fraction(1, 3)):
+            if between >= low:
+                check = equal_shares_module._Run(ballots, election.costs, candidates, between)
+                check.run()
+                assert check.winners[:vouched] == reference.winners[:vouched], between
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_ballots_seen_through_the_projects_in_reach_give_the_same_runs(seed: int) -> None:
+    # Add1 drops the projects that no share it looks at can buy, and merges the ballots that
+    # then approve the same: MES must not see the difference at any share up to there.
+    instance = many_changes_election(seed)
+    election = tally_module._Election(instance)
+    ballots = election.ballots
+    candidates = [i for i, cost in enumerate(election.costs) if cost and election.scores[i]]
+    start = Fraction(election.budget, election.total_weight)
+    limit = start * 2
+    in_reach = [p for p in candidates if ballots.support_weight[p] * limit >= election.costs[p]]
+    assert len(in_reach) < len(candidates)
+    seen = ballots.restricted(in_reach)
+    assert len(seen.weight) < len(ballots.weight)
+    assert seen.total_weight == ballots.total_weight
+    assert int(seen.weight.sum()) <= int(ballots.weight.sum())
+    assert int(seen.count.sum()) <= int(ballots.count.sum())
+    rows = {tuple(seen.approvals(g).tolist()) for g in range(len(seen.weight))}
+    assert len(rows) == len(seen.weight)  # no two groups left alike
+    for p in in_reach:
+        assert seen.support_weight[p] == ballots.support_weight[p]
+    for share in (start, start + Fraction(1, 3), start * Fraction(3, 2), limit):
+        whole = equal_shares_module.equal_shares(ballots, election.costs, candidates, share)
+        seen_run = equal_shares_module.equal_shares(seen, election.costs, in_reach, share)
+        assert seen_run.selected == whole.selected, share
+
+
+def test_dot_products_cut_into_pieces_keep_every_entry() -> None:
+    # Long dot products are summed piece by piece (one BLAS thread each): no entry is lost.
+    rng = np.random.default_rng(7)
+    for n in (0, 1, 8191, 8192, 8193, 16384, 30001):
+        a, b = rng.random(n), rng.random(n)
+        exact = math.fsum((a * b).tolist())
+        assert equal_shares_module._dot(a, b) == pytest.approx(exact, rel=1e-12, abs=1e-12), n
+
+
+def test_add1_when_no_project_is_in_reach_at_first() -> None:
+    # Shares start at 10: B needs 45 a supporter, A 100. Add1 first looks at shares where
+    # nothing is in reach (no ballot left to run on), then wider, and ends as pabutools.
+    instance = election(100, {"A": 100, "B": 90}, [("A",), ("B",), ("B",)] + [()] * 7)
+    ballots = tally_module._Election(instance).ballots
+    nothing = ballots.restricted([])
+    assert len(nothing.weight) == 0 and nothing.total_weight == ballots.total_weight
+    assert mes_add1(instance).selected == ["B"]
+    assert_matches_pabutools(instance, ("mes+add1", "mes+add1+greedy"))
