@@ -126,9 +126,15 @@ class Draft:
 
 
 async def check_can_report(session: Session, user_id: int, now: datetime) -> Refusal | None:
+    return await reporter_refusal(session, user_id, now, await reports_programme(session, now))
+
+
+async def reporter_refusal(
+    session: Session, user_id: int, now: datetime, found: tuple[int, Programme] | None
+) -> Refusal | None:
+    """`found`: the programme taking reports now (`reports_programme`)."""
     if await PeopleRepository(session).get(user_id) is None:
         return Refusal.NOT_SIGNED_UP
-    found = await reports_programme(session, now)
     if found is None:
         return Refusal.CLOSED
     made_today = await WasteRepository(session).count_by_reporter_since(user_id, start_of_day(now))
@@ -159,7 +165,10 @@ class Submitted:
 
 
 async def submit(db: Database, user_id: int, draft: Draft, now: datetime) -> Submitted:
+    invalid = validate_draft(draft, today_in_seoul(now))
     async with db.transaction() as session:
+        # Read before the lock: the programme changes only on import, not with this person.
+        found = await reports_programme(session, now)
         # One reporter's submissions one at a time: a draft's token gives one report however
         # often it is sent, and the daily limit counts what is already there.
         await session.lock("person", user_id)
@@ -167,9 +176,7 @@ async def submit(db: Database, user_id: int, draft: Draft, now: datetime) -> Sub
         earlier = await repository.by_token(draft.token)
         if earlier is not None and earlier.reporter_id == user_id:
             return Submitted(earlier, None)  # a double tap or a retry: the same receipt
-        refusal = await check_can_report(session, user_id, now)
-        refusal = refusal or validate_draft(draft, today_in_seoul(now))
-        found = await reports_programme(session, now)
+        refusal = await reporter_refusal(session, user_id, now, found) or invalid
         if refusal is not None or found is None:
             return Submitted(None, refusal or Refusal.CLOSED)
         programme_id, programme = found
