@@ -42,7 +42,17 @@ async def one(engine: str, ballots: int, waiting: int, folder: Path) -> str:
             assert heading is not None
             for user_id in range(FIRST_VOTER + ballots, FIRST_VOTER + ballots + waiting):
                 name = repository.key().pseudonym(stage_id, heading.key, user_id)
-                await repository.cast(heading_id, user_id, name, choices_of(user_id), 1.0, "", now)
+                await repository.cast(
+                    heading_id,
+                    stage_id,
+                    heading.group,
+                    user_id,
+                    name,
+                    choices_of(user_id),
+                    1.0,
+                    "",
+                    now,
+                )
         began = time.perf_counter()
         moved = await voting.mix_ballots(db, [heading_id])
         took = time.perf_counter() - began

@@ -115,7 +115,17 @@ async def prepare(db: Database, voters: int, ballots: int, now: datetime) -> int
         assert heading is not None
         for user_id in range(FIRST_VOTER, FIRST_VOTER + ballots):
             name = repository.key().pseudonym(stage_id, heading.key, user_id)
-            await repository.cast(heading_id, user_id, name, choices_of(user_id), 1.0, "", now)
+            await repository.cast(
+                heading_id,
+                stage_id,
+                heading.group,
+                user_id,
+                name,
+                choices_of(user_id),
+                1.0,
+                "",
+                now,
+            )
     await voting.mix_ballots(db)  # as the bot's periodic mix would have
     return heading_id
 
