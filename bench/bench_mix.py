@@ -21,11 +21,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.bench_web import BENCH_BALLOT_KEY, FIRST_VOTER, choices_of, database, prepare
+from bench.bench_web import BENCH_BALLOT_KEY, FIRST_VOTER, cast_ballots, database, prepare
 from bot.services import voting
 from storage.ballotkey import BallotKey, attach
 from storage.db import open_database
-from storage.voting import VotingRepository
 
 
 async def one(engine: str, ballots: int, waiting: int, folder: Path) -> str:
@@ -37,22 +36,12 @@ async def one(engine: str, ballots: int, waiting: int, folder: Path) -> str:
         await attach(db, BallotKey.from_text(BENCH_BALLOT_KEY))
         heading_id = await prepare(db, ballots + waiting, ballots, now)
         async with db.transaction() as session:
-            repository = VotingRepository(session)
-            stage_id, heading = (await repository.heading(heading_id)) or (0, None)
-            assert heading is not None
-            for user_id in range(FIRST_VOTER + ballots, FIRST_VOTER + ballots + waiting):
-                name = repository.key().pseudonym(stage_id, heading.key, user_id)
-                await repository.cast(
-                    heading_id,
-                    stage_id,
-                    heading.group,
-                    user_id,
-                    name,
-                    choices_of(user_id),
-                    1.0,
-                    "",
-                    now,
-                )
+            await cast_ballots(
+                session,
+                heading_id,
+                range(FIRST_VOTER + ballots, FIRST_VOTER + ballots + waiting),
+                now,
+            )
         began = time.perf_counter()
         moved = await voting.mix_ballots(db, [heading_id])
         took = time.perf_counter() - began

@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -51,7 +51,7 @@ from domain.people import Relation
 from domain.programmes import parse_programmes
 from domain.voting import parse_ballot_file
 from storage.ballotkey import BallotKey, attach
-from storage.db import Database, open_database
+from storage.db import Database, Session, open_database
 from storage.people import PeopleRepository
 from storage.programmes import ProgrammesRepository
 from storage.voting import VotingRepository
@@ -97,6 +97,20 @@ def choices_of(number: int) -> list[str]:
     return sorted({f"p{(number * k) % 30 + 1:02d}" for k in (1, 3, 7, 11, 13)})[:3]
 
 
+async def cast_ballots(
+    session: Session, heading_id: int, voters: Iterable[int], now: datetime
+) -> None:
+    """Each voter's ballot, stored as `cast` stores it (waiting in the ballot table)."""
+    repository = VotingRepository(session)
+    stage_id, heading = (await repository.heading(heading_id)) or (0, None)
+    assert heading is not None
+    for user_id in voters:
+        name = repository.key().pseudonym(stage_id, heading.key, user_id)
+        await repository.cast(
+            heading_id, stage_id, heading.group, user_id, name, choices_of(user_id), 1.0, "", now
+        )
+
+
 async def prepare(db: Database, voters: int, ballots: int, now: datetime) -> int:
     async with db.transaction() as session:
         for item in parse_programmes(programme(now)):
@@ -110,22 +124,7 @@ async def prepare(db: Database, voters: int, ballots: int, now: datetime) -> int
                 user_id, now, relation=Relation.RESIDENT.value, district="mapo",
                 birth_year=1985, declared_not_official_at=now,
             )  # fmt: skip
-        repository = VotingRepository(session)
-        stage_id, heading = (await repository.heading(heading_id)) or (0, None)
-        assert heading is not None
-        for user_id in range(FIRST_VOTER, FIRST_VOTER + ballots):
-            name = repository.key().pseudonym(stage_id, heading.key, user_id)
-            await repository.cast(
-                heading_id,
-                stage_id,
-                heading.group,
-                user_id,
-                name,
-                choices_of(user_id),
-                1.0,
-                "",
-                now,
-            )
+        await cast_ballots(session, heading_id, range(FIRST_VOTER, FIRST_VOTER + ballots), now)
     await voting.mix_ballots(db)  # as the bot's periodic mix would have
     return heading_id
 
