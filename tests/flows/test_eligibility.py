@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from bot.services import voting as service
 from domain.people import Relation
@@ -28,12 +29,18 @@ async def profile_of(h: Harness, user_id: int) -> object:
         return await PeopleRepository(session).get(user_id)
 
 
+async def city_ballot_as_newcomer(h: Harness, user_id: int) -> list[dict[str, Any]]:
+    """Sign up (consent, relation and district only, as every newcomer), then open the
+    city-wide ballot from /vote; returns what the bot said to that."""
+    await sign_up(h, user_id)
+    await h.say(user_id, "/vote")
+    return await h.press(user_id, "광역 사업")
+
+
 async def test_a_vote_asks_what_it_needs_then_opens_the_ballot(harness: Harness) -> None:
     h = harness
     await ballot(h)
-    await sign_up(h, ALICE)  # consent, relation and district only, as every newcomer
-    await h.say(ALICE, "/vote")
-    replies = await h.press(ALICE, "광역 사업")
+    replies = await city_ballot_as_newcomer(h, ALICE)
     question = said(replies)
     assert "광역 사업 투표에 앞서 질문 2개만 드릴게요" in question
     assert "/profile에서 언제든 바꿀 수 있어요" in question
@@ -69,9 +76,7 @@ async def test_the_ballot_is_kept_while_answers_are_asked_at_submit(harness: Har
 async def test_too_young_is_told_why_once_and_what_is_left(harness: Harness) -> None:
     h = harness
     await ballot(h)
-    await sign_up(h, BOB)
-    await h.say(BOB, "/vote")
-    await h.press(BOB, "광역 사업")
+    await city_ballot_as_newcomer(h, BOB)
     replies = await h.say(BOB, "2016")
     text = said(replies)
     assert "14세부터(태어난 해 기준) 참여할 수 있어서 아직은 참여할 수 없어요" in text
@@ -235,9 +240,7 @@ async def test_the_last_answer_stays_shown_when_a_vote_opens_its_ballot(harness:
     """The ballot comes as a message of its own; the question above it keeps the answer."""
     h = harness
     await ballot(h)
-    await sign_up(h, ALICE)
-    await h.say(ALICE, "/vote")
-    await h.press(ALICE, "광역 사업")
+    await city_ballot_as_newcomer(h, ALICE)
     await h.say(ALICE, "1990")
     question = h.api.bot_messages(ALICE)[-1]
     before = len(h.api.calls)
