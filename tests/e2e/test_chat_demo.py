@@ -143,6 +143,8 @@ def test_a_newcomer_votes_applies_and_proposes_in_the_demo(tmp_path: Path) -> No
             "공감 5 / 5",
             "“[데모] 골목길 가로등을 늘려 주세요” 소식: 공감 목표 달성",
         )
+        # The notice's button opens the card: the goal is reached and support still open.
+        chat.send("#1", "공감 5 / 5", "[#1] 공감 취소")
 
         # /mydata: the document is saved too; it holds the proposal whole and "voted in".
         out = chat.send("/mydata", "[file mydata-1001.json, ", "bytes, saved to ")
