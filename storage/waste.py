@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -16,7 +17,6 @@ from domain.waste import (
     FileKind,
     Status,
     Verdict,
-    format_receipt,
     is_overdue,
     receipt_year,
 )
@@ -210,35 +210,44 @@ _SETTABLE = frozenset(
 RECEIPT_COUNTER = 1_000_000  # `counter` lock keys: this plus the receipt's year
 
 
+def _six_digits(session: Session, number: str) -> str:
+    """SQL writing a positive integer with at least six digits, as `format_receipt` does."""
+    if session.dialect == "postgres":
+        return f"lpad({number}::text, greatest(6, length({number}::text)), '0')"
+    return f"printf('%06d', {number})"
+
+
 class WasteRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     # -- reports -------------------------------------------------------------------------
-    async def create(self, new: NewReport, now: datetime, due_at: datetime) -> int:
-        """Insert with the year's next receipt number. Receipt numbers have no gaps and no
-        repeats: the year's counter is locked from reading the last number to the insert."""
-        year = receipt_year(now)
-        await self.session.lock("counter", RECEIPT_COUNTER + year)
-        sequence = 1 + int(
-            await self.session.scalar(
-                "SELECT COALESCE(MAX(receipt_seq), 0) FROM waste_reports WHERE receipt_year = ?",
-                (year,),
-            )
-        )
-        report_id = await self.session.execute(
+    async def create(self, new: NewReport, now: datetime, due_at: datetime) -> int | None:
+        """Insert the report, its history's first step and its evidence, with a provisional
+        receipt: `number` gives the real one as the unit of work's last step. None, and
+        nothing stored, when the draft's token already made a report (a double tap: this
+        waits for that unit of work to end) or the reporter is not signed up.
+
+        No lock. The provisional receipt is random, so units of work at once do not wait
+        for each other on the receipt's unique indexes (two alike would only wait: each is
+        replaced before its commit). The person's row is share-locked until the commit, as
+        a vote's roll entry does: an erasure waits for the report, or leaves no person."""
+        provisional = secrets.randbits(62) + 1
+        share = " FOR KEY SHARE" if self.session.dialect == "postgres" else ""
+        report_id: int | None = await self.session.scalar(
             "INSERT INTO waste_reports (receipt, receipt_year, receipt_seq, draft_token,"
             " programme_id, reporter_id, reporter_name, reporter_username, named_publicly,"
             " contact_consent, description, agency, district, address, latitude, longitude,"
             " occurred_on, amount, status, due_at, received_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " SELECT ?, ?, ?, ?, ?, user_id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+            f" FROM people WHERE user_id = ?{share}"
+            " ON CONFLICT (draft_token) DO NOTHING RETURNING id",
             (
-                format_receipt(year, sequence),
-                year,
-                sequence,
+                f"~{provisional}",
+                receipt_year(now),
+                -provisional,
                 new.draft_token,
                 new.programme_id,
-                new.reporter_id,
                 new.reporter_name,
                 new.reporter_username,
                 int(new.named_publicly),
@@ -255,11 +264,40 @@ class WasteRepository:
                 to_db(due_at),
                 to_db(now),
                 to_db(now),
+                new.reporter_id,
             ),
         )
+        if report_id is None:
+            return None
         event_id = await self.add_event(report_id, EventKind.RECEIVED, now, new.reporter_id)
         await self.add_files(report_id, event_id, new.files, now)
         return report_id
+
+    async def number(
+        self, report_id: int, now: datetime, since: datetime, per_reporter: int
+    ) -> str | None:
+        """Give a report made by `create` the year's next receipt number, and return it;
+        None (nothing changed: roll back) if its reporter has then more than `per_reporter`
+        reports received since `since` (this one included).
+
+        Receipt numbers have no gaps and no repeats: the year's counter is locked from
+        reading the last number to the commit, so call this last in the unit of work (the
+        lock is held for this one statement and the commit). Every report commits under its
+        year's lock, and a day in Seoul falls in one year, so the count is exact too: no
+        other report of the reporter's day can commit between it and this one's commit."""
+        year = receipt_year(now)
+        digits = _six_digits(self.session, "upcoming.seq")
+        await self.session.lock("counter", RECEIPT_COUNTER + year)
+        return await self.session.scalar(  # type: ignore[no-any-return]
+            "UPDATE waste_reports SET (receipt_seq, receipt) = (SELECT upcoming.seq,"
+            f" 'W-' || waste_reports.receipt_year || '-' || {digits}"
+            " FROM (SELECT COALESCE(MAX(receipt_seq), 0) + 1 AS seq FROM waste_reports"
+            " WHERE receipt_year = ? AND receipt_seq > 0) AS upcoming)"
+            " WHERE id = ? AND (SELECT COUNT(*) FROM waste_reports mine"
+            " WHERE mine.reporter_id = waste_reports.reporter_id AND mine.received_at >= ?) <= ?"
+            " RETURNING receipt",
+            (year, report_id, to_db(since), per_reporter),
+        )
 
     async def get(self, report_id: int) -> Report | None:
         row = await self.session.fetchone(f"{_SELECT} WHERE r.id = ?", (report_id,))

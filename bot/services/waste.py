@@ -164,48 +164,76 @@ class Submitted:
     refusal: Refusal | None
 
 
+class _OverTheLimit(Exception):
+    """The day's reports of the reporter, counted under the lock, include one too many."""
+
+
 async def submit(db: Database, user_id: int, draft: Draft, now: datetime) -> Submitted:
+    """One report per draft token, at most the programme's reports a day per reporter, and
+    receipt numbers with no gaps and no repeats: see `WasteRepository.create` and `number`
+    for how each holds with units of work at once. The only lock is the year's counter, for
+    the last statement (issue 21)."""
     invalid = validate_draft(draft, today_in_seoul(now))
-    async with db.transaction() as session:
-        # Read before the lock: the programme changes only on import, not with this person.
-        found = await reports_programme(session, now)
-        # One reporter's submissions one at a time: a draft's token gives one report however
-        # often it is sent, and the daily limit counts what is already there.
-        await session.lock("person", user_id)
-        repository = WasteRepository(session)
-        earlier = await repository.by_token(draft.token)
-        if earlier is not None and earlier.reporter_id == user_id:
-            return Submitted(earlier, None)  # a double tap or a retry: the same receipt
-        refusal = await reporter_refusal(session, user_id, now, found) or invalid
-        if refusal is not None or found is None:
-            return Submitted(None, refusal or Refusal.CLOSED)
-        programme_id, programme = found
-        # The name and handle are kept only for what the reporter agreed to.
-        identity = draft.named_publicly or draft.contact_consent
-        report_id = await repository.create(
-            NewReport(
-                programme_id=programme_id,
-                reporter_id=user_id,
-                draft_token=draft.token,
-                description=draft.description.strip(),
-                agency=draft.agency.strip() if draft.agency else None,
-                district=draft.district,
-                address=draft.address.strip() if draft.address else None,
-                latitude=draft.latitude,
-                longitude=draft.longitude,
-                occurred_on=draft.occurred_on,
-                amount=draft.amount,
-                named_publicly=draft.named_publicly,
-                contact_consent=draft.contact_consent,
-                reporter_name=draft.reporter_name if identity else None,
-                reporter_username=draft.reporter_username if draft.contact_consent else None,
-                files=draft.files,
-            ),
-            now,
-            rules_of(programme).answer_due(now),
-        )
-        report = await repository.get(report_id)
-    return Submitted(report, None)
+    try:
+        async with db.transaction() as session:
+            repository = WasteRepository(session)
+            earlier = await repository.by_token(draft.token)
+            if earlier is not None:
+                return _again(earlier, user_id)
+            found = await reports_programme(session, now)
+            # Refused early when the day's reports are already there (they only grow);
+            # `number` counts again under the lock.
+            refusal = await reporter_refusal(session, user_id, now, found) or invalid
+            if refusal is not None or found is None:
+                return Submitted(None, refusal or Refusal.CLOSED)
+            programme_id, programme = found
+            rules = rules_of(programme)
+            # The name and handle are kept only for what the reporter agreed to.
+            identity = draft.named_publicly or draft.contact_consent
+            report_id = await repository.create(
+                NewReport(
+                    programme_id=programme_id,
+                    reporter_id=user_id,
+                    draft_token=draft.token,
+                    description=draft.description.strip(),
+                    agency=draft.agency.strip() if draft.agency else None,
+                    district=draft.district,
+                    address=draft.address.strip() if draft.address else None,
+                    latitude=draft.latitude,
+                    longitude=draft.longitude,
+                    occurred_on=draft.occurred_on,
+                    amount=draft.amount,
+                    named_publicly=draft.named_publicly,
+                    contact_consent=draft.contact_consent,
+                    reporter_name=draft.reporter_name if identity else None,
+                    reporter_username=draft.reporter_username if draft.contact_consent else None,
+                    files=draft.files,
+                ),
+                now,
+                rules.answer_due(now),
+            )
+            if report_id is None:  # the same draft sent at the same moment, or no person
+                earlier = await repository.by_token(draft.token)
+                if earlier is None:
+                    return Submitted(None, Refusal.NOT_SIGNED_UP)
+                return _again(earlier, user_id)
+            report = await repository.get(report_id)
+            assert report is not None
+            receipt = await repository.number(
+                report_id, now, start_of_day(now), rules.reports_per_day
+            )
+            if receipt is None:
+                raise _OverTheLimit
+    except _OverTheLimit:
+        return Submitted(None, Refusal.DAILY_LIMIT)
+    return Submitted(report.model_copy(update={"receipt": receipt}), None)
+
+
+def _again(earlier: Report, user_id: int) -> Submitted:
+    """A double tap or a retry: the same receipt (a token is the reporter's own draft's)."""
+    if earlier.reporter_id != user_id:
+        return Submitted(None, Refusal.NOT_SIGNED_UP)
+    return Submitted(earlier, None)
 
 
 @dataclass(frozen=True)
