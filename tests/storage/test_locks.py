@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -100,21 +101,6 @@ async def test_person_a_vote_takes_no_lock(db: Database) -> None:
         await voting_service.cast(db, 2, ids[key], choices, DURING_VOTE, 14)
     assert USAGE.locks == locks
     assert await voting_service.current_choices(db, 2, ids["city"]) == ["b"]
-
-
-async def test_person_the_daily_report_limit_holds_for_reports_sent_at_once(
-    db: Database,
-) -> None:
-    """Five budget-waste reports a day: eight sent at once (different drafts) make five
-    (the `person` lock in waste.submit; the limit counts what is already there)."""
-    await seed_programmes(db)
-    await sign_up(db, 1)
-    results = await asyncio.gather(
-        *(waste_service.submit(db, 1, waste_draft(), IN_PB_CALL) for _ in range(8))
-    )
-    assert Counter(r.refusal for r in results) == {None: 5, WasteRefusal.DAILY_LIMIT: 3}
-    async with db.reading() as session:
-        assert await session.scalar("SELECT COUNT(*) FROM waste_reports") == 5
 
 
 async def test_person_erasure_and_a_ballot_at_once_leave_no_trace(db: Database) -> None:
@@ -372,7 +358,7 @@ async def test_counter_receipt_numbers_of_reports_sent_at_once_are_unique_and_ga
     db: Database,
 ) -> None:
     """Ten reporters at once: receipts W-2027-000001 to 000010, each once (the year's
-    `counter` lock in WasteRepository.create; the unique (year, seq) would refuse a repeat)."""
+    `counter` lock in WasteRepository.number; the unique (year, seq) would refuse a repeat)."""
     await seed_programmes(db)
     await sign_up(db, *range(1, 11))
     results = await asyncio.gather(
@@ -380,6 +366,112 @@ async def test_counter_receipt_numbers_of_reports_sent_at_once_are_unique_and_ga
     )
     receipts = sorted(r.report.receipt for r in results if r.report is not None)
     assert receipts == [f"W-2027-{n:06d}" for n in range(1, 11)]
+    assert await stored_receipts(db) == receipts
+
+
+async def test_counter_the_daily_report_limit_holds_for_reports_sent_at_once(
+    db: Database,
+) -> None:
+    """Five budget-waste reports a day: eight sent at once (different drafts) make five,
+    three days running, and their receipts leave no gap for the refused ones (the limit is
+    counted again in WasteRepository.number, under the year's `counter` lock that every
+    report commits under; a refusal there rolls the report back)."""
+    await seed_programmes(db)
+    await sign_up(db, 1)
+    for day in range(3):
+        now = IN_PB_CALL + timedelta(days=day)
+        results = await asyncio.gather(
+            *(waste_service.submit(db, 1, waste_draft(), now) for _ in range(8))
+        )
+        assert Counter(r.refusal for r in results) == {None: 5, WasteRefusal.DAILY_LIMIT: 3}
+    assert await stored_receipts(db) == [f"W-2027-{n:06d}" for n in range(1, 16)]
+
+
+async def test_counter_reporters_at_their_limit_and_others_at_once_leave_no_gap(
+    db: Database,
+) -> None:
+    """Five reporters one report short of the day's five each send two at once (both pass
+    the early check), five others one each: ten are received, numbered 21 to 30 with no gap
+    for the five rolled back (the `counter` lock in WasteRepository.number)."""
+    await seed_programmes(db)
+    await sign_up(db, *range(1, 11))
+    near = range(1, 6)
+    for user in near:
+        for _ in range(4):
+            await waste_service.submit(db, user, waste_draft(), IN_PB_CALL)
+    sends = [*near, *near, *range(6, 11)]
+    results = await asyncio.gather(
+        *(waste_service.submit(db, user, waste_draft(), IN_PB_CALL) for user in sends)
+    )
+    assert Counter(r.refusal for r in results) == {None: 10, WasteRefusal.DAILY_LIMIT: 5}
+    received = sorted(r.report.receipt for r in results if r.report is not None)
+    assert received == [f"W-2027-{n:06d}" for n in range(21, 31)]
+    assert await stored_receipts(db) == [f"W-2027-{n:06d}" for n in range(1, 31)]
+    async with db.reading() as session:
+        per_reporter = await session.fetchall(
+            "SELECT reporter_id, COUNT(*) AS n FROM waste_reports GROUP BY reporter_id"
+        )
+    assert {r["reporter_id"]: r["n"] for r in per_reporter} == {
+        **{user: 5 for user in near},
+        **{user: 1 for user in range(6, 11)},
+    }
+
+
+async def test_person_a_draft_sent_at_once_from_several_devices_makes_one_report(
+    db: Database,
+) -> None:
+    """The same draft sent five times at once, three times over: one report each, and every
+    send gets its receipt (the draft token's unique index: the others wait for the first
+    and find its report; no `person` lock)."""
+    await seed_programmes(db)
+    await sign_up(db, 1)
+    for _ in range(3):
+        same = waste_draft()
+        results = await asyncio.gather(
+            *(waste_service.submit(db, 1, same, IN_PB_CALL) for _ in range(5))
+        )
+        assert {r.refusal for r in results} == {None}
+        assert len({r.report.receipt for r in results if r.report is not None}) == 1
+    assert await stored_receipts(db) == [f"W-2027-{n:06d}" for n in range(1, 4)]
+
+
+async def test_person_erasure_and_a_report_at_once_leave_no_name(db: Database) -> None:
+    """Reports sent while their reporters erase themselves, in both orders: each is either
+    refused or kept without a link to the person (a report share-locks the reporter's row,
+    which erasure locks first; no `person` lock in waste.submit)."""
+    await seed_programmes(db)
+    reporters = range(1, 11)
+    await sign_up(db, *reporters)
+
+    async def erase(user_id: int, after: float) -> None:
+        await asyncio.sleep(after)
+        async with db.transaction() as session:
+            await erase_person(session, user_id)
+
+    async def report(user_id: int, after: float) -> waste_service.Submitted:
+        await asyncio.sleep(after)
+        named = replace(waste_draft(), named_publicly=True, reporter_name=f"시민 {user_id}")
+        return await waste_service.submit(db, user_id, named, IN_PB_CALL)
+
+    results = await asyncio.gather(
+        *(report(user, 0.001 * (user % 3)) for user in reporters),
+        *(erase(user, 0.001 * (user % 2)) for user in reporters),
+    )
+    refusals = {r.refusal for r in results if isinstance(r, waste_service.Submitted)}
+    assert refusals <= {None, WasteRefusal.NOT_SIGNED_UP}
+    async with db.reading() as session:
+        assert await session.scalar("SELECT COUNT(*) FROM people") == 0
+        linked = await session.scalar(
+            "SELECT COUNT(*) FROM waste_reports WHERE reporter_id IS NOT NULL"
+            " OR reporter_name IS NOT NULL OR reporter_username IS NOT NULL"
+        )
+    assert linked == 0
+
+
+async def stored_receipts(db: Database) -> list[str]:
+    async with db.reading() as session:
+        rows = await session.fetchall("SELECT receipt FROM waste_reports ORDER BY receipt")
+    return [row["receipt"] for row in rows]
 
 
 async def test_counter_outbox_claims_at_once_never_take_a_row_twice(db: Database) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from bot.services import waste as service
 from domain.programmes import parse_programmes
-from domain.waste import EventKind, Refusal, Status, Verdict
+from domain.waste import EventKind, Refusal, Status, Verdict, format_receipt
 from storage.db import Database
 from storage.privacy import erase_person, export_person
 from storage.programmes import ProgrammesRepository
@@ -46,6 +46,20 @@ async def test_a_report_gets_the_years_next_receipt_number_and_a_deadline(
     new_year = datetime(2027, 12, 31, 15, 30, tzinfo=UTC)
     result = await service.submit(ready, REPORTER, draft(), new_year)
     assert result.report is not None and result.report.receipt == "W-2028-000001"
+
+
+async def test_receipt_numbers_widen_past_six_digits(ready: Database) -> None:
+    """The number is written in SQL (under the year's lock) as `format_receipt` writes it."""
+    first = await submit(ready)
+    for sequence in (41, 999_999):
+        async with ready.transaction() as session:
+            await session.execute(
+                "UPDATE waste_reports SET receipt_seq = ? WHERE id = ?", (sequence, first.id)
+            )
+        following = await submit(ready)
+        assert following.receipt == format_receipt(2027, sequence + 1)
+        assert await get(ready, following.id) == following
+    assert following.receipt == "W-2027-1000000"
 
 
 async def test_a_double_tap_or_a_retry_returns_the_same_receipt(ready: Database) -> None:
