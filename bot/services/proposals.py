@@ -175,25 +175,37 @@ async def submit(
     db: Database, user_id: int, draft: Draft, now: datetime, minimum_age: int
 ) -> Submitted:
     async with db.transaction() as session:
-        # One author's submissions one at a time: a draft's key makes one proposal however
-        # often it is sent, and the per-author limits count what is already there.
-        await session.lock("person", user_id)
-        person = await PeopleRepository(session).get(user_id)
         programmes = ProgrammesRepository(session)
         programme = await programmes.get(draft.programme_key)
         programme_id = await programmes.id_of(draft.programme_key)
+        person = await PeopleRepository(session).get(user_id)
         if person is None or programme is None or programme_id is None:
             return Submitted(None, Refusal.STAGE_CLOSED)
+        repository = ProposalsRepository(session)
         if draft.key is not None:
-            existing = await ProposalsRepository(session).id_for_key(draft.key)
+            existing = await repository.id_for_key(draft.key)
             if existing is not None:
-                return Submitted(existing, None)
-        refusal = await check_can_propose(session, person, programme, now, minimum_age)
+                return Submitted(existing, None)  # a double tap or a retry
+        # Refused early, before the lock: a block, the stage, eligibility, the day's limit.
         rules = rules_of(programme)
+        refusal = await check_can_propose(session, person, programme, now, minimum_age)
         refusal = refusal or validate_draft(draft, rules, programme.kind)
         if refusal is not None:
             return Submitted(None, refusal)
-        proposal_id = await ProposalsRepository(session).create(
+        # One author's submissions one at a time from here to the commit, so what is read
+        # again now stays true to the insert: the person still there (erasure takes this
+        # lock), a draft's key makes one proposal, the day's count is what is already there.
+        await session.lock("person", user_id)
+        if await PeopleRepository(session).get(user_id) is None:
+            return Submitted(None, Refusal.STAGE_CLOSED)
+        if draft.key is not None:
+            existing = await repository.id_for_key(draft.key)
+            if existing is not None:
+                return Submitted(existing, None)
+        made_today = await repository.count_by_author_since(user_id, start_of_day(now))
+        if made_today >= rules.proposals_per_day:
+            return Submitted(None, Refusal.DAILY_LIMIT)
+        proposal_id = await repository.create(
             NewProposal(
                 programme_id=programme_id,
                 author_id=user_id,

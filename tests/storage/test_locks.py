@@ -314,6 +314,86 @@ async def submitted_proposal(db: Database, author: int = 1) -> int:
     return result.proposal_id
 
 
+def proposal_draft(key: str | None = None) -> proposal_service.Draft:
+    return proposal_service.Draft(
+        programme_key="democracy-seoul",
+        title="한강공원 쓰레기통 확충",
+        description="주말마다 한강공원 쓰레기가 넘칩니다. 분리수거함을 늘려 주세요.",
+        field="environment",
+        scope=Scope.CITY,
+        districts=("mapo", "yeongdeungpo"),
+        key=key or uuid.uuid4().hex,
+    )
+
+
+async def test_person_a_proposal_sent_at_once_from_several_devices_is_made_once(
+    db: Database,
+) -> None:
+    """The same draft sent five times at once, three times over: one proposal each, and
+    every send gets it (the `person` lock in proposals.submit, and its key read again under
+    it)."""
+    await seed_programmes(db)
+    await sign_up(db, 1)
+    for _ in range(3):
+        same = proposal_draft()
+        results = await asyncio.gather(
+            *(proposal_service.submit(db, 1, same, IN_PB_CALL, 14) for _ in range(5))
+        )
+        assert {r.refusal for r in results} == {None}
+        assert len({r.proposal_id for r in results}) == 1
+    async with db.reading() as session:
+        assert await session.scalar("SELECT COUNT(*) FROM proposals") == 3
+
+
+async def test_person_the_daily_proposal_limit_holds_for_drafts_sent_at_once(
+    db: Database,
+) -> None:
+    """Three proposals a day: seven different drafts sent at once make three, two days
+    running (the `person` lock in proposals.submit; the count read again under it)."""
+    await seed_programmes(db)
+    await sign_up(db, 1)
+    for day in range(2):
+        now = IN_PB_CALL + timedelta(days=day)
+        results = await asyncio.gather(
+            *(proposal_service.submit(db, 1, proposal_draft(), now, 14) for _ in range(7))
+        )
+        assert Counter(r.refusal for r in results) == {
+            None: 3,
+            proposal_service.Refusal.DAILY_LIMIT: 4,
+        }
+    async with db.reading() as session:
+        assert await session.scalar("SELECT COUNT(*) FROM proposals") == 6
+
+
+async def test_person_erasure_and_a_proposal_at_once_leave_no_author(db: Database) -> None:
+    """Proposals sent while their authors erase themselves: each is either refused or kept
+    without an author (the `person` lock in proposals.submit, which erasure takes too, and
+    the person read again under it)."""
+    await seed_programmes(db)
+    authors = range(1, 11)
+    await sign_up(db, *authors)
+
+    async def erase(user_id: int, after: float) -> None:
+        await asyncio.sleep(after)
+        async with db.transaction() as session:
+            await erase_person(session, user_id)
+
+    async def propose(user_id: int, after: float) -> proposal_service.Submitted:
+        await asyncio.sleep(after)
+        return await proposal_service.submit(db, user_id, proposal_draft(), IN_PB_CALL, 14)
+
+    results = await asyncio.gather(
+        *(propose(user, 0.001 * (user % 3)) for user in authors),
+        *(erase(user, 0.001 * (user % 2)) for user in authors),
+    )
+    refusals = {r.refusal for r in results if isinstance(r, proposal_service.Submitted)}
+    assert refusals <= {None, proposal_service.Refusal.STAGE_CLOSED}
+    async with db.reading() as session:
+        assert await session.scalar("SELECT COUNT(*) FROM people") == 0
+        authored = "SELECT COUNT(*) FROM proposals WHERE author_id IS NOT NULL"
+        assert await session.scalar(authored) == 0
+
+
 # -- heading --------------------------------------------------------------------------------
 async def test_heading_mixing_at_once_counts_every_ballot_once(db: Database) -> None:
     """Three mixes of one heading at once (two workers' timers and a confirmation): every
