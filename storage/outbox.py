@@ -158,9 +158,6 @@ class ClaimedRow:
     attempts: int  # including this one
 
 
-OUTBOX_CLAIM = 1  # the `counter` lock claims hold
-
-
 async def claim(
     session: Session,
     *,
@@ -172,20 +169,22 @@ async def claim(
 ) -> tuple[list[ClaimedRow], int]:
     """Claim up to `limit` due rows to send, routing the due rows met on the way.
 
-    Call inside `db.transaction()`. Claims are taken one at a time across workers (the
-    `counter` lock OUTBOX_CLAIM, held to the commit), so no two workers claim the same row;
-    sending comes after the commit. Looks at up to `scan` due rows (default 5 × `limit`), so
+    Call inside `db.transaction()`. No two workers claim the same row, without waiting for
+    each other (PostgreSQL): the rows read are locked to the commit and skipped by the
+    others meanwhile, and a row another worker claimed since this statement began no longer
+    matches when it is locked (READ COMMITTED reads it again). Sending comes after the
+    commit. Looks at up to `scan` due rows (default 5 × `limit`), so
     a queue head of parked or unwanted rows is routed in bulk.
     Returns the claimed rows and how many were routed.
     """
-    await session.lock("counter", OUTBOX_CLAIM)
+    skip_locked = " FOR UPDATE OF o SKIP LOCKED" if session.dialect == "postgres" else ""
     rows = await session.fetchall(
         "SELECT o.id, o.user_id, o.category, o.urgent, o.payload, o.attempts,"
         " o.broadcast_id, p.active, s.mode FROM outbox o"
         " LEFT JOIN people p ON p.user_id = o.user_id"
         " LEFT JOIN notification_settings s ON s.user_id = o.user_id AND s.category = o.category"
         " WHERE o.status = 'pending' AND o.not_before <= ?"
-        " ORDER BY o.not_before, o.id LIMIT ?",
+        f" ORDER BY o.not_before, o.id LIMIT ?{skip_locked}",
         (to_db(now), scan or 5 * limit),
     )
     claimed: list[ClaimedRow] = []

@@ -554,28 +554,39 @@ async def stored_receipts(db: Database) -> list[str]:
     return [row["receipt"] for row in rows]
 
 
-async def test_counter_outbox_claims_at_once_never_take_a_row_twice(db: Database) -> None:
-    """Four senders claim at once: every due row is claimed by exactly one (the `counter`
-    lock OUTBOX_CLAIM in outbox.claim)."""
+async def test_outbox_claims_at_once_never_take_a_row_twice(db: Database) -> None:
+    """Four senders claim at once, in batches of three, until nothing is due: every row is
+    claimed by exactly one, and by its first claim (no lock: each claim locks the rows it
+    reads and skips those another is claiming; a row claimed meanwhile no longer matches)."""
     await sign_up(db, *range(1, 21))
     async with db.transaction() as session:
         await outbox.enqueue_many(
             session,
-            ((user, Payload(text=f"n{user}"), None) for user in range(1, 21)),
+            ((user, Payload(text=f"n{user}-{n}"), None) for user in range(1, 21) for n in (1, 2)),
             category=Category.UPDATES,
             now=IN_PB_CALL,
         )
 
-    async def claim(worker: str) -> list[int]:
-        async with db.transaction() as session:
-            rows, _ = await outbox.claim(
-                session, now=IN_PB_CALL, limit=20, quiet_end=None, worker=worker
-            )
-        return [row.id for row in rows]
+    async def claim_all(worker: str) -> list[tuple[int, int]]:
+        taken: list[tuple[int, int]] = []
+        while True:
+            async with db.transaction() as session:
+                rows, _ = await outbox.claim(
+                    session, now=IN_PB_CALL, limit=3, quiet_end=None, worker=worker
+                )
+            if not rows:
+                return taken
+            taken += [(row.id, row.attempts) for row in rows]
+            await asyncio.sleep(0)
 
-    claimed = await asyncio.gather(*(claim(f"w{n}") for n in range(4)))
+    claimed = await asyncio.gather(*(claim_all(f"w{n}") for n in range(4)))
     every = [row for rows in claimed for row in rows]
-    assert len(every) == len(set(every)) == 20
+    assert sorted(every) == [(row, 1) for row in range(1, 41)]
+    async with db.reading() as session:
+        by = await session.fetchall("SELECT claimed_by, COUNT(*) AS n FROM outbox GROUP BY 1")
+    assert {row["claimed_by"]: row["n"] for row in by} == {
+        f"w{n}": len(rows) for n, rows in enumerate(claimed) if rows
+    }
 
 
 # -- broadcast ------------------------------------------------------------------------------
