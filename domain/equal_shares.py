@@ -645,7 +645,9 @@ class _Run:
         ):
             return None
         guess = 0.0 if self.explain else self.last_price.get(project, 0.0)
-        price = _solve_price(budget, weight, cost, float(self.support_weight[project]), guess)
+        price = _solve_price(
+            budget, weight, cost, float(self.support_weight[project]), guess, not self.explain
+        )
         self.last_price[project] = price
         return price
 
@@ -830,7 +832,7 @@ class _Run:
         return float(self.weight_f[groups] @ self.budget[groups])
 
 
-def _dot(a: FloatArray, b: FloatArray) -> float:
+def _dot(a: FloatArray, b: FloatArray | BoolArray) -> float:
     """The dot product of `a` and `b`, in pieces short enough that BLAS keeps each on one
     thread: OpenBLAS spreads longer ones over all cores, which here costs more time than it
     saves (and takes the other cores of a shared machine)."""
@@ -841,18 +843,31 @@ def _dot(a: FloatArray, b: FloatArray) -> float:
 
 
 def _solve_price(
-    budget: FloatArray, weight: FloatArray, cost: float, total_weight: float, guess: float = 0.0
+    budget: FloatArray,
+    weight: FloatArray,
+    cost: float,
+    total_weight: float,
+    guess: float = 0.0,
+    masked: bool = True,
 ) -> float:
     """Smallest q with sum(weight * min(budget, q)) >= cost (the supporters can afford it).
 
     `guess`, a price near q (0: none), saves steps: from above q, the first step lands at or
     below it (those sure to pay the price are then taken to pay all they have, which they
-    can); from below, steps rise to it. Equal counts of poor supporters in two steps mean
-    equal sets (one contains the other), hence the same price: q.
+    can), and not below the even split, which is below q too; from below, steps rise to it.
+    Equal counts of poor supporters in two steps mean equal sets (one contains the other),
+    hence the same price: q.
+
+    `masked`: the poor supporters' money and weight are added up as dot products with their
+    mask, several times faster than picking them out on long arrays; the sums come out in
+    another order, so the price may differ in its last bits. Explanations print prices, so
+    they add up the way they always did (``masked=False``).
     """
     least = cost / total_weight
     price = max(least, guess)
+    above = price > least  # may start above the price sought
     poor_count = -1
+    money = weight * budget if masked else budget
     for _ in range(6):
         poor = budget < price
         count = int(np.count_nonzero(poor))
@@ -861,18 +876,27 @@ def _solve_price(
         if count == poor_count:
             return price
         poor_count = count
-        poor_weight = weight[poor]
-        rich_weight = total_weight - float(_sum(poor_weight))
-        if rich_weight <= 0:
-            break
-        poor_budget = budget[poor]
-        # `_dot` inlined for short ones: this loop runs tens of thousands of times.
-        paid = (
-            float(poor_weight @ poor_budget)
-            if count <= _DOT_PIECE
-            else _dot(poor_weight, poor_budget)
-        )
+        if masked:
+            rich_weight = total_weight - _dot(weight, poor)
+            if rich_weight <= 0:
+                break
+            paid = _dot(money, poor)
+        else:
+            poor_weight = weight[poor]
+            rich_weight = total_weight - float(_sum(poor_weight))
+            if rich_weight <= 0:
+                break
+            poor_budget = budget[poor]
+            # `_dot` inlined for short ones: this loop runs tens of thousands of times.
+            paid = (
+                float(poor_weight @ poor_budget)
+                if count <= _DOT_PIECE
+                else _dot(poor_weight, poor_budget)
+            )
         price = (cost - paid) / rich_weight
+        if above and price < least:
+            # From above, a step may land below any possible price: start again from below.
+            price, poor_count = least, -1
     order = np.argsort(budget, kind="stable")
     b = budget[order]
     w = weight[order]
