@@ -38,14 +38,26 @@ few dozen shares where the outcome really changes, about three runs each.
 Less work per run. A failed certification still vouches for the rounds before its failure,
 at every share of its range (`_Known`): later runs in that range, plain or certifying, buy
 those winners without weighing the other projects, and start the next round with the failed
-run's bounds and projects left (they hold at lower shares too). Runs below a share cap leave
+run's bounds and projects left (they hold at lower shares too); a certifying run within a
+range at most twice as narrow also takes on the growth bounds found with it (bounds that hold
+over a range hold over any part of it) instead of working them out round by round. A
+certification replays its reference's rounds from what the reference's payers held after
+each (`_Run.follow`), without paying again. Price searches start from the price of a run at
+a close share, or the project's last price (`_solve_price`). Runs below a share cap leave
 out the projects whose supporters could not pay for them even with all their money at the
 cap, and merge the ballots that then approve the same (`Ballots.restricted`: at Seoul scale 30%
 fewer groups); the cap moves up by a quarter whenever the completion gets near it. Dot
 products are cut into pieces that OpenBLAS keeps on one thread (`_dot`): spread over threads
 they cost more than they save, and take the other cores of a shared machine. Supporter arrays
 are short (about 2,000 groups), so each numpy call costs more in overhead than in arithmetic:
-a project's supporters' budgets are gathered once a round (`_Run.held`) and updated in place.
+a project's supporters' budgets are gathered once a round (`_Run.held`) and updated in place,
+and sums over some of them are dot products with a mask rather than picks (faster on long
+arrays; explanations, which print prices, keep the sums they always had).
+
+Not "ADD-OPT" ("Streamlining Equal Shares", arXiv 2502.11797): it finds the next budget at
+which Exact Equal Shares changes its outcome, where every supporter pays the same; under MES
+a supporter who runs short pays all it has, so prices are only piecewise linear in the share
+(with very short pieces at Seoul scale) and the certification above plays its part.
 """
 
 from __future__ import annotations
