@@ -625,6 +625,13 @@ def test_a_run_resumed_from_a_failed_certification_equals_one_from_scratch(seed:
                 check = equal_shares_module._Run(ballots, election.costs, candidates, between)
                 check.run()
                 assert check.winners[:vouched] == reference.winners[:vouched], between
+                if certifying.failed_at is None:
+                    # Its growth bounds (taken on from the known range, when it is at most
+                    # twice as wide) hold too.
+                    grown = check.budget - reference.budget
+                    distance = float(between - low)
+                    assert np.all(grown >= certifying.slope_low * distance - 1e-6), between
+                    assert np.all(grown <= certifying.slope_high * distance + 1e-6), between
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -752,6 +759,14 @@ def test_a_run_following_another_holds_what_paying_would_have_left(seed: int) ->
         assert np.array_equal(following.budget, paying.budget), round_
         assert following.prices_f == paying.prices_f
         assert following.exact_price(round_) == paying.exact_price(round_)
+        # The exact price: what those short of it do not cover, split over the others.
+        supporters = ballots.supporters[winner].tolist()
+        short = set(paying.poor[round_].tolist())
+        covered = sum(
+            (paying.exact_budget(g, round_) * int(ballots.weight[g]) for g in short), Fraction(0)
+        )
+        others = sum(int(ballots.weight[g]) for g in supporters if g not in short)
+        assert paying.exact_price(round_) == (election.costs[winner] - covered) / others
         for group in range(0, len(ballots.weight), 7):
             assert following.exact_budget(group, round_ + 1) == paying.exact_budget(
                 group, round_ + 1
