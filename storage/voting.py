@@ -545,6 +545,7 @@ class VotingRepository:
                 done,
             )
 
+
 _SHUFFLE: Final = random.SystemRandom()
 # The fewest ballots of one weight and voter group that may stand in the ballot table.
 MIN_CLASS: Final = 5

@@ -10,11 +10,11 @@ from bot.services import voting as voting_service
 from domain.voting import parse_ballot_file
 from storage.ballotkey import BallotKey
 from storage.db import Database
-from storage.privacy import erase_person
 from storage.people import PeopleRepository
+from storage.privacy import erase_person
 from storage.programmes import ProgrammesRepository
 from tests.proposals.conftest import IN_PB_CALL, seed_programmes, sign_up
-from tests.voting.conftest import AFTER_VOTE, BALLOT, DURING_VOTE, ballot_file
+from tests.voting.conftest import AFTER_VOTE, BALLOT, DURING_VOTE
 
 VOTER, OTHER, MODERATOR = 7, 8, 9000
 ADMINS = frozenset({MODERATOR})

@@ -1,6 +1,6 @@
 """/deleteme of an official (SPEC §2; storage/privacy.py: erase_person): their own posting
-block stays under their marker, naming no one; the records of what they did as an official stay, without the link to them, and
-the screens that read those records still work."""
+block stays under their marker, naming no one; the records of what they did as an official
+stay, without the link to them, and the screens that read those records still work."""
 
 from __future__ import annotations
 
