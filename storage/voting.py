@@ -360,8 +360,11 @@ class VotingRepository:
         return found is not None
 
     async def voters(self, heading_id: int) -> list[int]:
+        """The people on the heading's roll (not the markers of erased voters, `erase_person`:
+        nobody to tell anything)."""
         rows = await self.session.fetchall(
-            "SELECT user_id FROM voter_roll WHERE heading_id = ? ORDER BY user_id", (heading_id,)
+            "SELECT user_id FROM voter_roll WHERE heading_id = ? AND user_id > 0 ORDER BY user_id",
+            (heading_id,),
         )
         return [r[0] for r in rows]
 

@@ -13,6 +13,7 @@ from storage.db import Database
 from storage.people import PeopleRepository
 from storage.privacy import erase_person
 from storage.programmes import ProgrammesRepository
+from storage.voting import VotingRepository
 from tests.proposals.conftest import IN_PB_CALL, seed_programmes, sign_up
 from tests.voting.conftest import AFTER_VOTE, BALLOT, DURING_VOTE
 
@@ -71,6 +72,9 @@ async def test_an_erased_voter_signed_up_again_cannot_vote_twice(db: Database) -
             (city,),
         )
     assert times is not None and tuple(times) == (opening, opening)
+    async with db.reading() as session:
+        assert await VotingRepository(session).voters(city) == [OTHER]  # the people to tell
+        assert (await VotingRepository(session).counts(city))["voters"] == 2
 
     await sign_up(db, VOTER)
     assert await voting_service.may_vote(db, VOTER, city, DURING_VOTE, 14) is None
