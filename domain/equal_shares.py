@@ -38,14 +38,26 @@ few dozen shares where the outcome really changes, about three runs each.
 Less work per run. A failed certification still vouches for the rounds before its failure,
 at every share of its range (`_Known`): later runs in that range, plain or certifying, buy
 those winners without weighing the other projects, and start the next round with the failed
-run's bounds and projects left (they hold at lower shares too). Runs below a share cap leave
+run's bounds and projects left (they hold at lower shares too); a certifying run within a
+range at most twice as narrow also takes on the growth bounds found with it (bounds that hold
+over a range hold over any part of it) instead of working them out round by round. A
+certification replays its reference's rounds from what the reference's payers held after
+each (`_Run.follow`), without paying again. Price searches start from the price of a run at
+a close share, or the project's last price (`_solve_price`). Runs below a share cap leave
 out the projects whose supporters could not pay for them even with all their money at the
 cap, and merge the ballots that then approve the same (`Ballots.restricted`: at Seoul scale 30%
 fewer groups); the cap moves up by a quarter whenever the completion gets near it. Dot
 products are cut into pieces that OpenBLAS keeps on one thread (`_dot`): spread over threads
 they cost more than they save, and take the other cores of a shared machine. Supporter arrays
 are short (about 2,000 groups), so each numpy call costs more in overhead than in arithmetic:
-a project's supporters' budgets are gathered once a round (`_Run.held`) and updated in place.
+a project's supporters' budgets are gathered once a round (`_Run.held`) and updated in place,
+and sums over some of them are dot products with a mask rather than picks (faster on long
+arrays; explanations, which print prices, keep the sums they always had).
+
+Not "ADD-OPT" ("Streamlining Equal Shares", arXiv 2502.11797): it finds the next budget at
+which Exact Equal Shares changes its outcome, where every supporter pays the same; under MES
+a supporter who runs short pays all it has, so prices are only piecewise linear in the share
+(with very short pieces at Seoul scale) and the certification above plays its part.
 """
 
 from __future__ import annotations
@@ -216,6 +228,12 @@ class _Known:
     winners: list[int]
     bound: FloatArray
     remaining: list[int]
+    # Bounds on the groups' budgets' growth after `winners`, at every share in between (a
+    # certification within the range resumes with them instead of working them out again);
+    # only for runs on `ballots`.
+    ballots: Ballots | None = None
+    slope_low: FloatArray | None = None
+    slope_high: FloatArray | None = None
 
     def covers(self, low: Fraction, high: Fraction) -> bool:
         return self.low <= low and high <= self.high
@@ -256,9 +274,15 @@ class _Run:
         self.poor: list[IntArray] = []  # per round: supporters who paid all they had
         self.poor_masks: list[BoolArray] = []  # the same, as a mask over the supporters
         self.priced_now: dict[int, float | None] = {}  # float prices this round
+        # Each project's last float price in this run, or in a run like it at a nearby share
+        # (`hint`): where the search for its price starts.
+        self.last_price: dict[int, float] = {}
         # The budgets of supporters gathered this round, by project (gathering costs).
         self.held_now: dict[int, FloatArray] = {}
-        self.rich_weight: list[int] = []
+        # Per round: what the winner's supporters held after paying (a certification replays
+        # this run's rounds from them).
+        self.held_after: list[FloatArray] = []
+        self.rich_weight: list[int | None] = []  # None: not worked out yet
         self._exact_prices: dict[int, Fraction] = {}
         self.rounds: list[MESRound] = []
         self.failed_at: int | None = None
@@ -279,6 +303,7 @@ class _Run:
         reference: _Run | None = None,
         until_failure: bool = False,
         known: _Known | None = None,
+        hint: _Run | None = None,
     ) -> None:
         """Run to the end. With `reference` (a run at a lower share), also check round by round
         that the reference's outcome holds at every share in between (see the module doc):
@@ -286,13 +311,16 @@ class _Run:
         `affordable_at_failure` the projects its supporters could still pay for then, and
         `crossing` (if known) the share at which the outcome first changes. `until_failure`:
         stop there (`run()` again finishes the run). `known`: first rounds known to hold at
-        this share (and the reference's), bought without weighing the other projects."""
+        this share (and the reference's), bought without weighing the other projects; `hint`
+        (else the reference): a run at a nearby share, whose prices speed up finding them."""
         shadow = None
         if reference is not None:
             # The reference's rounds replayed alongside: its budgets at each round.
             shadow = _Run(self.ballots, self.utility, self.candidates, reference.share)
+            shadow.broke_at = reference.broke_at
+            shadow._exact_prices = reference._exact_prices
         if known is not None and not self.winners:
-            self.resume(known, reference, shadow)
+            self.resume(known, reference, shadow, reference if hint is None else hint)
         remaining = self.remaining
         while remaining:
             round_ = len(self.winners)
@@ -326,22 +354,45 @@ class _Run:
             if len(self.winners) != len(reference.winners):
                 self.fail(remaining)
 
-    def resume(self, known: _Known, reference: _Run | None, shadow: _Run | None) -> None:
+    def resume(
+        self, known: _Known, reference: _Run | None, shadow: _Run | None, hint: _Run | None
+    ) -> None:
         """Buy `known.winners`, keeping the growth bounds as certification does, and take on
-        what `known` says of the projects left."""
+        what `known` says of the projects left. `hint`: a run at a nearby share that bought
+        the same first, whose prices are where the searches for these prices start."""
         if reference is not None:
             assert reference.winners[: len(known.winners)] == known.winners
-        for winner in known.winners:
+        # A certification within a range not much narrower than the known one's takes on its
+        # growth bounds (they hold in the narrower range too) instead of working them out.
+        reuse = (
+            shadow is not None
+            and known.ballots is self.ballots
+            and known.slope_low is not None
+            and known.slope_high is not None
+            and (known.high - known.low) <= 2 * (self.share - shadow.share)
+        )
+        for round_, winner in enumerate(known.winners):
             # Known to be affordable: no need to add up its supporters' money first.
+            guess = 0.0
+            if hint is not None and round_ < len(hint.winners) and hint.winners[round_] == winner:
+                guess = hint.prices_f[round_]
             self.priced_now[winner] = _solve_price(
                 self.held(winner),
                 self.support_weights[winner],
                 self.cost_f[winner],
                 float(self.support_weight[winner]),
+                guess,
             )
             if shadow is not None and reference is not None:
-                self.advance_slopes(shadow, reference, winner)
+                if reuse:
+                    shadow.follow(reference)
+                else:
+                    self.advance_slopes(shadow, reference, winner)
             self.pay(winner)
+        if reuse:
+            assert known.slope_low is not None and known.slope_high is not None
+            self.slope_low = known.slope_low.copy()
+            self.slope_high = known.slope_high.copy()
         self.bound = known.bound.copy()
         self.remaining = list(known.remaining)
 
@@ -351,7 +402,16 @@ class _Run:
         if not self.failed_at:
             return None
         winners = reference.winners[: self.failed_at]
-        return _Known(reference.share, self.share, winners, self.bound.copy(), list(self.remaining))
+        return _Known(
+            reference.share,
+            self.share,
+            winners,
+            self.bound.copy(),
+            list(self.remaining),
+            self.ballots,
+            self.slope_low.copy(),
+            self.slope_high.copy(),
+        )
 
     def fail(self, remaining: list[int], shadow: _Run | None = None) -> None:
         self.failed_at = len(self.winners)
@@ -406,7 +466,7 @@ class _Run:
         high[poor] = 0.0
         self.slope_low[groups] = low
         self.slope_high[groups] = high
-        shadow.pay(winner, same_as=reference)
+        shadow.follow(reference)
 
     @staticmethod
     def payers(
@@ -596,23 +656,38 @@ class _Run:
             and self.exact_total(groups, len(self.winners)) < (self.ballots.costs[project])
         ):
             return None
-        return _solve_price(budget, weight, cost, float(self.support_weight[project]))
+        guess = 0.0 if self.explain else self.last_price.get(project, 0.0)
+        price = _solve_price(
+            budget, weight, cost, float(self.support_weight[project]), guess, not self.explain
+        )
+        self.last_price[project] = price
+        return price
 
-    def pay(self, project: int, same_as: _Run | None = None) -> None:
-        """Buy `project` this round; `same_as`: a run at the same share that bought the same
-        projects so far and this one next, whose prices and payers are reused."""
+    def follow(self, reference: _Run) -> None:
+        """Buy `reference`'s winner of this round as it did: a run at the same share that
+        bought the same projects so far. Only the budgets are replayed: this run shares the
+        reference's `broke_at` and exact prices, which its exact figures read only up to the
+        current round."""
+        round_ = len(self.winners)
+        project = reference.winners[round_]
+        self.budget[self.ballots.supporters[project]] = reference.held_after[round_]
+        self.winners.append(project)
+        self.prices_f.append(reference.prices_f[round_])
+        self.rhos_f.append(reference.rhos_f[round_])
+        self.poor.append(reference.poor[round_])
+        self.poor_masks.append(reference.poor_masks[round_])
+        self.rich_weight.append(reference.rich_weight[round_])
+        self.held_after.append(reference.held_after[round_])
+        self.priced_now = {}
+        self.held_now = {}
+
+    def pay(self, project: int) -> None:
+        """Buy `project` this round."""
         groups = self.ballots.supporters[project]
         round_ = len(self.winners)
         budget = self.held(project)
-        if same_as is not None:
-            price, poor_mask = same_as.prices_f[round_], same_as.poor_masks[round_]
-        else:
-            price, poor_mask = self.payers_of(project, groups, round_, budget)
-        any_poor = np.count_nonzero(poor_mask) > 0
+        price, poor_mask, any_poor, near = self.payers_of(project, groups, round_, budget)
         poor = groups[poor_mask] if any_poor else groups[:0]
-        rich_weight = self.support_weight[project]
-        if any_poor:
-            rich_weight -= int(_sum(self.ballots.support_weights_int[project][poor_mask]))
         if self.explain:
             rich = groups[~poor_mask]
             counts = self.ballots.count
@@ -639,32 +714,43 @@ class _Run:
         self.rhos_f.append(price / self.utility[project])
         self.poor.append(poor)
         self.poor_masks.append(poor_mask)
-        self.rich_weight.append(rich_weight)
+        # Worked out when an exact price needs it (`exact_price`).
+        self.rich_weight.append(None if any_poor else self.support_weight[project])
         self.priced_now = {}
         self.held_now = {}
         budget -= price
-        np.maximum(budget, 0.0, out=budget)
+        if near:
+            # Decided exactly: a full payer may hold a hair less than the float price.
+            np.maximum(budget, 0.0, out=budget)
         if any_poor:
             fresh = poor[self.broke_at[poor] < 0]
             self.broke_at[fresh] = round_
             budget[poor_mask] = 0.0
         self.budget[groups] = budget
+        self.held_after.append(budget)
 
     def payers_of(
         self, project: int, groups: IntArray, round_: int, budget: FloatArray
-    ) -> tuple[float, BoolArray]:
-        """The price of `project` now and which of its supporters (holding `budget`) pay all
-        they have."""
+    ) -> tuple[float, BoolArray, bool, bool]:
+        """The price of `project` now, which of its supporters (holding `budget`) pay all they
+        have, whether any do, and whether any held within rounding of the price (then the
+        price and who pays what were decided exactly). Every other supporter holds more than
+        the price."""
         price = self.float_price(project)
         assert price is not None
         poor_mask = budget < price * (1 - _NEAR)
-        near = ~poor_mask & (budget <= price * (1 + _NEAR))
-        if np.count_nonzero(near):
+        poor_count = int(np.count_nonzero(poor_mask))
+        # Those within rounding of the price are the ones at or below its upper margin that
+        # are not below its lower one.
+        upper = price * (1 + _NEAR)
+        near = int(np.count_nonzero(budget <= upper)) > poor_count
+        if near:
             exact = self.exact_price_for(project, round_)
             price = float(exact)
-            for i in np.flatnonzero(near):
+            for i in np.flatnonzero(~poor_mask & (budget <= upper)):
                 poor_mask[i] = self.exact_budget(int(groups[i]), round_) < exact
-        return price, poor_mask
+            poor_count = int(np.count_nonzero(poor_mask))
+        return price, poor_mask, poor_count > 0, near
 
     # -- exact arithmetic ------------------------------------------------------------------------
 
@@ -674,7 +760,12 @@ class _Run:
         if known is None:
             project = self.winners[round_]
             poor_money = self.exact_total(self.poor[round_], round_)
-            known = (self.ballots.costs[project] - poor_money) / self.rich_weight[round_]
+            rich_weight = self.rich_weight[round_]
+            if rich_weight is None:
+                poor_weight = self.ballots.support_weights_int[project][self.poor_masks[round_]]
+                rich_weight = self.support_weight[project] - int(_sum(poor_weight))
+                self.rich_weight[round_] = rich_weight
+            known = (self.ballots.costs[project] - poor_money) / rich_weight
             self._exact_prices[round_] = known
         return known
 
@@ -753,7 +844,7 @@ class _Run:
         return float(self.weight_f[groups] @ self.budget[groups])
 
 
-def _dot(a: FloatArray, b: FloatArray) -> float:
+def _dot(a: FloatArray, b: FloatArray | BoolArray) -> float:
     """The dot product of `a` and `b`, in pieces short enough that BLAS keeps each on one
     thread: OpenBLAS spreads longer ones over all cores, which here costs more time than it
     saves (and takes the other cores of a shared machine)."""
@@ -763,28 +854,61 @@ def _dot(a: FloatArray, b: FloatArray) -> float:
     return float(sum(a[i : i + _DOT_PIECE] @ b[i : i + _DOT_PIECE] for i in pieces))
 
 
-def _solve_price(budget: FloatArray, weight: FloatArray, cost: float, total_weight: float) -> float:
-    """Smallest q with sum(weight * min(budget, q)) >= cost (the supporters can afford it)."""
-    price = cost / total_weight
+def _solve_price(
+    budget: FloatArray,
+    weight: FloatArray,
+    cost: float,
+    total_weight: float,
+    guess: float = 0.0,
+    masked: bool = True,
+) -> float:
+    """Smallest q with sum(weight * min(budget, q)) >= cost (the supporters can afford it).
+
+    `guess`, a price near q (0: none), saves steps: from above q, the first step lands at or
+    below it (those sure to pay the price are then taken to pay all they have, which they
+    can), and not below the even split, which is below q too; from below, steps rise to it.
+    Equal counts of poor supporters in two steps mean equal sets (one contains the other),
+    hence the same price: q.
+
+    `masked`: the poor supporters' money and weight are added up as dot products with their
+    mask, several times faster than picking them out on long arrays; the sums come out in
+    another order, so the price may differ in its last bits. Explanations print prices, so
+    they add up the way they always did (``masked=False``).
+    """
+    least = cost / total_weight
+    price = max(least, guess)
+    above = price > least  # may start above the price sought
     poor_count = -1
+    money = weight * budget if masked else budget
     for _ in range(6):
         poor = budget < price
         count = int(np.count_nonzero(poor))
-        if count == poor_count or count == 0:
+        if count == 0:
+            return least
+        if count == poor_count:
             return price
         poor_count = count
-        poor_weight = weight[poor]
-        rich_weight = total_weight - float(_sum(poor_weight))
-        if rich_weight <= 0:
-            break
-        poor_budget = budget[poor]
-        # `_dot` inlined for short ones: this loop runs tens of thousands of times.
-        paid = (
-            float(poor_weight @ poor_budget)
-            if count <= _DOT_PIECE
-            else _dot(poor_weight, poor_budget)
-        )
+        if masked:
+            rich_weight = total_weight - _dot(weight, poor)
+            if rich_weight <= 0:
+                break
+            paid = _dot(money, poor)
+        else:
+            poor_weight = weight[poor]
+            rich_weight = total_weight - float(_sum(poor_weight))
+            if rich_weight <= 0:
+                break
+            poor_budget = budget[poor]
+            # `_dot` inlined for short ones: this loop runs tens of thousands of times.
+            paid = (
+                float(poor_weight @ poor_budget)
+                if count <= _DOT_PIECE
+                else _dot(poor_weight, poor_budget)
+            )
         price = (cost - paid) / rich_weight
+        if above and price < least:
+            # From above, a step may land below any possible price: start again from below.
+            price, poor_count = least, -1
     order = np.argsort(budget, kind="stable")
     b = budget[order]
     w = weight[order]
@@ -935,16 +1059,18 @@ def add1(
         else:
             view = ballots.restricted(in_reach)
 
-    def at(k: int) -> _Run:
+    def at(k: int, hint: _Run | None = None) -> _Run:
         share = start + k * step
         run = _Run(view, utility, in_reach, share)
-        run.run(known=known_between(share, share))
+        run.run(known=known_between(share, share), hint=hint)
         return run
 
     def rebased(run: _Run) -> _Run:
         """`run` again on the current `view`."""
         again = _Run(view, utility, in_reach, run.share)
-        again.run(known=_Known(run.share, run.share, run.winners, run.bound, run.remaining))
+        again.run(
+            known=_Known(run.share, run.share, run.winners, run.bound, run.remaining), hint=run
+        )
         return again
 
     k = 0
@@ -970,7 +1096,7 @@ def add1(
             if limit is not None:
                 target = min(target, limit)
             if target <= k + 1:
-                previous, current = current, at(k + 1)
+                previous, current = current, at(k + 1, current)
                 k += 1
                 change = None
                 if current.winners != previous.winners or (failed is not None and failed <= k):

@@ -4,8 +4,9 @@ With the key, a person's ballot is found again (to replace it, to show it to the
 it, a copy of the database links no ballot to a voter. The key is `BALLOT_KEY` (64 hex
 characters) or the file named by `BALLOT_KEY_FILE`. From one key come, each under its own
 label: the ballot pseudonyms (HMAC, as before the key moved out, so existing ballots keep
-theirs), the receipts, the seal of ballots waiting to be mixed (AES-GCM) and the fingerprint.
-See docs/ballot-secrecy.md.
+theirs), the receipts, the seal of ballots waiting to be mixed (AES-GCM), the fingerprint and
+the marker that stands for an erased person where a record must outlive them (`erased`). See
+docs/ballot-secrecy.md.
 """
 
 from __future__ import annotations
@@ -69,6 +70,14 @@ class BallotKey:
 
     def pseudonym(self, stage_id: int, heading: str, user_id: int) -> str:
         return pseudonym(self._raw, stage_id, heading, user_id)
+
+    def erased(self, user_id: int) -> int:
+        """What stands for an erased person in the rows that must outlive them (their voter roll
+        entries, a posting block: storage/privacy.py `erase_person`): a keyed hash of their
+        Telegram user id, so only the key tells whose it is, and the same account signing up
+        again is matched to it. Negative (-2^62 … -1), so never a Telegram user id."""
+        code = hmac.new(self._derive(b"erased person"), str(user_id).encode(), hashlib.sha256)
+        return -(int.from_bytes(code.digest()[:8], "big") >> 2) - 1
 
     def receipt(self, ballot_pseudonym: str) -> str:
         """The voter's receipt for a heading: the same code for every ballot they cast in it

@@ -8,6 +8,7 @@ from typing import Any
 from domain.people import Person, Relation
 from storage.clock import from_db, maybe_from_db, to_db
 from storage.db import Row, Session
+from storage.voting import VotingRepository
 
 # Fields a person may change through the bot; anything else is set by its own method.
 EDITABLE = frozenset(
@@ -61,12 +62,27 @@ class PeopleRepository:
         return {row["user_id"]: _person(row) for row in rows}
 
     async def consent(self, user_id: int, language: str, now: datetime) -> Person:
-        """Record consent; the first thing stored about anyone. Idempotent."""
-        await self.session.execute(
+        """Record consent; the first thing stored about anyone. Idempotent.
+
+        An account that erased itself and signs up again gets back what its erasure kept under
+        its marker (storage/privacy.py `erase_person`): its place on the voter rolls, so it
+        cannot vote twice, and its posting block."""
+        created = await self.session.scalar(
             "INSERT INTO people (user_id, language, consented_at, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET active = 1",
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id) DO NOTHING RETURNING 1",
             (user_id, language, to_db(now), to_db(now), to_db(now)),
         )
+        key = self.session.ballot_key
+        # Without the key (a command run on a database whose key is still inside it; the bot
+        # does not start so) nothing could have been erased under a marker it matches.
+        if created is not None and key is not None:
+            await VotingRepository(self.session).return_to_roll(user_id)
+            await self.session.execute(
+                "UPDATE posting_blocks SET user_id = ? WHERE user_id = ?",
+                (user_id, key.erased(user_id)),
+            )
+        elif created is None:
+            await self.set_active(user_id, True)
         person = await self.get(user_id)
         assert person is not None
         return person

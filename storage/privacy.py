@@ -36,6 +36,11 @@ OFFICIAL_ACTS: Final = (
 
 
 async def export_person(session: Session, user_id: int) -> dict[str, Any]:
+    """Everything about the person, readable. The markers `erase_person` keeps are not in it:
+    while they exist the person does not (an erased account has nothing to export, and a
+    marker says nothing readable: only the ballot key tells whose it is); once the account
+    signs up again they are its roll entries and block again, in `voting` and
+    `posting_blocks` like any other."""
     state = PtbStateRepository(session)
 
     async def rows(sql: str) -> list[dict[str, Any]]:
@@ -71,13 +76,31 @@ async def erase_person(session: Session, user_id: int) -> None:
     """Delete the person; records that must outlive them lose the link (SPEC §2: /deleteme
     erases or anonymises).
 
-    What is about the person goes with them, their own posting block included (a measure
-    against someone no longer there; if they sign up again they start afresh). Where they
-    acted as an official (`OFFICIAL_ACTS`: a block or a moderation decision they made, a
-    broadcast they sent, a result they confirmed, …) the city keeps the record of the act,
-    as it keeps the audit log (SPEC §2: every admin action is written to it), and only the
-    link to them is removed (NULL, as in the audit log and `roles.granted_by`). A broadcast
-    of theirs still under way goes on, but its status is no longer shown in their chat."""
+    What is about the person goes with them. Where they acted as an official
+    (`OFFICIAL_ACTS`: a block or a moderation decision they made, a broadcast they sent, a
+    result they confirmed, …) the city keeps the record of the act, as it keeps the audit log
+    (SPEC §2: every admin action is written to it), and only the link to them is removed
+    (NULL, as in the audit log and `roles.granted_by`). A broadcast of theirs still under way
+    goes on, but its status is no longer shown in their chat.
+
+    Two records stop the person from doing something again, and erasing must not lift them:
+    their counted ballots (one per heading, one heading of a group; SPEC §6) and their own
+    posting block. Deleted, the same Telegram account could sign up again and vote a second
+    time while the first ballot still counts, or post again at once. So their voter roll
+    entries and their block stay, with the person's id replaced by a marker: a keyed hash of
+    it under a sub-key of the ballot key (`BallotKey.erased`; negative, never a Telegram id).
+    Without the key nobody tells whose a marker is, nor finds one from a user id; the roll
+    entry keeps only its heading, stage and group (its times become the stage's opening), the
+    block only when it was set and by whom (not its reason, which may describe the person).
+    When the same account signs up again (`PeopleRepository.consent`), its markers become its
+    rows again: the roll's keys (migration 0024) refuse a second ballot as they refuse anyone
+    on the roll whose ballot cannot be changed (Refusal.LOCKED; OTHER_HEADING in another
+    heading of the group), and `is_blocked` holds. Matching at sign-up, not at each cast,
+    keeps the cast as it was (no lock, no extra read or index). A heading's markers go once
+    no heading they could refuse takes ballots (`VotingRepository.drop_markers`: confirmed,
+    총회 승인); a block's stays until a moderator lifts it, which they do once the person is
+    back. Replacing a lost ballot key orphans the markers (the new key matches none), as it
+    locks the ballots cast before."""
     # Their own writes (a ballot, a report, a proposal) wait or come after, and then find
     # no person: none is stored under the name of someone erased.
     await session.lock("person", user_id)
@@ -103,7 +126,11 @@ async def erase_person(session: Session, user_id: int) -> None:
     await RolesRepository(session).erase_person(user_id)
     await state.drop_user_data(user_id)
     await state.drop_conversations_of(user_id)
-    await session.execute("DELETE FROM posting_blocks WHERE user_id = ?", (user_id,))
+    # Their block stays under their marker, without its reason (see above).
+    await session.execute(
+        "UPDATE posting_blocks SET user_id = ?, reason = NULL WHERE user_id = ?",
+        (VotingRepository(session).key().erased(user_id), user_id),
+    )
     # The acts of OFFICIAL_ACTS not unlinked by their repositories above.
     for table, column in (
         ("posting_blocks", "blocked_by"),

@@ -360,8 +360,11 @@ class VotingRepository:
         return found is not None
 
     async def voters(self, heading_id: int) -> list[int]:
+        """The people on the heading's roll (not the markers of erased voters, `erase_person`:
+        nobody to tell anything)."""
         rows = await self.session.fetchall(
-            "SELECT user_id FROM voter_roll WHERE heading_id = ? ORDER BY user_id", (heading_id,)
+            "SELECT user_id FROM voter_roll WHERE heading_id = ? AND user_id > 0 ORDER BY user_id",
+            (heading_id,),
         )
         return [r[0] for r in rows]
 
@@ -421,6 +424,10 @@ class VotingRepository:
             " WHERE heading_id = ? AND confirmed_at IS NULL",
             (to_db(now), user_id, heading_id),
         )
+        if changed:
+            found = await self.heading(heading_id)
+            if found is not None:
+                await self.drop_markers(found[0])
         return changed > 0
 
     # -- budget school (예산학교) ----------------------------------------------------------
@@ -471,7 +478,11 @@ class VotingRepository:
 
     async def erase_person(self, user_id: int) -> None:
         """Counted ballots stay counted but lose the pseudonym that could lead back to the
-        person (their heading is mixed again); the roll forgets them."""
+        person (their heading is mixed again). Their roll entries stay under the marker of
+        `BallotKey.erased`, with the stage's opening as their times (when they voted goes), so
+        the same account signing up again is on the roll again (`return_to_roll`): storage/
+        privacy.py `erase_person` says why. Markers of a heading that takes no more ballots
+        go at once (`drop_markers`)."""
         key = self.key()
         rows = await self.session.fetchall(
             "SELECT h.id, h.stage_id, h.key FROM voter_roll r"
@@ -481,8 +492,61 @@ class VotingRepository:
         for row in rows:
             name = key.pseudonym(row["stage_id"], row["key"], user_id)
             await self.mix(row["id"], forget=frozenset({name}))
-        await self.session.execute("DELETE FROM voter_roll WHERE user_id = ?", (user_id,))
+        await self.session.execute(
+            "UPDATE voter_roll SET user_id = ?, first_voted_at = (SELECT s.starts_at FROM"
+            " ballot_headings h JOIN stages s ON s.id = h.stage_id"
+            " WHERE h.id = voter_roll.heading_id), last_voted_at = (SELECT s.starts_at FROM"
+            " ballot_headings h JOIN stages s ON s.id = h.stage_id"
+            " WHERE h.id = voter_roll.heading_id) WHERE user_id = ?",
+            (key.erased(user_id), user_id),
+        )
+        for stage_id in sorted({row["stage_id"] for row in rows}):
+            await self.drop_markers(stage_id)
         await self.session.execute("DELETE FROM budget_school WHERE user_id = ?", (user_id,))
+
+    async def return_to_roll(self, user_id: int) -> None:
+        """A new sign-up of an erased account: its markers become its roll entries again, so
+        the roll's keys refuse a second ballot where the first still counts (its pseudonym
+        forgotten, `cast` sees Refusal.LOCKED; another heading of the group, OTHER_HEADING).
+        Through the roll's primary key, one heading at a time: no index on the person alone
+        (one more for every cast to write)."""
+        await self.session.execute(
+            "UPDATE voter_roll SET user_id = ? WHERE user_id = ?"
+            " AND heading_id IN (SELECT id FROM ballot_headings)",
+            (user_id, self.key().erased(user_id)),
+        )
+
+    async def drop_markers(self, stage_id: int) -> None:
+        """Markers of erased voters that no longer stop anything: a heading confirmed (총회
+        승인) takes no more ballots whatever its dates say (a closed stage can be reopened);
+        a heading of a group keeps its markers until every heading of the group is confirmed
+        (they refuse the others)."""
+        confirmed = {
+            row[0]
+            for row in await self.session.fetchall(
+                "SELECT r.heading_id FROM tally_results r JOIN ballot_headings h"
+                " ON h.id = r.heading_id WHERE h.stage_id = ? AND r.confirmed_at IS NOT NULL",
+                (stage_id,),
+            )
+        }
+        if not confirmed:
+            return
+        groups: dict[str, set[int]] = {}
+        headings = await self.headings(stage_id)
+        for heading_id, heading in headings:
+            if heading.group is not None:
+                groups.setdefault(heading.group, set()).add(heading_id)
+        done = [
+            heading_id
+            for heading_id, heading in headings
+            if (groups[heading.group] if heading.group is not None else {heading_id}) <= confirmed
+        ]
+        if done:
+            await self.session.execute(
+                f"DELETE FROM voter_roll WHERE heading_id IN ({','.join('?' * len(done))})"
+                " AND user_id < 0",
+                done,
+            )
 
 
 _SHUFFLE: Final = random.SystemRandom()

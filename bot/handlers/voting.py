@@ -66,7 +66,9 @@ REFUSALS = {
     service.Refusal.INVALID: N_("That ballot is not valid."),
     service.Refusal.FORBIDDEN: N_("This is for administrators only."),
     service.Refusal.NOT_MEMBER: N_("This vote is for the members of the panel only."),
-    service.Refusal.LOCKED: N_("Your ballot in this vote is counted and can no longer be changed."),
+    service.Refusal.LOCKED: N_(
+        "You have already voted here: your ballot is counted and can no longer be changed."
+    ),
     service.Refusal.STILL_OPEN: N_(
         "The vote is still open, so this is an interim count. The result can be confirmed"
         " once the vote has closed."

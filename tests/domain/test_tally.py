@@ -489,10 +489,11 @@ def test_add1_skips_shares_where_nothing_can_stop_it(monkeypatch: pytest.MonkeyP
         reference: object = None,
         until_failure: bool = False,
         known: object = None,
+        hint: object = None,
     ) -> None:
         nonlocal runs
         runs += reference is not None or not self.winners  # finishing a run is not a new one
-        original(self, reference, until_failure, known)  # type: ignore[arg-type]
+        original(self, reference, until_failure, known, hint)  # type: ignore[arg-type]
 
     monkeypatch.setattr(equal_shares_module._Run, "run", counted)
     assert mes_add1(instance).selected == ["B", "A", "C"]
@@ -624,6 +625,13 @@ def test_a_run_resumed_from_a_failed_certification_equals_one_from_scratch(seed:
                 check = equal_shares_module._Run(ballots, election.costs, candidates, between)
                 check.run()
                 assert check.winners[:vouched] == reference.winners[:vouched], between
+                if certifying.failed_at is None:
+                    # Its growth bounds (taken on from the known range, when it is at most
+                    # twice as wide) hold too.
+                    grown = check.budget - reference.budget
+                    distance = float(between - low)
+                    assert np.all(grown >= certifying.slope_low * distance - 1e-6), between
+                    assert np.all(grown <= certifying.slope_high * distance + 1e-6), between
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -671,3 +679,134 @@ def test_add1_when_no_project_is_in_reach_at_first() -> None:
     assert len(nothing.weight) == 0 and nothing.total_weight == ballots.total_weight
     assert mes_add1(instance).selected == ["B"]
     assert_matches_pabutools(instance, ("mes+add1", "mes+add1+greedy"))
+
+
+def test_price_searches_end_at_the_same_price_from_any_start() -> None:
+    # A price search may start from a nearby price (a run at a close share, the project's last
+    # price), above or below the true one, and add up with masks: it still ends at the
+    # smallest price the supporters can pay, to rounding.
+    rng = np.random.default_rng(11)
+    solve = equal_shares_module._solve_price
+    for _ in range(300):
+        n = int(rng.integers(1, 400))
+        budget = rng.choice([0.0, 1.0, 2.5, 7.0, 40.0], n) * rng.integers(0, 2, n)
+        budget += rng.random(n) * rng.choice([0.0, 30.0])
+        weight = rng.integers(1, 4, n).astype(np.float64)
+        total = float(weight.sum())
+        money = float(weight @ budget)
+        if money <= 0:
+            continue
+        cost = money * float(rng.choice([0.2, 0.5, 0.9, 0.999, 1.0]))
+        plain = solve(budget, weight, cost, total, 0.0, False)
+        # The price found is one the supporters can pay, and no lower one is.
+        assert float(weight @ np.minimum(budget, plain)) == pytest.approx(cost, rel=1e-9)
+        for guess in (0.0, plain, plain * 0.5, plain * 1.5, plain * 100, cost):
+            for masked in (False, True):
+                found = solve(budget, weight, cost, total, guess, masked)
+                assert found == pytest.approx(plain, rel=1e-12), (guess, masked)
+
+
+def test_a_price_search_from_above_with_no_one_short_of_it_takes_the_even_split() -> None:
+    # Everyone holds more than the guess: the price is the cost split evenly, not the guess.
+    budget = np.array([10.0, 10.0, 10.0])
+    weight = np.ones(3)
+    assert equal_shares_module._solve_price(budget, weight, 6.0, 3.0, 5.0) == 2.0
+
+
+def test_a_certification_replays_its_reference_without_paying_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The reference's rounds, replayed at its share alongside a certification, are taken from
+    # what its supporters held after each round: only the certifying run pays.
+    instance = many_changes_election(3)
+    election = tally_module._Election(instance)
+    candidates = [i for i, cost in enumerate(election.costs) if cost and election.scores[i]]
+    low = Fraction(election.budget, election.total_weight)
+    reference = equal_shares_module._Run(election.ballots, election.costs, candidates, low)
+    reference.run()
+    payments = 0
+    pay = equal_shares_module._Run.pay
+
+    def counted(self: equal_shares_module._Run, project: int) -> None:
+        nonlocal payments
+        payments += 1
+        pay(self, project)
+
+    monkeypatch.setattr(equal_shares_module._Run, "pay", counted)
+    trial = equal_shares_module._Run(election.ballots, election.costs, candidates, low + 1)
+    trial.run(reference=reference)
+    assert payments == len(trial.winners)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_run_following_another_holds_what_paying_would_have_left(seed: int) -> None:
+    # Following a run at the same share round by round leaves every budget, price and exact
+    # figure as paying for the same projects does.
+    instance = many_changes_election(seed)
+    election = tally_module._Election(instance)
+    candidates = [i for i, cost in enumerate(election.costs) if cost and election.scores[i]]
+    share = Fraction(election.budget, election.total_weight) + seed * 7
+    ballots = election.ballots
+    reference = equal_shares_module._Run(ballots, election.costs, candidates, share)
+    reference.run()
+    paying = equal_shares_module._Run(ballots, election.costs, candidates, share)
+    following = equal_shares_module._Run(ballots, election.costs, candidates, share)
+    following.broke_at = reference.broke_at
+    following._exact_prices = reference._exact_prices
+    for round_, winner in enumerate(reference.winners):
+        paying.pay(winner)
+        following.follow(reference)
+        assert np.array_equal(following.budget, paying.budget), round_
+        assert following.prices_f == paying.prices_f
+        assert following.exact_price(round_) == paying.exact_price(round_)
+        # The exact price: what those short of it do not cover, split over the others.
+        supporters = ballots.supporters[winner].tolist()
+        short = set(paying.poor[round_].tolist())
+        covered = sum(
+            (paying.exact_budget(g, round_) * int(ballots.weight[g]) for g in short), Fraction(0)
+        )
+        others = sum(int(ballots.weight[g]) for g in supporters if g not in short)
+        assert paying.exact_price(round_) == (election.costs[winner] - covered) / others
+        for group in range(0, len(ballots.weight), 7):
+            assert following.exact_budget(group, round_ + 1) == paying.exact_budget(
+                group, round_ + 1
+            )
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_growth_bounds_a_failed_certification_keeps_hold_over_its_whole_range(seed: int) -> None:
+    # A certification within a known range not much narrower resumes with the growth bounds
+    # the known range was found with: they must bound how budgets grow after its rounds at
+    # every share in it.
+    instance = many_changes_election(seed)
+    rng = random.Random(seed)
+    election = tally_module._Election(instance)
+    ballots = election.ballots
+    candidates = [i for i, cost in enumerate(election.costs) if cost and election.scores[i]]
+    start = Fraction(election.budget, election.total_weight)
+    for attempt in itertools.count():
+        low = start + rng.randint(0, 200 + 100 * attempt)
+        reference = equal_shares_module._Run(ballots, election.costs, candidates, low)
+        reference.run()
+        trial = equal_shares_module._Run(
+            ballots, election.costs, candidates, low + rng.choice([3, 10, 30, 100, 300])
+        )
+        trial.run(reference=reference, until_failure=True)
+        known = trial.known(reference)
+        if known is not None:
+            break
+    assert known is not None and known.slope_low is not None and known.slope_high is not None
+
+    def after_known(share: Fraction) -> np.ndarray:
+        run = equal_shares_module._Run(ballots, election.costs, candidates, share)
+        run.resume(known, None, None, None)
+        return run.budget
+
+    at_low = after_known(low)
+    width = known.high - known.low
+    for i in range(1, 9):
+        share = low + width * Fraction(i, 8)
+        grown = after_known(share) - at_low
+        distance = float(share - low)
+        assert np.all(grown >= known.slope_low * distance - 1e-6), share
+        assert np.all(grown <= known.slope_high * distance + 1e-6), share

@@ -1,6 +1,6 @@
 """/deleteme of an official (SPEC §2; storage/privacy.py: erase_person): their own posting
-block goes; the records of what they did as an official stay, without the link to them, and
-the screens that read those records still work."""
+block stays under their marker, naming no one; the records of what they did as an official
+stay, without the link to them, and the screens that read those records still work."""
 
 from __future__ import annotations
 
@@ -55,8 +55,9 @@ async def test_an_erased_moderator_s_blocks_and_decisions_stay_without_them(
     db: Database,
 ) -> None:
     """The moderator blocked a citizen and removed a proposal, and was blocked themselves by
-    another: after their erasure their own block is gone; the citizen is still blocked and
-    the decision still keeps the proposal out of the moderation queue, neither naming them."""
+    another: after their erasure their own block no longer names them (it stays under their
+    marker, tests/storage/test_erasure_markers.py); the citizen is still blocked and the
+    decision still keeps the proposal out of the moderation queue, neither naming them."""
     await seed_programmes(db)
     await sign_up(db, OFFICIAL, OTHER_OFFICIAL, CITIZEN, 1, 2)
     proposal_id = await submitted_proposal(db)
@@ -82,7 +83,10 @@ async def test_an_erased_moderator_s_blocks_and_decisions_stay_without_them(
             "SELECT target_id, decision, moderator_id FROM moderation_decisions"
         )
         assert await admin_service.moderation_queue(session) == []
-    assert [tuple(row) for row in blocks] == [(CITIZEN, None)]
+    assert sorted(tuple(row) for row in blocks) == [
+        (db.ballot_key.erased(OFFICIAL), OTHER_OFFICIAL),  # type: ignore[union-attr]
+        (CITIZEN, None),
+    ]
     assert [tuple(row) for row in decisions] == [(proposal_id, "remove", None)]
     refused = await proposal_service.comment(db, proposal_id, CITIZEN, "광고", None, IN_PB_CALL)
     assert refused is proposal_service.Outcome.BLOCKED
