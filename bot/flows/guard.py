@@ -70,7 +70,8 @@ def on_flow_question(
 
     async def checked(update: Update, context: BotContext) -> object:
         if not is_flow_question(update, context):
-            return await stale_button(update, context)
+            await stale_button(update, context)
+            return None  # the step stays as it was
         return await navigate(update, context)
 
     return checked
@@ -193,8 +194,8 @@ async def end_flow(update: Update, context: BotContext, draft_key: str, conversa
     """Leave a guided flow: forget its draft, take the buttons off its question, and save the
     end at once so a crash cannot bring the flow back."""
     context.udata.pop(draft_key, None)
+    forget_flow_questions(context)  # first: the last question loses its buttons too
     await retire_question(update, context)
-    forget_flow_questions(context)
     await checkpoint(update, context, (conversation, None))
     return ConversationHandler.END
 

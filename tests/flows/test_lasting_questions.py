@@ -79,6 +79,8 @@ async def test_kept_buttons_are_out_of_date_once_the_flow_ended(harness: Harness
     title_question = await title_answered(harness)
     await harness.press(ALICE, "취소")
     assert "작성 중이던 제안을 지웠어요" in harness.last_text(ALICE)
+    # The question Cancel was pressed on loses its buttons, as every flow's last one does.
+    assert buttons(message_asking(harness, "제안 내용")) == {}
     replies = await harness.press_data(ALICE, title_question["message_id"], "pp:back")
     assert STALE in said(replies)
     # A new draft: the old draft's buttons neither cancel nor move it.
