@@ -234,7 +234,8 @@ async def ask(
     answered: str | None = None,
     lasting: bool = False,
 ) -> None:
-    """Ask a flow's question; only the current question can be answered by button.
+    """Ask a flow's question; only the current question can be answered by button (Back and
+    Cancel aside: see `lasting`).
 
     Answered by a button of the current question, the question's message becomes the next
     question, edited in place: one Bot API call per step besides the callback's answer
