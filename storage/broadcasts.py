@@ -113,7 +113,7 @@ async def audience_sizes(
 @dataclass(frozen=True)
 class Broadcast:
     id: int
-    created_by: int
+    created_by: int | None  # None once the admin who made it has erased themselves
     texts: dict[str, str]
     photo: str | None
     button: ButtonTarget | None

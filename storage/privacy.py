@@ -68,7 +68,16 @@ async def export_person(session: Session, user_id: int) -> dict[str, Any]:
 
 
 async def erase_person(session: Session, user_id: int) -> None:
-    """Delete the person; records that must outlive them (the audit log) lose the link."""
+    """Delete the person; records that must outlive them lose the link (SPEC §2: /deleteme
+    erases or anonymises).
+
+    What is about the person goes with them, their own posting block included (a measure
+    against someone no longer there; if they sign up again they start afresh). Where they
+    acted as an official (`OFFICIAL_ACTS`: a block or a moderation decision they made, a
+    broadcast they sent, a result they confirmed, …) the city keeps the record of the act,
+    as it keeps the audit log (SPEC §2: every admin action is written to it), and only the
+    link to them is removed (NULL, as in the audit log and `roles.granted_by`). A broadcast
+    of theirs still under way goes on, but its status is no longer shown in their chat."""
     # Their own writes (a ballot, a report, a proposal) wait or come after, and then find
     # no person: none is stored under the name of someone erased.
     await session.lock("person", user_id)
@@ -82,10 +91,31 @@ async def erase_person(session: Session, user_id: int) -> None:
     await VotingRepository(session).erase_person(user_id)
     await PanelsRepository(session).erase_person(user_id)
     await WasteRepository(session).erase_person(user_id)
+    # Their messages go (below), also a broadcast's: its total counts one fewer, or it
+    # would wait for theirs forever and never be done.
+    await session.execute(
+        "UPDATE broadcasts SET total = total - 1 WHERE id IN"
+        " (SELECT broadcast_id FROM outbox WHERE user_id = ? AND broadcast_id IS NOT NULL)",
+        (user_id,),
+    )
     await NotificationSettingsRepository(session).erase(user_id)
     await NamesRepository(session).erase_person(user_id)
     await RolesRepository(session).erase_person(user_id)
     await state.drop_user_data(user_id)
     await state.drop_conversations_of(user_id)
+    await session.execute("DELETE FROM posting_blocks WHERE user_id = ?", (user_id,))
+    # The acts of OFFICIAL_ACTS not unlinked by their repositories above.
+    for table, column in (
+        ("posting_blocks", "blocked_by"),
+        ("moderation_decisions", "moderator_id"),
+        ("broadcasts", "created_by"),
+        ("tally_results", "confirmed_by"),
+    ):
+        await session.execute(f"UPDATE {table} SET {column} = NULL WHERE {column} = ?", (user_id,))
+    await session.execute(
+        "UPDATE broadcasts SET status_chat_id = NULL, status_message_id = NULL"
+        " WHERE status_chat_id = ?",
+        (user_id,),
+    )
     await session.execute("UPDATE audit_log SET actor_id = NULL WHERE actor_id = ?", (user_id,))
     await PeopleRepository(session).delete(user_id)

@@ -507,12 +507,19 @@ class ProposalsRepository:
     # -- comments and reports ----------------------------------------------------------
     async def add_comment(
         self, proposal_id: int, author_id: int, text: str, stance: Stance | None, now: datetime
-    ) -> int:
-        return await self.session.execute(
+    ) -> int | None:
+        """The new comment's id, or None when the author is no longer there (erased).
+
+        The insert share-locks the author's row (PostgreSQL), as a cast's roll entry does: an
+        erasure, which locks that row first, waits for this unit of work and then unlinks
+        the comment, or has already removed the row and leaves nothing to insert."""
+        share = " FOR KEY SHARE" if self.session.dialect == "postgres" else ""
+        comment_id: int | None = await self.session.scalar(
             "INSERT INTO comments (proposal_id, author_id, text, stance, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (proposal_id, author_id, text, stance.value if stance else None, to_db(now)),
+            f" SELECT ?, user_id, ?, ?, ? FROM people WHERE user_id = ?{share} RETURNING id",
+            (proposal_id, text, stance.value if stance else None, to_db(now), author_id),
         )
+        return comment_id
 
     async def comments(self, proposal_id: int, limit: int = 5) -> list[Comment]:
         rows = await self.session.fetchall(

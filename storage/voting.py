@@ -191,6 +191,31 @@ class VotingRepository:
         )
         return None if found is None else list(json.loads(found))
 
+    async def locked_out(self, heading_id: int, user_id: int, pseudonym: str) -> bool:
+        """On the heading's roll, but no ballot under this pseudonym (cast under a key that
+        was lost and replaced: the ballot stays counted and can no longer be changed).
+
+        The roll, the sealed ballots and the mixed one are read in one statement, so at one
+        moment: read one after the other, a mix in between that held the person's newest
+        sealed ballot (its class too small, `mix`) and took their older one out of the
+        table would leave them in neither read."""
+        rows = await self.session.fetchall(
+            "SELECT 'roll' AS place, NULL AS sealed FROM voter_roll"
+            " WHERE heading_id = ? AND user_id = ?"
+            " UNION ALL SELECT 'mixed', NULL FROM ballots WHERE heading_id = ? AND pseudonym = ?"
+            # The sealed ones only for someone on the roll (a first ballot reads none).
+            " UNION ALL SELECT 'box', sealed FROM ballot_box WHERE heading_id = ? AND EXISTS"
+            " (SELECT 1 FROM voter_roll WHERE heading_id = ? AND user_id = ?)",
+            (heading_id, user_id, heading_id, pseudonym, heading_id, heading_id, user_id),
+        )
+        places = {row["place"] for row in rows}
+        if "roll" not in places or "mixed" in places:
+            return False
+        key = self.key()
+        return not any(
+            key.open(row["sealed"])["p"] == pseudonym for row in rows if row["place"] == "box"
+        )
+
     async def _counted(
         self, heading_id: int
     ) -> tuple[dict[int, str], list[tuple[str | None, StoredBallot]]]:

@@ -121,10 +121,12 @@ def report_text(t: Translator, state: service.State) -> str:
     return "\n".join(lines)
 
 
-async def admin_translator(application: CivicApplication, user_id: int) -> Translator:
+async def admin_translator(application: CivicApplication, user_id: int | None) -> Translator:
+    """In the language of the admin who made the broadcast (the default once they are
+    erased)."""
     services = application.services
     async with services.db.reading() as session:
-        person = await PeopleRepository(session).get(user_id)
+        person = None if user_id is None else await PeopleRepository(session).get(user_id)
     language = person.language if person else services.settings.default_language
     return Translator(language, services.settings.tz)
 

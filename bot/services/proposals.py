@@ -670,9 +670,11 @@ async def comment(
         in_for_against = proposal.status is Status.IN_DEBATE and (
             proposal.debate_kind is DebateKind.FOR_AGAINST
         )
-        await repository.add_comment(
+        added = await repository.add_comment(
             proposal_id, user_id, text.strip(), stance if in_for_against else None, now
         )
+        if added is None:  # erased meanwhile (/deleteme)
+            return Outcome.NOT_SIGNED_UP
     return Outcome.DONE
 
 

@@ -290,9 +290,7 @@ async def cast(
         repository = VotingRepository(session)
         key = repository.key()
         name = key.pseudonym(where.stage_id, where.heading.key, user_id)
-        if await repository.has_voted(heading_id, user_id) and (
-            await repository.ballot_of(heading_id, name) is None
-        ):
+        if await repository.locked_out(heading_id, user_id, name):
             return CastResult(Refusal.LOCKED)
         rules = VotingRules.from_settings(where.programme.settings)
         weight = 1.0

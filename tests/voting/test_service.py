@@ -302,7 +302,7 @@ async def test_migration_0024_gives_earlier_roll_entries_their_group(
                     (ids[key], user),
                 )
         monkeypatch.undo()
-        assert await db.migrate() == [24]
+        assert await db.migrate() == [number for number, _, _ in everything if number >= 24]
         assert await roll_groups(db) == [
             (1, ids["city"], "districts"),
             (2, ids["city"], "districts"),
