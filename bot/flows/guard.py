@@ -20,7 +20,14 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext, translator
-from bot.handlers.common import answer, checkpoint, retire_question, send
+from bot.handlers.common import (
+    answer,
+    checkpoint,
+    forget_flow_questions,
+    is_flow_question,
+    retire_question,
+    send,
+)
 from bot.menu import CommandRegistry, MenuLabel
 
 Ask = Callable[[Update, BotContext], Awaitable[object]]
@@ -38,6 +45,34 @@ def role_checked(still_allowed: StillAllowed, step: Step) -> Step:
         if not await still_allowed(update, context):
             return ConversationHandler.END
         return await step(update, context)
+
+    return checked
+
+
+def stale_button_of(ask: Ask) -> Callable[[Update, BotContext], Coroutine[Any, Any, None]]:
+    async def stale_button(update: Update, context: BotContext) -> None:
+        t = await translator(update, context)
+        await answer(update)
+        await send(
+            update, context, t.gettext("That button is out of date. Here is the current question.")
+        )
+        await ask(update, context)
+
+    return stale_button
+
+
+def on_flow_question(
+    navigate: Callable[[Update, BotContext], Coroutine[Any, Any, object]], ask: Ask
+) -> Callable[[Update, BotContext], Coroutine[Any, Any, object]]:
+    """Back or Cancel, taken from this flow's questions only (`is_flow_question`): answered
+    questions may keep theirs, and one from an earlier flow must not move this one."""
+    stale_button = stale_button_of(ask)
+
+    async def checked(update: Update, context: BotContext) -> object:
+        if not is_flow_question(update, context):
+            await stale_button(update, context)
+            return None  # the step stays as it was
+        return await navigate(update, context)
 
     return checked
 
@@ -64,13 +99,7 @@ def guarded(
         )
         await ask(update, context)
 
-    async def stale_button(update: Update, context: BotContext) -> None:
-        t = await translator(update, context)
-        await answer(update)
-        await send(
-            update, context, t.gettext("That button is out of date. Here is the current question.")
-        )
-        await ask(update, context)
+    stale_button = stale_button_of(ask)
 
     async def unexpected(update: Update, context: BotContext) -> None:
         t = await translator(update, context)
@@ -131,12 +160,23 @@ def guided_steps(
     ask: Ask,
     flow_name: str,
     registry: CommandRegistry,
+    lasting: bool = False,
 ) -> Callable[..., list[StepHandler]]:
     """The step factory of a guided flow: every step answers `<prefix>:cancel` (and
-    `<prefix>:back`, given `back`), then its own handlers, then the guards above."""
-    navigation: list[StepHandler] = [CallbackQueryHandler(cancel, pattern=rf"^{prefix}:cancel$")]
+    `<prefix>:back`, given `back`), then its own handlers, then the guards above.
+    `lasting`: the flow asks questions that keep Back and Cancel once answered by typing
+    (`ask(lasting=True)`); those buttons are then taken from the flow's questions only."""
+
+    def navigate(
+        step: Callable[[Update, BotContext], Coroutine[Any, Any, object]],
+    ) -> Callable[[Update, BotContext], Coroutine[Any, Any, object]]:
+        return on_flow_question(step, ask) if lasting else step
+
+    navigation: list[StepHandler] = [
+        CallbackQueryHandler(navigate(cancel), pattern=rf"^{prefix}:cancel$")
+    ]
     if back is not None:
-        navigation.insert(0, CallbackQueryHandler(back, pattern=rf"^{prefix}:back$"))
+        navigation.insert(0, CallbackQueryHandler(navigate(back), pattern=rf"^{prefix}:back$"))
 
     def step(*own: StepHandler) -> list[StepHandler]:
         return guarded(
@@ -154,6 +194,7 @@ async def end_flow(update: Update, context: BotContext, draft_key: str, conversa
     """Leave a guided flow: forget its draft, take the buttons off its question, and save the
     end at once so a crash cannot bring the flow back."""
     context.udata.pop(draft_key, None)
+    forget_flow_questions(context)  # first: the last question loses its buttons too
     await retire_question(update, context)
     await checkpoint(update, context, (conversation, None))
     return ConversationHandler.END

@@ -185,7 +185,9 @@ async def ask_step(update: Update, context: BotContext, step: str) -> str:
         ]
     rows.append(nav_row(t))
     d["step"] = step
-    await ask(update, context, text, InlineKeyboardMarkup(rows), flow=(NAME, step))
+    # A question with only Back and Cancel keeps them once answered by typing.
+    lasting = len(rows) == 1
+    await ask(update, context, text, InlineKeyboardMarkup(rows), flow=(NAME, step), lasting=lasting)
     return step
 
 
@@ -753,7 +755,7 @@ HOST = asking.Host(NAME, FLOW_NAME, resume, cancel, end)
 
 
 def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
-    step = guided_steps("pp", back, cancel, ask_current, FLOW_NAME, registry)
+    step = guided_steps("pp", back, cancel, ask_current, FLOW_NAME, registry, lasting=True)
 
     text = MessageHandler(filters.TEXT & ~filters.COMMAND, on_text)
     buttons = CallbackQueryHandler(on_button, pattern=r"^pp:[a-z]+(:[a-z0-9_-]+)?$")

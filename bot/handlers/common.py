@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, InputMediaPhoto, Message, Update
+from telegram import (
+    Bot,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    MaybeInaccessibleMessage,
+    Message,
+    Update,
+)
 from telegram.error import BadRequest
 
 from bot.context import BotContext, translator
@@ -23,6 +31,50 @@ def no_empty_keyboard(markup: Any) -> Any:
     return markup
 
 
+# Buttons' fields that are plain JSON values (the others are objects: see `wire_keyboard`).
+PLAIN_BUTTON_FIELDS = (
+    "url",
+    "callback_data",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "pay",
+    "style",
+    "icon_custom_emoji_id",
+)
+
+
+def wire_keyboard(markup: Any) -> Any:
+    """An inline keyboard as the JSON text PTB would send (`no_empty_keyboard` first); other
+    markups as they are. PTB's generic `to_dict` walks every attribute of every button; this
+    reads the few a button of ours has, and leaves a button with objects in it (a login URL,
+    a web app…) to `to_dict`."""
+    markup = no_empty_keyboard(markup)
+    if not isinstance(markup, InlineKeyboardMarkup) or markup.api_kwargs:
+        return markup
+    rows = []
+    for row in markup.inline_keyboard:
+        buttons: list[dict[str, Any]] = []
+        for button in row:
+            if (
+                button.login_url
+                or button.callback_game
+                or button.web_app
+                or button.switch_inline_query_chosen_chat
+                or button.copy_text
+                or button.api_kwargs
+            ):
+                buttons.append(button.to_dict())
+                continue
+            wired: dict[str, Any] = {"text": button.text}
+            for name in PLAIN_BUTTON_FIELDS:
+                value = getattr(button, name)
+                if value is not None:
+                    wired[name] = value
+            buttons.append(wired)
+        rows.append(buttons)
+    return json.dumps({"inline_keyboard": rows})
+
+
 async def send(update: Update, context: BotContext, text: str, **kwargs: Any) -> int:
     """Send to the chat the update came from, whether it was a message or a button press;
     `kwargs` are sendMessage's parameters (reply_markup, parse_mode…). Returns the message's
@@ -32,7 +84,7 @@ async def send(update: Update, context: BotContext, text: str, **kwargs: Any) ->
     chat = update.effective_chat
     assert chat is not None
     if "reply_markup" in kwargs:
-        kwargs["reply_markup"] = no_empty_keyboard(kwargs["reply_markup"])
+        kwargs["reply_markup"] = wire_keyboard(kwargs["reply_markup"])
     _note_sent()
     sent = await context.bot._post("sendMessage", {"chat_id": chat.id, "text": text, **kwargs})
     return int(sent["message_id"])
@@ -43,6 +95,25 @@ def _note_sent() -> None:
     work = CURRENT.get()
     if work is not None:
         work.sent = True
+
+
+async def edit(
+    bot: Bot,
+    message: MaybeInaccessibleMessage,
+    text: str | None,
+    markup: Any = None,
+    **kwargs: Any,
+) -> None:
+    """Edit a message's text and buttons (`text` None: only take its buttons off, or set
+    `markup`). Like `send`, PTB's edit less the `Message` it builds from Telegram's answer,
+    which no caller needs (a question's keyboard parsed back button by button). Raises
+    PTB's errors (BadRequest: not modified, gone…)."""
+    data: dict[str, Any] = {"chat_id": message.chat.id, "message_id": message.message_id}
+    if text is None:
+        await bot._post("editMessageReplyMarkup", {**data, "reply_markup": wire_keyboard(markup)})
+        return
+    data.update(text=text, reply_markup=wire_keyboard(markup), **kwargs)
+    await bot._post("editMessageText", data)
 
 
 def hold_answer(text: str) -> bool:
@@ -87,7 +158,7 @@ async def edit_or_send(
         if held is not None:
             text = f"{held}\n\n{text}"
         try:
-            await query.edit_message_text(text, reply_markup=markup, **kwargs)
+            await edit(context.bot, query.message, text, markup, **kwargs)
             if context.udata.get(QUESTION_KEY) == query.message.message_id and markup is None:
                 # The question just lost its buttons here; nothing left to retire.
                 context.udata.pop(QUESTION_KEY, None)
@@ -105,7 +176,7 @@ async def drop_keyboard(update: Update) -> None:
     if query is None or query.message is None:
         return
     try:
-        await query.edit_message_reply_markup(reply_markup=None)
+        await edit(query.get_bot(), query.message, None)
     except BadRequest as error:
         log.debug("keyboard already gone: %s", error)
 
@@ -145,6 +216,8 @@ async def send_stored_photos(
 
 
 QUESTION_KEY = "question_message_id"
+LASTING_KEY = "lasting_questions"  # answered questions of the flow that kept Back and Cancel
+LASTING_MAX = 8
 
 
 def with_answer(t: Translator, question: str, answer: str) -> str:
@@ -159,8 +232,10 @@ async def ask(
     markup: InlineKeyboardMarkup,
     flow: tuple[str, object] | None = None,
     answered: str | None = None,
+    lasting: bool = False,
 ) -> None:
-    """Ask a flow's question; only the current question can be answered by button.
+    """Ask a flow's question; only the current question can be answered by button (Back and
+    Cancel aside: see `lasting`).
 
     Answered by a button of the current question, the question's message becomes the next
     question, edited in place: one Bot API call per step besides the callback's answer
@@ -168,7 +243,12 @@ async def ask(
     question by this update) the previous question loses its buttons and the question is
     sent anew: a question edited above the person's answer would go unseen. `answered`, if
     given, is shown above the question: what the person just chose. With `flow`
-    (conversation name, state) the step is saved before the question goes out."""
+    (conversation name, state) the step is saved before the question goes out.
+
+    `lasting`: the question's buttons are only the flow's Back and Cancel, which mean the
+    same under any question of the flow: answered by typing, it keeps them (one Bot API
+    call per typed step instead of two); `guard.guided_steps(lasting=True)` takes them
+    until the flow ends (`is_flow_question`)."""
     held = take_held_answer()
     answered = answered or held
     if answered:
@@ -184,7 +264,8 @@ async def ask(
         if flow is not None:
             await checkpoint(update, context, flow)
         try:
-            await query.edit_message_text(text, reply_markup=no_empty_keyboard(markup))
+            await edit(context.bot, query.message, text, markup)
+            _mark_lasting(context, query.message.message_id, lasting)
             return
         except BadRequest as error:
             if "not modified" in str(error).lower():
@@ -197,6 +278,33 @@ async def ask(
     await retire_question(update, context)
     message_id = await send(update, context, text, reply_markup=markup)
     context.udata[QUESTION_KEY] = message_id
+    _mark_lasting(context, message_id, lasting)
+
+
+def _mark_lasting(context: BotContext, message_id: int, lasting: bool) -> None:
+    kept = context.udata.get(LASTING_KEY)
+    if lasting:
+        kept = [one for one in kept or [] if one != message_id][-(LASTING_MAX - 1) :]
+        context.udata[LASTING_KEY] = [*kept, message_id]
+    elif kept and message_id in kept:
+        kept.remove(message_id)
+
+
+def is_flow_question(update: Update, context: BotContext) -> bool:
+    """The pressed button is on the current question, or on one of the flow's answered
+    questions that kept its Back and Cancel (`ask(lasting=True)`)."""
+    query = update.callback_query
+    if query is None or query.message is None:
+        return False
+    pressed = query.message.message_id
+    return pressed == context.udata.get(QUESTION_KEY) or pressed in context.udata.get(
+        LASTING_KEY, ()
+    )
+
+
+def forget_flow_questions(context: BotContext) -> None:
+    """The flow ended: the buttons its answered questions kept are out of date now."""
+    context.udata.pop(LASTING_KEY, None)
 
 
 async def checkpoint(
@@ -207,14 +315,15 @@ async def checkpoint(
     the reply, and a crash in between would bring back the step or choices from before it.
     Writes nothing when nothing changed but which message holds the question (that is saved
     when the update is done)."""
-    if not needs_saving(context.civic, flow, ignore=frozenset({QUESTION_KEY})):
+    if not needs_saving(context.civic, flow, ignore=frozenset({QUESTION_KEY, LASTING_KEY})):
         return
     async with unit_of_work(context.civic, flow):
         pass
 
 
 async def retire_question(update: Update, context: BotContext) -> None:
-    """The question loses its buttons; answered by button, it shows the answer instead."""
+    """The question loses its buttons; answered by button, it shows the answer instead. A
+    lasting question (see `ask`) answered by typing keeps its buttons."""
     message_id = context.udata.pop(QUESTION_KEY, None)
     chat = update.effective_chat
     if not isinstance(message_id, int) or chat is None:
@@ -222,10 +331,14 @@ async def retire_question(update: Update, context: BotContext) -> None:
     query = update.callback_query
     pressed = query.message if query is not None else None
     held = take_held_answer() if pressed is not None and pressed.message_id == message_id else None
+    if held is None and message_id in context.udata.get(LASTING_KEY, ()):
+        return
+    _mark_lasting(context, message_id, False)
+    data: dict[str, Any] = {"chat_id": chat.id, "message_id": message_id}
     try:
         if held is not None:
-            await context.bot.edit_message_text(held, chat.id, message_id)
+            await context.bot._post("editMessageText", {**data, "text": held})
         else:
-            await context.bot.edit_message_reply_markup(chat.id, message_id, reply_markup=None)
+            await context.bot._post("editMessageReplyMarkup", data)
     except BadRequest as error:
         log.debug("question keyboard already gone: %s", error)
