@@ -15,7 +15,9 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 CIVICBOT = str(Path(sys.executable).with_name("civicbot"))
 
@@ -77,8 +79,14 @@ class ChatProcess:
         return self.process.wait(timeout=60)
 
 
+def midday_in_seoul() -> str:
+    """Today's noon in Seoul, for `--at`: notices wait out quiet hours (22:00–08:00), so a run
+    in the evening would never see the goal's notice."""
+    return datetime.now(ZoneInfo("Asia/Seoul")).strftime("%Y-%m-%dT12:00")
+
+
 def test_a_newcomer_votes_applies_and_proposes_in_the_demo(tmp_path: Path) -> None:
-    chat = ChatProcess(tmp_path, "--demo", "--as-admin")
+    chat = ChatProcess(tmp_path, "--demo", "--as-admin", "--at", midday_in_seoul())
     try:
         start = chat.wait_for("buttons: [#1] 동의합니다")
         assert "DEMO — 데모 데이터" in start and "Nothing here is real" in start
