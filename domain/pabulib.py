@@ -66,6 +66,11 @@ _NO_META: Mapping[str, str] = MappingProxyType({})
 # Bytes the bulk reading of VOTES looks for.
 _NEWLINE, _SPACE, _COMMA, _SEMICOLON = 0x0A, 0x20, 0x2C, 0x3B
 _LONGEST_ID = 64  # bytes; longer voter or project ids are read row by row
+# Odd 64-bit constants (golden ratio, then splitmix64's) for `_hashed_rows`.
+_MOST_HASH_BITS = 22  # a table of 4 bytes a slot (16 MiB); more ids go to a binary search
+_HASH_MULTIPLIERS = tuple(
+    np.uint64(m) for m in (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
+)
 
 T = TypeVar("T")
 IntArray = npt.NDArray[np.int64]
@@ -593,12 +598,36 @@ def _project_positions(
     ordered = listed_keys[order]
     if len(ordered) == 0 or np.any(ordered[1:] == ordered[:-1]):
         return None
-    found = order[np.minimum(np.searchsorted(ordered, piece_keys), len(order) - 1)]
+    found = _hashed_rows(listed_keys, piece_keys)
+    if found is None:
+        found = order[np.minimum(np.searchsorted(ordered, piece_keys), len(order) - 1)]
     if not np.array_equal(table[found], pieces):
         return None
     positions = np.array([i for i, _ in fitting], dtype=np.int64)
     approved: IntArray = positions[found]
     return approved
+
+
+def _hashed_rows(keys: UInt64Array, wanted: UInt64Array) -> IntArray | None:
+    """For each of `wanted`, the index of the equal one of `keys` (all distinct) if there is
+    one, else of any (the caller checks); None if no hash tried gives the keys distinct slots.
+
+    A table indexed by a multiplicative hash of the key: a few passes over `wanted` where a
+    binary search among the keys costs several times as much at city scale.
+    """
+    # About n**2 slots for n keys: some hash of the few tried then spreads them (birthday odds).
+    bits = 2 * len(keys).bit_length() + 1
+    if bits > _MOST_HASH_BITS:
+        return None
+    shift = np.uint64(64 - bits)
+    for multiplier in _HASH_MULTIPLIERS:
+        slots = (keys * multiplier) >> shift
+        if len(np.unique(slots)) == len(keys):
+            rows = np.zeros(1 << bits, np.int32)
+            rows[slots] = np.arange(len(keys))
+            found: IntArray = rows[(wanted * multiplier) >> shift].astype(np.int64)
+            return found
+    return None
 
 
 def _parse_votes(

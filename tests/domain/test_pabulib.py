@@ -7,12 +7,14 @@ from fractions import Fraction
 from pathlib import Path
 from unittest import mock
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pabutools.election.pabulib import parse_pabulib as pabutools_parse_file
 from pabutools.election.pabulib import parse_pabulib_from_string as pabutools_parse
 
+import domain.pabulib as pabulib_module
 from domain.pabulib import (
     PabulibError,
     PBInstance,
@@ -483,3 +485,36 @@ def test_blank_looking_lines_among_votes_are_skipped() -> None:
     # pabutools skips a line of spaces as a blank line, wherever it is.
     instance = parse_pabulib(edited({16: "b;1\n   \n\t"}))
     assert [v.voter_id for v in instance.votes] == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("count", [1, 2, 7, 200, 1023])
+def test_vote_pieces_are_found_among_the_project_ids_by_hash(count: int) -> None:
+    # Each piece of a vote is looked up among the project ids' keys through a hash table:
+    # every listed key must find its own row (unlisted ones land anywhere and are checked).
+    rng = np.random.default_rng(count)
+    keys = np.unique(rng.integers(0, 2**64 - 1, count, dtype=np.uint64, endpoint=True))
+    wanted = keys[rng.integers(0, len(keys), 5000)]
+    found = pabulib_module._hashed_rows(keys, wanted)
+    assert found is not None
+    assert np.array_equal(keys[found], wanted)
+    # Keys equal in their top bits (ids differing in their first bytes only) spread too.
+    low = np.arange(count, dtype=np.uint64)
+    found = pabulib_module._hashed_rows(low, low[::-1])
+    assert found is not None and np.array_equal(found, np.arange(count)[::-1])
+
+
+def test_files_with_more_project_ids_than_a_hash_table_holds_are_read_in_bulk_too() -> None:
+    ids = [str(i) for i in range(3000)]
+    assert (
+        pabulib_module._hashed_rows(np.arange(3000, dtype=np.uint64), np.zeros(1, np.uint64))
+        is None
+    )
+    text = (
+        "META\nkey;value\nbudget;100\nvote_type;approval\nPROJECTS\nproject_id;cost\n"
+        + "".join(f"{pid};5\n" for pid in ids)
+        + "VOTES\nvoter_id;vote\n"
+        + "".join(f"v{i};{ids[i]},{ids[-1 - i]}\n" for i in range(0, 3000, 7))
+    )
+    instance = parse_pabulib(text)
+    assert isinstance(instance.votes, Votes)
+    assert reading(parse_pabulib, text) == reading(row_by_row, text)
