@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
+
+# Before numpy loads: OpenBLAS's worker threads would otherwise spin on the other cores at
+# start-up (0.1 s of CPU), where Add1's forked child works. The tally's dot products run on
+# one thread anyway (see domain.equal_shares), so nothing else changes.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from domain.pabulib import PabulibError, read_pabulib
 from domain.tally import Sat, tally_explained

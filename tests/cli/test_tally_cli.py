@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -220,3 +221,33 @@ def test_tally_loads_neither_the_bot_nor_the_database(election_file: Path) -> No
     heavy = ("storage", "telegram", "pydantic", "yaml", "asyncio", "bot.services", "scipy")
     assert "numpy.ma" not in loaded
     assert [m for m in loaded if m.split(".")[0] in heavy or m.startswith(heavy)] == []
+
+
+def test_tally_keeps_openblas_on_one_thread(election_file: Path) -> None:
+    # OpenBLAS's idle workers would take the core Add1's child works on; a setting of the
+    # user's own is kept.
+    script = (
+        "import os, sys\n"
+        "from bot.cli import main\n"
+        f"main(['tally', '--pabulib', {str(election_file)!r}, '--rule', 'greedy'])\n"
+        "print(os.environ['OPENBLAS_NUM_THREADS'], len(os.listdir('/proc/self/task')))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env=env,
+    )
+    assert done.stdout.splitlines()[-1] == "1 1"
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={**env, "OPENBLAS_NUM_THREADS": "2"},
+    )
+    assert done.stdout.splitlines()[-1].split()[0] == "2"
