@@ -331,7 +331,8 @@ class Intake:
 
     def _write_hook(self, work: Work) -> Callable[[Session], Awaitable[None]]:
         async def on_write(session: Session) -> None:
-            work.person_fresh = False  # the write may have changed the person
+            if session.wrote_people:
+                work.person_fresh = False  # the write changed someone's row: read it again
             if work.applied:
                 return
             repository = UpdatesRepository(session)

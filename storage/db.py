@@ -58,6 +58,18 @@ WRITE_HOOK: ContextVar[Callable[[Session], Awaitable[None]] | None] = ContextVar
 )
 
 
+_PEOPLE_WRITE = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+people\b", re.IGNORECASE)
+_CHANGES_PEOPLE: dict[str, bool] = {}
+
+
+def changes_people(sql: str) -> bool:
+    """Does the statement write the `people` table? (Learnt once per SQL text.)"""
+    found = _CHANGES_PEOPLE.get(sql)
+    if found is None:
+        found = _CHANGES_PEOPLE[sql] = _PEOPLE_WRITE.search(sql) is not None
+    return found
+
+
 class Session(ABC):
     """SQL access inside one unit of work (or one consistent read)."""
 
@@ -65,6 +77,9 @@ class Session(ABC):
     scope = ""  # which database: what a process keeps in memory is kept per database
     # The ballot key (outside the database: storage/ballotkey.py), from the Database.
     ballot_key: BallotKey | None = None
+    # Whether a statement wrote a person's row: an update's copy of its person (read with the
+    # update) stays true across writes that did not (bot/intake.py).
+    wrote_people = False
 
     @abstractmethod
     async def execute(self, sql: str, params: Params = ()) -> int:
@@ -217,6 +232,8 @@ class SqliteSession(Session):
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         USAGE.statements += 1
+        if changes_people(sql):
+            self.wrote_people = True
         with _timed():
             cursor = self._connection.execute(sql, params)
             try:
@@ -228,11 +245,15 @@ class SqliteSession(Session):
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         USAGE.statements += 1
+        if changes_people(sql):
+            self.wrote_people = True
         with _timed():
             self._connection.executemany(sql, rows).close()
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         USAGE.statements += 1
+        if changes_people(sql):
+            self.wrote_people = True
         with _timed():
             cursor = self._connection.execute(sql, params)
             try:
@@ -243,6 +264,8 @@ class SqliteSession(Session):
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         USAGE.statements += 1
+        if changes_people(sql):
+            self.wrote_people = True
         with _timed():
             return list(self._connection.execute(sql, params).fetchall())
 
@@ -388,6 +411,8 @@ class PostgresSession(Session):
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         USAGE.statements += 1
+        if changes_people(sql):
+            self.wrote_people = True
         statement = self._database.translate(sql)
         args = await self._arguments(statement, params)
         if statement.returns_id:
@@ -400,6 +425,8 @@ class PostgresSession(Session):
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         USAGE.statements += 1
+        if changes_people(sql):
+            self.wrote_people = True
         statement = self._database.translate(sql)
         arguments = [await self._arguments(statement, row) for row in rows]
         if arguments:
@@ -407,6 +434,8 @@ class PostgresSession(Session):
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         USAGE.statements += 1
+        if changes_people(sql):
+            self.wrote_people = True
         statement = self._database.translate(sql)
         args = await self._arguments(statement, params)
         row: Row | None = await self._connection.fetchrow(statement.sql, *args)
@@ -414,6 +443,8 @@ class PostgresSession(Session):
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         USAGE.statements += 1
+        if changes_people(sql):
+            self.wrote_people = True
         statement = self._database.translate(sql)
         args = await self._arguments(statement, params)
         return list(await self._connection.fetch(statement.sql, *args))

@@ -12,6 +12,7 @@ from bot.localapi.core import LocalBotApi
 from bot.services import proposals as service
 from domain.programmes import parse_programmes
 from domain.proposals import ProjectKind, Scope, Status, parse_won
+from storage.db import USAGE
 from storage.programmes import ProgrammesRepository
 from storage.proposals import ProposalsRepository
 from tests.harness import Harness, running_harness, said
@@ -231,6 +232,20 @@ async def test_card_support_in_place_and_deep_link(harness: Harness) -> None:
     answered = list(harness.api.answered_queries.values())[-1]
     assert answered["text"] == "없는 제안이거나 숨겨진 제안이에요."
     assert not harness.errors.records
+
+
+async def test_a_support_tap_reads_its_person_once(harness: Harness) -> None:
+    """The person is read with the update; the support's write does not touch their row, so
+    the card shown after it needs no second read of them: the tap is the receipt and take,
+    the support, the card's read and the update's end. (A write to their row is read again:
+    tests/flows/test_profile.py shows each changed answer.)"""
+    await signed_up(harness, ALICE, BOB)
+    (proposal_id,) = await make_proposals(harness, 1)
+    await harness.say(ALICE, f"/start p_{proposal_id}")
+    _, reads, writes = USAGE.snapshot()
+    replies = await harness.press(ALICE, "공감하기")
+    assert "공감 1 / 500" in replies[-1]["text"]
+    assert (USAGE.reads - reads, USAGE.writes - writes) == (1, 3)
 
 
 async def test_browse_filter_paginate_and_search(harness: Harness) -> None:

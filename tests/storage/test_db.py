@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from storage.db import Database, available_migrations, open_database, split_statements
+from storage.db import (
+    Database,
+    available_migrations,
+    changes_people,
+    open_database,
+    split_statements,
+)
 from storage.people import PeopleRepository
 
 NOW = datetime(2027, 3, 6, 6, 5, tzinfo=UTC)
@@ -167,3 +173,14 @@ async def test_backup_is_a_consistent_copy_under_writes(db: Database, tmp_path: 
     assert extra == list(range(1000, 1000 + len(extra)))
     with pytest.raises(FileExistsError):
         await db.backup(target)
+
+
+def test_which_statements_change_a_persons_row() -> None:
+    assert changes_people("UPDATE people SET language = ? WHERE user_id = ?")
+    assert changes_people("insert into people (user_id) values (?)")
+    assert changes_people("DELETE FROM people WHERE user_id = ?")
+    assert not changes_people("SELECT * FROM people WHERE user_id = ?")
+    assert not changes_people("UPDATE people_names SET name = ? WHERE user_id = ?")
+    assert not changes_people(
+        "INSERT INTO supports (proposal_id, user_id) SELECT ?, user_id FROM people"
+    )
