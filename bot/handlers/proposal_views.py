@@ -241,21 +241,29 @@ async def proposal_card(
     proposal_id: int,
     new_message: bool = False,
     heading: str | None = None,
+    supported_now: service.Supported | None = None,
 ) -> bool:
     """Show a proposal's card (editing the pressed message unless `new_message`), with
-    `heading` (plain text) above it if given."""
+    `heading` (plain text) above it if given. `supported_now`: the person's support just
+    counted, with the proposal as that transaction saw it (a supporter follows it)."""
     person, t = await person_and_translator(update, context)
     user_id = update.effective_user.id if update.effective_user else 0
     now = context.services.clock()
-    async with context.services.db.reading() as session:
-        repository = ProposalsRepository(session)
-        proposal = await repository.get(proposal_id)
-        if proposal is None or proposal.hidden:
-            await send(update, context, t.gettext("That proposal does not exist or is hidden."))
-            return False
-        programme = await service.programme_of(session, proposal)
-        supported = await repository.supports(proposal_id, user_id)
-        following = await repository.follows(proposal_id, user_id)
+    if supported_now is not None and supported_now.proposal is not None:
+        proposal = supported_now.proposal
+        assert supported_now.programme is not None
+        programme, supported, following = supported_now.programme, True, True
+    else:
+        async with context.services.db.reading() as session:
+            repository = ProposalsRepository(session)
+            found = await repository.get(proposal_id)
+            if found is None or found.hidden:
+                await send(update, context, t.gettext("That proposal does not exist or is hidden."))
+                return False
+            proposal = found
+            programme = await service.programme_of(session, proposal)
+            supported = await repository.supports(proposal_id, user_id)
+            following = await repository.follows(proposal_id, user_id)
     rules = service.rules_of(programme)
     support_open = service.support_is_open(proposal, programme, now)
     keyboard = card_keyboard(

@@ -122,12 +122,14 @@ async def on_card_action(update: Update, context: BotContext) -> None:
     now = services.clock()
     t = await translator(update, context)
     outcome = service.Outcome.DONE
+    supported_now: service.Supported | None = None
     if action == "card":
         await answer(update)
         await proposal_card(update, context, proposal_id, new_message=True)
         return
     if action == "sup":
-        outcome = await service.support(services.db, proposal_id, user_id, now)
+        supported_now = await service.support_seen(services.db, proposal_id, user_id, now)
+        outcome = supported_now.outcome
         message = t.gettext("Thank you for your support (공감)!")
     elif action == "uns":
         outcome = await service.withdraw_support(services.db, proposal_id, user_id, now)
@@ -196,7 +198,7 @@ async def on_card_action(update: Update, context: BotContext) -> None:
     await answer(update, message)
     # The same card, edited in place with the new count and buttons.
     if action != "wdy":
-        await proposal_card(update, context, proposal_id)
+        await proposal_card(update, context, proposal_id, supported_now=supported_now)
     else:
         await edit_or_send(update, context, message)
 

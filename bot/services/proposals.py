@@ -272,7 +272,21 @@ class _UnderTheLock(Exception):
     """A 공감 the lockless count refused: undone, to be done again under the lock."""
 
 
+@dataclass(frozen=True)
+class Supported:
+    """A support's outcome; when counted short of a status change, the proposal as it now
+    stands and its programme, so its card can be shown without reading them again."""
+
+    outcome: Outcome
+    proposal: Proposal | None = None
+    programme: Programme | None = None
+
+
 async def support(db: Database, proposal_id: int, user_id: int, now: datetime) -> Outcome:
+    return (await support_seen(db, proposal_id, user_id, now)).outcome
+
+
+async def support_seen(db: Database, proposal_id: int, user_id: int, now: datetime) -> Supported:
     """공감: one per person per proposal; supporters follow the proposal by default.
 
     Counted last, by one UPDATE that counts only while support is open (its row lock lasts
@@ -289,19 +303,19 @@ async def support(db: Database, proposal_id: int, user_id: int, now: datetime) -
 
 async def _support(
     db: Database, proposal_id: int, user_id: int, now: datetime, locked: bool
-) -> Outcome:
+) -> Supported:
     async with db.transaction() as session:
         if await PeopleRepository(session).get(user_id) is None:
-            return Outcome.NOT_SIGNED_UP
+            return Supported(Outcome.NOT_SIGNED_UP)
         repository = ProposalsRepository(session)
         proposal = await repository.get(proposal_id)
         if proposal is None or proposal.hidden:
-            return Outcome.NOT_FOUND
+            return Supported(Outcome.NOT_FOUND)
         programme = await programme_of(session, proposal)
         if not support_is_open(proposal, programme, now):
-            return Outcome.CLOSED
+            return Supported(Outcome.CLOSED)
         if not await repository.add_support(proposal_id, user_id, now):
-            return Outcome.ALREADY
+            return Supported(Outcome.ALREADY)
         followed = await repository.follow(proposal_id, user_id)
         rules = rules_of(programme)
         if locked:
@@ -315,14 +329,17 @@ async def _support(
             await repository.drop_support(proposal_id, user_id)
             if followed:
                 await repository.unfollow(proposal_id, user_id)
-            return Outcome.CLOSED
+            return Supported(Outcome.CLOSED)
         count, status = counted
         new_status = status_after_support(status, count, proposal.support_ends_at, now, rules)
         if new_status is not status:
             updated = await repository.get(proposal_id)
             assert updated is not None
             await change_status(session, updated, new_status, now, actor_id=None)
-    return Outcome.DONE
+            return Supported(Outcome.DONE)
+    # The count and status are the UPDATE's own; the rest as read in this transaction.
+    counted_now = proposal.model_copy(update={"support_count": count, "status": status})
+    return Supported(Outcome.DONE, counted_now, programme)
 
 
 async def withdraw_support(db: Database, proposal_id: int, user_id: int, now: datetime) -> Outcome:

@@ -234,18 +234,26 @@ async def test_card_support_in_place_and_deep_link(harness: Harness) -> None:
     assert not harness.errors.records
 
 
-async def test_a_support_tap_reads_its_person_once(harness: Harness) -> None:
-    """The person is read with the update; the support's write does not touch their row, so
-    the card shown after it needs no second read of them: the tap is the receipt and take,
-    the support, the card's read and the update's end. (A write to their row is read again:
-    tests/flows/test_profile.py shows each changed answer.)"""
+async def test_a_support_tap_is_three_transactions(harness: Harness) -> None:
+    """A 공감 tap writes three times (the update's receipt and take, the support, the update's
+    end) and reads nothing more: its person is read with the update and the support's write
+    does not touch their row, and the card is drawn from what the support's transaction saw.
+    (A write to their row is read again: tests/flows/test_profile.py shows each answer.)"""
     await signed_up(harness, ALICE, BOB)
     (proposal_id,) = await make_proposals(harness, 1)
-    await harness.say(ALICE, f"/start p_{proposal_id}")
+    replies = await harness.say(ALICE, f"/start p_{proposal_id}")
+    before = replies[-1]["text"]
     _, reads, writes = USAGE.snapshot()
     replies = await harness.press(ALICE, "공감하기")
-    assert "공감 1 / 500" in replies[-1]["text"]
-    assert (USAGE.reads - reads, USAGE.writes - writes) == (1, 3)
+    assert (USAGE.reads - reads, USAGE.writes - writes) == (0, 3)
+    card = replies[-1]
+    assert card["text"] == before.replace("공감 0 / 500", "공감 1 / 500")
+    labels = [b["text"] for row in card["reply_markup"]["inline_keyboard"] for b in row]
+    assert "공감 취소" in labels and "소식 그만 받기" in labels  # supported, and following
+    # Drawn from a fresh read, the card is the same.
+    replies = await harness.say(ALICE, f"/start p_{proposal_id}")
+    assert replies[-1]["text"] == card["text"]
+    assert replies[-1]["reply_markup"] == card["reply_markup"]
 
 
 async def test_browse_filter_paginate_and_search(harness: Harness) -> None:
