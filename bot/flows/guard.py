@@ -21,6 +21,7 @@ from telegram.ext import (
 
 from bot.context import BotContext, translator
 from bot.handlers.common import (
+    QUESTION_KEY,
     answer,
     checkpoint,
     forget_flow_questions,
@@ -190,12 +191,24 @@ def guided_steps(
     return step
 
 
-async def end_flow(update: Update, context: BotContext, draft_key: str, conversation: str) -> int:
+async def end_flow(
+    update: Update,
+    context: BotContext,
+    draft_key: str,
+    conversation: str,
+    *,
+    edited_next: bool = False,
+) -> int:
     """Leave a guided flow: forget its draft, take the buttons off its question, and save the
-    end at once so a crash cannot bring the flow back."""
+    end at once so a crash cannot bring the flow back. `edited_next`: the caller edits the
+    question into what comes next (a receipt, say), which replaces its buttons in that one
+    Bot API call."""
     context.udata.pop(draft_key, None)
     forget_flow_questions(context)  # first: the last question loses its buttons too
-    await retire_question(update, context)
+    if edited_next:
+        context.udata.pop(QUESTION_KEY, None)
+    else:
+        await retire_question(update, context)
     await checkpoint(update, context, (conversation, None))
     return ConversationHandler.END
 

@@ -475,7 +475,7 @@ async def submit(update: Update, context: BotContext) -> str | int:
         return await ask_step(update, context, PREVIEW)
     t = await translator(update, context)
     report = result.report
-    await end(update, context)
+    await end_flow(update, context, DRAFT, "report", edited_next=True)
     await edit_or_send(
         update,
         context,

@@ -65,8 +65,11 @@ async def test_a_citizen_reports_waste_step_by_step(harness: Harness) -> None:
                  "일시: 2027년 3월 2일 (화)", "낭비 추정액: 2억 5,000만 원", "증거 자료: 2개",
                  "이름 공개: 예", "담당자 연락 동의: 아니요"):  # fmt: skip
         assert part in preview, part
+    before = len(harness.api.calls)
     replies = await harness.press(ALICE, "제출")
     assert "접수번호: W-2027-000001" in said(replies)
+    # The preview becomes the receipt in one edit (its buttons are not taken off first).
+    assert harness.calls_since(before) == ["answerCallbackQuery", "editMessageText"]
     # 30 working days from Wed 10 Mar 2027, the day of receipt included.
     assert "답변 기한은 4월 20일(화) 24:00" in said(replies)
     (report,) = await reports(harness)
