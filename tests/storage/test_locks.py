@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
+from typing import TypeVar
 
 import pytest
 
@@ -368,27 +370,39 @@ async def test_person_the_daily_proposal_limit_holds_for_drafts_sent_at_once(
         assert await session.scalar("SELECT COUNT(*) FROM proposals") == 6
 
 
-async def test_person_erasure_and_a_proposal_at_once_leave_no_author(db: Database) -> None:
-    """Proposals sent while their authors erase themselves: each is either refused or kept
-    without an author (the `person` lock in proposals.submit, which erasure takes too, and
-    the person read again under it)."""
+T = TypeVar("T")
+
+
+async def while_erased(db: Database, act: Callable[[int], Awaitable[T]]) -> list[T | None]:
+    """Ten people signed up each `act` while erasing themselves, in both orders."""
     await seed_programmes(db)
-    authors = range(1, 11)
-    await sign_up(db, *authors)
+    people = range(1, 11)
+    await sign_up(db, *people)
 
     async def erase(user_id: int, after: float) -> None:
         await asyncio.sleep(after)
         async with db.transaction() as session:
             await erase_person(session, user_id)
 
-    async def propose(user_id: int, after: float) -> proposal_service.Submitted:
+    async def acting(user_id: int, after: float) -> T:
         await asyncio.sleep(after)
+        return await act(user_id)
+
+    return await asyncio.gather(
+        *(acting(user, 0.001 * (user % 3)) for user in people),
+        *(erase(user, 0.001 * (user % 2)) for user in people),
+    )
+
+
+async def test_person_erasure_and_a_proposal_at_once_leave_no_author(db: Database) -> None:
+    """Proposals sent while their authors erase themselves: each is either refused or kept
+    without an author (the `person` lock in proposals.submit, which erasure takes too, and
+    the person read again under it)."""
+
+    async def propose(user_id: int) -> proposal_service.Submitted:
         return await proposal_service.submit(db, user_id, proposal_draft(), IN_PB_CALL, 14)
 
-    results = await asyncio.gather(
-        *(propose(user, 0.001 * (user % 3)) for user in authors),
-        *(erase(user, 0.001 * (user % 2)) for user in authors),
-    )
+    results = await while_erased(db, propose)
     refusals = {r.refusal for r in results if isinstance(r, proposal_service.Submitted)}
     assert refusals <= {None, proposal_service.Refusal.STAGE_CLOSED}
     async with db.reading() as session:
@@ -522,24 +536,12 @@ async def test_person_erasure_and_a_report_at_once_leave_no_name(db: Database) -
     """Reports sent while their reporters erase themselves, in both orders: each is either
     refused or kept without a link to the person (a report share-locks the reporter's row,
     which erasure locks first; no `person` lock in waste.submit)."""
-    await seed_programmes(db)
-    reporters = range(1, 11)
-    await sign_up(db, *reporters)
 
-    async def erase(user_id: int, after: float) -> None:
-        await asyncio.sleep(after)
-        async with db.transaction() as session:
-            await erase_person(session, user_id)
-
-    async def report(user_id: int, after: float) -> waste_service.Submitted:
-        await asyncio.sleep(after)
+    async def report(user_id: int) -> waste_service.Submitted:
         named = replace(waste_draft(), named_publicly=True, reporter_name=f"시민 {user_id}")
         return await waste_service.submit(db, user_id, named, IN_PB_CALL)
 
-    results = await asyncio.gather(
-        *(report(user, 0.001 * (user % 3)) for user in reporters),
-        *(erase(user, 0.001 * (user % 2)) for user in reporters),
-    )
+    results = await while_erased(db, report)
     refusals = {r.refusal for r in results if isinstance(r, waste_service.Submitted)}
     assert refusals <= {None, WasteRefusal.NOT_SIGNED_UP}
     async with db.reading() as session:
