@@ -6,7 +6,9 @@ import itertools
 import math
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import pytest
@@ -578,30 +580,47 @@ def test_a_certified_share_range_keeps_the_outcome_at_every_share_in_it(seed: in
             assert np.all(grown <= trial.slope_high * distance + 1e-6), share
 
 
+@dataclass
+class FailedCertification:
+    rng: random.Random  # as left by the search, for the test's own draws
+    election: Any
+    candidates: list[int]
+    low: Fraction
+    reference: Any
+    known: Any
+
+
+def failed_certification(seed: int, widths: list[int]) -> FailedCertification:
+    """A certification that fails after its first round, found from a random place on: a
+    reference run at `low` and what the failure proves over its range (`known`)."""
+    rng = random.Random(seed)
+    election = tally_module._Election(many_changes_election(seed))
+    ballots = election.ballots
+    candidates = [i for i, cost in enumerate(election.costs) if cost and election.scores[i]]
+    start = Fraction(election.budget, election.total_weight)
+    attempt = 0
+    while True:
+        low = start + rng.randint(0, 200 + 100 * attempt)
+        reference = equal_shares_module._Run(ballots, election.costs, candidates, low)
+        reference.run()
+        trial = equal_shares_module._Run(
+            ballots, election.costs, candidates, low + rng.choice(widths)
+        )
+        trial.run(reference=reference, until_failure=True)
+        known = trial.known(reference)
+        if known is not None:
+            return FailedCertification(rng, election, candidates, low, reference, known)
+        attempt += 1
+
+
 @pytest.mark.parametrize("seed", range(30))
 def test_a_run_resumed_from_a_failed_certification_equals_one_from_scratch(seed: int) -> None:
     # A certification that fails still vouches for its first rounds over its whole range:
     # runs (plain or certifying) resumed after those rounds must end exactly as runs from
     # scratch, at every share in the range.
-    instance = many_changes_election(seed)
-    rng = random.Random(seed)
-    election = tally_module._Election(instance)
-    ballots = election.ballots
-    candidates = [i for i, cost in enumerate(election.costs) if cost and election.scores[i]]
-    start = Fraction(election.budget, election.total_weight)
-    # A certification that fails after its first round, found from a random place on.
-    for attempt in itertools.count():
-        low = start + rng.randint(0, 200 + 100 * attempt)
-        reference = equal_shares_module._Run(ballots, election.costs, candidates, low)
-        reference.run()
-        trial = equal_shares_module._Run(
-            ballots, election.costs, candidates, low + rng.choice([3, 10, 30, 100, 300, 1000])
-        )
-        trial.run(reference=reference, until_failure=True)
-        known = trial.known(reference)
-        if known is not None:
-            break
-    assert known is not None
+    found = failed_certification(seed, [3, 10, 30, 100, 300, 1000])
+    rng, election, candidates = found.rng, found.election, found.candidates
+    ballots, low, reference, known = election.ballots, found.low, found.reference, found.known
     width = known.high - known.low
     shares = [low + width * Fraction(i, 7) for i in range(8)]
     shares += [low + width * Fraction(rng.randint(1, 999), 1000) for _ in range(8)]
@@ -778,24 +797,10 @@ def test_growth_bounds_a_failed_certification_keeps_hold_over_its_whole_range(se
     # A certification within a known range not much narrower resumes with the growth bounds
     # the known range was found with: they must bound how budgets grow after its rounds at
     # every share in it.
-    instance = many_changes_election(seed)
-    rng = random.Random(seed)
-    election = tally_module._Election(instance)
-    ballots = election.ballots
-    candidates = [i for i, cost in enumerate(election.costs) if cost and election.scores[i]]
-    start = Fraction(election.budget, election.total_weight)
-    for attempt in itertools.count():
-        low = start + rng.randint(0, 200 + 100 * attempt)
-        reference = equal_shares_module._Run(ballots, election.costs, candidates, low)
-        reference.run()
-        trial = equal_shares_module._Run(
-            ballots, election.costs, candidates, low + rng.choice([3, 10, 30, 100, 300])
-        )
-        trial.run(reference=reference, until_failure=True)
-        known = trial.known(reference)
-        if known is not None:
-            break
-    assert known is not None and known.slope_low is not None and known.slope_high is not None
+    found = failed_certification(seed, [3, 10, 30, 100, 300])
+    election, candidates, ballots = found.election, found.candidates, found.election.ballots
+    low, known = found.low, found.known
+    assert known.slope_low is not None and known.slope_high is not None
 
     def after_known(share: Fraction) -> np.ndarray:
         run = equal_shares_module._Run(ballots, election.costs, candidates, share)
