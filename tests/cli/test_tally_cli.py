@@ -233,21 +233,17 @@ def test_tally_keeps_openblas_on_one_thread(election_file: Path) -> None:
         "print(os.environ['OPENBLAS_NUM_THREADS'], len(os.listdir('/proc/self/task')))\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        env=env,
-    )
-    assert done.stdout.splitlines()[-1] == "1 1"
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        env={**env, "OPENBLAS_NUM_THREADS": "2"},
-    )
-    assert done.stdout.splitlines()[-1].split()[0] == "2"
+
+    def last_line(env: dict[str, str]) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+            env=env,
+        )
+        return done.stdout.splitlines()[-1]
+
+    assert last_line(env) == "1 1"
+    assert last_line({**env, "OPENBLAS_NUM_THREADS": "2"}).split()[0] == "2"
