@@ -108,7 +108,14 @@ async def edit(
     `markup`). Like `send`, PTB's edit less the `Message` it builds from Telegram's answer,
     which no caller needs (a question's keyboard parsed back button by button). Raises
     PTB's errors (BadRequest: not modified, gone…)."""
-    data: dict[str, Any] = {"chat_id": message.chat.id, "message_id": message.message_id}
+    await edit_at(bot, message.chat.id, message.message_id, text, markup, **kwargs)
+
+
+async def edit_at(
+    bot: Bot, chat_id: int, message_id: int, text: str | None, markup: Any = None, **kwargs: Any
+) -> None:
+    """`edit`, for a message known by its chat and id."""
+    data: dict[str, Any] = {"chat_id": chat_id, "message_id": message_id}
     if text is None:
         await bot._post("editMessageReplyMarkup", {**data, "reply_markup": wire_keyboard(markup)})
         return
@@ -334,11 +341,7 @@ async def retire_question(update: Update, context: BotContext) -> None:
     if held is None and message_id in context.udata.get(LASTING_KEY, ()):
         return
     _mark_lasting(context, message_id, False)
-    data: dict[str, Any] = {"chat_id": chat.id, "message_id": message_id}
     try:
-        if held is not None:
-            await context.bot._post("editMessageText", {**data, "text": held})
-        else:
-            await context.bot._post("editMessageReplyMarkup", data)
+        await edit_at(context.bot, chat.id, message_id, held)
     except BadRequest as error:
         log.debug("question keyboard already gone: %s", error)
