@@ -241,8 +241,10 @@ def tally_explained(
     explain: bool = True,
     *,
     as_published: bool = False,
+    workers: int = 1,
 ) -> tuple[TallyResult, Explanation | None]:
-    """`tally`, with the explanation of an MES rule (None for the others)."""
+    """`tally`, with the explanation of an MES rule (None for the others). `workers`: processes
+    Add1's search may use (see `domain.equal_shares.add1`)."""
     if rule not in RULES:
         raise ValueError(f"unknown rule {rule!r}; expected one of {', '.join(RULES)}")
     if rule == "seoul":
@@ -251,7 +253,8 @@ def tally_explained(
     if rule == "greedy":
         chosen = election.greedy(sat, [])
         return election.result(rule, chosen if as_published else election.voted(chosen)), None
-    initial, run = election.mes(sat, add1=rule.startswith("mes+add1"), explain=explain)
+    add1 = rule.startswith("mes+add1")
+    initial, run = election.mes(sat, add1=add1, explain=explain, workers=workers)
     selected = initial + run.selected
     if rule.endswith("+greedy"):
         selected = election.greedy(Sat.COST, selected)
@@ -404,7 +407,9 @@ class _Election:
                 remaining -= self.costs[i]
         return selected
 
-    def mes(self, sat: Sat, add1: bool, explain: bool) -> tuple[list[int], EqualShares]:
+    def mes(
+        self, sat: Sat, add1: bool, explain: bool, workers: int = 1
+    ) -> tuple[list[int], EqualShares]:
         """MES (with Add1 completion if asked): the free projects taken first, and the run."""
         voted = [i for i in range(len(self.ids)) if self.scores[i] > 0]
         # pabutools puts free projects with satisfied supporters in the initial allocation.
@@ -414,7 +419,7 @@ class _Election:
         if self.total_weight == 0:
             return initial, EqualShares(Fraction(0), [], [], [])
         if add1:
-            run = _add1(self.ballots, utility, candidates, self.budget, self.unit, explain)
+            run = _add1(self.ballots, utility, candidates, self.budget, self.unit, explain, workers)
         else:
             share = Fraction(self.budget, self.total_weight)
             run = equal_shares(self.ballots, utility, candidates, share, explain)
@@ -554,8 +559,9 @@ def _add1(
     budget: int,
     unit: int,
     explain: bool,
+    workers: int = 1,
 ) -> EqualShares:
-    return add1(ballots, utility, candidates, budget, step=unit, explain=explain)
+    return add1(ballots, utility, candidates, budget, step=unit, explain=explain, workers=workers)
 
 
 def _supporter_counts(ballots: Ballots) -> list[int]:

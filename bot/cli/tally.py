@@ -65,7 +65,14 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"{path}: cannot read the file: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    result, explanation = tally_explained(instance, args.rule, Sat(args.sat), explain=args.json)
+    # Add1 searches from both ends with a forked child where a second core is free. The
+    # command is a process of its own with one thread, which makes forking safe (the bot's
+    # tallies run in one process).
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = 2 if (cores or 1) > 1 else 1
+    result, explanation = tally_explained(
+        instance, args.rule, Sat(args.sat), explain=args.json, workers=workers
+    )
     if args.json:
         document: dict[str, object] = {
             "rule": result.rule,

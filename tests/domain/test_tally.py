@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -815,3 +817,82 @@ def test_growth_bounds_a_failed_certification_keeps_hold_over_its_whole_range(se
         distance = float(share - low)
         assert np.all(grown >= known.slope_low * distance - 1e-6), share
         assert np.all(grown <= known.slope_high * distance + 1e-6), share
+
+
+def add1_of(instance: PBInstance, workers: int) -> equal_shares_module.EqualShares:
+    election = tally_module._Election(instance)
+    candidates = [i for i, cost in enumerate(election.costs) if cost and election.scores[i]]
+    return equal_shares_module.add1(
+        election.ballots,
+        election.costs,
+        candidates,
+        election.budget,
+        election.unit,
+        explain=True,
+        workers=workers,
+    )
+
+
+@pytest.fixture
+def short_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The search from the top in chunks of a few shares, so that it reports many and meets
+    the walk from the bottom somewhere among them."""
+    monkeypatch.setattr(equal_shares_module, "_PROBE_WIDTH", 2)
+    monkeypatch.setattr(equal_shares_module, "_FIRST_CHUNK", 2)
+    monkeypatch.setattr(equal_shares_module, "_LEAST_GAP", 2)
+
+
+def slowed_walk(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """This process's runs slowed (not the forked child's), so that the child's part counts;
+    returns whether each of this process's walks found the stop itself."""
+    parent = os.getpid()
+    walks: list[bool] = []
+    at, walk = equal_shares_module._Completion.at, equal_shares_module._Completion.walk
+
+    def slow_at(self: Any, k: int, hint: Any = None) -> Any:
+        if os.getpid() == parent:
+            time.sleep(0.003)
+        return at(self, k, hint)
+
+    def recorded_walk(self: Any, *args: Any) -> Any:
+        found = walk(self, *args)
+        if os.getpid() == parent:
+            walks.append(found[3])
+        return found
+
+    monkeypatch.setattr(equal_shares_module._Completion, "at", slow_at)
+    monkeypatch.setattr(equal_shares_module._Completion, "walk", recorded_walk)
+    return walks
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.usefixtures("short_chunks")
+def test_add1_searched_from_both_ends_keeps_the_same_outcome(seed: int) -> None:
+    instance = many_changes_election(seed)
+    assert add1_of(instance, workers=2) == add1_of(instance, workers=1)
+
+
+@pytest.mark.usefixtures("short_chunks")
+def test_the_child_searching_from_the_top_finds_the_stop(monkeypatch: pytest.MonkeyPatch) -> None:
+    instance = many_changes_election(3)
+    alone = add1_of(instance, workers=1)
+    walks = slowed_walk(monkeypatch)
+    assert add1_of(instance, workers=2) == alone
+    # This process walked up to the child's chunks and no further: the stop came from them.
+    assert walks == [False]
+
+
+@pytest.mark.usefixtures("short_chunks")
+def test_add1_walks_on_alone_when_the_child_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    instance = many_changes_election(3)
+    alone = add1_of(instance, workers=1)
+    walks = slowed_walk(monkeypatch)
+
+    def failing(completion: Any, state: Any, out: Any) -> None:
+        # Claims the shares from the first one up to the stop, then dies before reporting.
+        state[1] = 1
+        raise RuntimeError("lost")
+
+    monkeypatch.setattr(equal_shares_module, "_search_from_the_top", failing)
+    assert add1_of(instance, workers=2) == alone
+    assert walks == [False, True]
