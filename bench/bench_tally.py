@@ -41,7 +41,7 @@ from pabutools.rules import (
 )
 
 from domain.pabulib import PBInstance, Project, Vote, parse_pabulib, read_pabulib, write_pabulib
-from domain.tally import Sat, TallyResult, greedy, mes, tally
+from domain.tally import Sat, TallyResult, greedy, mes, tally, tally_explained
 
 T = TypeVar("T")
 
@@ -212,8 +212,13 @@ def main() -> int:
             f"{ours.cost:,} won   {'identical' if same else 'DIFFERENT'}"
         )
 
-    # MES with Add1 completion: ours, and pabutools until its timeout.
-    add1, add1_time, add1_cpu = cpu_timed(partial(tally, instance, "mes+add1"))
+    # MES with Add1 completion: ours in one process and in two (as the command runs it where a
+    # second core is free), and pabutools until its timeout.
+    def ours_add1(workers: int) -> TallyResult:
+        return tally_explained(instance, "mes+add1", Sat.COST, explain=False, workers=workers)[0]
+
+    add1, add1_time, add1_cpu = cpu_timed(partial(ours_add1, 1))
+    split, split_time, split_cpu = cpu_timed(partial(ours_add1, 2))
     theirs_add1, theirs_time = pabutools_add1_timed(text, "mes+add1", args.pabutools_add1_timeout)
     verdict = (
         f"pabutools > {args.pabutools_add1_timeout:.0f} s (stopped: no result)"
@@ -222,9 +227,14 @@ def main() -> int:
         + ("identical" if theirs_add1 == add1.selected else "DIFFERENT")
     )
     identical = identical and (theirs_add1 is None or theirs_add1 == add1.selected)
+    identical = identical and split.selected == add1.selected
     print(
         f"mes+add1 civicbot {add1_time:7.2f} s (CPU {add1_cpu:.2f} s)   {verdict}   "
         f"{len(add1.selected)} projects, {add1.cost:,} won   ({load()})"
+    )
+    print(
+        f"mes+add1 civicbot, two processes {split_time:7.2f} s (CPU of the first "
+        f"{split_cpu:.2f} s)   {'identical' if split.selected == add1.selected else 'DIFFERENT'}"
     )
 
     # The whole command, as a new process: start, parse, rule, output.
@@ -233,9 +243,11 @@ def main() -> int:
         Path(path).write_text(text, encoding="utf-8")
         for rule in ("greedy", "mes", "mes+greedy", "mes+add1"):
             plain, selected = whole_command(path, rule)
-            explained = whole_command(path, rule, "--json")[0] if rule != "mes+add1" else None
-            with_json = "" if explained is None else f"   with --json {explained}"
-            print(f"civicbot tally --rule {rule:10s} {plain}{with_json}   {len(selected)} projects")
+            explained = whole_command(path, rule, "--json")[0]
+            print(
+                f"civicbot tally --rule {rule:10s} {plain}   with --json {explained}   "
+                f"{len(selected)} projects"
+            )
 
     for file in args.pabulib:
         real = read_pabulib(file)

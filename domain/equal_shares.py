@@ -38,9 +38,9 @@ few dozen shares where the outcome really changes, about three runs each.
 Less work per run. A failed certification still vouches for the rounds before its failure,
 at every share of its range (`_Known`): later runs in that range, plain or certifying, buy
 those winners without weighing the other projects, and start the next round with the failed
-run's bounds and projects left (they hold at lower shares too); a certifying run within a
-range at most twice as narrow also takes on the growth bounds found with it (bounds that hold
-over a range hold over any part of it) instead of working them out round by round. A
+run's bounds and projects left (they hold at lower shares too); a certifying run in that
+range also takes on the growth bounds found with it (bounds that hold over a range hold over
+any part of it) instead of working them out round by round. A
 certification replays its reference's rounds from what the reference's payers held after
 each (`_Run.follow`), without paying again. Price searches start from the price of a run at
 a close share, or the project's last price (`_solve_price`). Runs below a share cap leave
@@ -97,6 +97,8 @@ _TOLERANCE = 1e-9
 _NEAR = 1e-7
 # How far above the share reached the completion looks (see `_Completion.widen`).
 _WIDEN = Fraction(3, 2)
+# The growth bounds of a run that certifies nothing.
+_NO_SLOPES: FloatArray = np.ones(0)
 # OpenBLAS runs dot products of more than 10,000 entries on several threads.
 _DOT_PIECE = 8192
 # `ndarray.sum()` without its Python wrapper (the same reduction): called tens of thousands
@@ -269,6 +271,7 @@ class _Run:
         candidates: Sequence[int],
         share: Fraction,
         explain: bool = False,
+        broke_at: IntArray | None = None,
     ) -> None:
         self.ballots = ballots
         self.utility = utility
@@ -277,7 +280,9 @@ class _Run:
         n_groups = len(ballots.weight)
         self.budget: FloatArray = np.full(n_groups, float(share))
         # Round at which a group paid all it had left (it holds 0 from then on); -1 if never.
-        self.broke_at: IntArray = np.full(n_groups, -1, dtype=np.int64)
+        self.broke_at: IntArray = (
+            np.full(n_groups, -1, dtype=np.int64) if broke_at is None else broke_at
+        )
         self.weight_f = ballots.weight_f
         self.support_weights = ballots.support_weights
         self.candidates = list(candidates)
@@ -308,9 +313,9 @@ class _Run:
         self.failed_at: int | None = None
         self.affordable_at_failure: list[int] = []
         # In certification: bounds on how fast each group's budget grows with the share, at
-        # every share between the reference's and this run's (see `slopes`).
-        self.slope_low: FloatArray = np.ones(n_groups)
-        self.slope_high: FloatArray = np.ones(n_groups)
+        # every share between the reference's and this run's (see `slopes`); set up by `run`.
+        self.slope_low: FloatArray = _NO_SLOPES
+        self.slope_high: FloatArray = _NO_SLOPES
         self.crossing: float | None = None
         # In certification: where the gaps closing at the two ends would close, if they
         # kept closing as fast (a guess where to look next, not a bound).
@@ -335,9 +340,17 @@ class _Run:
         (else the reference): a run at a nearby share, whose prices speed up finding them."""
         shadow = None
         if reference is not None:
+            if self.slope_low is _NO_SLOPES:
+                self.slope_low = np.ones(len(self.budget))
+                self.slope_high = np.ones(len(self.budget))
             # The reference's rounds replayed alongside: its budgets at each round.
-            shadow = _Run(self.ballots, self.utility, self.candidates, reference.share)
-            shadow.broke_at = reference.broke_at
+            shadow = _Run(
+                self.ballots,
+                self.utility,
+                self.candidates,
+                reference.share,
+                broke_at=reference.broke_at,
+            )
             shadow._exact_prices = reference._exact_prices
         if known is not None and not self.winners:
             self.resume(known, reference, shadow, reference if hint is None else hint)
@@ -382,14 +395,14 @@ class _Run:
         the same first, whose prices are where the searches for these prices start."""
         if reference is not None:
             assert reference.winners[: len(known.winners)] == known.winners
-        # A certification within a range not much narrower than the known one's takes on its
-        # growth bounds (they hold in the narrower range too) instead of working them out.
+        # A certification within the known range takes on its growth bounds (they hold in any
+        # part of it) instead of working them out: looser in a much narrower range, but
+        # working them out round by round costs more than the failures they cause.
         reuse = (
             shadow is not None
             and known.ballots is self.ballots
             and known.slope_low is not None
             and known.slope_high is not None
-            and (known.high - known.low) <= 2 * (self.share - shadow.share)
         )
         for round_, winner in enumerate(known.winners):
             # Known to be affordable: no need to add up its supporters' money first.
