@@ -73,13 +73,13 @@ import math
 import mmap
 import os
 import pickle
+import select
 import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import partial
-from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -1042,6 +1042,7 @@ def add1(
     from the top (`_split_search`): the same outcome, sooner on a machine with a spare core.
     """
     completion = _Completion(ballots, utility, candidates, budget, step)
+    kept: Kept
     if workers > 1 and hasattr(os, "fork"):
         kept = _split_search(completion)
     else:
@@ -1257,97 +1258,159 @@ class _Completion:
 
 
 # The search from the top: its bracket around a stop, its first chunk of shares and how long a
-# chunk should take (the last one the other process waits for).
+# chunk should take (the other process may wait for the last one, or do it again).
 _PROBE_WIDTH = 256
 _FIRST_CHUNK = 256
 _CHUNK_SECONDS = 0.04
 # Below this many shares left between the two, the bottom-up search finishes alone.
 _LEAST_GAP = 32
-_UNCLAIMED = 2**62
+_UNSET = 2**62
+
+# What Add1 keeps (`_Completion.kept`).
+Kept = tuple[Fraction, list[int]] | None
+# A chunk of shares the child walked: its first and last share index, and the first index in
+# it at which Add1 stops, with what Add1 keeps there (None: none stops).
+Chunk = tuple[int, int, tuple[int, Kept] | None]
 
 
-def _split_search(completion: _Completion) -> tuple[Fraction, list[int]] | None:
+def _split_search(completion: _Completion) -> Kept:
     """`completion`'s outcome, searched from both ends at once.
 
     This process walks up from the first share. A forked child first finds a share at which
     Add1 stops (the answer is at or below it), then walks chunks of shares below it, each
     from its bottom up, working down towards this process; each tells the other how far it
-    has come through shared memory. The answer is the first stop: this process's own if it
-    finds one, else the lowest found in the child's chunks, which together with this
-    process's walk cover every share up to it. If the child fails, this process walks on
-    alone.
+    has come through shared memory, and the child reports each chunk through a pipe. The
+    answer is the first stop: this process's own if it finds one, else the lowest in the
+    child's chunks once they and this process's walk cover every share below it. This
+    process never waits for the child: at the child's chunk it walks on into it, and if the
+    child fails, it walks on alone.
     """
-    memory = mmap.mmap(-1, 16)
-    # [0]: every share index up to this one does not stop (this process's walk);
-    # [1]: the child's chunks cover every share index from this one up.
+    memory = mmap.mmap(-1, 24)
+    # [0]: no share index up to this one stops (this process's walk); [1]: the child's
+    # chunks cover the share indices from this one up; [2]: up to this one (a stop).
     state = np.frombuffer(memory, dtype=np.int64)
-    state[:] = (-1, _UNCLAIMED)
+    state[:] = (-1, _UNSET, _UNSET)
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
         code = 0
         try:
-            with os.fdopen(write_end, "wb") as out:
-                _search_from_the_top(completion, state, out)
+            _search_from_the_top(completion, state, write_end)
         except BaseException:
             code = 1
         finally:
             os._exit(code)
     os.close(write_end)
+    reports = _Reports(read_end)
 
-    def claimed(k: int) -> int | None:
+    def end(k: int) -> int | None:
+        """How far this process's walk goes now, having come to share index k."""
         state[0] = k
+        reports.read()
+        if reports.settled(k) is not None:
+            return k
         low = int(state[1])
-        return None if low == _UNCLAIMED else low - 1
+        if not reports.open or low == _UNSET:
+            return None  # the child is gone, or has not begun: no end
+        if k < low - 1:
+            return low - 1
+        # In the chunk the child is walking: walk it too, whoever ends it first.
+        return min((chunk[0] for chunk in reports.chunks), default=int(state[2]) + 1) - 1
 
     try:
-        with os.fdopen(read_end, "rb") as reports:
-            k, run, previous, stopped = completion.walk(0, claimed)
-            if stopped:
-                return completion.kept(k, run, previous)
-            stops: list[tuple[int, tuple[Fraction, list[int]] | None]] = []
-            while True:
-                try:
-                    report = pickle.load(reports)
-                except EOFError:
-                    break
-                if report is None:  # the child is done
-                    if stops:
-                        return min(stops, key=lambda found: found[0])[1]
-                    break
-                stops.extend(report)
+        k, run, previous, stopped = completion.walk(0, end)
+        if not stopped:
+            settled = reports.settled(k)
+            if settled is not None:
+                return settled[0]
             # The child failed: walk on alone.
-            return completion.kept(*completion.walk(k))
+            k, run, previous, stopped = completion.walk(k)
+        return completion.kept(k, run, previous)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
+        os.close(read_end)
+
+
+class _Reports:
+    """The child's reports of its chunks, read as they come, without waiting for them."""
+
+    def __init__(self, pipe: int) -> None:
+        self.pipe = pipe
+        self.chunks: list[Chunk] = []
+        self.open = True  # the child may report more
+
+    def read(self) -> None:
+        while self.open and select.select([self.pipe], [], [], 0)[0]:
+            chunk = _receive(self.pipe)
+            if chunk is None:
+                self.open = False
+            else:
+                self.chunks.append(chunk)
+
+    def settled(self, k: int) -> tuple[Kept] | None:
+        """What Add1 keeps, if the chunks reported and this process's walk (no share index up
+        to k stops) tell: the chunks from just above k on without a stop, then one with."""
+        reach = k
+        for low, high, stop in sorted(self.chunks):
+            if low > reach + 1:
+                return None
+            if stop is not None:
+                return (stop[1],)
+            reach = max(reach, high)
+        return None
+
+
+def _send(pipe: int, chunk: Chunk) -> None:
+    data = pickle.dumps(chunk)
+    message = memoryview(len(data).to_bytes(8, "little") + data)
+    while message:
+        message = message[os.write(pipe, message) :]
+
+
+def _receive(pipe: int) -> Chunk | None:
+    """The next chunk reported (None: the child is gone)."""
+    size = _read_exactly(pipe, 8)
+    data = None if size is None else _read_exactly(pipe, int.from_bytes(size, "little"))
+    if data is None:
+        return None
+    chunk: Chunk = pickle.loads(data)
+    return chunk
+
+
+def _read_exactly(pipe: int, size: int) -> bytes | None:
+    data = b""
+    while len(data) < size:
+        more = os.read(pipe, size - len(data))
+        if not more:
+            return None
+        data += more
+    return data
 
 
 def _fixed(last: int, _: int) -> int:
     return last
 
 
-def _search_from_the_top(completion: _Completion, state: IntArray, out: BinaryIO) -> None:
+def _search_from_the_top(completion: _Completion, state: IntArray, pipe: int) -> None:
     """The child's part of `_split_search`: chunks of shares from a stop downwards, each
-    reported as the first stop in it, if any, with what Add1 keeps there."""
+    reported with the first stop in it, if any, and what Add1 keeps there."""
     _, high = completion.stopping_index()
+    state[2] = high
     completion.widen(high, high)
     width = _FIRST_CHUNK
     while True:
         gap = high - int(state[0])
         if gap < _LEAST_GAP:
-            break
+            return
         low = high - min(width, gap // 2) + 1
         state[1] = low
         began = time.perf_counter()
         # The whole chunk at once first: most have no change of outcome in them.
         k, run, previous, stopped = completion.walk(low, partial(_fixed, high), high - low)
-        report = [(k, completion.kept(k, run, previous))] if stopped else []
-        pickle.dump(report, out)
-        out.flush()
+        _send(pipe, (low, high, (k, completion.kept(k, run, previous)) if stopped else None))
         took = time.perf_counter() - began
         width = max(width, min(4 * width, int(width * _CHUNK_SECONDS / max(took, 1e-3))))
         high = low - 1
-    pickle.dump(None, out)

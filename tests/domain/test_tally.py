@@ -7,7 +7,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -882,17 +882,36 @@ def test_the_child_searching_from_the_top_finds_the_stop(monkeypatch: pytest.Mon
     assert walks == [False]
 
 
+def claims_all_then(then: Callable[[], None]) -> Callable[[Any, Any, int], None]:
+    """A child's part that claims every share from index 1 up, then does `then`."""
+
+    def search(completion: Any, state: Any, pipe: int) -> None:
+        state[1:] = (1, 10**6)
+        then()
+
+    return search
+
+
+def lost() -> None:
+    raise RuntimeError("lost")
+
+
+def stuck() -> None:
+    time.sleep(3600)
+
+
+@pytest.mark.parametrize("child", [lost, stuck])
 @pytest.mark.usefixtures("short_chunks")
-def test_add1_walks_on_alone_when_the_child_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_add1_walks_on_alone_when_the_child_fails_or_hangs(
+    monkeypatch: pytest.MonkeyPatch, child: Callable[[], None]
+) -> None:
+    # The child claims every share and never reports: this process walks into the claimed
+    # shares instead of waiting, and finds the stop itself.
     instance = many_changes_election(3)
     alone = add1_of(instance, workers=1)
     walks = slowed_walk(monkeypatch)
-
-    def failing(completion: Any, state: Any, out: Any) -> None:
-        # Claims the shares from the first one up to the stop, then dies before reporting.
-        state[1] = 1
-        raise RuntimeError("lost")
-
-    monkeypatch.setattr(equal_shares_module, "_search_from_the_top", failing)
+    monkeypatch.setattr(equal_shares_module, "_search_from_the_top", claims_all_then(child))
+    began = time.monotonic()
     assert add1_of(instance, workers=2) == alone
-    assert walks == [False, True]
+    assert walks == [True]
+    assert time.monotonic() - began < 60
