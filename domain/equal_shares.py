@@ -1046,7 +1046,7 @@ def add1(
     if workers > 1 and hasattr(os, "fork"):
         kept = _split_search(completion)
     else:
-        kept = completion.kept(*completion.walk(0))
+        kept = completion.kept(*completion.walk(0)[:3])
     if kept is None:
         return EqualShares(completion.start, [], [], [])
     share, winners = kept
@@ -1155,12 +1155,9 @@ class _Completion:
         again.run(known=fact, hint=run)
         return again
 
-    def kept(
-        self, k: int, run: _Run, previous: _Run | None, stopped: bool = True
-    ) -> tuple[Fraction, list[int]] | None:
+    def kept(self, k: int, run: _Run, previous: _Run | None) -> Kept:
         """What Add1 keeps when it stops at share index k with `run` there (`previous`: the
         run at k - 1, if at hand): the share and its winners, None for nothing."""
-        assert stopped
         if self.spent(run) <= self.budget:
             return run.share, list(run.winners)
         if k == 0:
@@ -1325,7 +1322,7 @@ def _split_search(completion: _Completion) -> Kept:
             if settled is not None:
                 return settled[0]
             # The child failed: walk on alone.
-            k, run, previous, stopped = completion.walk(k)
+            k, run, previous, _ = completion.walk(k)
         return completion.kept(k, run, previous)
     finally:
         with contextlib.suppress(ProcessLookupError):
