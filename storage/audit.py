@@ -37,6 +37,19 @@ async def record(
     )
 
 
+async def anonymise_subject(session: Session, subject: str, marker: str) -> None:
+    """Entries about `subject` are about `marker` from now on, and lose their reason (which
+    may describe the person): a person's erasure (storage/privacy.erase_person)."""
+    rows = await session.fetchall("SELECT id, details FROM audit_log WHERE subject = ?", (subject,))
+    for row in rows:
+        details = json.loads(row["details"] or "{}")
+        details.pop("reason", None)
+        await session.execute(
+            "UPDATE audit_log SET subject = ?, details = ? WHERE id = ?",
+            (marker, json.dumps(details, ensure_ascii=False), row["id"]),
+        )
+
+
 async def entries(session: Session, limit: int = 20, offset: int = 0) -> list[AuditEntry]:
     rows = await session.fetchall(
         "SELECT * FROM audit_log ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from storage import audit
 from storage.db import Session
 from storage.names import NamesRepository
 from storage.notifications import NotificationSettingsRepository
@@ -91,7 +92,9 @@ async def erase_person(session: Session, user_id: int) -> None:
     it under a sub-key of the ballot key (`BallotKey.erased`; negative, never a Telegram id).
     Without the key nobody tells whose a marker is, nor finds one from a user id; the roll
     entry keeps only its heading, stage and group (its times become the stage's opening), the
-    block only when it was set and by whom (not its reason, which may describe the person).
+    block only when it was set and by whom (not its reason, which may describe the person);
+    the audit log's entries about them (a role granted or revoked, a block set or lifted) name
+    the marker too, also without a reason.
     When the same account signs up again (`PeopleRepository.consent`), its markers become its
     rows again: the roll's keys (migration 0024) refuse a second ballot as they refuse anyone
     on the roll whose ballot cannot be changed (Refusal.LOCKED; OTHER_HEADING in another
@@ -126,11 +129,14 @@ async def erase_person(session: Session, user_id: int) -> None:
     await RolesRepository(session).erase_person(user_id)
     await state.drop_user_data(user_id)
     await state.drop_conversations_of(user_id)
-    # Their block stays under their marker, without its reason (see above).
+    # Their block stays under their marker, without its reason (see above); so do the audit
+    # entries about them (a role granted or revoked, a block set or lifted).
+    marker = VotingRepository(session).key().erased(user_id)
     await session.execute(
         "UPDATE posting_blocks SET user_id = ?, reason = NULL WHERE user_id = ?",
-        (VotingRepository(session).key().erased(user_id), user_id),
+        (marker, user_id),
     )
+    await audit.anonymise_subject(session, f"user:{user_id}", f"user:{marker}")
     # The acts of OFFICIAL_ACTS not unlinked by their repositories above.
     for table, column in (
         ("posting_blocks", "blocked_by"),

@@ -4,6 +4,7 @@ stay, without the link to them, and the screens that read those records still wo
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from bot.handlers import broadcasts as status
@@ -13,6 +14,7 @@ from bot.services import proposals as proposal_service
 from bot.services import voting as voting_service
 from domain.broadcasts import Audience, Segment
 from domain.broadcasts import Status as BroadcastStatus
+from domain.roles import Role
 from storage.db import Database
 from storage.privacy import OFFICIAL_ACTS, erase_person
 from tests.harness import Harness
@@ -149,3 +151,39 @@ async def test_a_broadcast_of_an_erased_admin_goes_on_without_them(harness: Harn
     # Elsewhere the status is edited and the report sent, in the default language.
     assert "완료" in h.api.chats[OTHER_OFFICIAL].messages[shown[OTHER_OFFICIAL]]["text"]
     assert "발송: 3" in h.last_text(OTHER_OFFICIAL)
+
+
+async def test_audit_entries_about_an_erased_person_name_their_marker_without_a_reason(
+    db: Database,
+) -> None:
+    """The log keeps that someone was made a moderator, then blocked and unblocked; after
+    their erasure those entries name their marker (as their block would), not them, and keep
+    no reason (it may describe them). Entries about others are left as they were."""
+    await seed_programmes(db)
+    await sign_up(db, OFFICIAL, CITIZEN, 1)
+    assert (
+        await admin_service.grant(db, OFFICIAL, CITIZEN, Role.MODERATOR, "*", IN_PB_CALL, ADMINS)
+        is admin_service.Result.DONE
+    )
+    for person, block in ((CITIZEN, True), (CITIZEN, False), (1, True)):
+        done = await admin_service.block_posting(
+            db, OFFICIAL, person, "도배", IN_PB_CALL, ADMINS, block=block
+        )
+        assert done is admin_service.Result.DONE
+
+    await erase(db, CITIZEN)
+
+    async with db.reading() as session:
+        rows = await session.fetchall("SELECT action, subject, details FROM audit_log ORDER BY id")
+    about = [
+        (row["action"], row["subject"], json.loads(row["details"]))
+        for row in rows
+        if row["action"] in ("grant", "block", "unblock")
+    ]
+    marker = f"user:{db.ballot_key.erased(CITIZEN)}"  # type: ignore[union-attr]
+    assert about == [
+        ("grant", marker, {"role": "moderator", "scope": "*"}),
+        ("block", marker, {}),
+        ("unblock", marker, {}),
+        ("block", "user:1", {"reason": "도배"}),
+    ]
