@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import replace
 
 import pytest
@@ -351,3 +352,32 @@ async def test_voter_groups_from_panel_membership_count_for_their_share(
     outcome = await service.run_tally(db, voting["city"], None, AFTER_VOTE)
     # Half the weight each: one committee vote counts as much as nine citizens' votes.
     assert outcome.votes["a"] == pytest.approx(outcome.votes["b"])
+
+
+async def test_the_bot_goes_on_answering_while_a_tally_runs(
+    db: Database, voting: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A city-wide vote with Add1 takes about a second to count: the count runs in a thread,
+    # and the event loop (other people's updates) keeps running meanwhile.
+    for user in range(1, 5):
+        await service.cast(db, user, voting["city"], ["c"], DURING_VOTE, 14)
+    count = service.count
+
+    def slow_count(*args: object) -> object:
+        time.sleep(0.3)
+        return count(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "count", slow_count)
+    ticks = 0
+
+    async def ticking() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(ticking())
+    outcome = await service.run_tally(db, voting["city"], None, AFTER_VOTE)
+    ticker.cancel()
+    assert outcome.result.selected == ["c"]
+    assert ticks >= 10
