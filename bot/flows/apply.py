@@ -140,9 +140,11 @@ async def ask_step(update: Update, context: BotContext, step: str) -> str | int:
     else:
         text = preview_text(t, programme, rules, d, this_year(context))
         rows = [[InlineKeyboardButton(t.gettext("Send my application"), callback_data="ap:send")]]
+    # A question with only Back and Cancel keeps them once answered by typing.
+    lasting = not rows
     rows.append(nav_row(t))
     d["step"] = step
-    await ask(update, context, text, InlineKeyboardMarkup(rows))
+    await ask(update, context, text, InlineKeyboardMarkup(rows), lasting=lasting)
     return step.partition(":")[0]
 
 
@@ -388,7 +390,7 @@ HOST = asking.Host("apply", FLOW_NAME, resume, cancel, leave)
 
 
 def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
-    step = guided_steps("ap", back, cancel, ask_current, FLOW_NAME, registry)
+    step = guided_steps("ap", back, cancel, ask_current, FLOW_NAME, registry, lasting=True)
 
     text: StepHandler = MessageHandler(filters.TEXT & ~filters.COMMAND, on_text)
     buttons: StepHandler = CallbackQueryHandler(

@@ -189,9 +189,13 @@ async def ask_step(update: Update, context: BotContext, step: str) -> str:
     else:
         text = t.gettext("Please check your report:") + "\n\n" + preview_text(t, d)
         rows = [[InlineKeyboardButton(t.gettext("Submit"), callback_data="rp:submit")]]
+    # A question with only Back and Cancel keeps them once answered by typing.
+    lasting = not rows
     rows.append(nav_row(t))
     d["step"] = step
-    await ask(update, context, text, InlineKeyboardMarkup(rows), flow=("report", step))
+    await ask(
+        update, context, text, InlineKeyboardMarkup(rows), flow=("report", step), lasting=lasting
+    )
     return step
 
 
@@ -517,7 +521,7 @@ async def ask_current(update: Update, context: BotContext) -> str:
 
 
 def handler(registry: CommandRegistry) -> ConversationHandler[BotContext]:
-    step = guided_steps("rp", back, cancel, ask_current, FLOW_NAME, registry)
+    step = guided_steps("rp", back, cancel, ask_current, FLOW_NAME, registry, lasting=True)
 
     text = MessageHandler(filters.TEXT & ~filters.COMMAND, on_text)
     buttons = CallbackQueryHandler(on_button, pattern=r"^rp:[a-z]+(:[a-z0-9_-]+)?$")

@@ -16,8 +16,10 @@ from telegram import (
 
 from bot.handlers.common import wire_keyboard
 from tests.harness import Harness, said
-from tests.proposals.conftest import sign_up
+from tests.panels.conftest import RECRUITING, seed_panels
+from tests.proposals.conftest import seed_programmes, sign_up
 from tests.proposals.test_flows import ONLY_DEMOCRACY_SEOUL, proposals_in_db
+from tests.waste.conftest import NOW as WASTE_NOW
 
 ALICE = 501
 TITLE = "한강공원 쓰레기통 확충"
@@ -111,3 +113,42 @@ def test_a_keyboard_goes_out_as_ptb_would_send_it() -> None:
     assert wire_keyboard(InlineKeyboardMarkup([[]])) is None  # no keyboard at all
     persistent = ReplyKeyboardMarkup([["제안하기"]])
     assert wire_keyboard(persistent) is persistent
+
+
+async def test_a_typed_report_description_keeps_back_and_cancel(harness: Harness) -> None:
+    h = harness
+    h.set_now(WASTE_NOW)
+    await seed_programmes(h.db)
+    await sign_up(h.db, ALICE)
+    await h.say(ALICE, "/report")
+    before = len(h.api.calls)
+    await h.say(ALICE, "멀쩡한 보도블록을 해마다 갈아엎고 있습니다. 올해만 세 번째입니다.")
+    assert h.calls_since(before) == ["sendMessage"]
+    assert "어느 기관이나 부서의 책임인가요?" in h.last_text(ALICE)
+    question = message_asking(h, "무슨 일이 있었나요?")
+    assert buttons(question) == {"이전": "rp:back", "취소": "rp:cancel"}
+    # Cancel under the answered question discards the draft as the current question's would.
+    await h.press_data(ALICE, question["message_id"], "rp:cancel")
+    assert "작성 중이던 신고를 지웠어요" in h.last_text(ALICE)
+    replies = await h.say(ALICE, "/report")
+    assert "무슨 일이 있었나요?" in said(replies)
+
+
+async def test_a_typed_birth_year_keeps_back_and_cancel(harness: Harness) -> None:
+    h = harness
+    h.set_now(RECRUITING)
+    await seed_panels(h.db)
+    await sign_up(h.db, ALICE, eligible_for_pb=False)  # no year of birth in the profile yet
+    await h.say(ALICE, "/panels")
+    await h.press(ALICE, "신청하기: 시험 시민패널")
+    await h.press(ALICE, "아니요, 해당하지 않습니다")
+    await h.press(ALICE, "여성")
+    before = len(h.api.calls)
+    await h.say(ALICE, "1962")
+    assert h.calls_since(before) == ["sendMessage"]
+    assert "자치구" in h.last_text(ALICE)
+    question = message_asking(h, "태어난 해")
+    assert buttons(question) == {"이전": "ap:back", "취소": "ap:cancel"}
+    # Back under the answered question goes one step back from the current one.
+    replies = await h.press_data(ALICE, question["message_id"], "ap:back")
+    assert "태어난 해" in replies[-1]["text"]
