@@ -428,7 +428,10 @@ def count(
     offline: Mapping[str, int],
     rule: str,
 ) -> tuple[TallyResult | None, dict[str, float]]:
-    """The tally (None for a heading without a budget) and the weighted votes per item."""
+    """The tally (None for a heading without a budget) and the weighted votes per item.
+
+    Called in a thread (`asyncio.to_thread`): a city-wide vote with Add1 takes about a second,
+    in which the bot goes on answering others."""
     if offline and rule != "greedy":
         # Per-project counts say nothing about who else a paper voter approved.
         raise TallyRefusal("offline per-project counts can only be used with greedy")
@@ -440,18 +443,6 @@ def count(
         for key in vote.approved:
             votes[key] = votes.get(key, 0.0) + vote.weight
     return result, votes
-
-
-async def counted(
-    heading: Heading,
-    ballots: Sequence[StoredBallot],
-    rules: VotingRules,
-    offline: Mapping[str, int],
-    rule: str,
-) -> tuple[TallyResult | None, dict[str, float]]:
-    """`count` in a thread: a city-wide vote with Add1 takes about a second, in which the
-    bot goes on answering others."""
-    return await asyncio.to_thread(count, heading, ballots, rules, offline, rule)
 
 
 async def run_tally(db: Database, heading_id: int, rule: str | None, now: datetime) -> Outcome:
@@ -469,7 +460,9 @@ async def run_tally(db: Database, heading_id: int, rule: str | None, now: dateti
         offline = await repository.offline_counts(heading_id)
         if where.heading.budget is None:
             raise TallyRefusal(f"heading {where.heading.key!r} has no budget to tally against")
-        result, votes = await counted(where.heading, ballots, rules, offline, chosen_rule)
+        result, votes = await asyncio.to_thread(
+            count, where.heading, ballots, rules, offline, chosen_rule
+        )
         assert result is not None
         await repository.save_result(heading_id, chosen_rule, result.selected, now)
     online = sum(not ballot.offline for ballot in ballots)
@@ -513,7 +506,7 @@ async def explain_result(
             return Refusal.INVALID
         ballots = await repository.ballots(heading_id)
     instance = tally_input(where.heading, ballots, rules)
-    # In a thread, as `counted`.
+    # In a thread, as `count`.
     result, explanation = await asyncio.to_thread(tally_explained, instance, chosen)
     assert explanation is not None
     return Explained(where.heading, result, explanation, confirmed)
@@ -574,9 +567,9 @@ async def results(db: Database, heading_id: int, now: datetime) -> Results | Non
     state = result_state(where.stage, confirmed_at is not None, now)
     rule = stored["rule"] if stored is not None and confirmed_at is not None else rules.tally_rule
     try:
-        result, votes = await counted(where.heading, ballots, rules, offline, rule)
+        result, votes = await asyncio.to_thread(count, where.heading, ballots, rules, offline, rule)
     except TallyRefusal:
-        result, votes = await counted(where.heading, ballots, rules, {}, "greedy")
+        result, votes = await asyncio.to_thread(count, where.heading, ballots, rules, {}, "greedy")
         result = None
         for key, extra in offline.items():
             votes[key] = votes.get(key, 0.0) + extra
@@ -654,7 +647,7 @@ async def _final_count(
     chosen = rule or (str(stored["rule"]) if stored is not None else rules.tally_rule)
     ballots = await repository.ballots(heading_id)
     offline = await repository.offline_counts(heading_id)
-    result, _ = await counted(where.heading, ballots, rules, offline, chosen)
+    result, _ = await asyncio.to_thread(count, where.heading, ballots, rules, offline, chosen)
     assert result is not None  # the heading has a budget (_confirmable)
     return result
 

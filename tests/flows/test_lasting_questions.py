@@ -37,17 +37,22 @@ def message_asking(h: Harness, words: str) -> dict[str, Any]:
     return next(m for m in h.api.bot_messages(ALICE) if words in (m.get("text") or ""))
 
 
+async def typed(h: Harness, answer: str, asked: str, prefix: str) -> dict[str, Any]:
+    """Type `answer` to the question asking `asked`: the next question is the only message
+    sent (the answered question is not edited) and the answered one keeps Back and Cancel."""
+    before = len(h.api.calls)
+    await h.say(ALICE, answer)
+    assert h.calls_since(before) == ["sendMessage"]
+    question = message_asking(h, asked)
+    assert buttons(question) == {"이전": f"{prefix}:back", "취소": f"{prefix}:cancel"}
+    return question
+
+
 async def title_answered(h: Harness) -> dict[str, Any]:
     h.set_now(ONLY_DEMOCRACY_SEOUL)
     await sign_up(h.db, ALICE)
     await h.say(ALICE, "/propose")
-    before = len(h.api.calls)
-    await h.say(ALICE, TITLE)
-    # The next question only: the title question is not edited.
-    assert h.calls_since(before) == ["sendMessage"]
-    question = message_asking(h, "제안 제목")
-    assert buttons(question) == {"이전": "pp:back", "취소": "pp:cancel"}
-    return question
+    return await typed(h, TITLE, "제안 제목", "pp")
 
 
 async def test_a_typed_answer_leaves_back_and_cancel_on_its_question(harness: Harness) -> None:
@@ -121,12 +126,9 @@ async def test_a_typed_report_description_keeps_back_and_cancel(harness: Harness
     await seed_programmes(h.db)
     await sign_up(h.db, ALICE)
     await h.say(ALICE, "/report")
-    before = len(h.api.calls)
-    await h.say(ALICE, "멀쩡한 보도블록을 해마다 갈아엎고 있습니다. 올해만 세 번째입니다.")
-    assert h.calls_since(before) == ["sendMessage"]
+    description = "멀쩡한 보도블록을 해마다 갈아엎고 있습니다. 올해만 세 번째입니다."
+    question = await typed(h, description, "무슨 일이 있었나요?", "rp")
     assert "어느 기관이나 부서의 책임인가요?" in h.last_text(ALICE)
-    question = message_asking(h, "무슨 일이 있었나요?")
-    assert buttons(question) == {"이전": "rp:back", "취소": "rp:cancel"}
     # Cancel under the answered question discards the draft as the current question's would.
     await h.press_data(ALICE, question["message_id"], "rp:cancel")
     assert "작성 중이던 신고를 지웠어요" in h.last_text(ALICE)
@@ -143,12 +145,8 @@ async def test_a_typed_birth_year_keeps_back_and_cancel(harness: Harness) -> Non
     await h.press(ALICE, "신청하기: 시험 시민패널")
     await h.press(ALICE, "아니요, 해당하지 않습니다")
     await h.press(ALICE, "여성")
-    before = len(h.api.calls)
-    await h.say(ALICE, "1962")
-    assert h.calls_since(before) == ["sendMessage"]
+    question = await typed(h, "1962", "태어난 해", "ap")
     assert "자치구" in h.last_text(ALICE)
-    question = message_asking(h, "태어난 해")
-    assert buttons(question) == {"이전": "ap:back", "취소": "ap:cancel"}
     # Back under the answered question goes one step back from the current one.
     replies = await h.press_data(ALICE, question["message_id"], "ap:back")
     assert "태어난 해" in replies[-1]["text"]
