@@ -26,7 +26,9 @@ def explanation_text(
             "Equal Shares gave every voter an equal share of %(share)s to spend on the "
             "projects they voted for."
         )
-        % {"share": t.money(share)},
+        % {"share": t.money(share)}
+        if explanation.start_share
+        else t.gettext("No ballot has been counted yet."),
     ]
     if explanation.share != explanation.start_share:
         lines.append(
@@ -47,6 +49,8 @@ def explanation_text(
         % {"project": name(titles, key)}
         for key in explanation.completed
     ]
+    if not body:
+        body.append(t.gettext("None."))
     rejected_heading = t.gettext("Projects not selected")
     body += ["", f"<b>{escape(rejected_heading)}</b>"]
     body += [rejected_line(t, r, titles) for r in explanation.rejected]

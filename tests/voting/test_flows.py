@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from bot.explanations import explanation_text
+from bot.i18n import Translator
 from bot.services import voting as service
+from domain.pabulib import PBInstance, Project
+from domain.tally import tally_explained
 from storage.people import PeopleRepository
 from tests.harness import Harness, said
 from tests.proposals.conftest import sign_up
@@ -298,3 +302,14 @@ async def test_a_voting_stage_without_a_published_ballot_is_named_in_vote(
     assert "진행 중인 투표가 없어요" not in replies
     assert "2027 시민참여예산 광역제안형 — 시민투표 (엠보팅): 투표할 사업이" in replies
     assert not harness.errors.records
+
+
+def test_an_explanation_before_any_ballot_says_so() -> None:
+    # An interim count with no ballot yet: no "a share of 0 won", no empty list of winners.
+    instance = PBInstance(budget=1000, projects={"a": Project("a", 500)}, votes=[])
+    _, explanation = tally_explained(instance, "mes+add1")
+    assert explanation is not None
+    text = explanation_text(Translator("ko"), "광역 사업", explanation, {"a": "어린이 놀이터"})
+    assert "아직 집계된 투표가 없어요." in text and "0 원씩" not in text
+    assert "<b>선정된 사업</b>\n없어요." in text
+    assert "‘어린이 놀이터’: 득표가 없었어요." in text
