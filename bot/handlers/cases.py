@@ -87,7 +87,8 @@ async def cases_command(update: Update, context: BotContext) -> None:
             await show_case(update, context, report_id, edit=False)
             return
     context.udata[FILTER] = {"status": "open", "page": 0}
-    await show_list(update, context, edit=False)
+    # Opened from /admin's button: the menu becomes the list (Telegram convention).
+    await show_list(update, context, edit=update.callback_query is not None)
 
 
 def line_of(t: Translator, report: Report, now: datetime) -> str:

@@ -65,11 +65,12 @@ async def review_command(update: Update, context: BotContext) -> None:
         for code in fields
     ]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    await send(
+    # Opened from /admin's button: the menu becomes the queue (Telegram convention).
+    await edit_or_send(
         update,
         context,
         t.gettext("Review queue: proposals waiting for an answer, by policy field."),
-        reply_markup=InlineKeyboardMarkup(rows),
+        InlineKeyboardMarkup(rows),
     )
 
 

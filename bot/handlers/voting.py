@@ -655,11 +655,9 @@ async def results_command(update: Update, context: BotContext) -> None:
         for row, found in zip(rows, headings, strict=True)
         if found is not None
     ]
-    await send(
-        update,
-        context,
-        t.gettext("Which ballot's results?"),
-        reply_markup=InlineKeyboardMarkup(buttons),
+    # Opened from /admin's button: the menu becomes this list (Telegram convention).
+    await edit_or_send(
+        update, context, t.gettext("Which ballot's results?"), InlineKeyboardMarkup(buttons)
     )
 
 

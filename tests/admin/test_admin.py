@@ -8,6 +8,7 @@ import pytest
 
 from bot.services import admin as service
 from bot.services import proposals as proposals_service
+from bot.services import voting as voting_service
 from domain.proposals import Refusal, Scope
 from domain.roles import Role
 from storage import audit
@@ -16,6 +17,7 @@ from storage.proposals import ProposalsRepository
 from storage.roles import RolesRepository
 from tests.harness import Harness, said
 from tests.proposals.conftest import IN_PB_CALL, seed_programmes, sign_up
+from tests.voting.conftest import ballot_file
 
 NOW = IN_PB_CALL
 SUPER = frozenset({9000})
@@ -330,4 +332,29 @@ async def test_every_officials_screen_is_reachable_from_admin(harness: Harness) 
     assert "예산낭비신고 처리" in labels_of(replies[-1])
     replies = await harness.press(AUTHOR, "예산낭비신고 처리")
     assert "담당자만" not in said(replies)
+    assert not harness.errors.records
+
+
+@pytest.mark.parametrize(
+    ("button", "screen"),
+    [
+        ("투표 결과", "어느 투표의 결과를 볼까요?"),
+        ("제안 검토", "답변을 기다리는 제안"),
+        ("예산낭비신고 처리", "조건에 맞는 신고가 없어요"),
+    ],
+)
+async def test_a_screen_opened_from_admin_replaces_the_menu(
+    harness: Harness, button: str, screen: str
+) -> None:
+    # One message edited in place per step: the menu becomes the screen its button opens.
+    harness.set_now(NOW)
+    await seed_programmes(harness.db)
+    await voting_service.import_ballot(harness.db, ballot_file)
+    await harness.say(9000, "/admin")
+    menu = harness.api.bot_messages(9000)[-1]
+    sent = len(harness.api.bot_messages(9000))
+    await harness.press(9000, button)
+    shown = harness.api.bot_messages(9000)
+    assert len(shown) == sent
+    assert shown[-1]["message_id"] == menu["message_id"] and screen in shown[-1]["text"]
     assert not harness.errors.records
