@@ -58,7 +58,8 @@ Two processes, where a second core is free (`add1(workers=2)`, as `civicbot tall
 The answer is the first share that stops the completion, so the search splits by shares: a
 forked child finds a share that stops it (the answer is at or below), then walks chunks of
 shares below that downwards, while this process walks up from the first share; they meet in
-between (`_split_search`). At Seoul scale this takes the search from 1.2 s to 0.8 s.
+between (`_split_search`). At Seoul scale the search then takes about two thirds of the
+time it takes in one process (bench/RESULTS.md).
 
 Not "ADD-OPT" ("Streamlining Equal Shares", arXiv 2502.11797): it finds the next budget at
 which Exact Equal Shares changes its outcome, where every supporter pays the same; under MES
