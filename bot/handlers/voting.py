@@ -77,6 +77,10 @@ REFUSALS = {
         "The result of this vote is confirmed (총회 승인), so it no longer takes ballots."
         " See /vote for the open votes."
     ),
+    service.Refusal.CHANGED: N_(
+        "The count has changed since it was shown to you (ballots or paper counts came in)."
+        " Nothing was confirmed: check the new count before confirming."
+    ),
 }
 PROBLEMS = {
     BallotProblem.UNKNOWN_ITEM: N_(
@@ -820,8 +824,16 @@ def rule_of(data: str) -> str | None:
 async def on_confirm(update: Update, context: BotContext) -> None:
     """Step one of 총회 approval: what confirming will do, and a second, final button."""
     query = update.callback_query
-    assert query is not None and query.data is not None and update.effective_user is not None
-    heading_id, rule = int(query.data.split(":")[2]), rule_of(query.data)
+    assert query is not None and query.data is not None
+    await show_confirmation(update, context, int(query.data.split(":")[2]), rule_of(query.data))
+
+
+async def show_confirmation(
+    update: Update, context: BotContext, heading_id: int, rule: str | None, changed: bool = False
+) -> None:
+    """What confirming will do, with the final button; `changed`: shown again because the
+    count changed since the last time (said first)."""
+    assert update.effective_user is not None
     t = await translator(update, context)
     services = context.services
     preview = await service.confirm_preview(
@@ -838,7 +850,8 @@ async def on_confirm(update: Update, context: BotContext) -> None:
     await answer(update)
     heading = preview.heading
     titles = [item.title for key in preview.selected if (item := heading.item(key)) is not None]
-    lines = [
+    lines = [t.gettext(REFUSALS[service.Refusal.CHANGED]), ""] if changed else []
+    lines += [
         t.gettext("Confirm the result of %(ballot)s?") % {"ballot": heading.name(t.language)},
         t.gettext("Rule: %(rule)s") % {"rule": t.gettext(service.RULE_NAMES[preview.rule])},
         t.gettext("Selected %(count)d projects, %(cost)s of %(budget)s")
@@ -873,7 +886,7 @@ async def on_confirm(update: Update, context: BotContext) -> None:
             [
                 InlineKeyboardButton(
                     t.gettext("Yes, confirm it for good"),
-                    callback_data=f"vt:C:{heading_id}:{preview.rule}",
+                    callback_data=f"vt:C:{heading_id}:{preview.rule}:{preview.mark}",
                 )
             ],
             [InlineKeyboardButton(t.gettext("Not now"), callback_data=f"vt:n:{heading_id}")],
@@ -895,6 +908,8 @@ async def on_confirm_final(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None and update.effective_user is not None
     heading_id, rule = int(query.data.split(":")[2]), rule_of(query.data)
+    parts = query.data.split(":")
+    seen = parts[4] if len(parts) > 4 else None  # None: a button from before marks
     t = await translator(update, context)
     services = context.services
     refusal = await service.confirm(
@@ -904,8 +919,11 @@ async def on_confirm_final(update: Update, context: BotContext) -> None:
         services.clock(),
         services.settings.admin_ids,
         rule,
+        seen,
     )
-    if refusal is service.Refusal.CONFIRMED:
+    if refusal is service.Refusal.CHANGED:
+        await show_confirmation(update, context, heading_id, rule, changed=True)
+    elif refusal is service.Refusal.CONFIRMED:
         await answer(update)
         await edit_or_send(update, context, t.gettext("This result was already confirmed."))
     elif refusal is not None:
@@ -996,6 +1014,8 @@ def register(application: CivicApplication, registry: CommandRegistry) -> None:
         CallbackQueryHandler(on_confirm, pattern=rf"^vt:c:\d{{1,9}}(:{RULE_PATTERN})?$")
     )
     application.add_handler(
-        CallbackQueryHandler(on_confirm_final, pattern=rf"^vt:C:\d{{1,9}}:{RULE_PATTERN}$")
+        CallbackQueryHandler(
+            on_confirm_final, pattern=rf"^vt:C:\d{{1,9}}:{RULE_PATTERN}(:[0-9a-f]{{10}})?$"
+        )
     )
     application.add_handler(CallbackQueryHandler(on_confirm_cancel, pattern=r"^vt:n:\d{1,9}$"))

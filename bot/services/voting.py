@@ -8,6 +8,7 @@ buttons said.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -81,6 +82,9 @@ class Refusal(StrEnum):
     LOCKED = "locked"
     STILL_OPEN = "still_open"  # a result cannot be confirmed before the vote closes
     CONFIRMED = "confirmed"  # the result is confirmed (총회 승인): final, no more ballots
+    # The count is no longer the one the official saw when asked to confirm it (ballots or
+    # paper counts came in between): they are shown the new one.
+    CHANGED = "changed"
 
 
 @dataclass(frozen=True)
@@ -617,6 +621,16 @@ class ConfirmPreview:
     voters: int  # voters told the result
     followers: int  # proposers and supporters told of their proposal's new status
 
+    @property
+    def mark(self) -> str:
+        return selection_mark(self.rule, self.selected)
+
+
+def selection_mark(rule: str, selected: Sequence[str]) -> str:
+    """A short fingerprint of a count's outcome. The confirmation button carries the one the
+    official was shown; `confirm` refuses (Refusal.CHANGED) if the count now gives another."""
+    return hashlib.sha256(f"{rule}|{','.join(selected)}".encode()).hexdigest()[:10]
+
 
 async def _confirmable(
     session: Session, heading_id: int, user_id: int, now: datetime, admin_ids: Collection[int]
@@ -711,9 +725,12 @@ async def confirm(
     now: datetime,
     admin_ids: Collection[int],
     rule: str | None = None,
+    seen: str | None = None,
 ) -> Refusal | None:
     """총회 approval, once the vote has closed: the count of every ballot in stands, statuses
-    change, everyone concerned is told. Final: no ballot is accepted after it (check_voter)."""
+    change, everyone concerned is told. Final: no ballot is accepted after it (check_voter).
+    `seen`: the `selection_mark` of the count the official was shown; if the count now gives
+    another outcome, nothing is confirmed (Refusal.CHANGED)."""
     async with db.transaction() as session:
         await session.lock("heading", heading_id)  # confirmed once, from the count made here
         where = await _confirmable(session, heading_id, admin_id, now, admin_ids)
@@ -726,6 +743,8 @@ async def confirm(
             result = await _final_count(session, heading_id, where, rule)
         except ValueError:
             return Refusal.INVALID
+        if seen is not None and selection_mark(result.rule, result.selected) != seen:
+            return Refusal.CHANGED
         await repository.save_result(heading_id, result.rule, result.selected, now)
         if not await repository.confirm(heading_id, admin_id, now):
             return Refusal.CONFIRMED

@@ -11,6 +11,7 @@ from bot.services import voting as service
 from domain.pabulib import PBInstance, Project
 from domain.tally import tally_explained
 from storage.people import PeopleRepository
+from storage.voting import VotingRepository
 from tests.harness import Harness, said
 from tests.proposals.conftest import sign_up
 from tests.voting.conftest import AFTER_VOTE, DURING_VOTE, ballot_file
@@ -313,3 +314,29 @@ def test_an_explanation_before_any_ballot_says_so() -> None:
     assert "아직 집계된 투표가 없어요." in text and "0 원씩" not in text
     assert "<b>선정된 사업</b>\n없어요." in text
     assert "‘어린이 놀이터’: 득표가 없었어요." in text
+
+
+async def test_a_count_that_changed_since_the_preview_is_not_confirmed(harness: Harness) -> None:
+    # Paper counts come in between the preview and the final button: nothing is confirmed,
+    # the official is told and shown the new count, and confirms that one.
+    ids = await prepared(harness)
+    await service.cast(harness.db, VOTER, ids["city"], ["b", "c"], DURING_VOTE, 14)
+    harness.set_now(AFTER_VOTE)
+    await harness.say(ADMIN, "/results")
+    await harness.press(ADMIN, "광역 사업")
+    replies = await harness.press(ADMIN, "결과 확정 (총회 승인)")
+    assert "• 한강 자전거길\n• 공공 와이파이" in replies[-1]["text"]
+    async with harness.db.transaction() as session:
+        await VotingRepository(session).set_offline_counts(ids["city"], {"a": 3}, "동 주민센터")
+    replies = await harness.press(ADMIN, "네, 최종 확정합니다")
+    text = replies[-1]["text"]
+    assert "보여 드린 뒤로 집계가 바뀌었어요" in text and "확정하지 않았어요" in text
+    assert "• 어린이 놀이터\n• 공공 와이파이" in text
+    async with harness.db.reading() as session:
+        assert not await service.is_confirmed(session, ids["city"])
+    replies = await harness.press(ADMIN, "네, 최종 확정합니다")
+    assert "결과를 확정했어요" in said(replies)
+    async with harness.db.reading() as session:
+        stored = await VotingRepository(session).result(ids["city"])
+    assert stored is not None and list(stored["selected"]) == ["a", "c"]
+    assert not harness.errors.records
