@@ -73,17 +73,19 @@ import contextlib
 import math
 import mmap
 import os
-import pickle
-import select
 import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 __all__ = ["Ballots", "EqualShares", "MESRound", "Rejection", "add1", "equal_shares"]
 
@@ -1283,24 +1285,27 @@ def _split_search(completion: _Completion) -> Kept:
     process never waits for the child: at the child's chunk it walks on into it, and if the
     child fails, it walks on alone.
     """
+    # Imported here: the bot, which never splits the search, need not load it.
+    from multiprocessing.connection import Pipe
+
     memory = mmap.mmap(-1, 24)
     # [0]: no share index up to this one stops (this process's walk); [1]: the child's
     # chunks cover the share indices from this one up; [2]: up to this one (a stop).
     state = np.frombuffer(memory, dtype=np.int64)
     state[:] = (-1, _UNSET, _UNSET)
-    read_end, write_end = os.pipe()
+    reports_end, child_end = Pipe(duplex=False)
     pid = os.fork()
     if pid == 0:
-        os.close(read_end)
+        reports_end.close()
         code = 0
         try:
-            _search_from_the_top(completion, state, write_end)
+            _search_from_the_top(completion, state, child_end)
         except BaseException:
             code = 1
         finally:
             os._exit(code)
-    os.close(write_end)
-    reports = _Reports(read_end)
+    child_end.close()
+    reports = _Reports(reports_end)
 
     def end(k: int) -> int | None:
         """How far this process's walk goes now, having come to share index k."""
@@ -1321,7 +1326,7 @@ def _split_search(completion: _Completion) -> Kept:
         if not stopped:
             settled = reports.settled(k)
             if settled is not None:
-                return settled[0]
+                return settled[1]
             # The child failed: walk on alone.
             k, run, previous, _ = completion.walk(k)
         return completion.kept(k, run, previous)
@@ -1329,70 +1334,42 @@ def _split_search(completion: _Completion) -> Kept:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-        os.close(read_end)
+        reports_end.close()
 
 
 class _Reports:
     """The child's reports of its chunks, read as they come, without waiting for them."""
 
-    def __init__(self, pipe: int) -> None:
+    def __init__(self, pipe: Connection) -> None:
         self.pipe = pipe
         self.chunks: list[Chunk] = []
         self.open = True  # the child may report more
 
     def read(self) -> None:
-        while self.open and select.select([self.pipe], [], [], 0)[0]:
-            chunk = _receive(self.pipe)
-            if chunk is None:
+        while self.open and self.pipe.poll():
+            try:
+                self.chunks.append(self.pipe.recv())
+            except EOFError:  # the child is gone
                 self.open = False
-            else:
-                self.chunks.append(chunk)
 
-    def settled(self, k: int) -> tuple[Kept] | None:
-        """What Add1 keeps, if the chunks reported and this process's walk (no share index up
-        to k stops) tell: the chunks from just above k on without a stop, then one with."""
+    def settled(self, k: int) -> tuple[int, Kept] | None:
+        """The first stop, if the chunks reported and this process's walk (no share index up
+        to k stops) tell it: the chunks from just above k on without a stop, then one with."""
         reach = k
         for low, high, stop in sorted(self.chunks):
             if low > reach + 1:
                 return None
             if stop is not None:
-                return (stop[1],)
+                return stop
             reach = max(reach, high)
         return None
-
-
-def _send(pipe: int, chunk: Chunk) -> None:
-    data = pickle.dumps(chunk)
-    message = memoryview(len(data).to_bytes(8, "little") + data)
-    while message:
-        message = message[os.write(pipe, message) :]
-
-
-def _receive(pipe: int) -> Chunk | None:
-    """The next chunk reported (None: the child is gone)."""
-    size = _read_exactly(pipe, 8)
-    data = None if size is None else _read_exactly(pipe, int.from_bytes(size, "little"))
-    if data is None:
-        return None
-    chunk: Chunk = pickle.loads(data)
-    return chunk
-
-
-def _read_exactly(pipe: int, size: int) -> bytes | None:
-    data = b""
-    while len(data) < size:
-        more = os.read(pipe, size - len(data))
-        if not more:
-            return None
-        data += more
-    return data
 
 
 def _fixed(last: int, _: int) -> int:
     return last
 
 
-def _search_from_the_top(completion: _Completion, state: IntArray, pipe: int) -> None:
+def _search_from_the_top(completion: _Completion, state: IntArray, pipe: Connection) -> None:
     """The child's part of `_split_search`: chunks of shares from a stop downwards, each
     reported with the first stop in it, if any, and what Add1 keeps there."""
     _, high = completion.stopping_index()
@@ -1408,7 +1385,7 @@ def _search_from_the_top(completion: _Completion, state: IntArray, pipe: int) ->
         began = time.perf_counter()
         # The whole chunk at once first: most have no change of outcome in them.
         k, run, previous, stopped = completion.walk(low, partial(_fixed, high), high - low)
-        _send(pipe, (low, high, (k, completion.kept(k, run, previous)) if stopped else None))
+        pipe.send((low, high, (k, completion.kept(k, run, previous)) if stopped else None))
         took = time.perf_counter() - began
         width = max(width, min(4 * width, int(width * _CHUNK_SECONDS / max(took, 1e-3))))
         high = low - 1

@@ -882,10 +882,10 @@ def test_the_child_searching_from_the_top_finds_the_stop(monkeypatch: pytest.Mon
     assert walks == [False]
 
 
-def claims_all_then(then: Callable[[], None]) -> Callable[[Any, Any, int], None]:
+def claims_all_then(then: Callable[[], None]) -> Callable[[Any, Any, Any], None]:
     """A child's part that claims every share from index 1 up, then does `then`."""
 
-    def search(completion: Any, state: Any, pipe: int) -> None:
+    def search(completion: Any, state: Any, pipe: Any) -> None:
         state[1:] = (1, 10**6)
         then()
 
