@@ -81,6 +81,12 @@ class Session(ABC):
     # update) stays true across writes that did not (bot/intake.py).
     wrote_people = False
 
+    def _counted(self, sql: str) -> None:
+        """Every statement: counted (`USAGE`), and noted if it writes a person's row."""
+        USAGE.statements += 1
+        if changes_people(sql):
+            self.wrote_people = True
+
     @abstractmethod
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run a statement; returns the new row id for an INSERT, else the rows changed."""
@@ -231,9 +237,7 @@ class SqliteSession(Session):
         self.scope = scope
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        USAGE.statements += 1
-        if changes_people(sql):
-            self.wrote_people = True
+        self._counted(sql)
         with _timed():
             cursor = self._connection.execute(sql, params)
             try:
@@ -244,16 +248,12 @@ class SqliteSession(Session):
                 cursor.close()
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        USAGE.statements += 1
-        if changes_people(sql):
-            self.wrote_people = True
+        self._counted(sql)
         with _timed():
             self._connection.executemany(sql, rows).close()
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        USAGE.statements += 1
-        if changes_people(sql):
-            self.wrote_people = True
+        self._counted(sql)
         with _timed():
             cursor = self._connection.execute(sql, params)
             try:
@@ -263,9 +263,7 @@ class SqliteSession(Session):
                 cursor.close()
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        USAGE.statements += 1
-        if changes_people(sql):
-            self.wrote_people = True
+        self._counted(sql)
         with _timed():
             return list(self._connection.execute(sql, params).fetchall())
 
@@ -410,9 +408,7 @@ class PostgresSession(Session):
         self.locked_kind = ""
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        USAGE.statements += 1
-        if changes_people(sql):
-            self.wrote_people = True
+        self._counted(sql)
         statement = self._database.translate(sql)
         args = await self._arguments(statement, params)
         if statement.returns_id:
@@ -424,27 +420,21 @@ class PostgresSession(Session):
         return int(last) if last.isdigit() else 0
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        USAGE.statements += 1
-        if changes_people(sql):
-            self.wrote_people = True
+        self._counted(sql)
         statement = self._database.translate(sql)
         arguments = [await self._arguments(statement, row) for row in rows]
         if arguments:
             await self._connection.executemany(statement.sql, arguments)
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        USAGE.statements += 1
-        if changes_people(sql):
-            self.wrote_people = True
+        self._counted(sql)
         statement = self._database.translate(sql)
         args = await self._arguments(statement, params)
         row: Row | None = await self._connection.fetchrow(statement.sql, *args)
         return row
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        USAGE.statements += 1
-        if changes_people(sql):
-            self.wrote_people = True
+        self._counted(sql)
         statement = self._database.translate(sql)
         args = await self._arguments(statement, params)
         return list(await self._connection.fetch(statement.sql, *args))
