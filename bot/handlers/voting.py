@@ -907,9 +907,10 @@ async def on_confirm_final(update: Update, context: BotContext) -> None:
     """Step two: the service checks everything again (a forged button gets the same no)."""
     query = update.callback_query
     assert query is not None and query.data is not None and update.effective_user is not None
-    heading_id, rule = int(query.data.split(":")[2]), rule_of(query.data)
-    parts = query.data.split(":")
-    seen = parts[4] if len(parts) > 4 else None  # None: a button from before marks
+    # vt:C:<heading>:<rule>[:<the count's selection_mark>]; without a mark: a button from
+    # before marks, confirmed as it was.
+    _, _, heading, rule, *mark = query.data.split(":")
+    heading_id, seen = int(heading), mark[0] if mark else None
     t = await translator(update, context)
     services = context.services
     refusal = await service.confirm(
