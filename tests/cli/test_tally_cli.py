@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from domain import equal_shares
 
 # Budget 100. Votes: A 3, B 2, C 2, D 1. Greedy (cost): A, then B no longer fits, C, D.
 # MES (cost): each of the 4 voters holds 25; A costs its 3 supporters 20 each, after which B's
@@ -247,3 +248,25 @@ def test_tally_keeps_openblas_on_one_thread(election_file: Path) -> None:
 
     assert last_line(env) == "1 1"
     assert last_line({**env, "OPENBLAS_NUM_THREADS": "2"}).split()[0] == "2"
+
+
+@pytest.mark.parametrize(("cores", "split"), [({0, 1}, True), ({0}, False)])
+def test_add1_searches_from_both_ends_where_a_second_core_is_free(
+    election_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    cores: set[int],
+    split: bool,
+) -> None:
+    searches: list[object] = []
+    search = equal_shares._split_search
+
+    def recorded(completion: equal_shares._Completion) -> object:
+        searches.append(completion)
+        return search(completion)
+
+    monkeypatch.setattr(equal_shares, "_split_search", recorded)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: cores, raising=False)
+    code, out, _ = run_cli(capsys, "--pabulib", str(election_file), "--rule", "mes+add1")
+    assert code == 0 and out.split() == ["A", "C", "D"]
+    assert len(searches) == (1 if split else 0)
