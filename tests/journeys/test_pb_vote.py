@@ -2,7 +2,8 @@
 §6). Citizens propose in the February call; the call closes and the proposals go to review
 by themselves; an official puts them on the ballot from the chat (/review) and sends the
 ballot file in the chat (the districts' headings list projects typed in); a resident of
-마포구 then votes in the city-wide heading and in 마포구's, and changes one ballot once.
+마포구 then votes in the city-wide heading and in 마포구's, and changes one ballot once; after
+the vote the official confirms 마포구's result from /admin and she is told.
 
 From an empty database, through the chat only; the official is the installation's first
 admin (ADMIN_IDS)."""
@@ -25,6 +26,7 @@ from tests.journeys.steps import (
 )
 
 DURING_VOTE = datetime(2027, 7, 25, 3, 0, tzinfo=UTC)
+AFTER_VOTE = datetime(2027, 8, 11, 3, 0, tzinfo=UTC)
 ALICE, BOB, CAROL, OFFICIAL = 2201, 2202, 2203, 9000  # 9000 is an ADMIN_IDS admin in tests
 
 BALLOT = """
@@ -131,4 +133,24 @@ async def test_vote_in_the_city_wide_and_a_district_heading(harness: Harness) ->
     assert "광역 사업 — 2027 시민참여예산 광역제안형" in page
     assert f"투표 확인 번호 {receipt}" in page
     assert "마포구 사업 — 2027 시민참여예산 광역제안형" in page
+
+    # The vote closes; the official confirms 마포구's result (총회 승인) from /admin's buttons,
+    # one message edited step by step, and Carol is told.
+    h.set_now(AFTER_VOTE)
+    await h.app.automation.tick()
+    await h.say(OFFICIAL, "/admin")
+    await h.press(OFFICIAL, "투표 결과")
+    table = said(await h.press(OFFICIAL, "마포구 사업"))
+    assert "m2 성산동 어린이 도서관 — 1 선정" in table
+    preview = said(await h.press(OFFICIAL, "결과 확정 (총회 승인)"))
+    assert "마포구 사업의 결과를 확정할까요?" in preview and "• 성산동 어린이 도서관" in preview
+    assert "결과를 확정했어요" in said(await h.press(OFFICIAL, "네, 최종 확정합니다"))
+    while (await h.app.automation.sender.run_batch()).worked:
+        pass
+    assert "마포구 사업 투표 결과가 확정됐어요. 선정 사업:\n• 성산동 어린이 도서관" in h.last_text(
+        CAROL
+    )
+    async with h.db.reading() as session:
+        assert await voting_service.is_confirmed(session, mapo)
+        assert not await voting_service.is_confirmed(session, city)
     assert not h.errors.records
